@@ -1,0 +1,267 @@
+"""Decode, down-mix, resample and normalise audio; stream long files in blocks.
+
+Decoding uses soundfile (libsndfile: WAV, FLAC, OGG/Vorbis, Opus, MP3, AIFF, and more) and
+falls back to ``ffmpeg`` when it is installed (M4A/AAC, WMA, video containers...). Resampling
+uses soxr (high-quality, anti-aliased). Every failure is an :class:`AudioError` whose message
+names the file and the problem.
+
+Conventions: ``waveform`` is float32 with ``shape=(channels, samples)``; mono helpers return
+``shape=(samples,)``; ``sample_rate`` is in Hz.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from instrumentid.errors import AudioError
+
+#: Supported sample-rate range for inputs (Hz).
+MIN_SAMPLE_RATE = 8_000
+MAX_SAMPLE_RATE = 192_000
+#: Peak amplitude at or below which a file counts as all-silent (about -90 dBFS).
+SILENCE_PEAK = 10 ** (-90 / 20)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What the header says about a file."""
+
+    path: str
+    sample_rate: int
+    channels: int
+    frames: int
+    format: str
+    subtype: str
+
+    @property
+    def duration_seconds(self) -> float:
+        return self.frames / self.sample_rate if self.sample_rate else 0.0
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise AudioError(f"{path}: file not found")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: file is empty (0 bytes)")
+
+
+def _check_rate(path: Path, sample_rate: int) -> None:
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioError(
+            f"{path}: unsupported sample rate {sample_rate} Hz (supported: {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz)"
+        )
+
+
+def _ffmpeg_decode(path: Path) -> tuple[np.ndarray, int]:
+    """Decode with ffmpeg to float32 at the file's own rate; raises AudioError on failure."""
+    probe = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-acodec", "pcm_f32le", "-"],
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode != 0 or not probe.stdout:
+        reason = probe.stderr.decode(errors="replace").strip().splitlines()
+        raise AudioError(f"{path}: not a readable audio file ({reason[-1] if reason else 'ffmpeg found no audio'})")
+    # ffmpeg keeps the input's rate and channel count; ask it for them.
+    meta = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate,channels",
+         "-of", "default=noprint_wrappers=1:nokey=1", str(path)],
+        capture_output=True, text=True, check=False,
+    )
+    try:
+        rate_text, channels_text = meta.stdout.split()[:2]
+        sample_rate, channels = int(rate_text), int(channels_text)
+    except ValueError:
+        raise AudioError(f"{path}: ffmpeg could not tell the sample rate and channel count") from None
+    data = np.frombuffer(probe.stdout, dtype=np.float32)
+    data = data[: len(data) - len(data) % channels].reshape(-1, channels).T
+    return np.ascontiguousarray(data), sample_rate
+
+
+def info(path: str | os.PathLike) -> AudioInfo:
+    """Header information of an audio file (no samples decoded)."""
+    path = Path(path)
+    _check_exists(path)
+    try:
+        meta = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        if shutil.which("ffmpeg"):
+            waveform, rate = _ffmpeg_decode(path)
+            return AudioInfo(str(path), rate, waveform.shape[0], waveform.shape[1], "ffmpeg", "FLOAT")
+        raise AudioError(f"{path}: not a readable audio file or unsupported format ({_reason(exc)})") from None
+    if meta.frames <= 0:
+        raise AudioError(f"{path}: audio has zero length")
+    _check_rate(path, meta.samplerate)
+    return AudioInfo(str(path), meta.samplerate, meta.channels, meta.frames, meta.format, meta.subtype)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+def _check_finite(path: Path, block: np.ndarray) -> None:
+    if not np.isfinite(block).all():
+        raise AudioError(f"{path}: audio contains NaN or infinite samples")
+
+
+def to_mono(waveform: np.ndarray) -> np.ndarray:
+    """Average the channels of ``waveform`` (shape ``(channels, samples)`` or ``(samples,)``)."""
+    waveform = np.asarray(waveform, dtype=np.float32)
+    return waveform if waveform.ndim == 1 else waveform.mean(axis=0, dtype=np.float32)
+
+
+def resample(waveform: np.ndarray, orig_sample_rate: int, target_sample_rate: int) -> np.ndarray:
+    """Resample along the last axis with soxr (anti-aliased); a no-op when the rates match."""
+    waveform = np.asarray(waveform, dtype=np.float32)
+    if orig_sample_rate == target_sample_rate:
+        return waveform
+    if waveform.ndim == 1:
+        return soxr.resample(waveform, orig_sample_rate, target_sample_rate).astype(np.float32, copy=False)
+    out = soxr.resample(waveform.T, orig_sample_rate, target_sample_rate)
+    return np.ascontiguousarray(out.T, dtype=np.float32)
+
+
+def normalize_peak(waveform: np.ndarray, peak: float = 0.99) -> np.ndarray:
+    """Scale so the largest absolute sample is ``peak``; silent input is returned unchanged."""
+    current = float(np.max(np.abs(waveform))) if waveform.size else 0.0
+    return waveform if current <= SILENCE_PEAK else (waveform * (peak / current)).astype(np.float32)
+
+
+def normalize_loudness(waveform: np.ndarray, target_dbfs: float = -20.0) -> np.ndarray:
+    """Scale so the RMS level is ``target_dbfs`` dB full scale (clipped to ±1); silence unchanged."""
+    rms = float(np.sqrt(np.mean(np.square(waveform, dtype=np.float64)))) if waveform.size else 0.0
+    if rms <= SILENCE_PEAK:
+        return waveform
+    gain = 10 ** (target_dbfs / 20) / rms
+    return np.clip(waveform * gain, -1.0, 1.0).astype(np.float32)
+
+
+def is_silent(waveform: np.ndarray) -> bool:
+    """True when no sample rises above :data:`SILENCE_PEAK` (about -90 dBFS)."""
+    return waveform.size == 0 or float(np.max(np.abs(waveform))) <= SILENCE_PEAK
+
+
+def load(
+    path: str | os.PathLike,
+    *,
+    sample_rate: int | None = None,
+    mono: bool = True,
+    normalize: str | None = None,
+) -> tuple[np.ndarray, int]:
+    """Decode a whole file.
+
+    Parameters
+    ----------
+    path : audio file (any format soundfile or, if installed, ffmpeg reads).
+    sample_rate : resample to this rate (Hz); ``None`` keeps the file's rate.
+    mono : down-mix to ``shape=(samples,)``; otherwise ``shape=(channels, samples)``.
+    normalize : ``None``, ``"peak"`` or ``"loudness"``.
+
+    Returns
+    -------
+    (waveform, sample_rate) with float32 samples in [-1, 1] for integer formats.
+    """
+    path = Path(path)
+    _check_exists(path)
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        waveform = np.ascontiguousarray(data.T)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        if not shutil.which("ffmpeg"):
+            raise AudioError(f"{path}: not a readable audio file or unsupported format ({_reason(exc)})") from None
+        waveform, rate = _ffmpeg_decode(path)
+    if waveform.shape[-1] == 0:
+        raise AudioError(f"{path}: audio has zero length")
+    _check_rate(path, rate)
+    _check_finite(path, waveform)
+    if mono:
+        waveform = to_mono(waveform)
+    if sample_rate is not None and sample_rate != rate:
+        waveform, rate = resample(waveform, rate, sample_rate), sample_rate
+    if normalize == "peak":
+        waveform = normalize_peak(waveform)
+    elif normalize == "loudness":
+        waveform = normalize_loudness(waveform)
+    elif normalize is not None:
+        raise ValueError(f"normalize must be None, 'peak' or 'loudness', not {normalize!r}")
+    return waveform, rate
+
+
+def stream(
+    path: str | os.PathLike,
+    *,
+    sample_rate: int,
+    block_seconds: float = 30.0,
+) -> Iterator[np.ndarray]:
+    """Yield mono float32 blocks of the file resampled to ``sample_rate``.
+
+    Memory stays bounded by ``block_seconds`` whatever the file's length: blocks are read with
+    ``soundfile.blocks`` and resampled with a streaming soxr resampler, so the concatenated
+    blocks equal (to resampler precision) :func:`load` of the whole file.
+    """
+    path = Path(path)
+    meta = info(path)
+    if meta.format == "ffmpeg":  # decoded whole by ffmpeg: no streaming reader for it
+        waveform, rate = load(path, sample_rate=sample_rate)
+        step = max(1, int(block_seconds * sample_rate))
+        for start in range(0, waveform.shape[0], step):
+            yield waveform[start : start + step]
+        return
+    resampler = None if meta.sample_rate == sample_rate else soxr.ResampleStream(
+        meta.sample_rate, sample_rate, 1, dtype="float32"
+    )
+    block_frames = max(1024, int(block_seconds * meta.sample_rate))
+    try:
+        with sf.SoundFile(str(path)) as handle:
+            while True:
+                block = handle.read(block_frames, dtype="float32", always_2d=True)
+                last = block.shape[0] < block_frames
+                _check_finite(path, block)
+                mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+                if resampler is not None:
+                    mono = resampler.resample_chunk(np.ascontiguousarray(mono), last=last)
+                if mono.size:
+                    yield mono.astype(np.float32, copy=False)
+                if last:
+                    break
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioError(f"{path}: could not decode audio ({_reason(exc)})") from None
+
+
+def write(
+    path: str | os.PathLike,
+    waveform: np.ndarray,
+    sample_rate: int,
+    *,
+    subtype: str = "PCM_16",
+) -> Path:
+    """Write a WAV/FLAC/OGG atomically (to a temporary file, then renamed into place).
+
+    ``waveform`` is ``(samples,)`` or ``(channels, samples)``; the format follows the suffix.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = np.asarray(waveform, dtype=np.float32)
+    data = data.T if data.ndim == 2 else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".wav", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, data, sample_rate, subtype=subtype, format=(path.suffix.lstrip(".") or "wav").upper())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

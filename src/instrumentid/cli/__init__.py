@@ -1,0 +1,91 @@
+"""``instrumentid <command>``: a thin argparse front over the library.
+
+Each command lives in its own module ``instrumentid.cli.<name>`` exposing
+``configure(parser)`` (adds its arguments to its own sub-parser) and ``run(args) -> int``. Commands are
+imported lazily, so ``instrumentid --help`` stays fast and a command whose optional extra is
+not installed fails with a clear message only when used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+from instrumentid import __version__
+from instrumentid.errors import InstrumentIdError
+
+#: command name -> (module, one-line help). Order is the order shown by ``--help``.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "predict": ("instrumentid.cli.predict", "which instruments play in audio files or folders"),
+    "train": ("instrumentid.cli.train", "train a model on IRMAS folders, CSVs or generated data"),
+    "models": ("instrumentid.cli.models", "list the model architectures train can build"),
+    "synth": ("instrumentid.cli.synth", "render an IRMAS-format dataset from SoundFonts and real notes"),
+    "evaluate": ("instrumentid.cli.evaluate", "metrics, predictions and an HTML report on a labelled set"),
+    "tune-thresholds": ("instrumentid.cli.tune_thresholds", "per-label thresholds that maximise F1, into a new bundle"),
+    "embed": ("instrumentid.cli.embed", "export embeddings (TensorBoard projector, t-SNE/PCA plots)"),
+    "gradcam": ("instrumentid.cli.gradcam", "Grad-CAM heat map over the spectrogram for a file and a label"),
+    "label-issues": ("instrumentid.cli.label_issues", "find suspect labels with cleanlab"),
+    "split": ("instrumentid.cli.split", "grouped multilabel-stratified train/validation split"),
+    "classical": ("instrumentid.cli.classical", "hand-crafted features + one SVM per instrument"),
+    "plot": ("instrumentid.cli.plot", "dataset and speed plots (label distribution, timing)"),
+    "serve": ("instrumentid.cli.serve", "HTTP server with a web page"),
+}
+
+EPILOG = """\
+examples:
+  instrumentid predict song.mp3                      # table of scores and present instruments
+  instrumentid predict music/ --recursive --format jsonl > out.jsonl
+  instrumentid synth --out data/synth --train-per-class 200 --test-excerpts 50
+  instrumentid train --data data/synth/IRMAS-TrainingData --model cnn --out my.iid
+  instrumentid evaluate data/synth/IRMAS-TestingData --model my.iid --out report/
+
+Run 'instrumentid <command> --help' for the options of one command.
+"""
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    found = {}
+    for name, (module, summary) in COMMANDS.items():
+        if importlib.util.find_spec(module) is not None:
+            found[name] = (module, summary)
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="instrumentid",
+        description="Which musical instruments play in a recording (IRMAS labels: "
+        "cel cla flu gac gel org pia sax tru vio voi).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"instrumentid {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>")
+    for name, (module, summary) in _available().items():
+        sub = subparsers.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+        importlib.import_module(module).configure(sub)
+        sub.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except InstrumentIdError as exc:
+        print(f"instrumentid {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

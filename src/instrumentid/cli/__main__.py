@@ -1,0 +1,5 @@
+import sys
+
+from instrumentid.cli import main
+
+sys.exit(main())

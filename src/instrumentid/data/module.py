@@ -1,0 +1,136 @@
+"""Torch datasets and the LightningDataModule used by ``instrumentid train``.
+
+Audio is decoded once (mono, model sample rate) and kept in memory: a 3 s clip at 16 kHz is
+192 kB, so the 6,705 IRMAS training clips take about 1.3 GB. Training draws a random
+``window_s`` crop of each file (short files are tiled, like the predictor); validation uses
+the predictor's own fixed windows (at most ``max_val_windows`` per file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from tqdm.auto import tqdm
+
+from instrumentid import audio
+from instrumentid.data.datasets import Example
+from instrumentid.errors import DataError
+from instrumentid.labels import encode
+from instrumentid.predict import iter_windows, tile
+
+
+def decode_all(examples: Sequence[Example], sample_rate: int, *, desc: str = "decoding",
+               progress: bool = True) -> list[np.ndarray]:
+    """Decode every example to mono float32 at ``sample_rate``; bad files raise DataError."""
+    waveforms = []
+    for example in tqdm(examples, desc=desc, unit="file", disable=not progress, leave=False):
+        try:
+            waveform, _ = audio.load(example.path, sample_rate=sample_rate)
+        except audio.AudioError as exc:
+            raise DataError(str(exc)) from None
+        waveforms.append(waveform)
+    return waveforms
+
+
+class CropDataset(Dataset):
+    """Random ``window`` crops of in-memory waveforms with multi-hot targets (training)."""
+
+    def __init__(self, waveforms: Sequence[np.ndarray], targets: np.ndarray, window: int) -> None:
+        self.waveforms, self.targets, self.window = list(waveforms), np.asarray(targets, np.float32), window
+
+    def __len__(self) -> int:
+        return len(self.waveforms)
+
+    def __getitem__(self, index: int):
+        waveform = self.waveforms[index]
+        if waveform.size <= self.window:
+            offset = int(np.random.randint(0, max(1, waveform.size)))
+            crop = tile(np.roll(waveform, -offset), self.window)
+        else:
+            start = int(np.random.randint(0, waveform.size - self.window + 1))
+            crop = waveform[start : start + self.window]
+        return torch.from_numpy(np.ascontiguousarray(crop, dtype=np.float32)), torch.from_numpy(self.targets[index])
+
+
+class WindowDataset(Dataset):
+    """The predictor's fixed windows of each file, each with its file's targets (validation)."""
+
+    def __init__(self, waveforms: Sequence[np.ndarray], targets: np.ndarray, window: int, hop: int,
+                 max_windows: int = 8) -> None:
+        self.items: list[tuple[np.ndarray, int]] = []
+        self.file_index: list[int] = []
+        for i, waveform in enumerate(waveforms):
+            windows = [w for _, w in iter_windows([waveform], window, hop)]
+            if len(windows) > max_windows:
+                keep = np.linspace(0, len(windows) - 1, max_windows).round().astype(int)
+                windows = [windows[k] for k in keep]
+            self.items.extend((w, i) for w in windows)
+        self.targets = np.asarray(targets, np.float32)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int):
+        window, file_index = self.items[index]
+        return torch.from_numpy(window), torch.from_numpy(self.targets[file_index]), file_index
+
+
+def balanced_weights(targets: np.ndarray) -> np.ndarray:
+    """Per-example sampling weights that give every label (and 'no label') equal mass."""
+    targets = np.asarray(targets)
+    n_labels = targets.shape[1]
+    keys = np.where(targets.sum(1) > 0, targets.argmax(1), n_labels)  # first label, or 'none'
+    counts = np.bincount(keys, minlength=n_labels + 1).astype(np.float64)
+    return (1.0 / counts[keys]).astype(np.float64)
+
+
+class InstrumentDataModule(L.LightningDataModule):
+    """Train/validation loaders over decoded examples."""
+
+    def __init__(self, train: Sequence[Example], val: Sequence[Example], *, labels: Sequence[str],
+                 sample_rate: int, window_s: float, hop_s: float, batch_size: int = 32,
+                 balanced: bool = True, epoch_size: int | None = None, num_workers: int = 0,
+                 max_val_windows: int = 8, progress: bool = True) -> None:
+        super().__init__()
+        if not train:
+            raise DataError("no training examples")
+        self.train_examples, self.val_examples = list(train), list(val)
+        self.labels = tuple(labels)
+        self.sample_rate = sample_rate
+        self.window = round(window_s * sample_rate)
+        self.hop = round(hop_s * sample_rate)
+        self.batch_size, self.balanced, self.epoch_size = batch_size, balanced, epoch_size
+        self.num_workers, self.max_val_windows, self.progress = num_workers, max_val_windows, progress
+        self.train_set: CropDataset | None = None
+        self.val_set: WindowDataset | None = None
+
+    def targets(self, examples: Sequence[Example]) -> np.ndarray:
+        return np.stack([encode(e.labels, self.labels) for e in examples]) if examples else np.zeros((0, len(self.labels)), np.float32)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is None:
+            waveforms = decode_all(self.train_examples, self.sample_rate, desc="decoding train", progress=self.progress)
+            self.train_set = CropDataset(waveforms, self.targets(self.train_examples), self.window)
+        if self.val_set is None and self.val_examples:
+            waveforms = decode_all(self.val_examples, self.sample_rate, desc="decoding val", progress=self.progress)
+            self.val_set = WindowDataset(waveforms, self.targets(self.val_examples), self.window, self.hop,
+                                         self.max_val_windows)
+
+    def train_dataloader(self) -> DataLoader:
+        assert self.train_set is not None
+        size = self.epoch_size or len(self.train_set)
+        if self.balanced:
+            sampler = WeightedRandomSampler(balanced_weights(self.train_set.targets), num_samples=size, replacement=True)
+            return DataLoader(self.train_set, batch_size=self.batch_size, sampler=sampler, drop_last=size > self.batch_size,
+                              num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, drop_last=size > self.batch_size,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_set is None:
+            return []
+        return DataLoader(self.val_set, batch_size=self.batch_size * 2, shuffle=False, num_workers=self.num_workers)

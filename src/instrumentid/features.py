@@ -1,0 +1,183 @@
+"""Spectrogram front-ends as torch modules, and the normalisation statistics.
+
+:class:`LogMel` turns a batch of mono waveforms ``(batch, samples)`` into log-mel
+spectrograms ``(batch, 1, n_mels, frames)``. It matches ``librosa.feature.melspectrogram``
+(``center=True``, ``pad_mode="constant"``, Hann window, Slaney mel scale and norm) followed by
+``librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db=top_db)`` to within 1e-3 dB on float32
+input (``tests/test_features.py`` proves it), so models trained elsewhere on librosa features
+read ours.
+
+The feature config is a plain dict (``{"name": "logmel", "n_fft": ..., ...}``) stored in
+every bundle; :func:`build_frontend` rebuilds the module from it, so it lives in one place.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from instrumentid.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class LogMelConfig:
+    """Parameters of the log-mel front-end (librosa names)."""
+
+    sample_rate: int = 16_000
+    n_fft: int = 1024
+    hop_length: int = 320
+    n_mels: int = 64
+    fmin: float = 30.0
+    fmax: float = 8000.0
+    top_db: float | None = 80.0
+
+    def to_dict(self) -> dict:
+        return {"name": "logmel", **asdict(self)}
+
+    def frames(self, n_samples: int) -> int:
+        """Number of frames for ``n_samples`` input samples (``center=True``)."""
+        return 1 + n_samples // self.hop_length
+
+
+def _hz_to_mel(freq: np.ndarray) -> np.ndarray:
+    """Slaney mel scale (librosa's default ``htk=False``)."""
+    freq = np.asarray(freq, dtype=np.float64)
+    f_sp = 200.0 / 3
+    mels = freq / f_sp
+    min_log_hz = 1000.0
+    min_log_mel = min_log_hz / f_sp
+    logstep = math.log(6.4) / 27.0
+    return np.where(freq >= min_log_hz, min_log_mel + np.log(np.maximum(freq, 1e-10) / min_log_hz) / logstep, mels)
+
+
+def _mel_to_hz(mels: np.ndarray) -> np.ndarray:
+    mels = np.asarray(mels, dtype=np.float64)
+    f_sp = 200.0 / 3
+    freqs = f_sp * mels
+    min_log_hz = 1000.0
+    min_log_mel = min_log_hz / f_sp
+    logstep = math.log(6.4) / 27.0
+    return np.where(mels >= min_log_mel, min_log_hz * np.exp(logstep * (mels - min_log_mel)), freqs)
+
+
+def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """Slaney-normalised triangular mel filters, ``shape=(n_mels, 1 + n_fft // 2)``."""
+    fft_freqs = np.linspace(0, sample_rate / 2, 1 + n_fft // 2)
+    mel_points = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
+    fdiff = np.diff(mel_points)
+    ramps = mel_points[:, None] - fft_freqs[None, :]
+    weights = np.zeros((n_mels, len(fft_freqs)))
+    for i in range(n_mels):
+        lower = -ramps[i] / fdiff[i]
+        upper = ramps[i + 2] / fdiff[i + 1]
+        weights[i] = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_points[2 : n_mels + 2] - mel_points[:n_mels]))[:, None]
+    return weights.astype(np.float32)
+
+
+class LogMel(nn.Module):
+    """Waveforms ``(batch, samples)`` → log-mel dB ``(batch, 1, n_mels, frames)``.
+
+    ``top_db`` clips each example to ``max - top_db`` like ``librosa.power_to_db``.
+    """
+
+    def __init__(self, config: LogMelConfig | None = None, **params) -> None:
+        super().__init__()
+        self.config = config or LogMelConfig(**params)
+        c = self.config
+        if c.fmax > c.sample_rate / 2:
+            raise ConfigError(f"fmax={c.fmax} Hz is above the Nyquist frequency {c.sample_rate / 2} Hz")
+        self.register_buffer("window", torch.hann_window(c.n_fft, periodic=True), persistent=False)
+        fb = mel_filterbank(sample_rate=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax)
+        self.register_buffer("mel_basis", torch.from_numpy(fb), persistent=False)
+
+    def power_mel(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Mel power spectrogram ``(batch, n_mels, frames)``."""
+        c = self.config
+        spec = torch.stft(
+            waveform, n_fft=c.n_fft, hop_length=c.hop_length, window=self.window,
+            center=True, pad_mode="constant", return_complex=True,
+        )
+        power = spec.real.square() + spec.imag.square()
+        return torch.matmul(self.mel_basis, power)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        if waveform.dim() == 1:
+            waveform = waveform.unsqueeze(0)
+        db = 10.0 * torch.log10(torch.clamp(self.power_mel(waveform), min=1e-10))
+        if self.config.top_db is not None:
+            peak = db.amax(dim=(-2, -1), keepdim=True)
+            db = torch.maximum(db, peak - self.config.top_db)
+        return db.unsqueeze(1)
+
+
+class Normalize(nn.Module):
+    """``(x - mean) / std`` with statistics stored as buffers (and in the bundle)."""
+
+    def __init__(self, mean: float = 0.0, std: float = 1.0) -> None:
+        super().__init__()
+        if not std > 0:
+            raise ConfigError(f"normalisation std must be positive, got {std}")
+        self.register_buffer("mean", torch.tensor(float(mean)), persistent=False)
+        self.register_buffer("std", torch.tensor(float(std)), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class Frontend(nn.Sequential):
+    """Feature extractor + normalisation: what turns window waveforms into model input."""
+
+    def __init__(self, features: nn.Module, normalize: Normalize) -> None:
+        super().__init__(features, normalize)
+
+    @property
+    def features(self) -> nn.Module:
+        return self[0]
+
+
+FEATURES = {"logmel": (LogMel, LogMelConfig)}
+
+
+def feature_config(name: str = "logmel", **params) -> dict:
+    """A validated feature config dict (defaults filled in)."""
+    if name not in FEATURES:
+        raise ConfigError(f"unknown feature front-end {name!r}; available: {', '.join(FEATURES)}")
+    _, config_cls = FEATURES[name]
+    known = set(config_cls.__dataclass_fields__)
+    unknown = set(params) - known
+    if unknown:
+        raise ConfigError(f"unknown {name} parameter(s): {', '.join(sorted(unknown))}")
+    return config_cls(**params).to_dict()
+
+
+def build_frontend(features: Mapping, normalization: Mapping | None = None) -> Frontend:
+    """Rebuild the front-end from a feature config dict and ``{"mean", "std"}``."""
+    params = dict(features)
+    name = params.pop("name", "logmel")
+    module_cls, config_cls = FEATURES[name] if name in FEATURES else (None, None)
+    if module_cls is None:
+        raise ConfigError(f"unknown feature front-end {name!r}; available: {', '.join(FEATURES)}")
+    normalization = normalization or {"mean": 0.0, "std": 1.0}
+    return Frontend(module_cls(config_cls(**params)), Normalize(normalization["mean"], normalization["std"]))
+
+
+@torch.inference_mode()
+def compute_normalization(features: nn.Module, batches: Iterable[torch.Tensor]) -> dict[str, float]:
+    """Global mean/std of the features over waveform batches (streaming, float64 sums)."""
+    total, total_sq, count = 0.0, 0.0, 0
+    for waveform in batches:
+        x = features(waveform).double()
+        total += float(x.sum())
+        total_sq += float(x.square().sum())
+        count += x.numel()
+    if count == 0:
+        raise ConfigError("cannot compute normalisation statistics from an empty dataset")
+    mean = total / count
+    std = math.sqrt(max(total_sq / count - mean * mean, 1e-12))
+    return {"mean": mean, "std": std}

@@ -1,0 +1,236 @@
+"""The one predictor: chunk any file into windows, score them in batches, aggregate.
+
+The CLI, the Python API, evaluation and the server all call :class:`Predictor`, so a number
+seen in ``evaluate`` is the number ``predict`` gives.
+
+Windowing: windows of ``window_s`` every ``hop_s`` over the whole file, read as a stream of
+blocks (memory does not grow with the file's length). A file shorter than one window is tiled
+(repeated) to fill it — zero padding would feed the model silence it never heard in
+training. When the hops do not reach the end, one more window aligned to the end of the file
+covers the tail. Window scores are aggregated into file scores with ``mean``, ``max`` or
+``topk`` (mean of the top quarter of windows).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from instrumentid import audio, schema
+from instrumentid.bundle import AGGREGATIONS, build_model, load_bundle
+from instrumentid.errors import ConfigError, InstrumentIdError
+from instrumentid.features import build_frontend
+
+#: File suffixes treated as audio when walking folders.
+AUDIO_SUFFIXES = frozenset(
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd",
+     ".caf", ".w64", ".m4a", ".aac", ".wma", ".mp4", ".webm"}
+)
+
+
+def tile(signal: np.ndarray, length: int) -> np.ndarray:
+    """Repeat ``signal`` until it is ``length`` samples long (zeros for an empty signal)."""
+    if signal.size == 0:
+        return np.zeros(length, dtype=np.float32)
+    reps = math.ceil(length / signal.size)
+    return np.tile(signal, reps)[:length].astype(np.float32, copy=False)
+
+
+def iter_windows(blocks: Iterable[np.ndarray], window: int, hop: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(start_sample, samples[window])`` over a stream of mono blocks.
+
+    Regular windows start at 0, hop, 2·hop, … while they fit; then, if samples remain
+    uncovered, one window aligned to the end; a stream shorter than ``window`` gives one
+    tiled window at 0. Only about ``window + block`` samples are held at a time.
+    """
+    if window <= 0 or hop <= 0:
+        raise ConfigError("window and hop must be positive")
+    buffer = np.zeros(0, dtype=np.float32)
+    buffer_start = 0  # absolute index of buffer[0]
+    next_start = 0
+    last_end = 0
+    for block in blocks:
+        buffer = np.concatenate([buffer, np.asarray(block, dtype=np.float32)])
+        while next_start + window <= buffer_start + buffer.size:
+            offset = next_start - buffer_start
+            yield next_start, buffer[offset : offset + window].copy()
+            last_end = next_start + window
+            next_start += hop
+        keep_from = min(next_start, buffer_start + buffer.size - window)
+        if keep_from > buffer_start:
+            buffer = buffer[keep_from - buffer_start :]
+            buffer_start = keep_from
+    total = buffer_start + buffer.size
+    if last_end == 0:
+        yield 0, tile(buffer, window)
+    elif last_end < total:
+        yield total - window, buffer[buffer.size - window :].copy()
+
+
+def aggregate(window_scores: np.ndarray, method: str = "mean") -> np.ndarray:
+    """Window scores ``(n_windows, n_labels)`` → file scores ``(n_labels,)``."""
+    window_scores = np.asarray(window_scores, dtype=np.float32)
+    if window_scores.ndim != 2 or window_scores.shape[0] == 0:
+        raise ValueError("window_scores must have shape (n_windows >= 1, n_labels)")
+    if method == "mean":
+        return window_scores.mean(axis=0)
+    if method == "max":
+        return window_scores.max(axis=0)
+    if method == "topk":
+        k = max(1, math.ceil(window_scores.shape[0] / 4))
+        return np.sort(window_scores, axis=0)[-k:].mean(axis=0)
+    raise ConfigError(f"unknown aggregation {method!r}; choose one of {', '.join(AGGREGATIONS)}")
+
+
+def find_audio_files(paths: Sequence[str | os.PathLike], *, recursive: bool = False) -> list[Path]:
+    """Expand folders into their audio files (sorted); files are kept as given."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            pattern = path.rglob("*") if recursive else path.glob("*")
+            found.extend(sorted(p for p in pattern if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES))
+        else:
+            found.append(path)  # missing/bad files become error records later
+    return found
+
+
+class Predictor:
+    """A loaded model bundle, ready to score audio.
+
+    >>> predictor = Predictor.from_bundle()          # bundled default model
+    >>> predictor.predict_file("song.wav")["present"]
+    """
+
+    def __init__(self, bundle: dict, *, batch_size: int = 32, device: str | torch.device = "cpu") -> None:
+        self.bundle = bundle
+        self.labels: tuple[str, ...] = tuple(bundle["labels"])
+        self.thresholds = np.asarray(bundle["thresholds"], dtype=np.float32)
+        self.sample_rate = int(bundle["sample_rate"])
+        self.window_s = float(bundle["window_s"])
+        self.hop_s = float(bundle["hop_s"])
+        self.aggregation = bundle["aggregation"]
+        self.batch_size = int(batch_size)
+        self.device = torch.device(device)
+        self.frontend = build_frontend(bundle["features"], bundle["normalization"]).to(self.device).eval()
+        self.model = build_model(bundle).to(self.device)
+        self.window_samples = round(self.window_s * self.sample_rate)
+        self.hop_samples = round(self.hop_s * self.sample_rate)
+
+    @classmethod
+    def from_bundle(cls, path: str | os.PathLike | None = None, **kwargs) -> Predictor:
+        """Load a bundle file (the packaged default when ``path`` is None)."""
+        return cls(load_bundle(path), **kwargs)
+
+    @property
+    def metadata(self) -> dict:
+        return self.bundle.get("metadata", {})
+
+    # -- scoring -------------------------------------------------------------------------
+    @torch.inference_mode()
+    def score_windows(self, windows: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Sigmoid scores ``(n, n_labels)`` for waveform windows ``(n, window_samples)``."""
+        x = torch.as_tensor(np.asarray(windows, dtype=np.float32)).to(self.device)
+        logits = self.model(self.frontend(x))
+        return torch.sigmoid(logits).cpu().numpy()
+
+    def _windows(self, path: Path) -> Iterator[tuple[int, np.ndarray]]:
+        blocks = audio.stream(path, sample_rate=self.sample_rate, block_seconds=max(30.0, 4 * self.window_s))
+        return iter_windows(blocks, self.window_samples, self.hop_samples)
+
+    def _score_stream(self, windows: Iterable[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, float]:
+        starts, scores, batch, peak = [], [], [], 0.0
+        for start, samples in windows:
+            starts.append(start)
+            batch.append(samples)
+            peak = max(peak, float(np.max(np.abs(samples))))
+            if len(batch) == self.batch_size:
+                scores.append(self.score_windows(np.stack(batch)))
+                batch = []
+        if batch:
+            scores.append(self.score_windows(np.stack(batch)))
+        return np.asarray(starts) / self.sample_rate, np.concatenate(scores), peak
+
+    def window_scores(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+        """``(starts_s (n,), scores (n, n_labels))`` of every analysis window of a file."""
+        starts, scores, _ = self._score_stream(self._windows(Path(path)))
+        return starts, scores
+
+    def window_features(self, path: str | os.PathLike) -> torch.Tensor:
+        """Normalised model input ``(n_windows, 1, n_mels, frames)`` of every window of a file."""
+        windows = np.stack([w for _, w in self._windows(Path(path))])
+        with torch.inference_mode():
+            return self.frontend(torch.from_numpy(windows).to(self.device)).cpu()
+
+    # -- records ---------------------------------------------------------------------------
+    def _thresholds(self, threshold: float | None) -> np.ndarray:
+        if threshold is None:
+            return self.thresholds
+        if not 0.0 <= threshold <= 1.0:
+            raise ConfigError(f"threshold must be between 0 and 1, got {threshold}")
+        return np.full(len(self.labels), threshold, dtype=np.float32)
+
+    def _record(self, name: str, duration_s: float, starts, scores, peak, *, segments, threshold, aggregation):
+        thresholds = self._thresholds(threshold)
+        file_scores = aggregate(scores, aggregation or self.aggregation)
+        segment_list = None
+        if segments:
+            segment_list = [
+                schema.make_segment(s, min(s + self.window_s, duration_s), self.labels, sc, thresholds)
+                for s, sc in zip(starts, scores)
+            ]
+        warnings = ["all-silent"] if peak <= audio.SILENCE_PEAK else None
+        return schema.make_record(name, duration_s, self.labels, file_scores, thresholds,
+                                  segments=segment_list, warnings=warnings)
+
+    def predict_file(
+        self,
+        path: str | os.PathLike,
+        *,
+        segments: bool = False,
+        threshold: float | None = None,
+        aggregation: str | None = None,
+        name: str | None = None,
+    ) -> dict:
+        """Predict one file; raises :class:`~instrumentid.errors.AudioError` on bad audio."""
+        path = Path(path)
+        meta = audio.info(path)
+        starts, scores, peak = self._score_stream(self._windows(path))
+        return self._record(name or str(path), meta.duration_seconds, starts, scores, peak,
+                            segments=segments, threshold=threshold, aggregation=aggregation)
+
+    def predict_waveform(
+        self,
+        waveform: np.ndarray,
+        sample_rate: int,
+        *,
+        name: str = "<waveform>",
+        segments: bool = False,
+        threshold: float | None = None,
+        aggregation: str | None = None,
+    ) -> dict:
+        """Predict an in-memory waveform ``(samples,)`` or ``(channels, samples)``."""
+        mono = audio.resample(audio.to_mono(waveform), sample_rate, self.sample_rate)
+        if mono.size == 0:
+            raise InstrumentIdError(f"{name}: audio has zero length")
+        windows = iter_windows([mono], self.window_samples, self.hop_samples)
+        starts, scores, peak = self._score_stream(windows)
+        return self._record(name, mono.size / self.sample_rate, starts, scores, peak,
+                            segments=segments, threshold=threshold, aggregation=aggregation)
+
+    def predict(self, path: str | os.PathLike, **kwargs) -> dict:
+        """Alias of :meth:`predict_file` (``load_model().predict("a.wav")``)."""
+        return self.predict_file(path, **kwargs)
+
+    def predict_files(self, paths: Iterable[str | os.PathLike], **kwargs) -> Iterator[dict]:
+        """One record per path, in order; a failing file yields an error record instead."""
+        for path in paths:
+            try:
+                yield self.predict_file(path, **kwargs)
+            except InstrumentIdError as exc:
+                yield schema.error_record(str(path), str(exc))

@@ -1,0 +1,117 @@
+"""The ``predict`` output record (the contract) and its serialisations.
+
+One record per audio file, the same for the CLI, the Python API and the server::
+
+    {"file": "songs/a.wav", "duration_s": 12.4,
+     "scores": {"cel": 0.02, ..., "voi": 0.88},        # every label of the bundle
+     "present": ["gac", "voi"],                        # scores >= per-label thresholds
+     "segments": [{"start_s": 0.0, "end_s": 3.0, "scores": {...}, "present": [...]}],  # --segments
+     "warnings": ["all-silent"]}                       # only when there is something to say
+
+A file that fails yields ``{"file": ..., "error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+SCORE_DECIMALS = 4
+
+
+def scores_dict(labels: Sequence[str], scores: Sequence[float] | np.ndarray) -> dict[str, float]:
+    return {code: round(float(s), SCORE_DECIMALS) for code, s in zip(labels, scores)}
+
+
+def present_labels(labels: Sequence[str], scores, thresholds) -> list[str]:
+    return [code for code, s, t in zip(labels, scores, thresholds) if float(s) >= float(t)]
+
+
+def make_record(
+    file: str,
+    duration_s: float,
+    labels: Sequence[str],
+    scores,
+    thresholds,
+    *,
+    segments: list[dict] | None = None,
+    warnings: list[str] | None = None,
+) -> dict:
+    record = {
+        "file": file,
+        "duration_s": round(float(duration_s), 3),
+        "scores": scores_dict(labels, scores),
+        "present": present_labels(labels, scores, thresholds),
+    }
+    if segments is not None:
+        record["segments"] = segments
+    if warnings:
+        record["warnings"] = list(warnings)
+    return record
+
+
+def make_segment(start_s: float, end_s: float, labels, scores, thresholds) -> dict:
+    return {
+        "start_s": round(float(start_s), 3),
+        "end_s": round(float(end_s), 3),
+        "scores": scores_dict(labels, scores),
+        "present": present_labels(labels, scores, thresholds),
+    }
+
+
+def error_record(file: str, message: str) -> dict:
+    return {"file": file, "error": message}
+
+
+def is_error(record: Mapping) -> bool:
+    return "error" in record
+
+
+def to_json(records: Sequence[Mapping]) -> str:
+    return json.dumps(list(records), indent=2, ensure_ascii=False) + "\n"
+
+
+def to_jsonl_line(record: Mapping) -> str:
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def csv_header(labels: Sequence[str]) -> list[str]:
+    return ["file", *labels, "present", "error"]
+
+
+def to_csv(records: Iterable[Mapping], labels: Sequence[str]) -> str:
+    """``file`` + one score column per label (the Lumen/IRMAS CSV shape), then present/error."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(csv_header(labels))
+    for record in records:
+        if is_error(record):
+            writer.writerow([record["file"], *([""] * len(labels)), "", record["error"]])
+        else:
+            writer.writerow([record["file"], *(record["scores"][c] for c in labels), ";".join(record["present"]), ""])
+    return buffer.getvalue()
+
+
+def to_table(records: Sequence[Mapping], labels: Sequence[str]) -> str:
+    """A fixed-width table for terminals: one row per file, scores ×100, present codes."""
+    name_width = min(40, max([4, *(len(_short(r["file"])) for r in records)]))
+    header = f"{'file':<{name_width}} {'dur_s':>7} " + " ".join(f"{c:>4}" for c in labels) + "  present"
+    lines = [header, "-" * len(header)]
+    for record in records:
+        name = _short(record["file"])[-name_width:]
+        if is_error(record):
+            lines.append(f"{name:<{name_width}} ERROR: {record['error']}")
+            continue
+        cells = " ".join(f"{round(record['scores'][c] * 100):>4d}" for c in labels)
+        present = ",".join(record["present"]) or "-"
+        lines.append(f"{name:<{name_width}} {record['duration_s']:>7.1f} {cells}  {present}")
+    lines.append("(scores x100; present = at or above the bundle's per-label thresholds)")
+    return "\n".join(lines) + "\n"
+
+
+def _short(path: str) -> str:
+    return path.rsplit("/", 1)[-1] if len(path) > 40 else path

@@ -1,0 +1,128 @@
+"""Training configuration: one dataclass, loadable from YAML, every field also a CLI flag."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from instrumentid.errors import ConfigError
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``instrumentid train`` needs; the resolved config is saved with every run."""
+
+    # data
+    data: list[str] = field(default_factory=list, metadata={"help": "training dataset(s): IRMAS folder, CSV, folder with labels.csv (repeatable)"})
+    val_data: list[str] = field(default_factory=list, metadata={"help": "validation dataset(s); default: a grouped split of --data"})
+    val_fraction: float = field(default=0.15, metadata={"help": "fraction of --data groups held out for validation when --val-data is not given"})
+    # model and features
+    model: str = field(default="cnn", metadata={"help": "registry name (see 'instrumentid models')"})
+    model_params: dict = field(default_factory=dict, metadata={"help": "extra model parameters as YAML, e.g. '{dropout: 0.2}'"})
+    sample_rate: int = field(default=16_000, metadata={"help": "model sample rate (Hz)"})
+    window_s: float = field(default=3.0, metadata={"help": "analysis window (seconds)"})
+    hop_s: float = field(default=3.0, metadata={"help": "hop between windows at inference (seconds)"})
+    n_mels: int = field(default=64, metadata={"help": "mel bands"})
+    n_fft: int = field(default=1024, metadata={"help": "FFT size (samples)"})
+    hop_length: int = field(default=320, metadata={"help": "STFT hop (samples)"})
+    fmin: float = field(default=30.0, metadata={"help": "lowest mel frequency (Hz)"})
+    fmax: float = field(default=8000.0, metadata={"help": "highest mel frequency (Hz)"})
+    # optimisation
+    epochs: int = field(default=20, metadata={"help": "training epochs"})
+    epoch_size: int = field(default=0, metadata={"help": "clips drawn per epoch (0 = dataset size)"})
+    batch_size: int = field(default=32, metadata={"help": "batch size"})
+    lr: float = field(default=2e-3, metadata={"help": "AdamW learning rate (one-cycle peak)"})
+    weight_decay: float = field(default=1e-2, metadata={"help": "AdamW weight decay"})
+    loss: str = field(default="bce", metadata={"help": "bce | focal | bce+family | focal+family"})
+    pos_weight: bool = field(default=False, metadata={"help": "weight positives by negative/positive ratio in BCE"})
+    label_smoothing: float = field(default=0.0, metadata={"help": "label smoothing towards 0.5"})
+    balanced: bool = field(default=True, metadata={"help": "sample every label equally often"})
+    # augmentation
+    mix_p: float = field(default=0.5, metadata={"help": "probability of mixing in each of up to 2 other clips (labels united)"})
+    noise_p: float = field(default=0.5, metadata={"help": "probability of added noise at 10-40 dB SNR"})
+    eq_p: float = field(default=0.5, metadata={"help": "probability of random EQ colouring"})
+    gain_p: float = field(default=0.8, metadata={"help": "probability of random gain"})
+    specaugment: bool = field(default=True, metadata={"help": "frequency/time masking on features"})
+    # aggregation and thresholds for the bundle
+    aggregation: str = field(default="mean", metadata={"help": "window aggregation stored in the bundle: mean | max | topk"})
+    tune_thresholds: bool = field(default=True, metadata={"help": "tune per-label thresholds on the validation set"})
+    # run
+    out: str = field(default="model.iid", metadata={"help": "output bundle path"})
+    run_dir: str = field(default="runs", metadata={"help": "folder for logs, checkpoints and the resolved config"})
+    seed: int = field(default=0, metadata={"help": "random seed (runs with the same seed repeat)"})
+    accelerator: str = field(default="auto", metadata={"help": "Lightning accelerator: auto | cpu | gpu"})
+    devices: str = field(default="auto", metadata={"help": "Lightning devices, e.g. 1, 4 or auto (DDP when > 1)"})
+    num_workers: int = field(default=0, metadata={"help": "data loader worker processes"})
+    fast_dev_run: bool = field(default=False, metadata={"help": "one batch of train and validation, to check the pipeline"})
+    progress: bool = field(default=True, metadata={"help": "progress bars"})
+    recipe: str = field(default="", metadata={"help": "name of the recipe that produced this run (stored in metadata)"})
+
+    def features(self) -> dict:
+        from instrumentid.features import feature_config
+
+        return feature_config("logmel", sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
+                              n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown config field(s): {', '.join(unknown)}")
+        return cls(**values)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> TrainConfig:
+        try:
+            values = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: a config file is a mapping of field: value")
+        return cls.from_dict(values)
+
+
+def _bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One ``--flag`` per TrainConfig field (default None = keep the YAML/default value)."""
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        help_text = f"{f.metadata.get('help', '')} (default: {default!r})"
+        if isinstance(default, bool):
+            parser.add_argument(flag, type=_bool, nargs="?", const=True, default=None, metavar="BOOL", help=help_text)
+        elif isinstance(default, list):
+            parser.add_argument(flag, action="append", default=None, metavar="PATH", help=help_text)
+        elif isinstance(default, dict):
+            parser.add_argument(flag, type=yaml.safe_load, default=None, metavar="YAML", help=help_text)
+        else:
+            parser.add_argument(flag, type=type(default), default=None, help=help_text)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """YAML file (``args.config``) first, then every flag given on the command line."""
+    config = TrainConfig.from_yaml(args.config) if getattr(args, "config", None) else TrainConfig()
+    for f in fields(TrainConfig):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            setattr(config, f.name, value)
+    return config

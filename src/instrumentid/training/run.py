@@ -1,0 +1,199 @@
+"""``train(config)``: datasets → Lightning fit → best checkpoint → thresholds → bundle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from instrumentid import __version__
+from instrumentid.bundle import make_bundle, save_bundle
+from instrumentid.data.datasets import Example, read_dataset
+from instrumentid.data.module import InstrumentDataModule
+from instrumentid.errors import ConfigError, DataError
+from instrumentid.features import LogMel, LogMelConfig, compute_normalization
+from instrumentid.labels import LABELS, encode
+from instrumentid.models import build
+from instrumentid.training.config import TrainConfig
+from instrumentid.training.module import InstrumentModule, pos_weight_from
+
+
+def read_all(paths: Sequence[str]) -> list[Example]:
+    examples: list[Example] = []
+    for path in paths:
+        examples.extend(read_dataset(path))
+    return examples
+
+
+def grouped_split(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """Hold out ``fraction`` of the groups (all excerpts of one song stay together).
+
+    Uses the grouped multilabel-stratified split of :mod:`instrumentid.analysis.split` when
+    available, so label proportions stay close on both sides.
+    """
+    if not 0 < fraction < 1:
+        raise ConfigError(f"val_fraction must be between 0 and 1, got {fraction}")
+    try:
+        from instrumentid.analysis.split import grouped_stratified_split
+    except ImportError:
+        grouped_stratified_split = None
+    if grouped_stratified_split is not None:
+        train_idx, val_idx = grouped_stratified_split(examples, val_fraction=fraction, seed=seed)
+        return [examples[i] for i in train_idx], [examples[i] for i in val_idx]
+    groups = sorted({e.group for e in examples})
+    rng = np.random.default_rng(seed)
+    held = set(rng.choice(groups, size=max(1, round(len(groups) * fraction)), replace=False))
+    return [e for e in examples if e.group not in held], [e for e in examples if e.group in held]
+
+
+def _devices(value: str):
+    return int(value) if value.isdigit() else value
+
+
+def file_scores(predictor, examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
+    """File-level (targets, scores) through the one predictor."""
+    from instrumentid.predict import aggregate
+
+    y_true = np.stack([encode(e.labels, predictor.labels) for e in examples])
+    y_score = np.stack([aggregate(predictor.window_scores(e.path)[1], predictor.aggregation) for e in examples])
+    return y_true, y_score
+
+
+def validation_metrics(y_true: np.ndarray, y_score: np.ndarray, thresholds: np.ndarray, labels) -> dict:
+    """Per-label F1/precision/recall/AUC and macro averages (labels with positives only)."""
+    from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+
+    y_pred = (y_score >= thresholds[None, :]).astype(int)
+    per_label = {}
+    for j, code in enumerate(labels):
+        positives = int(y_true[:, j].sum())
+        entry = {"support": positives}
+        if positives:
+            entry.update(
+                f1=float(f1_score(y_true[:, j], y_pred[:, j], zero_division=0)),
+                precision=float(precision_score(y_true[:, j], y_pred[:, j], zero_division=0)),
+                recall=float(recall_score(y_true[:, j], y_pred[:, j], zero_division=0)),
+            )
+            if positives < len(y_true):
+                entry["auc"] = float(roc_auc_score(y_true[:, j], y_score[:, j]))
+        per_label[code] = entry
+    with_pos = [c for c in labels if per_label[c]["support"]]
+    return {
+        "files": int(len(y_true)),
+        "f1_macro": float(np.mean([per_label[c]["f1"] for c in with_pos])) if with_pos else None,
+        "auc_macro": float(np.mean([per_label[c]["auc"] for c in with_pos if "auc" in per_label[c]])) if with_pos else None,
+        "per_label": per_label,
+    }
+
+
+def train(config: TrainConfig) -> Path:
+    """Train per ``config`` and write the bundle to ``config.out``; returns its path."""
+    if not config.data:
+        raise ConfigError("no training data: give --data PATH (IRMAS folder, CSV or folder with labels.csv)")
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    examples = read_all(config.data)
+    if config.val_data:
+        train_examples, val_examples = examples, read_all(config.val_data)
+    else:
+        train_examples, val_examples = grouped_split(examples, config.val_fraction, config.seed)
+    if not val_examples:
+        raise DataError("the validation split is empty: give --val-data or more training groups")
+
+    run_dir = Path(config.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+    features = config.features()
+    datamodule = InstrumentDataModule(
+        train_examples, val_examples, labels=LABELS, sample_rate=config.sample_rate, window_s=config.window_s,
+        hop_s=config.hop_s, batch_size=config.batch_size, balanced=config.balanced,
+        epoch_size=config.epoch_size or None, num_workers=config.num_workers, progress=config.progress,
+    )
+    datamodule.setup()
+    train_set = datamodule.train_set
+    sample = torch.stack([train_set[i][0] for i in range(min(len(train_set), 512))])
+    params = {k: v for k, v in features.items() if k != "name"}
+    normalization = compute_normalization(LogMel(LogMelConfig(**params)), sample.split(64))
+
+    model = build(config.model, n_labels=len(LABELS), **config.model_params)
+    module = InstrumentModule(
+        model, features=features, normalization=normalization, n_labels=len(LABELS), lr=config.lr,
+        weight_decay=config.weight_decay, loss=config.loss,
+        pos_weight=pos_weight_from(train_set.targets) if config.pos_weight else None,
+        label_smoothing=config.label_smoothing, mix_p=config.mix_p, noise_p=config.noise_p, eq_p=config.eq_p,
+        gain_p=config.gain_p, specaugment=config.specaugment, aggregation=config.aggregation,
+    )
+    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor="val/f1_macro", mode="max",
+                                 save_top_k=1, filename="best-{epoch}")
+    loggers = [CSVLogger(run_dir, name="logs")]
+    try:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        import tensorboard  # noqa: F401
+
+        loggers.append(TensorBoardLogger(run_dir, name="tensorboard"))
+    except ImportError:
+        pass
+    devices = _devices(config.devices)
+    trainer = L.Trainer(
+        max_epochs=config.epochs, accelerator=config.accelerator, devices=devices,
+        strategy="ddp" if isinstance(devices, int) and devices > 1 else "auto",
+        logger=loggers, callbacks=[checkpoint], fast_dev_run=config.fast_dev_run,
+        enable_progress_bar=config.progress, enable_model_summary=False, log_every_n_steps=10,
+        deterministic="warn", num_sanity_val_steps=0,
+    )
+    trainer.fit(module, datamodule=datamodule)
+    if not trainer.is_global_zero:
+        return Path(config.out)
+    if checkpoint.best_model_path and not config.fast_dev_run:
+        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+    return _write_bundle(config, module, features, normalization, train_examples, val_examples,
+                         best_score=checkpoint.best_model_score)
+
+
+def _write_bundle(config, module, features, normalization, train_examples, val_examples, best_score) -> Path:
+    from instrumentid.predict import Predictor
+
+    model = module.model.cpu().eval()
+    common = dict(
+        model_name=config.model, model_params={"n_labels": len(LABELS), **config.model_params},
+        state_dict=model.state_dict(), sample_rate=config.sample_rate, window_s=config.window_s,
+        hop_s=config.hop_s, features=features, normalization=normalization, labels=LABELS,
+        aggregation=config.aggregation,
+    )
+    predictor = Predictor(make_bundle(**common))
+    y_true, y_score = file_scores(predictor, val_examples)
+    thresholds = np.full(len(LABELS), 0.5, dtype=np.float32)
+    if config.tune_thresholds:
+        from instrumentid.evaluation.thresholds import tune_thresholds
+
+        thresholds = np.clip(tune_thresholds(y_true, y_score), 0.02, 0.98)
+    metadata = {
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "instrumentid_version": __version__,
+        "torch_version": torch.__version__,
+        "recipe": config.recipe or "instrumentid train",
+        "train_data": [str(p) for p in config.data],
+        "val_data": [str(p) for p in config.val_data] or f"grouped split of train_data ({config.val_fraction:.0%})",
+        "train_files": len(train_examples),
+        "val_files": len(val_examples),
+        "best_val_f1_macro_at_0.5": float(best_score) if best_score is not None else None,
+        "validation": validation_metrics(y_true, y_score, thresholds, LABELS),
+        "thresholds_tuned_on": "validation set" if config.tune_thresholds else "fixed 0.5",
+        "config": json.loads(json.dumps(config.to_dict())),
+    }
+    bundle = make_bundle(**common, thresholds=thresholds, metadata=metadata)
+    out = save_bundle(bundle, config.out)
+    (Path(config.run_dir) / "validation.json").write_text(json.dumps(metadata["validation"], indent=2))
+    return out
+
+
