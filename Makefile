@@ -1,0 +1,75 @@
+# instrumentid — `make demo` and `make test` work on a fresh machine and are quick when set up.
+# The virtual environment lives in .venv; constraints/ci.txt pins what gets installed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+PIN    := -c constraints/ci.txt
+# CPU build of torch: pinned first so no other package pulls a multi-GB CUDA build.
+TORCH  := torch==2.13.0
+SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont
+EXAMPLE := src/instrumentid/assets/example.ogg
+
+.PHONY: help setup setup-dev system demo test test-fast bench default-model default-model-quick serve clean
+
+help:
+	@echo "make demo           set up, then predict with the bundled model on the bundled example"
+	@echo "make test           set up (incl. FluidSynth + SoundFonts via apt when root), run all tests"
+	@echo "make default-model  re-run the recipe that trains the bundled default model (~90 min, 2 CPU cores)"
+	@echo "make bench          speed benchmarks (predict, synth)"
+	@echo "make serve          HTTP server with a web page on http://127.0.0.1:8000"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps record what was installed; they are rebuilt when pyproject or the pins change.
+$(VENV)/.core: pyproject.toml constraints/ci.txt | $(BIN)/python
+	$(PIP) install -q --upgrade pip $(PIN) || true
+	$(PIP) install -q $(PIN) $(TORCH)
+	$(PIP) install -q $(PIN) -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.core
+	$(PIP) install -q $(PIN) -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.core
+setup-dev: $(VENV)/.dev
+
+# FluidSynth and the General-MIDI SoundFonts for `instrumentid synth` (Debian/Ubuntu).
+system:
+	@if command -v fluidsynth >/dev/null && ls /usr/share/sounds/sf2/FluidR3_GM.sf2 >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing $(SYSTEM_PACKAGES)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES)) >/dev/null; \
+	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
+	  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	else echo "note: install FluidSynth and a General-MIDI SoundFont for 'instrumentid synth' (tests needing them are skipped)"; fi
+
+demo: setup
+	$(BIN)/instrumentid predict $(EXAMPLE) --segments --format table
+	@echo
+	$(BIN)/instrumentid predict $(EXAMPLE) --format json
+
+test: setup-dev system
+	$(BIN)/python -m pytest
+
+test-fast: setup-dev
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: setup-dev
+	$(BIN)/python benchmarks/predict_speed.py
+	$(BIN)/python benchmarks/synth_speed.py
+
+default-model: setup-dev system
+	$(BIN)/python recipes/default_model.py
+
+default-model-quick: setup-dev system
+	$(BIN)/python recipes/default_model.py --quick --out runs/quick/default.iid
+
+serve: setup-dev
+	$(BIN)/instrumentid serve
+
+clean:
+	rm -rf $(VENV) .pytest_cache runs build dist src/*.egg-info

@@ -1,0 +1,28 @@
+"""Shared fixtures: seeded rng, generated audio files, a tiny randomly initialised bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import tiny_bundle_dict, write_tone
+
+from instrumentid.bundle import save_bundle
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def make_tone():
+    return write_tone
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory) -> Path:
+    """A randomly initialised tiny model bundle (1 s windows, 16 kHz)."""
+    return save_bundle(tiny_bundle_dict(), tmp_path_factory.mktemp("bundle") / "tiny.iid")

@@ -1,0 +1,55 @@
+"""Test helpers importable from any test module (``from helpers import write_tone``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from instrumentid.bundle import make_bundle, save_bundle
+from instrumentid.features import feature_config
+from instrumentid.labels import LABELS
+from instrumentid.models import build
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("INSTRUMENTID_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared_data_or_skip() -> Path:
+    """The offline real recordings, or skip (fail in CI, which always has them)."""
+    if (SHARED_DATA / "real-train" / "labels.csv").is_file():
+        return SHARED_DATA
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must have the shared data at {SHARED_DATA}")
+    pytest.skip(f"real recordings not available at {SHARED_DATA} (a fresh clone has no ../shared)")
+
+
+def tone(freq: float = 440.0, seconds: float = 1.0, sample_rate: int = 16_000, amplitude: float = 0.5) -> np.ndarray:
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write_tone(path: Path, freq: float = 440.0, seconds: float = 1.0, sample_rate: int = 16_000,
+               channels: int = 1, subtype: str = "PCM_16", amplitude: float = 0.5, fmt: str | None = None) -> Path:
+    y = tone(freq, seconds, sample_rate, amplitude)
+    data = np.stack([y] * channels, axis=1) if channels > 1 else y
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), data, sample_rate, subtype=subtype, format=fmt)
+    return path
+
+
+def tiny_bundle_dict(seed: int = 0, **overrides) -> dict:
+    torch.manual_seed(seed)
+    params = {"n_labels": len(LABELS), "widths": [4, 8, 8, 8], "dropout": 0.0}
+    model = build("cnn", **params)
+    features = feature_config("logmel", sample_rate=16_000, n_fft=512, hop_length=256, n_mels=32, fmin=30.0, fmax=8000.0)
+    fields = dict(model_name="cnn", model_params=params, state_dict=model.state_dict(), sample_rate=16_000,
+                  window_s=1.0, hop_s=1.0, features=features, normalization={"mean": -40.0, "std": 20.0},
+                  metadata={"recipe": "tests/conftest.py tiny_bundle"})
+    fields.update(overrides)
+    return make_bundle(**fields)
+

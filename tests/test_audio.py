@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+import soundfile as sf
+
+from instrumentid import audio
+from instrumentid.errors import AudioError
+
+from helpers import tone, write_tone
+
+CASES = [
+    ("wav", "PCM_U8", 8_000), ("wav", "PCM_16", 16_000), ("wav", "PCM_24", 22_050), ("wav", "PCM_32", 44_100),
+    ("wav", "FLOAT", 48_000), ("wav", "DOUBLE", 96_000), ("wav", "PCM_16", 192_000),
+    ("flac", "PCM_16", 44_100), ("flac", "PCM_24", 88_200), ("ogg", "VORBIS", 44_100),
+    ("mp3", "MPEG_LAYER_III", 44_100), ("aiff", "PCM_16", 32_000), ("aiff", "PCM_24", 11_025),
+]
+
+
+# MP3 carries at most two channels, so it is not asked for six.
+MATRIX = [(*case, channels) for case in CASES for channels in (1, 2, 6) if not (case[0] == "mp3" and channels > 2)]
+
+
+@pytest.mark.parametrize("fmt,subtype,rate,channels", MATRIX)
+def test_decode_any_format_rate_depth_channels(tmp_path, fmt, subtype, rate, channels):
+    path = write_tone(tmp_path / f"t.{fmt}", 440.0, 1.0, rate, channels, subtype)
+    waveform, sr = audio.load(path, sample_rate=16_000)
+    assert sr == 16_000 and waveform.dtype == np.float32 and waveform.ndim == 1
+    assert abs(waveform.size - 16_000) < 1200  # mp3 adds encoder delay/padding
+    # the tone survives: energy peaks at 440 Hz
+    spectrum = np.abs(np.fft.rfft(waveform[:16_000] * np.hanning(min(16_000, waveform.size))))
+    peak_hz = np.argmax(spectrum) * 16_000 / (2 * (spectrum.size - 1))
+    assert abs(peak_hz - 440) < 5
+    assert 0.3 < np.max(np.abs(waveform)) < 0.7
+
+
+def test_multichannel_downmix_is_channel_mean(tmp_path):
+    left, right = tone(300, 0.5, 16_000, 0.4), tone(500, 0.5, 16_000, 0.2)
+    sf.write(tmp_path / "s.wav", np.stack([left, right], 1), 16_000, subtype="FLOAT")
+    mono, _ = audio.load(tmp_path / "s.wav")
+    np.testing.assert_allclose(mono, (left + right) / 2, atol=1e-6)
+    stereo, _ = audio.load(tmp_path / "s.wav", mono=False)
+    assert stereo.shape == (2, left.size)
+
+
+def test_resample_is_anti_aliased():
+    y = tone(7_000, 1.0, 44_100)  # above the 4 kHz Nyquist of 8 kHz
+    out = audio.resample(y, 44_100, 8_000)
+    assert out.size == 8_000 and np.sqrt(np.mean(out**2)) < 0.01
+
+
+def test_stream_equals_load_and_is_bounded(tmp_path):
+    path = write_tone(tmp_path / "long.flac", 220.0, 7.3, 44_100, 2)
+    whole, _ = audio.load(path, sample_rate=16_000)
+    blocks = list(audio.stream(path, sample_rate=16_000, block_seconds=1.0))
+    assert len(blocks) >= 7 and max(b.size for b in blocks) <= 16_000 * 1.1
+    joined = np.concatenate(blocks)
+    assert abs(joined.size - whole.size) <= 2
+    n = min(joined.size, whole.size)
+    np.testing.assert_allclose(joined[:n], whole[:n], atol=1e-4)
+
+
+def test_normalisation():
+    y = tone(440, 1.0, 16_000, 0.1)
+    assert np.isclose(np.max(np.abs(audio.normalize_peak(y))), 0.99, atol=1e-6)
+    loud = audio.normalize_loudness(y, target_dbfs=-20.0)
+    assert np.isclose(20 * np.log10(np.sqrt(np.mean(loud.astype(np.float64) ** 2))), -20.0, atol=0.01)
+    silence = np.zeros(100, np.float32)
+    assert (audio.normalize_peak(silence) == 0).all() and audio.is_silent(silence)
+
+
+def test_silent_file_is_allowed(tmp_path):
+    sf.write(tmp_path / "silence.wav", np.zeros(16_000, np.float32), 16_000)
+    waveform, _ = audio.load(tmp_path / "silence.wav")
+    assert audio.is_silent(waveform)
+
+
+def test_write_is_atomic_and_round_trips(tmp_path):
+    y = tone(440, 0.5, 22_050)
+    path = audio.write(tmp_path / "sub" / "x.wav", np.stack([y, y]), 22_050)
+    back, sr = audio.load(path, mono=False)
+    assert sr == 22_050 and back.shape == (2, y.size)
+    assert [p.name for p in path.parent.iterdir()] == ["x.wav"]
+
+
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda p: p, "file not found"),
+        (lambda p: (p.write_bytes(b""), p)[1], "empty"),
+        (lambda p: (p.write_text("hello, not audio" * 20), p)[1], "not a readable audio file"),
+        (lambda p: (p.write_bytes(np.random.default_rng(0).bytes(4096)), p)[1], "not a readable audio file"),
+    ],
+    ids=["missing", "zero-bytes", "text", "random-bytes"],
+)
+def test_bad_files_raise_audio_error_naming_the_file(tmp_path, make, match, monkeypatch):
+    monkeypatch.setattr(audio.shutil, "which", lambda name: None)  # same message with or without ffmpeg
+    path = make(tmp_path / "bad file.wav")
+    with pytest.raises(AudioError, match=match) as info:
+        audio.load(path)
+    assert "bad file.wav" in str(info.value)
+
+
+def test_zero_length_audio(tmp_path):
+    sf.write(tmp_path / "empty.wav", np.zeros(0, np.float32), 16_000)
+    with pytest.raises(AudioError, match="zero length"):
+        audio.load(tmp_path / "empty.wav")
+    with pytest.raises(AudioError, match="zero length"):
+        audio.info(tmp_path / "empty.wav")
+
+
+def test_nan_and_inf_samples(tmp_path):
+    y = tone(440, 0.5)
+    y[100] = np.nan
+    sf.write(tmp_path / "nan.wav", y, 16_000, subtype="FLOAT")
+    with pytest.raises(AudioError, match="NaN or infinite"):
+        audio.load(tmp_path / "nan.wav")
+    with pytest.raises(AudioError, match="NaN or infinite"):
+        list(audio.stream(tmp_path / "nan.wav", sample_rate=16_000))
+
+
+def test_unsupported_sample_rate(tmp_path):
+    sf.write(tmp_path / "slow.wav", tone(100, 0.5, 4_000), 4_000)
+    with pytest.raises(AudioError, match="unsupported sample rate 4000"):
+        audio.load(tmp_path / "slow.wav")
+
+
+def test_directory_is_not_audio(tmp_path):
+    with pytest.raises(AudioError, match="directory"):
+        audio.load(tmp_path)

@@ -1,0 +1,97 @@
+"""End to end through the real ``instrumentid`` command."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from instrumentid.labels import LABELS
+
+from helpers import write_tone
+
+EXE = [sys.executable, "-m", "instrumentid.cli"]
+
+
+def run(*args, cwd=None):
+    return subprocess.run([*EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture
+def audio_dir(tmp_path):
+    folder = tmp_path / "my songs [live]"
+    write_tone(folder / "a tone.wav", 440, 1.5, 44_100, channels=2)
+    write_tone(folder / "Ünïcødé (take 2).flac", 220, 2.0, 22_050)
+    write_tone(folder / "nested" / "deep.ogg", 330, 1.0, 48_000, subtype="VORBIS")
+    return folder
+
+
+def test_help_teaches():
+    top = run("--help")
+    assert top.returncode == 0 and "predict" in top.stdout and "examples:" in top.stdout
+    sub = run("predict", "--help")
+    assert sub.returncode == 0
+    for word in ("--format", "--segments", "--threshold", "--recursive", "--model", "examples:"):
+        assert word in sub.stdout
+
+
+def test_json_and_recursive(audio_dir, tiny_bundle):
+    flat = run("predict", audio_dir, "--model", tiny_bundle, "--format", "json")
+    assert flat.returncode == 0, flat.stderr
+    records = json.loads(flat.stdout)
+    assert sorted(Path(r["file"]).name for r in records) == ["a tone.wav", "Ünïcødé (take 2).flac"]
+    deep = json.loads(run("predict", audio_dir, "-r", "--model", tiny_bundle, "--format", "json").stdout)
+    assert len(deep) == 3
+    for record in deep:
+        assert list(record["scores"]) == list(LABELS) and isinstance(record["present"], list)
+
+
+def test_jsonl_segments_and_threshold(audio_dir, tiny_bundle):
+    result = run("predict", audio_dir / "a tone.wav", "--model", tiny_bundle, "--format", "jsonl", "--segments",
+                 "--threshold", "0")
+    assert result.returncode == 0, result.stderr
+    (record,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert record["present"] == list(LABELS) and record["duration_s"] == 1.5
+    assert [s["start_s"] for s in record["segments"]] == [0.0, 0.5]
+
+
+def test_csv_and_atomic_output_file(audio_dir, tiny_bundle, tmp_path):
+    out = tmp_path / "out" / "pred.csv"
+    result = run("predict", audio_dir, "--model", tiny_bundle, "--format", "csv", "--output", out)
+    assert result.returncode == 0 and result.stdout == ""
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == 2 and set(LABELS) <= set(rows[0])
+    assert [p.name for p in out.parent.iterdir()] == ["pred.csv"]  # no temporary left behind
+
+
+def test_table_format(audio_dir, tiny_bundle):
+    result = run("predict", audio_dir / "a tone.wav", "--model", tiny_bundle)
+    assert result.returncode == 0 and "a tone.wav" in result.stdout and "present" in result.stdout
+
+
+def test_bad_file_in_batch(audio_dir, tiny_bundle, tmp_path):
+    bad = tmp_path / "broken.mp3"
+    bad.write_bytes(b"\x00" * 1000)
+    result = run("predict", bad, audio_dir / "a tone.wav", tmp_path / "missing.wav", "--model", tiny_bundle,
+                 "--format", "jsonl")
+    assert result.returncode == 1
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [("error" in r) for r in records] == [True, False, True]
+    assert "broken.mp3" in records[0]["error"] and "file not found" in records[2]["error"]
+    assert "broken.mp3" in result.stderr
+
+
+def test_user_errors_are_one_line(tiny_bundle, tmp_path, audio_dir):
+    missing_model = run("predict", audio_dir, "--model", tmp_path / "nope.iid")
+    assert missing_model.returncode == 2
+    assert missing_model.stderr.strip().count("\n") == 0 and "nope.iid: model bundle not found" in missing_model.stderr
+    bad_threshold = run("predict", audio_dir, "--model", tiny_bundle, "--threshold", "2")
+    assert bad_threshold.returncode == 2 and "between 0 and 1" in bad_threshold.stderr
+
+
+def test_models_lists_the_registry():
+    result = run("models")
+    assert result.returncode == 0 and result.stdout.startswith("cnn ")

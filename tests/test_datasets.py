@@ -1,0 +1,101 @@
+import pytest
+
+from instrumentid.data.datasets import detect_layout, parse_irmas_train_name, read_dataset
+from instrumentid.errors import DataError
+
+from helpers import write_tone
+
+
+@pytest.mark.parametrize(
+    "name,code,genre,group",
+    [
+        ("[cel][cla]0001__1.wav", "cel", "cla", "cel/[cel][cla]0001"),
+        ("[gel][dru][pop_roc]0829__2.wav", "gel", "pop_roc", "gel/[gel][dru][pop_roc]0829"),
+        ("[voi][nod][jaz_blu]2394__3.wav", "voi", "jaz_blu", "voi/[voi][nod][jaz_blu]2394"),
+        ("[sax][jaz_blu]1737__1.wav", "sax", "jaz_blu", "sax/[sax][jaz_blu]1737"),
+    ],
+)
+def test_irmas_training_names(tmp_path, name, code, genre, group):
+    path = tmp_path / code / name
+    assert parse_irmas_train_name(path) == (code, genre, group)
+
+
+def test_irmas_training_folder(tmp_path):
+    root = tmp_path / "IRMAS-TrainingData"
+    for name in ("[cel][cla]0001__1.wav", "[cel][cla]0001__2.wav", "[cel][cla]0002__1.wav"):
+        write_tone(root / "cel" / name, seconds=0.1)
+    write_tone(root / "gel" / "[gel][dru][pop_roc]0829__2.wav", seconds=0.1)
+    examples = read_dataset(root)
+    assert detect_layout(root) == "irmas-train"
+    assert [e.labels for e in examples] == [("cel",)] * 3 + [("gel",)]
+    assert len({e.group for e in examples}) == 3  # __1/__2 of one recording share a group
+
+
+def test_irmas_training_folder_disagreement(tmp_path):
+    write_tone(tmp_path / "cel" / "[vio][cla]0001__1.wav", seconds=0.1)
+    with pytest.raises(DataError, match="disagrees with its folder"):
+        read_dataset(tmp_path)
+
+
+def test_irmas_testing_folder(tmp_path):
+    root = tmp_path / "IRMAS-TestingData-Part1" / "Part1"
+    for n in (1, 2):
+        write_tone(root / f"(02) dont kill the whale-{n}.wav", seconds=0.1)
+        (root / f"(02) dont kill the whale-{n}.txt").write_text("voi\t\ngel\t\n")
+    write_tone(root / "Über [live]-1.wav", seconds=0.1)
+    (root / "Über [live]-1.txt").write_text("pia\n")
+    examples = read_dataset(tmp_path)
+    assert detect_layout(tmp_path) == "irmas-test"
+    by_name = {e.path.name: e for e in examples}
+    assert by_name["(02) dont kill the whale-1.wav"].labels == ("gel", "voi")
+    assert by_name["(02) dont kill the whale-1.wav"].group == by_name["(02) dont kill the whale-2.wav"].group
+    assert by_name["Über [live]-1.wav"].labels == ("pia",)
+
+
+def test_irmas_testing_missing_or_bad_label_file(tmp_path):
+    write_tone(tmp_path / "song-1.wav", seconds=0.1)
+    (tmp_path / "other-1.txt").write_text("pia\n")
+    with pytest.raises(DataError, match="no label file song-1.txt"):
+        read_dataset(tmp_path)
+    (tmp_path / "song-1.txt").write_text("drums\n")
+    with pytest.raises(DataError, match="unknown instrument code"):
+        read_dataset(tmp_path)
+
+
+def test_csv_with_label_columns_and_with_joined_labels(tmp_path):
+    write_tone(tmp_path / "clips" / "a.wav", seconds=0.1)
+    (tmp_path / "one-hot.csv").write_text(
+        "file,cel,cla,flu,gac,gel,org,pia,sax,tru,vio,voi\nclips/a.wav,0,0,0,1,0,0,0,0,0,0,1\n")
+    (tmp_path / "joined.csv").write_text("path,labels\nclips/a.wav,voi;gac\nclips/b.wav,\n")
+    assert read_dataset(tmp_path / "one-hot.csv")[0].labels == ("gac", "voi")
+    joined = read_dataset(tmp_path / "joined.csv")
+    assert joined[0].labels == ("gac", "voi") and joined[1].labels == ()
+    assert joined[0].path == tmp_path / "clips" / "a.wav"
+
+
+def test_folder_with_labels_file(tmp_path):
+    (tmp_path / "labels.csv").write_text("path,labels\nx.wav,pia\n")
+    assert detect_layout(tmp_path) == "folder-csv"
+    assert read_dataset(tmp_path)[0].path == tmp_path / "x.wav"
+    other = tmp_path / "elsewhere.csv"
+    other.write_text("file,labels\ny.wav,flu\n")
+    assert read_dataset(tmp_path / "sub", labels_file=other)[0].path == tmp_path / "sub" / "y.wav"
+
+
+@pytest.mark.parametrize(
+    "content,match",
+    [("name,x\na,1\n", "needs a 'file'"), ("file,x\na,1\n", "needs a 'labels' column"),
+     ("file,labels\na,piano\n", "unknown instrument code"), ("file,pia\na,yes\n", "0 or 1"), ("", "no rows")],
+)
+def test_bad_csvs(tmp_path, content, match):
+    (tmp_path / "d.csv").write_text(content)
+    with pytest.raises(DataError, match=match):
+        read_dataset(tmp_path / "d.csv")
+
+
+def test_unknown_layout(tmp_path):
+    write_tone(tmp_path / "x.wav", seconds=0.1)
+    with pytest.raises(DataError, match="unknown dataset layout"):
+        read_dataset(tmp_path)
+    with pytest.raises(DataError, match="not found"):
+        read_dataset(tmp_path / "nope")

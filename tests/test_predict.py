@@ -1,0 +1,132 @@
+import numpy as np
+import pytest
+import soundfile as sf
+
+from instrumentid.errors import AudioError, ConfigError
+from instrumentid.predict import Predictor, aggregate, find_audio_files, iter_windows, tile
+
+from helpers import write_tone
+
+
+def _starts(n_samples, window, hop, block=7):
+    signal = np.arange(n_samples, dtype=np.float32)
+    blocks = [signal[i : i + block] for i in range(0, n_samples, block)]
+    return [(s, w) for s, w in iter_windows(blocks, window, hop)]
+
+
+def test_short_input_is_tiled_not_zero_padded():
+    (start, window), = _starts(5, 12, 12)
+    assert start == 0 and window.tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
+    assert tile(np.zeros(0, np.float32), 3).tolist() == [0, 0, 0]
+
+
+def test_exactly_one_window():
+    windows = _starts(12, 12, 12)
+    assert [s for s, _ in windows] == [0] and windows[0][1].tolist() == list(range(12))
+
+
+def test_tail_gets_an_end_aligned_window():
+    windows = _starts(30, 12, 12)
+    assert [s for s, _ in windows] == [0, 12, 18]
+    assert windows[-1][1].tolist() == list(range(18, 30))
+
+
+def test_overlapping_hops_and_block_boundaries():
+    for block in (1, 5, 12, 100):
+        windows = _starts(40, 12, 4, block)
+        assert [s for s, _ in windows] == [0, 4, 8, 12, 16, 20, 24, 28]
+        for start, window in windows:
+            assert window.tolist() == list(range(start, start + 12))
+
+
+def test_aggregation():
+    scores = np.array([[0.1, 0.9], [0.3, 0.1], [0.2, 0.2], [0.0, 0.4]], np.float32)
+    np.testing.assert_allclose(aggregate(scores, "mean"), [0.15, 0.4])
+    np.testing.assert_allclose(aggregate(scores, "max"), [0.3, 0.9])
+    np.testing.assert_allclose(aggregate(scores, "topk"), [0.3, 0.9])  # top quarter = 1 window
+    with pytest.raises(ConfigError, match="unknown aggregation"):
+        aggregate(scores, "median")
+
+
+def test_record_follows_the_contract(tiny_bundle, tmp_path):
+    predictor = Predictor.from_bundle(tiny_bundle)
+    path = write_tone(tmp_path / "a.wav", 440, 2.5, 44_100, channels=2)
+    record = predictor.predict_file(path, segments=True)
+    assert set(record) == {"file", "duration_s", "scores", "present", "segments"}
+    assert record["duration_s"] == 2.5 and list(record["scores"]) == list(predictor.labels)
+    assert all(0 <= v <= 1 for v in record["scores"].values())
+    assert [(s["start_s"], s["end_s"]) for s in record["segments"]] == [(0.0, 1.0), (1.0, 2.0), (1.5, 2.5)]
+    expected = [c for c in predictor.labels if record["scores"][c] >= predictor.thresholds[predictor.labels.index(c)] - 1e-4]
+    assert record["present"] == expected
+    assert predictor.predict_file(path, threshold=0.0)["present"] == list(predictor.labels)
+    assert predictor.predict_file(path, threshold=1.0)["present"] == []
+
+
+def test_file_scores_are_the_aggregated_window_scores(tiny_bundle, tmp_path):
+    predictor = Predictor.from_bundle(tiny_bundle)
+    path = write_tone(tmp_path / "a.flac", 330, 4.2, 22_050)
+    starts, scores = predictor.window_scores(path)
+    record = predictor.predict_file(path, aggregation="max")
+    np.testing.assert_allclose(list(record["scores"].values()), scores.max(0), atol=1e-4)
+    assert len(starts) == 5
+
+
+def test_half_second_file_and_waveform_api(tiny_bundle, tmp_path):
+    predictor = Predictor.from_bundle(tiny_bundle)
+    path = write_tone(tmp_path / "short.wav", 440, 0.5, 16_000)
+    record = predictor.predict_file(path, segments=True)
+    assert record["duration_s"] == 0.5 and record["segments"][0]["end_s"] == 0.5
+    waveform, _ = sf.read(path, dtype="float32")
+    from_memory = predictor.predict_waveform(waveform, 16_000, name="short.wav")
+    assert from_memory["scores"] == pytest.approx(record["scores"], abs=1e-3)
+
+
+def test_silence_is_reported_not_rejected(tiny_bundle, tmp_path):
+    sf.write(tmp_path / "quiet.wav", np.zeros(16_000, np.float32), 16_000)
+    record = Predictor.from_bundle(tiny_bundle).predict_file(tmp_path / "quiet.wav")
+    assert record["warnings"] == ["all-silent"]
+
+
+def test_one_hour_file_is_streamed(tiny_bundle, tmp_path):
+    """A 1 h file: 3600 windows, read in blocks (never decoded whole)."""
+    path = tmp_path / "hour.wav"
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(path, "w", samplerate=8_000, channels=1, subtype="PCM_16") as handle:
+        for _ in range(60):
+            handle.write((0.1 * rng.standard_normal(8_000 * 60)).astype(np.float32))
+    predictor = Predictor.from_bundle(tiny_bundle, batch_size=256)
+    import instrumentid.audio as audio_module
+
+    biggest = []
+    original = audio_module.stream
+
+    def spy(*args, **kwargs):
+        for block in original(*args, **kwargs):
+            biggest.append(block.size)
+            yield block
+
+    audio_module.stream = spy
+    try:
+        starts, scores = predictor.window_scores(path)
+    finally:
+        audio_module.stream = original
+    assert scores.shape == (3600, 11) and starts[-1] == 3599.0
+    assert len(biggest) > 100 and max(biggest) <= 16_000 * 31  # ~30 s blocks at 16 kHz
+
+
+def test_batch_with_a_bad_file_keeps_going(tiny_bundle, tmp_path):
+    good = write_tone(tmp_path / "good.wav")
+    (tmp_path / "bad.wav").write_text("not audio")
+    records = list(Predictor.from_bundle(tiny_bundle).predict_files([tmp_path / "bad.wav", good]))
+    assert "error" in records[0] and "bad.wav" in records[0]["error"]
+    assert "scores" in records[1]
+    with pytest.raises(AudioError):
+        Predictor.from_bundle(tiny_bundle).predict_file(tmp_path / "bad.wav")
+
+
+def test_find_audio_files(tmp_path):
+    write_tone(tmp_path / "a.wav")
+    write_tone(tmp_path / "sub" / "b.flac")
+    (tmp_path / "notes.txt").write_text("x")
+    assert [p.name for p in find_audio_files([tmp_path])] == ["a.wav"]
+    assert [p.name for p in find_audio_files([tmp_path], recursive=True)] == ["a.wav", "b.flac"]
