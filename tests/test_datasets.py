@@ -99,3 +99,11 @@ def test_unknown_layout(tmp_path):
         read_dataset(tmp_path)
     with pytest.raises(DataError, match="not found"):
         read_dataset(tmp_path / "nope")
+
+
+def test_write_csv_round_trips(tmp_path):
+    from instrumentid.data.datasets import Example, write_csv
+
+    examples = [Example(tmp_path / "a b.wav", ("gac", "voi"), "song-a", "pop_roc"), Example(tmp_path / "c.wav", (), "c")]
+    back = read_dataset(write_csv(examples, tmp_path / "out" / "x.csv"))
+    assert back == examples

@@ -168,3 +168,22 @@ def read_dataset(path: str | os.PathLike, *, labels_file: str | os.PathLike | No
     if layout == "irmas-train":
         return read_irmas_train(path)
     return read_irmas_test(path)
+
+
+def write_csv(examples: list[Example], csv_path: str | os.PathLike) -> Path:
+    """Write examples as ``file`` + one 0/1 column per label + ``group`` + ``genre`` (atomic).
+
+    The result reads back with :func:`read_dataset` (paths are written absolute).
+    """
+    import tempfile
+
+    csv_path = Path(csv_path)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{csv_path.name}.", dir=csv_path.parent)
+    with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", *LABELS, "group", "genre"])
+        for e in examples:
+            writer.writerow([str(Path(e.path).resolve()), *(int(c in e.labels) for c in LABELS), e.group, e.genre or ""])
+    os.replace(tmp, csv_path)
+    return csv_path

@@ -34,6 +34,7 @@ class TrainConfig:
     fmax: float = field(default=8000.0, metadata={"help": "highest mel frequency (Hz)"})
     # optimisation
     epochs: int = field(default=20, metadata={"help": "training epochs"})
+    max_minutes: float = field(default=0.0, metadata={"help": "stop training after this many minutes (0 = no limit)"})
     epoch_size: int = field(default=0, metadata={"help": "clips drawn per epoch (0 = dataset size)"})
     batch_size: int = field(default=32, metadata={"help": "batch size"})
     lr: float = field(default=2e-3, metadata={"help": "AdamW learning rate (one-cycle peak)"})

@@ -34,24 +34,14 @@ def read_all(paths: Sequence[str]) -> list[Example]:
 
 
 def grouped_split(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """Hold out ``fraction`` of the groups (all excerpts of one song stay together).
+    """Hold out ``fraction`` of the groups, multilabel-stratified (see :mod:`instrumentid.analysis.split`)."""
+    from instrumentid.analysis.split import grouped_split as stratified
 
-    Uses the grouped multilabel-stratified split of :mod:`instrumentid.analysis.split` when
-    available, so label proportions stay close on both sides.
-    """
-    if not 0 < fraction < 1:
-        raise ConfigError(f"val_fraction must be between 0 and 1, got {fraction}")
-    try:
-        from instrumentid.analysis.split import grouped_stratified_split
-    except ImportError:
-        grouped_stratified_split = None
-    if grouped_stratified_split is not None:
-        train_idx, val_idx = grouped_stratified_split(examples, val_fraction=fraction, seed=seed)
-        return [examples[i] for i in train_idx], [examples[i] for i in val_idx]
-    groups = sorted({e.group for e in examples})
-    rng = np.random.default_rng(seed)
-    held = set(rng.choice(groups, size=max(1, round(len(groups) * fraction)), replace=False))
-    return [e for e in examples if e.group not in held], [e for e in examples if e.group in held]
+    return stratified(examples, val_fraction=fraction, seed=seed)
+
+
+def _max_time(minutes: float) -> dict | None:
+    return {"minutes": minutes} if minutes and minutes > 0 else None
 
 
 def _devices(value: str):
@@ -144,7 +134,7 @@ def train(config: TrainConfig) -> Path:
         pass
     devices = _devices(config.devices)
     trainer = L.Trainer(
-        max_epochs=config.epochs, accelerator=config.accelerator, devices=devices,
+        max_epochs=config.epochs, max_time=_max_time(config.max_minutes), accelerator=config.accelerator, devices=devices,
         strategy="ddp" if isinstance(devices, int) and devices > 1 else "auto",
         logger=loggers, callbacks=[checkpoint], fast_dev_run=config.fast_dev_run,
         enable_progress_bar=config.progress, enable_model_summary=False, log_every_n_steps=10,
