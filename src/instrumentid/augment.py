@@ -112,6 +112,33 @@ class RandomEQ(nn.Module):
         return torch.fft.irfft(spectrum * gain, n=samples, dim=1), targets
 
 
+class RandomLowPass(nn.Module):
+    """Smooth low-pass at a cutoff drawn in ``[min_cutoff_hz, max_cutoff_hz]``.
+
+    Real recordings arrive band-limited (8/11/16 kHz files, MP3s, phone and radio sound);
+    rendered clips never are, so without this the model leans on the top octave.
+    """
+
+    def __init__(self, sample_rate: int, p: float = 0.25, min_cutoff_hz: float = 2_500.0,
+                 max_cutoff_hz: float = 7_000.0) -> None:
+        super().__init__()
+        self.sample_rate, self.p = sample_rate, p
+        self.min_cutoff_hz, self.max_cutoff_hz = min_cutoff_hz, max_cutoff_hz
+
+    def forward(self, waveform, targets):
+        if not self.training or self.p <= 0:
+            return waveform, targets
+        batch, samples = waveform.shape
+        device = waveform.device
+        spectrum = torch.fft.rfft(waveform, dim=1)
+        freqs = torch.linspace(0, self.sample_rate / 2, spectrum.shape[1], device=device)[None, :]
+        cutoff = _uniform(self.min_cutoff_hz, self.max_cutoff_hz, batch, device)[:, None]
+        response = torch.sigmoid((cutoff - freqs) / (0.05 * cutoff))  # ~ -40 dB a fifth above the cutoff
+        apply = (torch.rand(batch, 1, device=device) < self.p).float()
+        gain = apply * response + (1 - apply)
+        return torch.fft.irfft(spectrum * gain, n=samples, dim=1), targets
+
+
 class SpecAugment(nn.Module):
     """Frequency and time masking on ``(batch, 1, n_mels, frames)`` features (mask value 0 = mean)."""
 
@@ -140,7 +167,7 @@ class SpecAugment(nn.Module):
 
 
 class WaveformAugment(nn.Sequential):
-    """The waveform chain used in training: gain → EQ → mixing → noise."""
+    """A chain of waveform transforms, each taking and returning ``(waveform, targets)``."""
 
     def forward(self, waveform, targets):
         for transform in self:
@@ -148,11 +175,14 @@ class WaveformAugment(nn.Sequential):
         return waveform, targets
 
 
-def build_waveform_augment(*, mix_p: float, noise_p: float, eq_p: float, gain_p: float,
-                           min_snr_db: float = 10.0, max_snr_db: float = 40.0) -> WaveformAugment:
+def build_waveform_augment(*, mix_p: float, noise_p: float, eq_p: float, gain_p: float, lowpass_p: float = 0.0,
+                           sample_rate: int = 16_000, min_snr_db: float = 10.0,
+                           max_snr_db: float = 40.0) -> WaveformAugment:
+    """The training chain: gain → EQ → mixing → low-pass → noise."""
     return WaveformAugment(
         RandomGain(p=gain_p),
         RandomEQ(p=eq_p),
         MixClips(p=mix_p),
+        RandomLowPass(sample_rate, p=lowpass_p),
         AddNoise(p=noise_p, min_snr_db=min_snr_db, max_snr_db=max_snr_db),
     )

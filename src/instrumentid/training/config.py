@@ -47,6 +47,7 @@ class TrainConfig:
     mix_p: float = field(default=0.5, metadata={"help": "probability of mixing in each of up to 2 other clips (labels united)"})
     noise_p: float = field(default=0.5, metadata={"help": "probability of added noise at 10-40 dB SNR"})
     eq_p: float = field(default=0.5, metadata={"help": "probability of random EQ colouring"})
+    lowpass_p: float = field(default=0.25, metadata={"help": "probability of a random low-pass (band-limited recordings)"})
     gain_p: float = field(default=0.8, metadata={"help": "probability of random gain"})
     specaugment: bool = field(default=True, metadata={"help": "frequency/time masking on features"})
     # aggregation and thresholds for the bundle

@@ -119,7 +119,7 @@ def train(config: TrainConfig) -> Path:
         weight_decay=config.weight_decay, loss=config.loss,
         pos_weight=pos_weight_from(train_set.targets) if config.pos_weight else None,
         label_smoothing=config.label_smoothing, mix_p=config.mix_p, noise_p=config.noise_p, eq_p=config.eq_p,
-        gain_p=config.gain_p, specaugment=config.specaugment, aggregation=config.aggregation,
+        gain_p=config.gain_p, lowpass_p=config.lowpass_p, specaugment=config.specaugment, aggregation=config.aggregation,
     )
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor="val/f1_macro", mode="max",
                                  save_top_k=1, filename="best-{epoch}")
