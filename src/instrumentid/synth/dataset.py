@@ -1,0 +1,262 @@
+"""IRMAS-format dataset layout, manifest, resume and parallel rendering.
+
+Layout under ``out_dir``::
+
+    IRMAS-TrainingData/<code>/[<code>][<genre>]NNNN__K.wav   3 s stereo 16-bit clips
+    IRMAS-TestingData/<song>-K.wav + <song>-K.txt            5-20 s excerpts, one code per line
+    negatives/neg_NNNN.wav                                   no IRMAS instrument (optional)
+    manifest.csv                                             one row per finished clip
+
+Every clip's seed derives from ``(seed, split, class, number)``, so output does not depend on
+``jobs`` or on resuming. A clip counts as finished when its files exist and its manifest row
+(with the same seed) is written; the manifest is rewritten atomically as clips finish.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from instrumentid import audio
+from instrumentid.errors import SynthError
+from instrumentid.labels import GENRES, LABELS
+from instrumentid.synth.ensembles import genre_for
+from instrumentid.synth.mix import NEGATIVE_KINDS, ClipSpec, Engine
+from instrumentid.synth.soundfonts import require_soundfonts
+
+TRAIN_DIR, TEST_DIR, NEG_DIR, MANIFEST = "IRMAS-TrainingData", "IRMAS-TestingData", "negatives", "manifest.csv"
+COLUMNS = ("file", "split", "labels", "genre", "programs", "soundfont", "seed", "effects", "duration_s")
+_SPLIT_ID = {"train": 0, "test": 1, "negative": 2}
+_NEG_WEIGHTS = {"drums_bass": 2, "drums": 1, "bass": 1, "other": 1, "noise": 1.5, "real": 3, "real_drums": 1.5}
+
+
+@dataclass(frozen=True)
+class PlannedClip:
+    spec: ClipSpec
+    file: str  # wav path relative to out_dir
+    label_file: str | None = None  # txt path (test excerpts)
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+
+
+def default_shared_data() -> Path | None:
+    """``<repo>/../shared/data`` when it exists (a development checkout), else ``None``."""
+    candidate = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    return candidate if candidate.is_dir() else None
+
+
+def plan_dataset(*, train_per_class: int, test_excerpts: int, negatives: int = 0, seed: int = 0,
+                 classes: tuple[str, ...] | list[str] = LABELS, train_seconds: float = 3.0,
+                 test_seconds: tuple[float, float] = (5.0, 20.0)) -> list[PlannedClip]:
+    """Every clip to render, with names and seeds (pure function of the arguments)."""
+    for name, value in (("train_per_class", train_per_class), ("test_excerpts", test_excerpts), ("negatives", negatives)):
+        if value < 0:
+            raise SynthError(f"{name} must be >= 0, got {value}")
+    unknown = [c for c in classes if c not in LABELS]
+    if unknown:
+        raise SynthError(f"unknown class code(s) {', '.join(unknown)}; expected some of {', '.join(LABELS)}")
+    if not 0 < test_seconds[0] <= test_seconds[1]:
+        raise SynthError(f"test_seconds must be 0 < min <= max, got {test_seconds}")
+    plan: list[PlannedClip] = []
+    for code in classes:
+        ci = LABELS.index(code)
+        rng = np.random.default_rng(_seed(seed, 0, ci, 10**6))
+        done, song = 0, 0
+        while done < train_per_class:
+            song += 1
+            song_seed = _seed(seed, 0, ci, 10**7 + song)
+            genre = genre_for(code, np.random.default_rng(song_seed))
+            for k in range(1, min(int(rng.integers(1, 4)), train_per_class - done) + 1):
+                spec = ClipSpec("train", _seed(seed, 0, ci, done), song_seed, train_seconds, genre, instrument=code)
+                plan.append(PlannedClip(spec, f"{TRAIN_DIR}/{code}/[{code}][{genre}]{song:04d}__{k}.wav"))
+                done += 1
+    rng = np.random.default_rng(_seed(seed, 1, 10**6))
+    done, song = 0, 0
+    genres = list(GENRES)
+    while done < test_excerpts:
+        song += 1
+        song_seed = _seed(seed, 1, 10**7 + song)
+        genre = genres[int(np.random.default_rng(song_seed).integers(len(genres)))]
+        for k in range(1, min(int(rng.integers(1, 4)), test_excerpts - done) + 1):
+            duration = round(float(rng.uniform(*test_seconds)), 2)
+            spec = ClipSpec("test", _seed(seed, 1, done), song_seed, duration, genre)
+            stem = f"{TEST_DIR}/synth_{genre}_{song:04d}-{k}"
+            plan.append(PlannedClip(spec, stem + ".wav", stem + ".txt"))
+            done += 1
+    kinds = list(_NEG_WEIGHTS)
+    weights = np.array(list(_NEG_WEIGHTS.values()))
+    for i in range(negatives):
+        r = np.random.default_rng(_seed(seed, 2, 10**6 + i))
+        spec = ClipSpec("negative", _seed(seed, 2, i), _seed(seed, 2, 10**7 + i), train_seconds,
+                        genres[int(r.integers(len(genres)))], negative_kind=kinds[int(r.choice(len(kinds), p=weights / weights.sum()))])
+        plan.append(PlannedClip(spec, f"{NEG_DIR}/neg_{i + 1:04d}.wav"))
+    assert set(kinds) == set(NEGATIVE_KINDS)
+    return plan
+
+
+def read_manifest(out_dir: str | Path) -> dict[str, dict[str, str]]:
+    """Rows of ``out_dir/manifest.csv`` keyed by file ({} when absent)."""
+    path = Path(out_dir) / MANIFEST
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as handle:
+        return {row["file"]: row for row in csv.DictReader(handle)}
+
+
+def write_manifest(out_dir: str | Path, rows: list[dict[str, str]]) -> Path:
+    """Atomically (temp file + rename) write the manifest."""
+    path = Path(out_dir) / MANIFEST
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".csv", dir=path.parent)
+    with os.fdopen(fd, "w", newline="") as handle:
+        handle.write(buffer.getvalue())
+    os.replace(tmp, path)
+    return path
+
+
+def pending(out_dir: str | Path, plan: list[PlannedClip]) -> list[PlannedClip]:
+    """Clips of ``plan`` not yet finished (missing files, or no manifest row with their seed)."""
+    out_dir = Path(out_dir)
+    rows = read_manifest(out_dir)
+    todo = []
+    for clip in plan:
+        row = rows.get(clip.file)
+        files = [clip.file] + ([clip.label_file] if clip.label_file else [])
+        if row is None or row.get("seed") != str(clip.spec.seed) or not all((out_dir / f).is_file() for f in files):
+            todo.append(clip)
+    return todo
+
+
+# ---------------------------------------------------------------- workers
+_ENGINE: Engine | None = None
+
+
+def _init_worker(soundfonts: list[Path], shared_data: Path | None, sample_rate: int,
+                 hold_out: tuple[str, ...] = ()) -> None:
+    global _ENGINE
+    _ENGINE = Engine(soundfonts, shared_data, sample_rate, hold_out=hold_out)
+
+
+def _render_one(args: tuple[PlannedClip, str]) -> dict[str, str]:
+    clip, out_dir = args
+    result = _ENGINE.render(clip.spec)
+    out = Path(out_dir)
+    audio.write(out / clip.file, result.waveform, _ENGINE.sample_rate, subtype="PCM_16")
+    if clip.label_file:
+        target = out / clip.label_file
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("".join(f"{code}\n" for code in result.labels))
+        os.replace(tmp, target)
+    return {"file": clip.file, "split": clip.spec.kind, "labels": ";".join(result.labels), "genre": result.genre,
+            "programs": ";".join(result.programs), "soundfont": ";".join(result.soundfonts),
+            "seed": str(clip.spec.seed), "effects": ";".join(result.effects), "duration_s": f"{clip.spec.duration_s:g}"}
+
+
+def render_dataset(out_dir: str | os.PathLike, *, train_per_class: int = 100, test_excerpts: int = 20,
+                   negatives: int = 0, seed: int = 0, jobs: int = 1, sample_rate: int = 44100,
+                   soundfonts: list[str | os.PathLike] | None = None, shared_data: str | os.PathLike | bool | None = None,
+                   classes: list[str] | tuple[str, ...] | None = None, progress: bool = True,
+                   train_seconds: float = 3.0, test_seconds: tuple[float, float] = (5.0, 20.0),
+                   hold_out: tuple[str, ...] | list[str] = ()) -> Path:
+    """Render (or finish rendering) an IRMAS-format dataset into ``out_dir``; returns ``out_dir``.
+
+    ``soundfonts=None`` searches the usual places; ``shared_data=None`` uses
+    ``<repo>/../shared/data`` when present (real notes for the sampler, real negatives),
+    ``False`` disables it. ``hold_out`` lists ``real-train/`` path prefixes never used as
+    backgrounds or negatives (keep a validation set's sources out of training data).
+    Finished clips are skipped, so an interrupted run resumes.
+    """
+    out_dir = Path(out_dir)
+    fonts = require_soundfonts(soundfonts)
+    shared = None if shared_data is False else (Path(shared_data) if shared_data else default_shared_data())
+    if shared is not None and not shared.is_dir():
+        raise SynthError(f"--shared-data {shared}: folder not found")
+    if jobs < 1:
+        raise SynthError(f"jobs must be >= 1, got {jobs}")
+    plan = plan_dataset(train_per_class=train_per_class, test_excerpts=test_excerpts, negatives=negatives, seed=seed,
+                        classes=tuple(classes or LABELS), train_seconds=train_seconds, test_seconds=test_seconds)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for sub in {str(Path(c.file).parent) for c in plan}:
+        (out_dir / sub).mkdir(parents=True, exist_ok=True)
+    todo = pending(out_dir, plan)
+    todo_files = {c.file for c in todo}
+    existing = read_manifest(out_dir)
+    rows = {c.file: existing[c.file] for c in plan if c.file not in todo_files}
+    order = {c.file: i for i, c in enumerate(plan)}
+
+    def flush() -> None:
+        write_manifest(out_dir, [rows[f] for f in sorted(rows, key=order.__getitem__)])
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(plan), initial=len(plan) - len(todo), desc="synth", unit="clip", file=sys.stderr,
+               disable=not progress, dynamic_ncols=True)
+    last = time.monotonic()
+    work = [(c, str(out_dir)) for c in todo]
+    pool = None
+    try:
+        if jobs == 1 or len(work) <= 1:
+            if work:
+                _init_worker(fonts, shared, sample_rate, tuple(hold_out))
+            results = map(_render_one, work)
+        else:
+            pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(work)), initializer=_init_worker,
+                                                            initargs=(fonts, shared, sample_rate, tuple(hold_out)))
+            results = pool.imap_unordered(_render_one, work, chunksize=1)
+        for row in results:
+            rows[row["file"]] = row
+            bar.update(1)
+            if time.monotonic() - last > 2.0:
+                flush()
+                last = time.monotonic()
+        if pool is not None:
+            pool.close()
+            pool.join()
+            pool = None
+    finally:
+        if pool is not None:
+            pool.terminate()
+        flush()
+        bar.close()
+    return out_dir
+
+
+def render_clip(instrument: str | None = None, *, kind: str = "train", genre: str | None = None, seed: int = 0,
+                duration_s: float = 3.0, sample_rate: int = 44100, soundfonts: list[str | os.PathLike] | None = None,
+                shared_data: str | os.PathLike | bool | None = None, negative_kind: str | None = None,
+                keep_stems: bool = False):
+    """Render one mixture in memory and return a :class:`~instrumentid.synth.mix.Clip`
+    (``.waveform`` float32 ``(2, samples)``, ``.labels``, ``.stems`` when ``keep_stems``).
+
+    The engine (SoundFonts, recorded notes) is built once per process and reused.
+    """
+    global _ENGINE
+    shared = None if shared_data is False else (Path(shared_data) if shared_data else default_shared_data())
+    fonts = require_soundfonts(soundfonts)
+    key = (tuple(fonts), shared, sample_rate)
+    if _ENGINE is None or getattr(_ENGINE, "_key", None) != key:
+        _ENGINE = Engine(fonts, shared, sample_rate)
+        _ENGINE._key = key
+    if kind == "train" and instrument not in LABELS:
+        raise SynthError(f"instrument must be one of {', '.join(LABELS)}, got {instrument!r}")
+    genre = genre or (genre_for(instrument, np.random.default_rng(seed)) if instrument else "pop_roc")
+    if genre not in GENRES:
+        raise SynthError(f"genre must be one of {', '.join(GENRES)}, got {genre!r}")
+    spec = ClipSpec(kind, _seed(seed, 9, 0), _seed(seed, 9, 1), duration_s, genre, instrument=instrument,
+                    negative_kind=negative_kind)
+    return _ENGINE.render(spec, keep_stems=keep_stems)
