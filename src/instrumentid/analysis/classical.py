@@ -1,0 +1,184 @@
+"""Classical baseline: hand-crafted features + one SVM per instrument.
+
+Each label gets its own ``StandardScaler → SVC(class_weight="balanced")`` pipeline with
+cross-validated sigmoid (Platt) calibration of its probabilities (binary relevance:
+multi-label as 11 independent yes/no problems). A label with a single class in the training
+data gets a constant predictor. The model is saved with joblib
+(a pickle: load only files you trust -- unlike model bundles, which never hold code) and
+evaluated through :mod:`instrumentid.evaluation`, so its report matches ``evaluate``'s.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from instrumentid.errors import DataError
+from instrumentid.labels import LABELS
+
+FORMAT = "instrumentid-classical"
+FORMAT_VERSION = 1
+
+
+class ConstantProbability:
+    """Stands in for a label seen with one class only: always predicts that class' probability."""
+
+    def __init__(self, value: float) -> None:
+        self.value = float(value)
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = np.full(len(X), self.value)
+        return np.stack([1 - p, p], axis=1)
+
+
+class DecisionSigmoid:
+    """An SVC whose decision value is squashed by a logistic (used when a label has too few
+    positives for cross-validated calibration)."""
+
+    def __init__(self, pipeline) -> None:
+        self.pipeline = pipeline
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-2.0 * self.pipeline.decision_function(X)))
+        return np.stack([1 - p, p], axis=1)
+
+
+def make_pipeline(*, C: float = 1.0, kernel: str = "rbf", seed: int = 0, n_minority: int = 5):
+    """``StandardScaler → CalibratedClassifierCV(SVC(class_weight="balanced"))`` (sigmoid / Platt
+    calibration, ``cv = min(5, n_minority)``); a plain SVC when ``n_minority < 2``."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    svm = SVC(C=C, kernel=kernel, class_weight="balanced", random_state=seed)
+    if n_minority >= 2:
+        svm = CalibratedClassifierCV(svm, method="sigmoid", cv=min(5, n_minority), ensemble=False)
+    return Pipeline([("scale", StandardScaler()), ("svm", svm)])
+
+
+def fit_svms(X: np.ndarray, Y: np.ndarray, *, C: float = 1.0, kernel: str = "rbf", seed: int = 0) -> list:
+    """One fitted pipeline (or :class:`ConstantProbability`) per column of ``Y`` ``(n, n_labels)``."""
+    X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y).astype(int)
+    if len(X) != len(Y) or len(X) == 0:
+        raise DataError(f"need matching non-empty features and labels, got {len(X)} and {len(Y)} rows")
+    models = []
+    for j in range(Y.shape[1]):
+        column = Y[:, j]
+        if column.min() == column.max():
+            models.append(ConstantProbability(column[0]))
+        else:
+            n_minority = int(min(column.sum(), len(column) - column.sum()))
+            pipeline = make_pipeline(C=C, kernel=kernel, seed=seed, n_minority=n_minority).fit(X, column)
+            models.append(pipeline if n_minority >= 2 else DecisionSigmoid(pipeline))
+    return models
+
+
+def predict_proba(models: Sequence, X: np.ndarray) -> np.ndarray:
+    """Probability of every label ``(n_samples, n_labels)``."""
+    X = np.asarray(X, dtype=np.float64)
+    return np.stack([m.predict_proba(X)[:, 1] for m in models], axis=1)
+
+
+def train_classical(
+    data,
+    out: str | os.PathLike,
+    *,
+    labels_file=None,
+    C: float = 1.0,
+    kernel: str = "rbf",
+    seed: int = 0,
+    progress: bool = False,
+) -> dict:
+    """Extract features of a labelled dataset, fit the SVMs, save the model to ``out`` (joblib).
+
+    Returns
+    -------
+    dict
+        The saved model: ``format``, ``labels``, ``feature_names``, ``sample_rate``,
+        ``models``, ``thresholds``, ``feature_variance``, ``metadata``.
+    """
+    import joblib
+
+    from instrumentid.analysis.classical_features import (SAMPLE_RATE, dataset_features, feature_names,
+                                                          feature_variance)
+    from instrumentid.evaluation.evaluate import label_matrix, load_examples
+
+    examples = load_examples(data, labels_file=labels_file)
+    X, kept, errors = dataset_features(examples, progress=progress)
+    if not kept:
+        raise DataError(f"{data}: no file could be read (first error: {errors[0]['error'] if errors else '-'})")
+    Y = label_matrix(kept, LABELS)
+    names = feature_names()
+    model = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "labels": list(LABELS), "feature_names": names,
+        "sample_rate": SAMPLE_RATE, "models": fit_svms(X, Y, C=C, kernel=kernel, seed=seed),
+        "thresholds": [0.5] * len(LABELS), "feature_variance": feature_variance(X, names),
+        "metadata": {"data": str(data), "n_files": len(kept), "errors": errors, "C": C, "kernel": kernel,
+                     "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                     "support": dict(zip(LABELS, map(int, Y.sum(axis=0))))},
+    }
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, out)
+    return model
+
+
+def load_classical(path: str | os.PathLike) -> dict:
+    """Load a model saved by :func:`train_classical` (joblib/pickle: only trusted files)."""
+    import joblib
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: classical model not found")
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
+        raise DataError(f"{path}: not a readable classical model ({type(exc).__name__}: {exc})") from None
+    if not isinstance(model, dict) or model.get("format") != FORMAT:
+        raise DataError(f"{path}: not an instrumentid classical model (made by 'instrumentid classical train')")
+    return model
+
+
+def evaluate_classical(data, model_path, out, *, labels_file=None, plots: bool = True,
+                       progress: bool = False) -> dict:
+    """Evaluate a classical model on labelled ``data``; writes the same outputs as ``evaluate``
+    plus ``feature_variance.csv`` / ``plots/feature_variance.png`` and PCA / t-SNE plots of the
+    features.
+    """
+    from instrumentid.analysis.classical_features import dataset_features
+    from instrumentid.evaluation import plots as P
+    from instrumentid.evaluation.evaluate import label_matrix, load_examples, write_outputs
+
+    model = load_classical(model_path)
+    labels = model["labels"]
+    examples = load_examples(data, labels_file=labels_file)
+    X, kept, errors = dataset_features(examples, sample_rate=model["sample_rate"], progress=progress)
+    if not kept:
+        raise DataError(f"{data}: no file could be read (first error: {errors[0]['error'] if errors else '-'})")
+    y_true = label_matrix(kept, labels)
+    y_score = predict_proba(model["models"], X)
+    info = {"data": str(data), "model": str(model_path), "model_name": "classical-svm",
+            "aggregation": "none (whole-file features)", "threshold_source": "model",
+            "n_files": len(kept), "n_errors": len(errors), "errors": errors}
+    out = Path(out)
+    metrics = write_outputs(out, files=[str(e.path) for e in kept], y_true=y_true, y_score=y_score,
+                            thresholds=np.asarray(model["thresholds"]), labels=labels, info=info, plots=plots,
+                            title="instrumentid classical baseline (SVM) evaluation")
+    ranking = model["feature_variance"]
+    with (out / "feature_variance.csv").open("w", encoding="utf-8") as handle:
+        handle.write("feature,variance,scaled_variance\n")
+        handle.writelines(f"{r['feature']},{r['variance']:.6g},{r['scaled_variance']:.6g}\n" for r in ranking)
+    if plots:
+        P.ranked_bars([r["feature"] for r in ranking], [r["scaled_variance"] for r in ranking],
+                      out / "plots" / "feature_variance.png", title="Feature variance (training set, min-max scaled)",
+                      xlabel="variance of the [0, 1]-scaled feature")
+        if len(kept) >= 3:
+            from instrumentid.analysis.embed import colour_categories, reduce_and_plot
+
+            reduce_and_plot(X, colour_categories(kept), out / "plots", prefix="features_", standardize=True)
+    return metrics

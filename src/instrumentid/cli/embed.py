@@ -1,0 +1,38 @@
+"""``instrumentid embed DATA --model BUNDLE --out DIR``."""
+
+from __future__ import annotations
+
+import argparse
+
+EXAMPLES = """\
+examples:
+  instrumentid embed data/IRMAS-TestingData --model my.iid --out embeddings/
+  tensorboard --logdir embeddings/     # Projector tab (or upload the TSVs to projector.tensorflow.org)
+"""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EXAMPLES
+    parser.add_argument("data", help="IRMAS folder, labels CSV, or folder (with --labels-file)")
+    parser.add_argument("--model", default=None, help="model bundle (default: the packaged model)")
+    parser.add_argument("--out", required=True, help="folder for tensors.tsv, metadata.tsv, projector config, plots")
+    parser.add_argument("--labels-file", default=None, help="CSV of labels for the files in DATA")
+    parser.add_argument("--no-tsne", action="store_true", help="skip t-SNE (slow on large sets)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from instrumentid.analysis.embed import embed_dataset
+
+    result = embed_dataset(args.data, args.model, args.out, labels_file=args.labels_file,
+                           with_tsne=not args.no_tsne, progress=sys.stderr.isatty())
+    print(f"embedded {result['n_files']} files ({result['dim']} dimensions)")
+    if result["explained_variance"]:
+        top = ", ".join(f"{v:.1%}" for v in result["explained_variance"][:5])
+        print(f"PCA explained variance of the first components: {top}")
+    for name, path in result["files"].items():
+        print(f"  {name:<13} {path}")
+    for error in result["errors"]:
+        print(f"instrumentid embed: skipped {error['file']}: {error['error']}", file=sys.stderr)
+    return 1 if result["errors"] else 0

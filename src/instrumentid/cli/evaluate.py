@@ -1,0 +1,42 @@
+"""``instrumentid evaluate DATA --model BUNDLE --out DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXAMPLES = """\
+examples:
+  instrumentid evaluate data/IRMAS-TestingData --model my.iid --out report/
+  instrumentid evaluate val.csv --model my.iid --out report/ --aggregation max
+  instrumentid evaluate clips/ --labels-file labels.csv --model my.iid --out report/ --threshold 0.4
+"""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EXAMPLES
+    parser.add_argument("data", help="IRMAS test or train folder, a labels CSV, or a folder (with --labels-file)")
+    parser.add_argument("--model", default=None, help="model bundle (default: the packaged model)")
+    parser.add_argument("--out", required=True, help="output folder: metrics.json, predictions.csv, report.html")
+    parser.add_argument("--labels-file", default=None, help="CSV of labels for the files in DATA")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="one threshold for every label instead of the bundle's per-label thresholds")
+    parser.add_argument("--aggregation", choices=("mean", "max", "topk"), default=None,
+                        help="how window scores become file scores (default: the bundle's)")
+    parser.add_argument("--no-plots", action="store_true", help="skip the plots (faster; report has tables only)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from instrumentid.evaluation.evaluate import evaluate
+    from instrumentid.evaluation.report import format_table
+
+    metrics = evaluate(args.data, args.model, args.out, labels_file=args.labels_file, threshold=args.threshold,
+                       aggregation=args.aggregation, plots=not args.no_plots,
+                       progress=not args.quiet and sys.stderr.isatty())
+    print(format_table(metrics))
+    print(f"\n{metrics['n_files']} files, {metrics['n_windows']} windows; aggregation {metrics['aggregation']}, "
+          f"thresholds from {metrics['threshold_source']}; wrote {args.out}/metrics.json, predictions.csv, report.html")
+    for error in metrics["errors"]:
+        print(f"instrumentid evaluate: skipped {error['file']}: {error['error']}", file=sys.stderr)
+    return 1 if metrics["errors"] else 0

@@ -1,0 +1,46 @@
+"""``instrumentid label-issues DATA [--model BUNDLE] --out DIR``."""
+
+from __future__ import annotations
+
+import argparse
+
+EXAMPLES = """\
+examples:
+  instrumentid label-issues data/IRMAS-TrainingData --model my.iid --out issues/
+  instrumentid label-issues data/IRMAS-TrainingData --classical --out issues/   # no model: classical features
+  # review issues/label_issues.csv, then train with issues/label_overrides.csv
+"""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EXAMPLES
+    parser.add_argument("data", help="IRMAS folder, labels CSV, or folder (with --labels-file)")
+    parser.add_argument("--model", default=None, help="model bundle whose embeddings represent the files")
+    parser.add_argument("--classical", action="store_true",
+                        help="use hand-crafted features instead of a bundle's embeddings")
+    parser.add_argument("--out", required=True, help="folder for label_issues.csv and label_overrides.csv")
+    parser.add_argument("--labels-file", default=None, help="CSV of labels for the files in DATA")
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (5)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from instrumentid.analysis.label_issues import label_issues
+    from instrumentid.errors import ConfigError
+
+    if args.folds < 2:
+        raise ConfigError(f"--folds must be at least 2, got {args.folds}")
+    model = None
+    if not args.classical:
+        from instrumentid.bundle import default_bundle_path
+
+        model = args.model or default_bundle_path()
+    result = label_issues(args.data, args.out, model=model, labels_file=args.labels_file, n_splits=args.folds,
+                          seed=args.seed, progress=sys.stderr.isatty())
+    print(f"{result['n_issues']} of {result['n_files']} files have suspect labels (features: {result['features']})")
+    for row in result["top"][:10]:
+        print(f"  {row['quality']}  {row['file']}  given {row['given'] or '-'} -> suggested {row['suggested'] or '-'}")
+    print(f"wrote {result['issues_csv']} and {result['overrides_csv']}")
+    return 0
