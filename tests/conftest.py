@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import tiny_bundle_dict, write_tone
+from helpers import make_irmas_test, tiny_bundle_dict, write_tone
 
 from instrumentid.bundle import save_bundle
 
@@ -26,3 +26,9 @@ def make_tone():
 def tiny_bundle(tmp_path_factory) -> Path:
     """A randomly initialised tiny model bundle (1 s windows, 16 kHz)."""
     return save_bundle(tiny_bundle_dict(), tmp_path_factory.mktemp("bundle") / "tiny.iid")
+
+
+@pytest.fixture(scope="session")
+def irmas_test_dir(tmp_path_factory) -> Path:
+    """A tiny IRMAS-test-style folder (songs of 1.5 s excerpts with .txt labels)."""
+    return make_irmas_test(tmp_path_factory.mktemp("irmas") / "IRMAS-TestingData")

@@ -53,3 +53,38 @@ def tiny_bundle_dict(seed: int = 0, **overrides) -> dict:
     fields.update(overrides)
     return make_bundle(**fields)
 
+
+
+#: One tone frequency per label, so generated files differ by label.
+LABEL_FREQS = {code: 110.0 * 2 ** (i / 3) for i, code in enumerate(LABELS)}
+
+#: Songs of a tiny IRMAS-test-style folder: excerpt label sets per song.
+SONGS = {
+    "song_a": [("gac", "voi"), ("gac",), ("pia", "voi")],
+    "song_b": [("vio",), ("cel", "vio")],
+    "song_c": [("sax", "pia"), ("sax",)],
+    "song_d": [("gel", "voi"), ("gel",), ("org",)],
+}
+
+
+def write_chord(path: Path, freqs, seconds: float = 1.5, sample_rate: int = 16_000, seed: int = 0) -> Path:
+    """A sum of sines (plus a little noise) at ``freqs``; an empty list gives quiet noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    freqs = list(np.atleast_1d(freqs))
+    y = sum((np.sin(2 * np.pi * f * t) for f in freqs), np.zeros_like(t))
+    y = 0.3 * y / max(1, len(freqs)) + 0.01 * rng.standard_normal(t.size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), y.astype(np.float32), sample_rate)
+    return path
+
+
+def make_irmas_test(root: Path, songs: dict = SONGS, seconds: float = 1.5) -> Path:
+    """IRMAS-test-style folder: ``<song>-<n>.wav`` + ``.txt`` (one code per line)."""
+    seed = 0
+    for song, excerpts in songs.items():
+        for n, labels in enumerate(excerpts, start=1):
+            seed += 1
+            write_chord(root / f"{song}-{n}.wav", [LABEL_FREQS[c] for c in labels], seconds=seconds, seed=seed)
+            (root / f"{song}-{n}.txt").write_text("".join(f"{c}\t\n" for c in labels))
+    return root

@@ -93,3 +93,18 @@ def test_config_errors(tmp_path):
         TrainConfig.from_yaml(tmp_path / "bad.yaml")
     result = _cli("train", "--epochs", "1")
     assert result.returncode == 2 and "no training data" in result.stderr
+
+
+def test_label_overrides_replace_labels(tone_dataset, tmp_path):
+    from instrumentid.data.datasets import Example, read_dataset, write_csv
+    from instrumentid.errors import DataError
+    from instrumentid.training.run import apply_overrides
+
+    examples = read_dataset(tone_dataset)
+    target = examples[0]
+    overrides = write_csv([Example(target.path, ("pia", "voi"), target.group)], tmp_path / "over.csv")
+    fixed = apply_overrides(examples, str(overrides))
+    assert fixed[0].labels == ("pia", "voi") and fixed[1:] == examples[1:]
+    stranger = write_csv([Example(tmp_path / "x.wav", ("pia",), "x")], tmp_path / "none.csv")
+    with pytest.raises(DataError, match="none of its 1 files"):
+        apply_overrides(examples, str(stranger))

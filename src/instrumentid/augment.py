@@ -16,24 +16,56 @@ def _uniform(low: float, high: float, size: int, device) -> torch.Tensor:
     return torch.rand(size, device=device) * (high - low) + low
 
 
-class RandomGain(nn.Module):
-    """Scale each example by a gain drawn in ``[min_gain_db, max_gain_db]``."""
+class WaveformTransform(nn.Module):
+    """Base of the waveform transforms: owns ``p`` and the train-only switch.
 
-    def __init__(self, min_gain_db: float = -12.0, max_gain_db: float = 6.0, p: float = 0.8) -> None:
+    Subclasses write ``apply(waveform, targets)``; it runs only in training mode with
+    ``p > 0`` and draws, through :meth:`chosen`, which examples of the batch it changes.
+    """
+
+    def __init__(self, p: float) -> None:
         super().__init__()
-        self.min_gain_db, self.max_gain_db, self.p = min_gain_db, max_gain_db, p
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be between 0 and 1, got {p}")
+        self.p = p
+
+    def chosen(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(batch, 1)`` float mask: 1 for the examples this call changes (probability ``p``)."""
+        return (torch.rand(waveform.shape[0], 1, device=waveform.device) < self.p).float()
+
+    def apply(self, waveform: torch.Tensor, targets: torch.Tensor):
+        raise NotImplementedError
 
     def forward(self, waveform, targets):
         if not self.training or self.p <= 0:
             return waveform, targets
-        batch = waveform.shape[0]
-        gain_db = _uniform(self.min_gain_db, self.max_gain_db, batch, waveform.device)
-        apply = torch.rand(batch, device=waveform.device) < self.p
-        gain = torch.where(apply, 10 ** (gain_db / 20), torch.ones_like(gain_db))
-        return waveform * gain[:, None], targets
+        return self.apply(waveform, targets)
 
 
-class MixClips(nn.Module):
+def _filter(waveform: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    """Multiply the spectrum of every example by ``gain`` ``(batch, n_bins)`` (zero-phase)."""
+    spectrum = torch.fft.rfft(waveform, dim=1)
+    return torch.fft.irfft(spectrum * gain, n=waveform.shape[1], dim=1)
+
+
+def _bins(waveform: torch.Tensor, top: float = 1.0) -> torch.Tensor:
+    """``(1, n_bins)`` bin positions of the rfft of ``waveform`` from 0 to ``top``."""
+    return torch.linspace(0, top, waveform.shape[1] // 2 + 1, device=waveform.device)[None, :]
+
+
+class RandomGain(WaveformTransform):
+    """Scale each chosen example by a gain drawn in ``[min_gain_db, max_gain_db]``."""
+
+    def __init__(self, min_gain_db: float = -12.0, max_gain_db: float = 6.0, p: float = 0.8) -> None:
+        super().__init__(p)
+        self.min_gain_db, self.max_gain_db = min_gain_db, max_gain_db
+
+    def apply(self, waveform, targets):
+        gain_db = _uniform(self.min_gain_db, self.max_gain_db, waveform.shape[0], waveform.device)[:, None]
+        return waveform * 10 ** (self.chosen(waveform) * gain_db / 20), targets
+
+
+class MixClips(WaveformTransform):
     """Sum-N mixing: add up to ``max_extra`` other examples of the batch, labels united.
 
     Each added clip is scaled to ``[min_rel_db, max_rel_db]`` relative to the RMS of the
@@ -42,77 +74,64 @@ class MixClips(nn.Module):
     """
 
     def __init__(self, p: float = 0.5, max_extra: int = 2, min_rel_db: float = -12.0, max_rel_db: float = 0.0) -> None:
-        super().__init__()
-        self.p, self.max_extra, self.min_rel_db, self.max_rel_db = p, max_extra, min_rel_db, max_rel_db
+        super().__init__(p)
+        self.max_extra, self.min_rel_db, self.max_rel_db = max_extra, min_rel_db, max_rel_db
 
-    def forward(self, waveform, targets):
-        if not self.training or self.p <= 0 or waveform.shape[0] < 2:
-            return waveform, targets
+    def apply(self, waveform, targets):
         batch, device = waveform.shape[0], waveform.device
+        if batch < 2:
+            return waveform, targets
         out, labels = waveform.clone(), targets.clone()
         rms = waveform.square().mean(dim=1).sqrt().clamp_min(1e-5)
         for _ in range(self.max_extra):
-            apply = torch.rand(batch, device=device) < self.p
-            if not apply.any():
-                break
-            partner = torch.randint(1, batch, (batch,), device=device)
-            partner = (torch.arange(batch, device=device) + partner) % batch
+            apply = self.chosen(waveform)
+            partner = (torch.arange(batch, device=device) + torch.randint(1, batch, (batch,), device=device)) % batch
             rel_db = _uniform(self.min_rel_db, self.max_rel_db, batch, device)
-            scale = rms * 10 ** (rel_db / 20) / rms[partner]
-            out = out + torch.where(apply, scale, torch.zeros_like(scale))[:, None] * waveform[partner]
-            labels = torch.where(apply[:, None], torch.maximum(labels, targets[partner]), labels)
+            scale = (rms * 10 ** (rel_db / 20) / rms[partner])[:, None]
+            out = out + apply * scale * waveform[partner]
+            labels = torch.maximum(labels, apply * targets[partner])
         peak = out.abs().amax(dim=1, keepdim=True).clamp_min(1.0)
         return out / peak, labels
 
 
-class AddNoise(nn.Module):
+class AddNoise(WaveformTransform):
     """Add white, pink or brown noise at an SNR drawn in ``[min_snr_db, max_snr_db]``."""
 
     def __init__(self, p: float = 0.5, min_snr_db: float = 10.0, max_snr_db: float = 40.0) -> None:
-        super().__init__()
-        self.p, self.min_snr_db, self.max_snr_db = p, min_snr_db, max_snr_db
+        super().__init__(p)
+        self.min_snr_db, self.max_snr_db = min_snr_db, max_snr_db
 
-    def forward(self, waveform, targets):
-        if not self.training or self.p <= 0:
-            return waveform, targets
-        batch, samples = waveform.shape
-        device = waveform.device
-        spectrum = torch.fft.rfft(torch.randn(batch, samples, device=device), dim=1)
-        freqs = torch.arange(spectrum.shape[1], device=device).clamp_min(1).float()
+    def apply(self, waveform, targets):
+        batch, device = waveform.shape[0], waveform.device
+        white = torch.randn_like(waveform)
         exponent = torch.randint(0, 3, (batch, 1), device=device).float()  # 0 white, 1 pink, 2 brown
-        noise = torch.fft.irfft(spectrum / freqs.pow(exponent / 2), n=samples, dim=1)
+        index = (_bins(waveform) * (waveform.shape[1] // 2)).clamp_min(1)
+        noise = _filter(white, index.pow(-exponent / 2))
         noise = noise / noise.square().mean(dim=1, keepdim=True).sqrt().clamp_min(1e-8)
         signal_rms = waveform.square().mean(dim=1, keepdim=True).sqrt()
         snr_db = _uniform(self.min_snr_db, self.max_snr_db, batch, device)[:, None]
-        apply = (torch.rand(batch, 1, device=device) < self.p).float()
-        return waveform + apply * noise * signal_rms * 10 ** (-snr_db / 20), targets
+        return waveform + self.chosen(waveform) * noise * signal_rms * 10 ** (-snr_db / 20), targets
 
 
-class RandomEQ(nn.Module):
+class RandomEQ(WaveformTransform):
     """Random spectral tilt and band boost/cut in the FFT domain (microphone/room colouring)."""
 
     def __init__(self, p: float = 0.5, max_tilt_db: float = 12.0, max_band_db: float = 9.0) -> None:
-        super().__init__()
-        self.p, self.max_tilt_db, self.max_band_db = p, max_tilt_db, max_band_db
+        super().__init__(p)
+        self.max_tilt_db, self.max_band_db = max_tilt_db, max_band_db
 
-    def forward(self, waveform, targets):
-        if not self.training or self.p <= 0:
-            return waveform, targets
-        batch, samples = waveform.shape
-        device = waveform.device
-        spectrum = torch.fft.rfft(waveform, dim=1)
-        position = torch.linspace(0, 1, spectrum.shape[1], device=device)[None, :]
+    def apply(self, waveform, targets):
+        batch, device = waveform.shape[0], waveform.device
+        position = _bins(waveform)
         tilt = _uniform(-self.max_tilt_db, self.max_tilt_db, batch, device)[:, None] * (position - 0.5)
         centre = torch.rand(batch, 1, device=device) ** 2
         width = _uniform(0.02, 0.2, batch, device)[:, None]
         band = _uniform(-self.max_band_db, self.max_band_db, batch, device)[:, None]
         band = band * torch.exp(-0.5 * ((position - centre) / width) ** 2)
-        apply = (torch.rand(batch, 1, device=device) < self.p).float()
-        gain = 10 ** (apply * (tilt + band) / 20)
-        return torch.fft.irfft(spectrum * gain, n=samples, dim=1), targets
+        return _filter(waveform, 10 ** (self.chosen(waveform) * (tilt + band) / 20)), targets
 
 
-class RandomLowPass(nn.Module):
+class RandomLowPass(WaveformTransform):
     """Smooth low-pass at a cutoff drawn in ``[min_cutoff_hz, max_cutoff_hz]``.
 
     Real recordings arrive band-limited (8/11/16 kHz files, MP3s, phone and radio sound);
@@ -121,22 +140,16 @@ class RandomLowPass(nn.Module):
 
     def __init__(self, sample_rate: int, p: float = 0.25, min_cutoff_hz: float = 2_500.0,
                  max_cutoff_hz: float = 7_000.0) -> None:
-        super().__init__()
-        self.sample_rate, self.p = sample_rate, p
+        super().__init__(p)
+        self.sample_rate = sample_rate
         self.min_cutoff_hz, self.max_cutoff_hz = min_cutoff_hz, max_cutoff_hz
 
-    def forward(self, waveform, targets):
-        if not self.training or self.p <= 0:
-            return waveform, targets
-        batch, samples = waveform.shape
-        device = waveform.device
-        spectrum = torch.fft.rfft(waveform, dim=1)
-        freqs = torch.linspace(0, self.sample_rate / 2, spectrum.shape[1], device=device)[None, :]
-        cutoff = _uniform(self.min_cutoff_hz, self.max_cutoff_hz, batch, device)[:, None]
+    def apply(self, waveform, targets):
+        freqs = _bins(waveform, self.sample_rate / 2)
+        cutoff = _uniform(self.min_cutoff_hz, self.max_cutoff_hz, waveform.shape[0], waveform.device)[:, None]
         response = torch.sigmoid((cutoff - freqs) / (0.05 * cutoff))  # ~ -40 dB a fifth above the cutoff
-        apply = (torch.rand(batch, 1, device=device) < self.p).float()
-        gain = apply * response + (1 - apply)
-        return torch.fft.irfft(spectrum * gain, n=samples, dim=1), targets
+        apply = self.chosen(waveform)
+        return _filter(waveform, apply * response + (1 - apply)), targets
 
 
 class SpecAugment(nn.Module):

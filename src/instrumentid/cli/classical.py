@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from instrumentid.cli import options
+
 EXAMPLES = """\
 examples:
   instrumentid classical train data/IRMAS-TrainingData --out svm.joblib
@@ -15,16 +17,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
     sub = parser.add_subparsers(dest="action", metavar="<action>", required=True)
     train = sub.add_parser("train", help="extract features and fit one SVM per instrument")
-    train.add_argument("data", help="IRMAS folder, labels CSV, or folder (with --labels-file)")
+    options.add_dataset(train)
     train.add_argument("--out", required=True, help="model file to write (joblib)")
-    train.add_argument("--labels-file", default=None, help="CSV of labels for the files in DATA")
     train.add_argument("--C", type=float, default=1.0, help="SVM regularisation C (1.0)")
     train.add_argument("--kernel", choices=("rbf", "linear", "poly", "sigmoid"), default="rbf", help="SVM kernel")
     evaluate = sub.add_parser("evaluate", help="metrics, predictions, report and feature-variance ranking")
-    evaluate.add_argument("data", help="IRMAS folder, labels CSV, or folder (with --labels-file)")
-    evaluate.add_argument("--model", required=True, help="model file from 'classical train'")
+    options.add_dataset(evaluate)
+    options.add_model(evaluate, "model file from 'classical train'", required=True)
     evaluate.add_argument("--out", required=True, help="output folder")
-    evaluate.add_argument("--labels-file", default=None, help="CSV of labels for the files in DATA")
     evaluate.add_argument("--no-plots", action="store_true", help="skip the plots")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from instrumentid.cli import options
+
 EXAMPLES = """\
 examples:
   instrumentid embed data/IRMAS-TestingData --model my.iid --out embeddings/
@@ -13,10 +15,9 @@ examples:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
-    parser.add_argument("data", help="IRMAS folder, labels CSV, or folder (with --labels-file)")
-    parser.add_argument("--model", default=None, help="model bundle (default: the packaged model)")
+    options.add_dataset(parser)
+    options.add_model(parser)
     parser.add_argument("--out", required=True, help="folder for tensors.tsv, metadata.tsv, projector config, plots")
-    parser.add_argument("--labels-file", default=None, help="CSV of labels for the files in DATA")
     parser.add_argument("--no-tsne", action="store_true", help="skip t-SNE (slow on large sets)")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from instrumentid.cli import options
 import sys
 
 EXAMPLES = """\
@@ -15,10 +17,9 @@ examples:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
-    parser.add_argument("data", help="IRMAS test or train folder, a labels CSV, or a folder (with --labels-file)")
-    parser.add_argument("--model", default=None, help="model bundle (default: the packaged model)")
+    options.add_dataset(parser)
+    options.add_model(parser)
     parser.add_argument("--out", required=True, help="output folder: metrics.json, predictions.csv, report.html")
-    parser.add_argument("--labels-file", default=None, help="CSV of labels for the files in DATA")
     parser.add_argument("--threshold", type=float, default=None,
                         help="one threshold for every label instead of the bundle's per-label thresholds")
     parser.add_argument("--aggregation", choices=("mean", "max", "topk"), default=None,

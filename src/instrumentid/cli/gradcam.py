@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from instrumentid.cli import options
+
 EXAMPLES = """\
 examples:
   instrumentid gradcam song.wav --label gac --model my.iid --out song-gac.png
@@ -15,7 +17,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
     parser.add_argument("file", help="audio file")
     parser.add_argument("--label", default=None, help="instrument code or name (default: the top-scoring one)")
-    parser.add_argument("--model", default=None, help="model bundle (default: the packaged model)")
+    options.add_model(parser)
     parser.add_argument("--out", default=None, help="PNG to write (default: <stem>.gradcam.<label>.png)")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from instrumentid.cli import options
+
 EXAMPLES = """\
 examples:
   instrumentid label-issues data/IRMAS-TrainingData --model my.iid --out issues/
@@ -14,12 +16,11 @@ examples:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
-    parser.add_argument("data", help="IRMAS folder, labels CSV, or folder (with --labels-file)")
-    parser.add_argument("--model", default=None, help="model bundle whose embeddings represent the files")
+    options.add_dataset(parser)
+    options.add_model(parser, "model bundle whose embeddings represent the files")
     parser.add_argument("--classical", action="store_true",
                         help="use hand-crafted features instead of a bundle's embeddings")
     parser.add_argument("--out", required=True, help="folder for label_issues.csv and label_overrides.csv")
-    parser.add_argument("--labels-file", default=None, help="CSV of labels for the files in DATA")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (5)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
 

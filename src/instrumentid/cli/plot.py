@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from instrumentid.cli import options
+
 EXAMPLES = """\
 examples:
   instrumentid plot timing --model my.iid --durations 10,30,60,120,300,600 --out timing/
@@ -15,7 +17,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
     sub = parser.add_subparsers(dest="action", metavar="<plot>", required=True)
     timing = sub.add_parser("timing", help="prediction time vs audio duration on synthetic audio")
-    timing.add_argument("--model", default=None, help="model bundle (default: the packaged model)")
+    options.add_model(timing)
     timing.add_argument("--durations", default="10,30,60,120,300,600", help="seconds, comma-separated")
     timing.add_argument("--repeats", type=int, default=1, help="time each duration N times, keep the best (1)")
     timing.add_argument("--out", required=True, help="folder for timing.png and timing.csv")

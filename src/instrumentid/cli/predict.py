@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from instrumentid.cli import options
 import os
 import sys
 import tempfile
@@ -30,7 +32,7 @@ code is 1.
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
     parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
-    parser.add_argument("--model", "-m", metavar="BUNDLE", help="model bundle (default: the bundled model)")
+    options.add_model(parser)
     parser.add_argument("--format", "-f", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("--output", "-o", metavar="FILE", help="write to FILE atomically instead of stdout")
     parser.add_argument("--segments", action="store_true", help="add per-window scores (a timeline)")

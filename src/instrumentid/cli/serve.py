@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from instrumentid.cli import options
+
 EXAMPLES = """\
 examples:
   instrumentid serve                              # http://127.0.0.1:8000
@@ -17,7 +19,7 @@ GET /health, GET /labels, GET /docs (OpenAPI).
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
-    parser.add_argument("--model", "-m", metavar="BUNDLE", help="model bundle (default: the bundled model)")
+    options.add_model(parser)
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     parser.add_argument("--max-upload-mb", type=float, default=100.0, help="largest upload per file (default: 100)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from instrumentid.cli import options
+
 EXAMPLES = """\
 examples:
   instrumentid split data/IRMAS-TestingData --out splits/ --val-fraction 0.3
@@ -13,9 +15,8 @@ examples:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
-    parser.add_argument("data", help="IRMAS folder, labels CSV, or folder (with --labels-file)")
+    options.add_dataset(parser)
     parser.add_argument("--out", required=True, help="folder for train.csv and val.csv")
-    parser.add_argument("--labels-file", default=None, help="CSV of labels for the files in DATA")
     parser.add_argument("--val-fraction", type=float, default=0.2, help="share of songs in validation (0.2)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
 

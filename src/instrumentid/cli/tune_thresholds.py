@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from instrumentid.cli import options
+
 EXAMPLES = """\
 examples:
   instrumentid tune-thresholds val.csv --model my.iid --out my-tuned.iid
@@ -17,10 +19,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from instrumentid.evaluation.thresholds import GRIDS
 
     parser.epilog = EXAMPLES
-    parser.add_argument("data", help="validation set: IRMAS folder, labels CSV, or folder (with --labels-file)")
-    parser.add_argument("--model", default=None, help="model bundle to tune (default: the packaged model)")
+    options.add_dataset(parser, "validation set: " + options.DATASET_HELP)
+    options.add_model(parser, "model bundle to tune (default: the packaged model)")
     parser.add_argument("--out", required=True, help="path of the new bundle with tuned thresholds")
-    parser.add_argument("--labels-file", default=None, help="CSV of labels for the files in DATA")
     parser.add_argument("--grid", choices=GRIDS, default="coarse-to-fine",
                         help="search: coarse 0.05..0.95, then refined in 0.005 steps (default)")
     parser.add_argument("--aggregation", choices=("mean", "max", "topk"), default=None,

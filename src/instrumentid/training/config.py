@@ -20,6 +20,7 @@ class TrainConfig:
     # data
     data: list[str] = field(default_factory=list, metadata={"help": "training dataset(s): IRMAS folder, CSV, folder with labels.csv (repeatable)"})
     val_data: list[str] = field(default_factory=list, metadata={"help": "validation dataset(s); default: a grouped split of --data"})
+    label_overrides: str = field(default="", metadata={"help": "CSV (file + label columns, e.g. from 'instrumentid label-issues') whose rows replace the labels of those training files"})
     val_fraction: float = field(default=0.15, metadata={"help": "fraction of --data groups held out for validation when --val-data is not given"})
     # model and features
     model: str = field(default="cnn", metadata={"help": "registry name (see 'instrumentid models')"})

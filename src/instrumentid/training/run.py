@@ -33,6 +33,18 @@ def read_all(paths: Sequence[str]) -> list[Example]:
     return examples
 
 
+def apply_overrides(examples: Sequence[Example], overrides_csv: str) -> list[Example]:
+    """Replace the labels of examples listed in ``overrides_csv`` (matched by resolved path)."""
+    from dataclasses import replace
+
+    overrides = {e.path.resolve(): e.labels for e in read_dataset(overrides_csv)}
+    updated = [replace(e, labels=overrides.get(e.path.resolve(), e.labels)) for e in examples]
+    matched = sum(e.path.resolve() in overrides for e in examples)
+    if overrides and not matched:
+        raise DataError(f"{overrides_csv}: none of its {len(overrides)} files is in the training data")
+    return updated
+
+
 def grouped_split(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
     """Hold out ``fraction`` of the groups, multilabel-stratified (see :mod:`instrumentid.analysis.split`)."""
     from instrumentid.analysis.split import grouped_split as stratified
@@ -90,6 +102,8 @@ def train(config: TrainConfig) -> Path:
         raise ConfigError("no training data: give --data PATH (IRMAS folder, CSV or folder with labels.csv)")
     L.seed_everything(config.seed, workers=True, verbose=False)
     examples = read_all(config.data)
+    if config.label_overrides:
+        examples = apply_overrides(examples, config.label_overrides)
     if config.val_data:
         train_examples, val_examples = examples, read_all(config.val_data)
     else:

@@ -1,0 +1,20 @@
+"""Arguments shared by several commands, spelled and explained once."""
+
+from __future__ import annotations
+
+import argparse
+
+DATASET_HELP = ("IRMAS training or testing folder, a labels CSV (file + label columns), "
+                "or a folder with --labels-file")
+
+
+def add_dataset(parser: argparse.ArgumentParser, help: str = DATASET_HELP) -> None:
+    """Positional ``data`` plus ``--labels-file`` (pairs a folder with a CSV of labels)."""
+    parser.add_argument("data", help=help)
+    parser.add_argument("--labels-file", default=None, metavar="CSV", help="CSV of labels for the files in DATA")
+
+
+def add_model(parser: argparse.ArgumentParser, help: str = "model bundle (default: the bundled model)",
+              *, required: bool = False) -> None:
+    """``--model/-m BUNDLE``."""
+    parser.add_argument("--model", "-m", metavar="BUNDLE", default=None, required=required, help=help)
