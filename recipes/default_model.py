@@ -2,7 +2,7 @@
 
     python recipes/default_model.py                 # full recipe (<= 90 min on 2 CPU cores)
     python recipes/default_model.py --quick         # the same steps at toy size (CI)
-    python recipes/default_model.py --variant soundfont-only --out runs/sf-only/model.iid
+    python recipes/default_model.py --variant soundfont-only --epochs 8 --out runs/soundfont-only/model.iid
 
 Steps
 1. ``instrumentid synth`` renders IRMAS-format data (SoundFonts + the real-note sampler, rooms,
@@ -92,6 +92,8 @@ def main() -> int:
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder (real recordings)")
     parser.add_argument("--jobs", type=int, default=2, help="rendering processes")
     parser.add_argument("--minutes", type=float, help="training time limit (default: the config's)")
+    parser.add_argument("--epochs", type=int, help="training epochs (default: the config's); the model card's "
+                                                   "variant table uses --epochs 8 for every variant")
     parser.add_argument("--seed", type=int, default=20261125)
     args = parser.parse_args()
 
@@ -147,6 +149,8 @@ def main() -> int:
         train_args += ["--epochs", "1", "--epoch-size", "64", "--progress", "false"]
     if args.minutes:
         train_args += ["--max-minutes", str(args.minutes)]
+    if args.epochs:
+        train_args += ["--epochs", str(args.epochs)]
     instrumentid(*train_args)
 
     # 4. evaluate on the validation set (thresholds were tuned there: the numbers are optimistic

@@ -20,7 +20,7 @@ from instrumentid.data.datasets import Example, read_dataset
 from instrumentid.data.module import InstrumentDataModule
 from instrumentid.errors import ConfigError, DataError
 from instrumentid.features import LogMel, LogMelConfig, compute_normalization
-from instrumentid.labels import LABELS, encode
+from instrumentid.labels import LABELS
 from instrumentid.models import build
 from instrumentid.training.config import TrainConfig
 from instrumentid.training.module import InstrumentModule, pos_weight_from
@@ -58,42 +58,6 @@ def _max_time(minutes: float) -> dict | None:
 
 def _devices(value: str):
     return int(value) if value.isdigit() else value
-
-
-def file_scores(predictor, examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
-    """File-level (targets, scores) through the one predictor."""
-    from instrumentid.predict import aggregate
-
-    y_true = np.stack([encode(e.labels, predictor.labels) for e in examples])
-    y_score = np.stack([aggregate(predictor.window_scores(e.path)[1], predictor.aggregation) for e in examples])
-    return y_true, y_score
-
-
-def validation_metrics(y_true: np.ndarray, y_score: np.ndarray, thresholds: np.ndarray, labels) -> dict:
-    """Per-label F1/precision/recall/AUC and macro averages (labels with positives only)."""
-    from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
-
-    y_pred = (y_score >= thresholds[None, :]).astype(int)
-    per_label = {}
-    for j, code in enumerate(labels):
-        positives = int(y_true[:, j].sum())
-        entry = {"support": positives}
-        if positives:
-            entry.update(
-                f1=float(f1_score(y_true[:, j], y_pred[:, j], zero_division=0)),
-                precision=float(precision_score(y_true[:, j], y_pred[:, j], zero_division=0)),
-                recall=float(recall_score(y_true[:, j], y_pred[:, j], zero_division=0)),
-            )
-            if positives < len(y_true):
-                entry["auc"] = float(roc_auc_score(y_true[:, j], y_score[:, j]))
-        per_label[code] = entry
-    with_pos = [c for c in labels if per_label[c]["support"]]
-    return {
-        "files": int(len(y_true)),
-        "f1_macro": float(np.mean([per_label[c]["f1"] for c in with_pos])) if with_pos else None,
-        "auc_macro": float(np.mean([per_label[c]["auc"] for c in with_pos if "auc" in per_label[c]])) if with_pos else None,
-        "per_label": per_label,
-    }
 
 
 def train(config: TrainConfig) -> Path:
@@ -164,7 +128,18 @@ def train(config: TrainConfig) -> Path:
                          best_score=checkpoint.best_model_score)
 
 
+def _compact(metrics: dict) -> dict:
+    """The headline and per-label validation numbers kept in the bundle's metadata."""
+    keys = ("f1_micro", "f1_macro", "precision_macro", "recall_macro", "lrap", "mean_average_precision",
+            "roc_auc_macro", "exact_match")
+    per_label = {code: {k: v[k] for k in ("f1", "precision", "recall", "roc_auc", "average_precision", "support")}
+                 for code, v in metrics["per_label"].items()}
+    return {"files": metrics["n_samples"], **{k: metrics[k] for k in keys}, "per_label": per_label}
+
+
 def _write_bundle(config, module, features, normalization, train_examples, val_examples, best_score) -> Path:
+    from instrumentid.evaluation.evaluate import collect_scores
+    from instrumentid.evaluation.metrics import compute_metrics
     from instrumentid.predict import Predictor
 
     model = module.model.cpu().eval()
@@ -175,7 +150,8 @@ def _write_bundle(config, module, features, normalization, train_examples, val_e
         aggregation=config.aggregation,
     )
     predictor = Predictor(make_bundle(**common))
-    y_true, y_score = file_scores(predictor, val_examples)
+    scored = collect_scores(predictor, val_examples, windows=False)  # file level, through the one predictor
+    y_true, y_score = scored["y_true"], scored["y_score"]
     thresholds = np.full(len(LABELS), 0.5, dtype=np.float32)
     if config.tune_thresholds:
         from instrumentid.evaluation.thresholds import tune_thresholds
@@ -191,7 +167,7 @@ def _write_bundle(config, module, features, normalization, train_examples, val_e
         "train_files": len(train_examples),
         "val_files": len(val_examples),
         "best_val_f1_macro_at_0.5": float(best_score) if best_score is not None else None,
-        "validation": validation_metrics(y_true, y_score, thresholds, LABELS),
+        "validation": _compact(compute_metrics(y_true, y_score, thresholds, LABELS)),
         "thresholds_tuned_on": "validation set" if config.tune_thresholds else "fixed 0.5",
         "config": json.loads(json.dumps(config.to_dict())),
     }
