@@ -11,13 +11,18 @@ TORCH  := torch==2.13.0
 SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont
 EXAMPLE := src/instrumentid/assets/example.ogg
 
-.PHONY: help setup setup-dev system demo test test-fast bench default-model default-model-quick serve clean
+ZOO_VENV := .venv-zoo
+# timm needs torchvision; on this platform it imports only beside these (CUDA) builds.
+ZOO_TORCH := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: help setup setup-dev system demo test test-fast test-zoo bench default-model default-model-quick serve clean
 
 help:
 	@echo "make demo           set up, then predict with the bundled model on the bundled example"
 	@echo "make test           set up (incl. FluidSynth + SoundFonts via apt when root), run all tests"
 	@echo "make default-model  re-run the recipe that trains the bundled default model (~90 min, 2 CPU cores)"
 	@echo "make bench          speed benchmarks (predict, synth)"
+	@echo "make test-zoo       the timm backbone in .venv-zoo (torch 2.14.1 + torchvision, ~5.5 GB)"
 	@echo "make serve          HTTP server with a web page on http://127.0.0.1:8000"
 
 $(BIN)/python:
@@ -58,6 +63,16 @@ test: setup-dev system
 test-fast: setup-dev
 	$(BIN)/python -m pytest -m "not slow"
 
+# The timm backbone in its own environment (about 5.5 GB: CUDA builds of torch/torchvision).
+$(ZOO_VENV)/.zoo: pyproject.toml
+	$(PYTHON) -m venv $(ZOO_VENV)
+	$(ZOO_VENV)/bin/python -m pip install -q $(ZOO_TORCH)
+	$(ZOO_VENV)/bin/python -m pip install -q -e '.[zoo]' pytest 'timm>=1.0'
+	touch $@
+
+test-zoo: $(ZOO_VENV)/.zoo
+	$(ZOO_VENV)/bin/python -m pytest tests/test_zoo.py tests/test_bundle.py -p no:cacheprovider
+
 bench: setup-dev
 	$(BIN)/python benchmarks/predict_speed.py
 	$(BIN)/python benchmarks/synth_speed.py
@@ -72,4 +87,4 @@ serve: setup-dev
 	$(BIN)/instrumentid serve
 
 clean:
-	rm -rf $(VENV) .pytest_cache runs build dist src/*.egg-info
+	rm -rf $(VENV) $(ZOO_VENV) .pytest_cache runs build dist src/*.egg-info

@@ -173,7 +173,7 @@ class SpecAugment(nn.Module):
         return x
 
     def forward(self, features):
-        if not self.training:
+        if not self.training or features.dim() != 4:  # spectrograms only, not raw waveforms
             return features
         features = self._mask(features, 2, self.freq_masks, self.max_freq_width)
         return self._mask(features, 3, self.time_masks, self.max_time_width)

@@ -116,6 +116,27 @@ class LogMel(nn.Module):
         return db.unsqueeze(1)
 
 
+@dataclass(frozen=True)
+class WaveformConfig:
+    """The raw-waveform "front-end" of models that learn their own filters (Wav2Vec2)."""
+
+    sample_rate: int = 16_000
+
+    def to_dict(self) -> dict:
+        return {"name": "waveform", **asdict(self)}
+
+
+class Waveform(nn.Module):
+    """Waveforms ``(batch, samples)`` → ``(batch, 1, samples)``."""
+
+    def __init__(self, config: WaveformConfig | None = None, **params) -> None:
+        super().__init__()
+        self.config = config or WaveformConfig(**params)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return (waveform if waveform.dim() == 2 else waveform.unsqueeze(0)).unsqueeze(1)
+
+
 class Normalize(nn.Module):
     """``(x - mean) / std`` with statistics stored as buffers (and in the bundle)."""
 
@@ -141,7 +162,7 @@ class Frontend(nn.Sequential):
         return self[0]
 
 
-FEATURES = {"logmel": (LogMel, LogMelConfig)}
+FEATURES = {"logmel": (LogMel, LogMelConfig), "waveform": (Waveform, WaveformConfig)}
 
 
 def feature_config(name: str = "logmel", **params) -> dict:

@@ -19,19 +19,20 @@ class ModelEntry:
     name: str
     builder: Callable[..., nn.Module]
     description: str
-    requires: str | None = None  # optional extra needed, e.g. "zoo"
+    requires: str | None = None  # "module:extra" it needs, e.g. "transformers:zoo"
+    frontend: str = "logmel"  # the feature front-end it reads: "logmel" or "waveform"
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register(name: str, description: str, *, requires: str | None = None):
+def register(name: str, description: str, *, requires: str | None = None, frontend: str = "logmel"):
     """Class/function decorator adding a builder to the registry under ``name``."""
 
     def decorator(builder):
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is already registered")
-        _REGISTRY[name] = ModelEntry(name, builder, description, requires)
+        _REGISTRY[name] = ModelEntry(name, builder, description, requires, frontend)
         return builder
 
     return decorator
@@ -42,13 +43,17 @@ def available() -> dict[str, ModelEntry]:
     return dict(_REGISTRY)
 
 
+def entry(name: str) -> ModelEntry:
+    """The registry entry of ``name``; ConfigError listing the choices when unknown."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
+
+
 def build(name: str, **params) -> nn.Module:
     """Build registered model ``name`` with ``params`` (which the bundle stores)."""
     try:
-        entry = _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"unknown model {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
-    try:
-        return entry.builder(**params)
+        return entry(name).builder(**params)
     except TypeError as exc:
         raise ConfigError(f"model {name!r}: bad parameters ({exc})") from None

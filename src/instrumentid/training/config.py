@@ -66,8 +66,12 @@ class TrainConfig:
     recipe: str = field(default="", metadata={"help": "name of the recipe that produced this run (stored in metadata)"})
 
     def features(self) -> dict:
+        """The feature config of the chosen model's front-end (log-mel, or raw waveform)."""
         from instrumentid.features import feature_config
+        from instrumentid.models import entry
 
+        if entry(self.model).frontend == "waveform":
+            return feature_config("waveform", sample_rate=self.sample_rate)
         return feature_config("logmel", sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
                               n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,9 +20,9 @@ from instrumentid.bundle import make_bundle, save_bundle
 from instrumentid.data.datasets import Example, read_dataset
 from instrumentid.data.module import InstrumentDataModule
 from instrumentid.errors import ConfigError, DataError
-from instrumentid.features import LogMel, LogMelConfig, compute_normalization
+from instrumentid.features import LogMelConfig, build_frontend, compute_normalization
 from instrumentid.labels import LABELS
-from instrumentid.models import build
+from instrumentid.models import build, entry
 from instrumentid.training.config import TrainConfig
 from instrumentid.training.module import InstrumentModule, pos_weight_from
 
@@ -50,6 +51,17 @@ def grouped_split(examples: Sequence[Example], fraction: float, seed: int) -> tu
     from instrumentid.analysis.split import grouped_split as stratified
 
     return stratified(examples, val_fraction=fraction, seed=seed)
+
+
+def model_params(config: TrainConfig, features: dict) -> dict:
+    """Model parameters: the config's, plus the input geometry for builders that ask for it."""
+    params = {"n_labels": len(LABELS), **config.model_params}
+    accepted = inspect.signature(entry(config.model).builder).parameters
+    if features["name"] == "logmel":
+        geometry = {"n_mels": config.n_mels,
+                    "n_frames": LogMelConfig(hop_length=config.hop_length).frames(round(config.window_s * config.sample_rate))}
+        params.update({k: v for k, v in geometry.items() if k in accepted and k not in params})
+    return params
 
 
 def _max_time(minutes: float) -> dict | None:
@@ -88,10 +100,8 @@ def train(config: TrainConfig) -> Path:
     datamodule.setup()
     train_set = datamodule.train_set
     sample = torch.stack([train_set[i][0] for i in range(min(len(train_set), 512))])
-    params = {k: v for k, v in features.items() if k != "name"}
-    normalization = compute_normalization(LogMel(LogMelConfig(**params)), sample.split(64))
-
-    model = build(config.model, n_labels=len(LABELS), **config.model_params)
+    normalization = compute_normalization(build_frontend(features).features, sample.split(64))
+    model = build(config.model, **model_params(config, features))
     module = InstrumentModule(
         model, features=features, normalization=normalization, n_labels=len(LABELS), lr=config.lr,
         weight_decay=config.weight_decay, loss=config.loss,
@@ -144,7 +154,8 @@ def _write_bundle(config, module, features, normalization, train_examples, val_e
 
     model = module.model.cpu().eval()
     common = dict(
-        model_name=config.model, model_params={"n_labels": len(LABELS), **config.model_params},
+        # "pretrained" points at local weights used to start training; the bundle carries the result
+        model_name=config.model, model_params={k: v for k, v in model_params(config, features).items() if k != "pretrained"},
         state_dict=model.state_dict(), sample_rate=config.sample_rate, window_s=config.window_s,
         hop_s=config.hop_s, features=features, normalization=normalization, labels=LABELS,
         aggregation=config.aggregation,
