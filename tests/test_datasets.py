@@ -104,6 +104,25 @@ def test_unknown_layout(tmp_path):
 def test_write_csv_round_trips(tmp_path):
     from instrumentid.data.datasets import Example, write_csv
 
-    examples = [Example(tmp_path / "a b.wav", ("gac", "voi"), "song-a", "pop_roc"), Example(tmp_path / "c.wav", (), "c")]
+    examples = [Example(tmp_path / "a b.wav", ("gac", "voi"), "song-a", "pop_roc", 3.0), Example(tmp_path / "c.wav", (), "c")]
     back = read_dataset(write_csv(examples, tmp_path / "out" / "x.csv"))
     assert back == examples
+
+
+def test_weights_balance_labels_and_favour_weighted_examples():
+    import numpy as np
+
+    from instrumentid.data.module import balanced_weights
+
+    targets = np.zeros((5, 11), np.float32)
+    targets[:3, 0] = 1  # three cello clips
+    targets[3, 1] = 1   # one clarinet clip; example 4 has no label
+    w = balanced_weights(targets, np.array([1.0, 1.0, 2.0, 1.0, 1.0]))
+    np.testing.assert_allclose([w[:3].sum(), w[3], w[4]], [1.0, 1.0, 1.0])
+    assert w[2] == 2 * w[0]
+
+
+def test_bad_weight_column(tmp_path):
+    (tmp_path / "w.csv").write_text("file,labels,weight\na.wav,pia,-1\n")
+    with pytest.raises(DataError, match="weight must be positive"):
+        read_dataset(tmp_path / "w.csv")

@@ -56,7 +56,7 @@ def _bins(waveform: torch.Tensor, top: float = 1.0) -> torch.Tensor:
 class RandomGain(WaveformTransform):
     """Scale each chosen example by a gain drawn in ``[min_gain_db, max_gain_db]``."""
 
-    def __init__(self, min_gain_db: float = -12.0, max_gain_db: float = 6.0, p: float = 0.8) -> None:
+    def __init__(self, min_gain_db: float = -24.0, max_gain_db: float = 6.0, p: float = 0.8) -> None:
         super().__init__(p)
         self.min_gain_db, self.max_gain_db = min_gain_db, max_gain_db
 

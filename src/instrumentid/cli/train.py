@@ -15,7 +15,7 @@ Datasets: an IRMAS training folder (<code>/[code][genre]NNNN__K.wav), an IRMAS t
 (*.wav + .txt), a CSV (file + one 0/1 column per label, or file + ';'-joined labels) or a
 folder with labels.csv. Without --val-data, a grouped split keeps all excerpts of a song on
 one side. The run folder gets the resolved config, CSV (and TensorBoard, if installed) logs
-and the best checkpoint by validation macro-F1; --out gets the bundle, with thresholds tuned
+and the best checkpoint by validation macro-F1 (logs/version_N/checkpoints); --out gets the bundle, with thresholds tuned
 on the validation set. Every config field is a flag; --config YAML sets many at once.
 """
 

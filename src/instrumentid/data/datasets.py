@@ -9,7 +9,9 @@ Supported layouts (``read_dataset`` tells them apart):
   code per line; all excerpts of one song share a group.
 * **CSV** — ``file`` + one 0/1 column per label code (the Lumen/IRMAS CSV shape), or
   ``file``/``path`` + ``labels`` with ``;``-joined codes (empty = no instrument); paths are
-  relative to the CSV's folder, or to ``root`` when given (folder + labels file).
+  relative to the CSV's folder, or to ``root`` when given (folder + labels file). Optional
+  columns: ``group`` (excerpts that must stay on one side of a split), ``genre``, ``weight``
+  (relative training sampling weight).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class Example:
     labels: tuple[str, ...]
     group: str
     genre: str | None = None
+    #: relative sampling weight in training (e.g. > 1 for scarce real recordings)
+    weight: float = 1.0
 
 
 def _split_labels(text: str, where: str) -> tuple[str, ...]:
@@ -130,7 +134,13 @@ def read_csv(csv_path: str | os.PathLike, *, root: str | os.PathLike | None = No
             labels = _split_labels(row.get("labels") or "", where)
         group = row.get("group") or str(path.with_suffix(""))
         genre = row.get("genre") or None
-        examples.append(Example(path, labels, group, genre))
+        try:
+            weight = float(row.get("weight") or 1.0)
+        except ValueError:
+            raise DataError(f"{where}: weight must be a number, got {row.get('weight')!r}") from None
+        if weight <= 0:
+            raise DataError(f"{where}: weight must be positive, got {weight}")
+        examples.append(Example(path, labels, group, genre, weight))
     return examples
 
 
@@ -171,7 +181,7 @@ def read_dataset(path: str | os.PathLike, *, labels_file: str | os.PathLike | No
 
 
 def write_csv(examples: list[Example], csv_path: str | os.PathLike) -> Path:
-    """Write examples as ``file`` + one 0/1 column per label + ``group`` + ``genre`` (atomic).
+    """Write examples as ``file`` + one 0/1 column per label + ``group``, ``genre``, ``weight`` (atomic).
 
     The result reads back with :func:`read_dataset` (paths are written absolute).
     """
@@ -182,8 +192,9 @@ def write_csv(examples: list[Example], csv_path: str | os.PathLike) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{csv_path.name}.", dir=csv_path.parent)
     with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["file", *LABELS, "group", "genre"])
+        writer.writerow(["file", *LABELS, "group", "genre", "weight"])
         for e in examples:
-            writer.writerow([str(Path(e.path).resolve()), *(int(c in e.labels) for c in LABELS), e.group, e.genre or ""])
+            writer.writerow([str(Path(e.path).resolve()), *(int(c in e.labels) for c in LABELS), e.group, e.genre or "",
+                             f"{e.weight:g}"])
     os.replace(tmp, csv_path)
     return csv_path

@@ -39,8 +39,10 @@ def decode_all(examples: Sequence[Example], sample_rate: int, *, desc: str = "de
 class CropDataset(Dataset):
     """Random ``window`` crops of in-memory waveforms with multi-hot targets (training)."""
 
-    def __init__(self, waveforms: Sequence[np.ndarray], targets: np.ndarray, window: int) -> None:
+    def __init__(self, waveforms: Sequence[np.ndarray], targets: np.ndarray, window: int,
+                 weights: Sequence[float] | None = None) -> None:
         self.waveforms, self.targets, self.window = list(waveforms), np.asarray(targets, np.float32), window
+        self.weights = np.ones(len(self.waveforms)) if weights is None else np.asarray(weights, dtype=np.float64)
 
     def __len__(self) -> int:
         return len(self.waveforms)
@@ -79,13 +81,17 @@ class WindowDataset(Dataset):
         return torch.from_numpy(window), torch.from_numpy(self.targets[file_index]), file_index
 
 
-def balanced_weights(targets: np.ndarray) -> np.ndarray:
-    """Per-example sampling weights that give every label (and 'no label') equal mass."""
+def balanced_weights(targets: np.ndarray, example_weights: np.ndarray | None = None) -> np.ndarray:
+    """Per-example sampling weights that give every label (and 'no label') equal mass.
+
+    Within a label, examples share its mass in proportion to ``example_weights``.
+    """
     targets = np.asarray(targets)
     n_labels = targets.shape[1]
+    weights = np.ones(len(targets)) if example_weights is None else np.asarray(example_weights, dtype=np.float64)
     keys = np.where(targets.sum(1) > 0, targets.argmax(1), n_labels)  # first label, or 'none'
-    counts = np.bincount(keys, minlength=n_labels + 1).astype(np.float64)
-    return (1.0 / counts[keys]).astype(np.float64)
+    mass = np.bincount(keys, weights=weights, minlength=n_labels + 1)
+    return weights / mass[keys]
 
 
 class InstrumentDataModule(L.LightningDataModule):
@@ -114,7 +120,8 @@ class InstrumentDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:
             waveforms = decode_all(self.train_examples, self.sample_rate, desc="decoding train", progress=self.progress)
-            self.train_set = CropDataset(waveforms, self.targets(self.train_examples), self.window)
+            self.train_set = CropDataset(waveforms, self.targets(self.train_examples), self.window,
+                                         [e.weight for e in self.train_examples])
         if self.val_set is None and self.val_examples:
             waveforms = decode_all(self.val_examples, self.sample_rate, desc="decoding val", progress=self.progress)
             self.val_set = WindowDataset(waveforms, self.targets(self.val_examples), self.window, self.hop,
@@ -124,7 +131,8 @@ class InstrumentDataModule(L.LightningDataModule):
         assert self.train_set is not None
         size = self.epoch_size or len(self.train_set)
         if self.balanced:
-            sampler = WeightedRandomSampler(balanced_weights(self.train_set.targets), num_samples=size, replacement=True)
+            weights = balanced_weights(self.train_set.targets, self.train_set.weights)
+            sampler = WeightedRandomSampler(weights, num_samples=size, replacement=True)
             return DataLoader(self.train_set, batch_size=self.batch_size, sampler=sampler, drop_last=size > self.batch_size,
                               num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
         return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, drop_last=size > self.batch_size,

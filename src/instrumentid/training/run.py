@@ -109,9 +109,10 @@ def train(config: TrainConfig) -> Path:
         label_smoothing=config.label_smoothing, mix_p=config.mix_p, noise_p=config.noise_p, eq_p=config.eq_p,
         gain_p=config.gain_p, lowpass_p=config.lowpass_p, specaugment=config.specaugment, aggregation=config.aggregation,
     )
-    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor="val/f1_macro", mode="max",
-                                 save_top_k=1, filename="best-{epoch}")
     loggers = [CSVLogger(run_dir, name="logs")]
+    # checkpoints beside this run's logs (logs/version_N/checkpoints), never mixed with an earlier run's
+    checkpoint = ModelCheckpoint(dirpath=Path(loggers[0].log_dir) / "checkpoints", monitor="val/f1_macro",
+                                 mode="max", save_top_k=1, filename="best-{epoch}")
     try:
         from lightning.pytorch.loggers import TensorBoardLogger
 
