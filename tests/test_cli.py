@@ -70,6 +70,8 @@ def test_csv_and_atomic_output_file(audio_dir, tiny_bundle, tmp_path):
 def test_table_format(audio_dir, tiny_bundle):
     result = run("predict", audio_dir / "a tone.wav", "--model", tiny_bundle)
     assert result.returncode == 0 and "a tone.wav" in result.stdout and "present" in result.stdout
+    timeline = run("predict", audio_dir / "a tone.wav", "--model", tiny_bundle, "--segments")
+    assert "0.0-1.0 s" in timeline.stdout and "0.5-1.5 s" in timeline.stdout
 
 
 def test_bad_file_in_batch(audio_dir, tiny_bundle, tmp_path):

@@ -109,6 +109,10 @@ def to_table(records: Sequence[Mapping], labels: Sequence[str]) -> str:
         cells = " ".join(f"{round(record['scores'][c] * 100):>4d}" for c in labels)
         present = ",".join(record["present"]) or "-"
         lines.append(f"{name:<{name_width}} {record['duration_s']:>7.1f} {cells}  {present}")
+        for segment in record.get("segments", []):
+            span = f"  {segment['start_s']:.1f}-{segment['end_s']:.1f} s"
+            cells = " ".join(f"{round(segment['scores'][c] * 100):>4d}" for c in labels)
+            lines.append(f"{span:<{name_width}} {'':>7} {cells}  {','.join(segment['present']) or '-'}")
     lines.append("(scores x100; present = at or above the bundle's per-label thresholds)")
     return "\n".join(lines) + "\n"
 
