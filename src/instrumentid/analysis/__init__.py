@@ -10,5 +10,4 @@ One module per tool, each importing its heavy dependencies lazily:
   -- hand-crafted features and the one-SVM-per-instrument baseline
 * :mod:`~instrumentid.analysis.statistics` -- label distribution of datasets
 * :mod:`~instrumentid.analysis.timing` -- prediction time vs audio duration
-* :mod:`~instrumentid.analysis.dataset_io` -- write ``file`` + 0/1 label-column CSVs
 """

@@ -115,7 +115,7 @@ def label_issues(data, out, *, model=None, labels_file=None, n_splits: int = 5, 
 
     Returns ``{"n_files", "n_issues", "features", "issues_csv", "overrides_csv", "top": [rows]}``.
     """
-    from instrumentid.analysis.dataset_io import write_label_csv
+    from instrumentid.data.datasets import write_csv
     from instrumentid.evaluation.evaluate import label_matrix, load_examples
 
     examples = load_examples(data, labels_file=labels_file)
@@ -141,8 +141,8 @@ def label_issues(data, out, *, model=None, labels_file=None, n_splits: int = 5, 
         writer = csv.DictWriter(handle, fieldnames=header)
         writer.writeheader()
         writer.writerows(rows)
-    overrides_csv = write_label_csv(out / "label_overrides.csv", [kept[i] for i in found["ranked"]],
-                                    y=found["suggested"][found["ranked"]] if rows else None)
+    overrides_csv = write_csv([kept[i] for i in found["ranked"]], out / "label_overrides.csv",
+                              y=found["suggested"][found["ranked"]] if rows else None)
     return {"n_files": len(kept), "n_issues": len(rows), "features": source, "errors": errors,
             "issues_csv": issues_csv, "overrides_csv": overrides_csv, "top": rows[:20],
             "issue_indices": found["ranked"], "probabilities": probs}

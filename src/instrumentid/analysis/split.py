@@ -94,14 +94,14 @@ def split_dataset(
         ``{"train": path, "val": path, "n_train", "n_val", "n_train_groups", "n_val_groups",
         "proportions": {code: (train, val)}}``.
     """
-    from instrumentid.analysis.dataset_io import write_label_csv
+    from instrumentid.data.datasets import write_csv
     from instrumentid.evaluation.evaluate import load_examples
 
     examples = load_examples(data, labels_file=labels_file)
     train, val = grouped_split(examples, val_fraction=val_fraction, seed=seed)
     out_dir = Path(out_dir)
-    train_csv = write_label_csv(out_dir / "train.csv", train)
-    val_csv = write_label_csv(out_dir / "val.csv", val)
+    train_csv = write_csv(train, out_dir / "train.csv")
+    val_csv = write_csv(val, out_dir / "val.csv")
     p_train, p_val = label_proportions(train), label_proportions(val)
     return {
         "train": train_csv, "val": val_csv, "n_train": len(train), "n_val": len(val),

@@ -124,7 +124,7 @@ def read_csv(csv_path: str | os.PathLike, *, root: str | os.PathLike | None = No
     for line, row in enumerate(rows, start=2):
         where = f"{csv_path}:{line}"
         path = Path(row[file_column])
-        path = path if path.is_absolute() else base / path
+        path = path if path.is_absolute() else Path(os.path.normpath(base / path))
         if label_columns:
             try:
                 labels = tuple(c for c in LABELS if c in label_columns and float(row[c] or 0) >= 0.5)
@@ -180,21 +180,37 @@ def read_dataset(path: str | os.PathLike, *, labels_file: str | os.PathLike | No
     return read_irmas_test(path)
 
 
-def write_csv(examples: list[Example], csv_path: str | os.PathLike) -> Path:
-    """Write examples as ``file`` + one 0/1 column per label + ``group``, ``genre``, ``weight`` (atomic).
+def _relative(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` when possible (the CSV then moves with its data)."""
+    try:
+        return os.path.relpath(Path(path).resolve(), base.resolve())
+    except ValueError:  # another drive (Windows)
+        return str(Path(path).resolve())
 
-    The result reads back with :func:`read_dataset` (paths are written absolute).
+
+def write_csv(examples, csv_path: str | os.PathLike, *, y=None, extra: dict | None = None) -> Path:
+    """Write examples in the CSV shape every command reads, atomically.
+
+    Columns: ``file`` (relative to the CSV's folder), one 0/1 column per label code (from each
+    example's labels, or the ``(n, n_labels)`` matrix ``y``), ``group``, ``genre``, ``weight``,
+    then ``extra`` columns ``{name: values}``. :func:`read_dataset` reads it back.
     """
     import tempfile
 
     csv_path = Path(csv_path)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
+    extra = extra or {}
     fd, tmp = tempfile.mkstemp(prefix=f".{csv_path.name}.", dir=csv_path.parent)
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", *LABELS, "group", "genre", "weight"])
-        for e in examples:
-            writer.writerow([str(Path(e.path).resolve()), *(int(c in e.labels) for c in LABELS), e.group, e.genre or "",
-                             f"{e.weight:g}"])
-    os.replace(tmp, csv_path)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["file", *LABELS, "group", "genre", "weight", *extra])
+            for i, e in enumerate(examples):
+                row = y[i] if y is not None else [int(c in e.labels) for c in LABELS]
+                writer.writerow([_relative(e.path, csv_path.parent), *(int(v) for v in row), e.group, e.genre or "",
+                                 f"{getattr(e, 'weight', 1.0):g}", *(values[i] for values in extra.values())])
+        os.replace(tmp, csv_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return csv_path
