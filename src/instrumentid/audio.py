@@ -1,7 +1,8 @@
 """Decode, down-mix, resample and normalise audio; stream long files in blocks.
 
 Decoding uses soundfile (libsndfile: WAV, FLAC, OGG/Vorbis, Opus, MP3, AIFF, and more) and
-falls back to ``ffmpeg`` when it is installed (M4A/AAC, WMA, video containers...). Resampling
+falls back to PyAV, FFmpeg's libraries shipped in its wheel (M4A/AAC, WMA, video containers...),
+so no system package is needed. Resampling
 uses soxr (high-quality, anti-aliased). Every failure is an :class:`AudioError` whose message
 names the file and the problem.
 
@@ -12,8 +13,6 @@ Conventions: ``waveform`` is float32 with ``shape=(channels, samples)``; mono he
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,30 +63,27 @@ def _check_rate(path: Path, sample_rate: int) -> None:
         )
 
 
-def _ffmpeg_decode(path: Path) -> tuple[np.ndarray, int]:
-    """Decode with ffmpeg to float32 at the file's own rate; raises AudioError on failure."""
-    probe = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-acodec", "pcm_f32le", "-"],
-        capture_output=True,
-        check=False,
-    )
-    if probe.returncode != 0 or not probe.stdout:
-        reason = probe.stderr.decode(errors="replace").strip().splitlines()
-        raise AudioError(f"{path}: not a readable audio file ({reason[-1] if reason else 'ffmpeg found no audio'})")
-    # ffmpeg keeps the input's rate and channel count; ask it for them.
-    meta = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate,channels",
-         "-of", "default=noprint_wrappers=1:nokey=1", str(path)],
-        capture_output=True, text=True, check=False,
-    )
+def _av_decode(path: Path) -> tuple[np.ndarray, int]:
+    """Decode with PyAV (FFmpeg's libraries, shipped in its wheel): M4A/AAC, WMA, Opus, video files.
+
+    Returns float32 ``(channels, samples)`` at the file's own rate; AudioError on failure.
+    """
+    import av
+
     try:
-        rate_text, channels_text = meta.stdout.split()[:2]
-        sample_rate, channels = int(rate_text), int(channels_text)
-    except ValueError:
-        raise AudioError(f"{path}: ffmpeg could not tell the sample rate and channel count") from None
-    data = np.frombuffer(probe.stdout, dtype=np.float32)
-    data = data[: len(data) - len(data) % channels].reshape(-1, channels).T
-    return np.ascontiguousarray(data), sample_rate
+        with av.open(str(path)) as container:
+            stream = next((s for s in container.streams if s.type == "audio"), None)
+            if stream is None:
+                raise AudioError(f"{path}: not a readable audio file (no audio stream)")
+            resampler = av.AudioResampler(format="fltp")  # planar float32, same rate and layout
+            blocks = [frame.to_ndarray() for packet in container.decode(stream) for frame in resampler.resample(packet)]
+            blocks += [frame.to_ndarray() for frame in resampler.resample(None)]
+            rate = stream.rate
+    except av.FFmpegError as exc:
+        raise AudioError(f"{path}: not a readable audio file or unsupported format ({_reason(exc)})") from None
+    if not blocks:
+        raise AudioError(f"{path}: audio has zero length")
+    return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32), int(rate)
 
 
 def info(path: str | os.PathLike) -> AudioInfo:
@@ -96,11 +92,10 @@ def info(path: str | os.PathLike) -> AudioInfo:
     _check_exists(path)
     try:
         meta = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        if shutil.which("ffmpeg"):
-            waveform, rate = _ffmpeg_decode(path)
-            return AudioInfo(str(path), rate, waveform.shape[0], waveform.shape[1], "ffmpeg", "FLOAT")
-        raise AudioError(f"{path}: not a readable audio file or unsupported format ({_reason(exc)})") from None
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        waveform, rate = _av_decode(path)
+        _check_rate(path, rate)
+        return AudioInfo(str(path), rate, waveform.shape[0], waveform.shape[1], "av", "FLOAT")
     if meta.frames <= 0:
         raise AudioError(f"{path}: audio has zero length")
     _check_rate(path, meta.samplerate)
@@ -165,7 +160,7 @@ def load(
 
     Parameters
     ----------
-    path : audio file (any format soundfile or, if installed, ffmpeg reads).
+    path : audio file (any format soundfile or PyAV reads).
     sample_rate : resample to this rate (Hz); ``None`` keeps the file's rate.
     mono : down-mix to ``shape=(samples,)``; otherwise ``shape=(channels, samples)``.
     normalize : ``None``, ``"peak"`` or ``"loudness"``.
@@ -179,10 +174,8 @@ def load(
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
         waveform = np.ascontiguousarray(data.T)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        if not shutil.which("ffmpeg"):
-            raise AudioError(f"{path}: not a readable audio file or unsupported format ({_reason(exc)})") from None
-        waveform, rate = _ffmpeg_decode(path)
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        waveform, rate = _av_decode(path)
     if waveform.shape[-1] == 0:
         raise AudioError(f"{path}: audio has zero length")
     _check_rate(path, rate)
@@ -214,7 +207,7 @@ def stream(
     """
     path = Path(path)
     meta = info(path)
-    if meta.format == "ffmpeg":  # decoded whole by ffmpeg: no streaming reader for it
+    if meta.format == "av":  # decoded whole by PyAV: no block reader for these containers
         waveform, rate = load(path, sample_rate=sample_rate)
         step = max(1, int(block_seconds * sample_rate))
         for start in range(0, waveform.shape[0], step):
