@@ -81,7 +81,7 @@ def instrumentid(*args: str) -> None:
 
 def real_notes(shared: Path) -> list:
     from instrumentid.data.datasets import Example
-    from instrumentid.predict import AUDIO_SUFFIXES
+    from instrumentid.audio import AUDIO_SUFFIXES
 
     examples = []
     for folder, code in REAL_NOTES.items():

@@ -24,6 +24,11 @@ import soxr
 
 from instrumentid.errors import AudioError
 
+#: File suffixes treated as audio when a folder is walked (predict, datasets).
+AUDIO_SUFFIXES = frozenset(
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".caf",
+     ".w64", ".m4a", ".m4b", ".aac", ".ac3", ".wma", ".mka", ".mkv", ".mp4", ".mov", ".webm"}
+)
 #: Supported sample-rate range for inputs (Hz).
 MIN_SAMPLE_RATE = 8_000
 MAX_SAMPLE_RATE = 192_000

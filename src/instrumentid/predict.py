@@ -26,13 +26,6 @@ from instrumentid.bundle import AGGREGATIONS, build_model, load_bundle
 from instrumentid.errors import ConfigError, InstrumentIdError
 from instrumentid.features import build_frontend
 
-#: File suffixes treated as audio when walking folders.
-AUDIO_SUFFIXES = frozenset(
-    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd",
-     ".caf", ".w64", ".m4a", ".aac", ".wma", ".mp4", ".webm"}
-)
-
-
 def tile(signal: np.ndarray, length: int) -> np.ndarray:
     """Repeat ``signal`` until it is ``length`` samples long (zeros for an empty signal)."""
     if signal.size == 0:
@@ -94,7 +87,7 @@ def find_audio_files(paths: Sequence[str | os.PathLike], *, recursive: bool = Fa
         path = Path(raw)
         if path.is_dir():
             pattern = path.rglob("*") if recursive else path.glob("*")
-            found.extend(sorted(p for p in pattern if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES))
+            found.extend(sorted(p for p in pattern if p.is_file() and p.suffix.lower() in audio.AUDIO_SUFFIXES))
         else:
             found.append(path)  # missing/bad files become error records later
     return found

@@ -22,10 +22,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from instrumentid.audio import AUDIO_SUFFIXES
 from instrumentid.errors import DataError
 from instrumentid.labels import GENRES, LABELS
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".aif", ".aiff")
 _TAG = re.compile(r"\[([^\]]+)\]")
 _TEST_STEM = re.compile(r"^(?P<song>.+)-(?P<n>\d+)$")
 _TRAIN_STEM = re.compile(r"^(?P<tags>(?:\[[^\]]+\])+)\s*(?P<rest>.*?)(?:__(?P<k>\d+))?$")
