@@ -108,3 +108,14 @@ def test_label_overrides_replace_labels(tone_dataset, tmp_path):
     stranger = write_csv([Example(tmp_path / "x.wav", ("pia",), "x")], tmp_path / "none.csv")
     with pytest.raises(DataError, match="none of its 1 files"):
         apply_overrides(examples, str(stranger))
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes(tone_dataset, tmp_path):
+    """Lightning DDP (two CPU processes, gloo): one bundle, written once, by rank 0."""
+    out = tmp_path / "ddp.iid"
+    result = _cli("train", "--data", tone_dataset, "--epochs", "1", "--epoch-size", "32", "--out", out,
+                  "--run-dir", tmp_path / "run", "--devices", "2", "--accelerator", "cpu", *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count(f"wrote {out}") == 1
+    assert load_bundle(out)["metadata"]["train_files"] > 0

@@ -36,5 +36,6 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     out = train(config)
-    print(f"wrote {out}", file=sys.stderr)
+    if out is not None:
+        print(f"wrote {out}", file=sys.stderr)
     return 0

@@ -72,8 +72,8 @@ def _devices(value: str):
     return int(value) if value.isdigit() else value
 
 
-def train(config: TrainConfig) -> Path:
-    """Train per ``config`` and write the bundle to ``config.out``; returns its path."""
+def train(config: TrainConfig) -> Path | None:
+    """Train per ``config`` and write the bundle to ``config.out``; returns its path (None on DDP ranks > 0)."""
     if not config.data:
         raise ConfigError("no training data: give --data PATH (IRMAS folder, CSV or folder with labels.csv)")
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -130,8 +130,8 @@ def train(config: TrainConfig) -> Path:
         deterministic="warn", num_sanity_val_steps=0,
     )
     trainer.fit(module, datamodule=datamodule)
-    if not trainer.is_global_zero:
-        return Path(config.out)
+    if not trainer.is_global_zero:  # DDP: rank 0 writes the bundle
+        return None
     if checkpoint.best_model_path and not config.fast_dev_run:
         state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
