@@ -9,12 +9,10 @@ fixed-length vector per file.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-from instrumentid.errors import InstrumentIdError
 
 #: Default analysis rate (Hz) and frame sizes of the classical features.
 SAMPLE_RATE = 22_050
@@ -86,18 +84,10 @@ def file_features(path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE) ->
 def dataset_features(examples: Sequence, *, sample_rate: int = SAMPLE_RATE,
                      progress: bool = False) -> tuple[np.ndarray, list, list[dict]]:
     """Features of every example: ``(X (n_ok, n_features), ok_examples, errors)``."""
-    items = examples
-    if progress:
-        from tqdm import tqdm
+    from instrumentid.analysis.per_file import map_files
 
-        items = tqdm(examples, desc="features", unit="file", file=sys.stderr, leave=False)
-    vectors, kept, errors = [], [], []
-    for example in items:
-        try:
-            vectors.append(file_features(example.path, sample_rate=sample_rate))
-            kept.append(example)
-        except InstrumentIdError as exc:
-            errors.append({"file": str(example.path), "error": str(exc)})
+    vectors, kept, errors = map_files(examples, lambda path: file_features(path, sample_rate=sample_rate),
+                                      desc="features", progress=progress)
     X = np.asarray(vectors, dtype=np.float64).reshape(len(vectors), len(feature_names()))
     return X, kept, errors
 

@@ -10,7 +10,6 @@ https://projector.tensorflow.org.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,18 +30,10 @@ def file_embedding(predictor, path) -> np.ndarray:
 
 def compute_embeddings(predictor, examples: Sequence, *, progress: bool = False) -> tuple[np.ndarray, list, list]:
     """``(embeddings (n_ok, dim), ok_examples, errors)`` for labelled examples."""
-    items = examples
-    if progress:
-        from tqdm import tqdm
+    from instrumentid.analysis.per_file import map_files
 
-        items = tqdm(examples, desc="embed", unit="file", file=sys.stderr, leave=False)
-    vectors, kept, errors = [], [], []
-    for example in items:
-        try:
-            vectors.append(file_embedding(predictor, example.path))
-            kept.append(example)
-        except InstrumentIdError as exc:
-            errors.append({"file": str(example.path), "error": str(exc)})
+    vectors, kept, errors = map_files(examples, lambda path: file_embedding(predictor, path), desc="embed",
+                                      progress=progress)
     if not vectors:
         raise InstrumentIdError(f"no file could be embedded (first error: {errors[0]['error'] if errors else '-'})")
     return np.stack(vectors), kept, errors
