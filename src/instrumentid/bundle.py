@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -35,6 +34,7 @@ import torch
 from torch import nn
 
 from instrumentid.errors import BundleError
+from instrumentid.io import atomic_path
 from instrumentid.labels import LABELS
 
 FORMAT_VERSION = 1
@@ -43,13 +43,38 @@ REQUIRED_KEYS = (
     "model", "state_dict", "thresholds", "aggregation", "metadata",
 )
 AGGREGATIONS = ("mean", "max", "topk")
-#: File name of the bundled default model inside the package.
-DEFAULT_BUNDLE_NAME = "default.iid"
+#: Bundles shipped inside the package: name → (file in assets/, one-line description).
+#: ``--model NAME`` and ``load_model(NAME)`` accept these names as well as paths.
+BUNDLED: dict[str, tuple[str, str]] = {
+    "default": ("default.iid", "YAMNet (AudioSet-pretrained) + instrument head; the most accurate on real recordings"),
+    "fast": ("fast.iid", "small CNN trained on rendered + real audio; ~4x faster, for huge libraries"),
+    "audioset-zeroshot": ("audioset-zeroshot.iid", "YAMNet's AudioSet classes mapped to the 11 labels, no training "
+                                                   "(the baseline the default must beat)"),
+}
+DEFAULT_BUNDLE_NAME = BUNDLED["default"][0]
+
+
+def bundled_path(name: str = "default") -> Path:
+    """Path of a bundle shipped inside the package (see :data:`BUNDLED`)."""
+    return Path(str(resources.files("instrumentid") / "assets" / BUNDLED[name][0]))
 
 
 def default_bundle_path() -> Path:
     """Path of the default bundle shipped inside the package."""
-    return Path(str(resources.files("instrumentid") / "assets" / DEFAULT_BUNDLE_NAME))
+    return bundled_path("default")
+
+
+def resolve(model: str | os.PathLike | None) -> Path:
+    """A bundled name (``default``, ``fast``, …), a path, or None (the default) → bundle path.
+
+    An existing file wins over a bundled name of the same spelling.
+    """
+    if model is None:
+        return default_bundle_path()
+    path = Path(model)
+    if not path.exists() and str(model) in BUNDLED:
+        return bundled_path(str(model))
+    return path
 
 
 def state_checksum(state_dict: Mapping[str, torch.Tensor]) -> str:
@@ -76,8 +101,16 @@ def make_bundle(
     thresholds=None,
     aggregation: str = "mean",
     metadata: Mapping | None = None,
+    half: bool = False,
 ) -> dict:
-    """Assemble and validate a bundle dict."""
+    """Assemble and validate a bundle dict.
+
+    ``half=True`` stores floating-point weights as float16 (half the file size; loading casts
+    them back to the model's float32). Train or calibrate with :func:`round_to_half` applied
+    first and the bundle computes exactly what was measured.
+    """
+    if half:
+        state_dict = {k: v.half() if v.is_floating_point() else v for k, v in state_dict.items()}
     bundle = {
         "format_version": FORMAT_VERSION,
         "labels": list(labels),
@@ -94,6 +127,15 @@ def make_bundle(
     }
     validate(bundle, "<new bundle>")
     return bundle
+
+
+@torch.no_grad()
+def round_to_half(model: nn.Module) -> nn.Module:
+    """Round a model's floating-point weights to float16 precision in place (kept as float32)."""
+    for tensor in model.state_dict().values():
+        if tensor.is_floating_point():
+            tensor.copy_(tensor.half().float())
+    return model
 
 
 def _plain(value):
@@ -143,25 +185,19 @@ def save_bundle(bundle: Mapping, path: str | os.PathLike) -> Path:
     data = dict(bundle)
     data["checksum"] = state_checksum(data["state_dict"])
     validate(data, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(data, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
 def load_bundle(path: str | os.PathLike | None = None) -> dict:
-    """Load and validate a bundle (the bundled default when ``path`` is None)."""
-    path = Path(path) if path is not None else default_bundle_path()
+    """Load and validate a bundle: a path, a bundled name (:data:`BUNDLED`), or None for the default."""
+    path = resolve(path)
     if not path.is_file():
-        if path == default_bundle_path():
-            raise BundleError(f"{path}: the default model is not installed (run 'make default-model')")
-        raise BundleError(f"{path}: model bundle not found")
+        if path in {bundled_path(name) for name in BUNDLED}:
+            raise BundleError(f"{path}: this bundled model is not installed (run 'make default-model')")
+        names = ", ".join(BUNDLED)
+        raise BundleError(f"{path}: model bundle not found (give a bundle file or one of the bundled models: {names})")
     try:
         bundle = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling/zip failure means the file is unusable

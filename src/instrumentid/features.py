@@ -65,10 +65,24 @@ def _mel_to_hz(mels: np.ndarray) -> np.ndarray:
     return np.where(mels >= min_log_mel, min_log_hz * np.exp(logstep * (mels - min_log_mel)), freqs)
 
 
-def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    """Slaney-normalised triangular mel filters, ``shape=(n_mels, 1 + n_fft // 2)``."""
+def _hz_to_mel_htk(freq: np.ndarray) -> np.ndarray:
+    return 2595.0 * np.log10(1.0 + np.asarray(freq, dtype=np.float64) / 700.0)
+
+
+def _mel_to_hz_htk(mels: np.ndarray) -> np.ndarray:
+    return 700.0 * (10.0 ** (np.asarray(mels, dtype=np.float64) / 2595.0) - 1.0)
+
+
+def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float,
+                   htk: bool = False, norm: bool = True) -> np.ndarray:
+    """Triangular mel filters, ``shape=(n_mels, 1 + n_fft // 2)``.
+
+    ``htk=False, norm=True`` is librosa's default (Slaney scale, area-normalised);
+    ``htk=True, norm=False`` is YAMNet's (``librosa.filters.mel(htk=True, norm=None)``).
+    """
+    to_mel, to_hz = (_hz_to_mel_htk, _mel_to_hz_htk) if htk else (_hz_to_mel, _mel_to_hz)
     fft_freqs = np.linspace(0, sample_rate / 2, 1 + n_fft // 2)
-    mel_points = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
+    mel_points = to_hz(np.linspace(to_mel(fmin), to_mel(fmax), n_mels + 2))
     fdiff = np.diff(mel_points)
     ramps = mel_points[:, None] - fft_freqs[None, :]
     weights = np.zeros((n_mels, len(fft_freqs)))
@@ -76,7 +90,8 @@ def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fm
         lower = -ramps[i] / fdiff[i]
         upper = ramps[i + 2] / fdiff[i + 1]
         weights[i] = np.maximum(0, np.minimum(lower, upper))
-    weights *= (2.0 / (mel_points[2 : n_mels + 2] - mel_points[:n_mels]))[:, None]
+    if norm:
+        weights *= (2.0 / (mel_points[2 : n_mels + 2] - mel_points[:n_mels]))[:, None]
     return weights.astype(np.float32)
 
 
@@ -114,6 +129,63 @@ class LogMel(nn.Module):
             peak = db.amax(dim=(-2, -1), keepdim=True)
             db = torch.maximum(db, peak - self.config.top_db)
         return db.unsqueeze(1)
+
+
+@dataclass(frozen=True)
+class YamnetMelConfig:
+    """YAMNet's front-end (AudioSet-trained weights expect exactly this input).
+
+    16 kHz mono; frames of ``win_length`` samples every ``hop_length`` (no centring, no
+    padding), periodic Hann window, |FFT| of ``n_fft`` points (magnitude, not power),
+    ``n_mels`` HTK-scale triangles from ``fmin`` to ``fmax`` without area normalisation,
+    ``log(mel + log_offset)``.
+    """
+
+    sample_rate: int = 16_000
+    n_fft: int = 512
+    win_length: int = 400
+    hop_length: int = 160
+    n_mels: int = 64
+    fmin: float = 125.0
+    fmax: float = 7500.0
+    log_offset: float = 0.001
+
+    def to_dict(self) -> dict:
+        return {"name": "yamnet", **asdict(self)}
+
+    def frames(self, n_samples: int) -> int:
+        """Number of frames for ``n_samples`` input samples (at least one: short input is padded)."""
+        return max(1, 1 + (n_samples - self.win_length) // self.hop_length)
+
+
+class YamnetLogMel(nn.Module):
+    """Waveforms ``(batch, samples)`` → YAMNet log-mel ``(batch, 1, n_mels, frames)``.
+
+    Frames start at 0, 160, 320, … and span 400 samples, as ``tf.signal.stft`` frames them
+    for YAMNet; input shorter than one frame is zero-padded to one frame.
+    """
+
+    def __init__(self, config: YamnetMelConfig | None = None, **params) -> None:
+        super().__init__()
+        self.config = config or YamnetMelConfig(**params)
+        c = self.config
+        if c.fmax > c.sample_rate / 2:
+            raise ConfigError(f"fmax={c.fmax} Hz is above the Nyquist frequency {c.sample_rate / 2} Hz")
+        self.register_buffer("window", torch.hann_window(c.win_length, periodic=True), persistent=False)
+        fb = mel_filterbank(sample_rate=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax,
+                            htk=True, norm=False)
+        self.register_buffer("mel_basis", torch.from_numpy(fb), persistent=False)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        if waveform.dim() == 1:
+            waveform = waveform.unsqueeze(0)
+        if waveform.shape[-1] < c.win_length:
+            waveform = torch.nn.functional.pad(waveform, (0, c.win_length - waveform.shape[-1]))
+        frames = waveform.unfold(-1, c.win_length, c.hop_length) * self.window  # (batch, frames, win)
+        magnitude = torch.fft.rfft(frames, n=c.n_fft).abs()  # (batch, frames, 1 + n_fft // 2)
+        mel = torch.matmul(magnitude, self.mel_basis.T)  # (batch, frames, n_mels)
+        return torch.log(mel + c.log_offset).transpose(1, 2).unsqueeze(1)
 
 
 @dataclass(frozen=True)
@@ -162,7 +234,11 @@ class Frontend(nn.Sequential):
         return self[0]
 
 
-FEATURES = {"logmel": (LogMel, LogMelConfig), "waveform": (Waveform, WaveformConfig)}
+FEATURES = {
+    "logmel": (LogMel, LogMelConfig),
+    "yamnet": (YamnetLogMel, YamnetMelConfig),
+    "waveform": (Waveform, WaveformConfig),
+}
 
 
 def feature_config(name: str = "logmel", **params) -> dict:

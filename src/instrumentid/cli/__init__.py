@@ -20,7 +20,8 @@ from instrumentid.errors import InstrumentIdError
 COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("instrumentid.cli.predict", "which instruments play in audio files or folders"),
     "train": ("instrumentid.cli.train", "train a model on IRMAS folders, CSVs or generated data"),
-    "models": ("instrumentid.cli.models", "list the model architectures train can build"),
+    "models": ("instrumentid.cli.models", "list the bundled models and the architectures train can build"),
+    "import-weights": ("instrumentid.cli.import_weights", "import pretrained weights (YAMNet) from a local file"),
     "synth": ("instrumentid.cli.synth", "render an IRMAS-format dataset from SoundFonts and real notes"),
     "evaluate": ("instrumentid.cli.evaluate", "metrics, predictions and an HTML report on a labelled set"),
     "tune-thresholds": ("instrumentid.cli.tune_thresholds", "per-label thresholds that maximise F1, into a new bundle"),

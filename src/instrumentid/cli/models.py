@@ -1,4 +1,4 @@
-"""``instrumentid models``: the architectures ``train --model`` can build."""
+"""``instrumentid models``: the bundled models, and the architectures ``train --model`` can build."""
 
 from __future__ import annotations
 
@@ -7,17 +7,26 @@ import importlib.util
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = "example:\n  instrumentid train --data IRMAS-TrainingData --model cnn-wide --out wide.iid"
+    parser.epilog = ("examples:\n  instrumentid predict song.wav --model fast\n"
+                     "  instrumentid train --data IRMAS-TrainingData --model cnn-wide --out wide.iid")
 
 
 def run(args: argparse.Namespace) -> int:
+    from instrumentid.bundle import BUNDLED, bundled_path
     from instrumentid.models import available
 
+    print("bundled models (predict --model NAME):")
+    width = max(len(name) for name in BUNDLED)
+    for name, (_, description) in BUNDLED.items():
+        path = bundled_path(name)
+        size = f"{path.stat().st_size / 1e6:.1f} MB" if path.is_file() else "not installed"
+        print(f"  {name:<{width}}  {description} [{size}]")
+    print("\narchitectures (train --model NAME):")
     entries = available()
     width = max(len(name) for name in entries)
     for name, entry in sorted(entries.items()):
         note = ""
         if entry.requires and importlib.util.find_spec(entry.requires.split(":")[0]) is None:
             note = f"  [needs: pip install 'instrumentid[{entry.requires.split(':')[-1]}]']"
-        print(f"{name:<{width}}  {entry.description}{note}")
+        print(f"  {name:<{width}}  {entry.description}{note}")
     return 0

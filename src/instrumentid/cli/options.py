@@ -14,7 +14,10 @@ def add_dataset(parser: argparse.ArgumentParser, help: str = DATASET_HELP) -> No
     parser.add_argument("--labels-file", default=None, metavar="CSV", help="CSV of labels for the files in DATA")
 
 
-def add_model(parser: argparse.ArgumentParser, help: str = "model bundle (default: the bundled model)",
-              *, required: bool = False) -> None:
-    """``--model/-m BUNDLE``."""
+MODEL_HELP = ("model bundle: a file, or a bundled name — default (YAMNet + head), fast (small CNN), "
+              "audioset-zeroshot (see 'instrumentid models'); default: default")
+
+
+def add_model(parser: argparse.ArgumentParser, help: str = MODEL_HELP, *, required: bool = False) -> None:
+    """``--model/-m BUNDLE`` (a path or a bundled name)."""
     parser.add_argument("--model", "-m", metavar="BUNDLE", default=None, required=required, help=help)

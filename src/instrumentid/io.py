@@ -1,0 +1,47 @@
+"""Atomic file writes: the one helper every writer uses, so a crash never leaves half a file.
+
+>>> with atomic_path("out/model.iid") as tmp:
+...     torch.save(bundle, tmp)          # written to a hidden temp file beside the target
+>>> # on success the temp file replaces out/model.iid; on any exception it is removed
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from instrumentid.errors import ConfigError
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, suffix: str = "") -> Iterator[Path]:
+    """Yield a temp path beside ``path``; move it over ``path`` when the block succeeds.
+
+    The file gets the permissions a plain ``open(path, "w")`` would (``0o666 & ~umask``), the
+    parent folder is created, and a ``path`` that is a folder is refused with one clear error.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; give a file name to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write here ({exc.strerror or exc})") from None
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,174 @@
+"""Heads on a frozen backbone: embed every window once, cache, then train heads in seconds.
+
+With ``fine_tune_blocks=0`` the backbone's output for a window never changes, so running it
+once per window and training only the head on the cached patch embeddings gives the same
+result as end-to-end training without waveform augmentation, hundreds of times faster —
+which is what makes comparing heads, data mixes, aggregations and thresholds by grouped
+cross-validation affordable on a CPU. (Fine-tuning keeps the full Lightning path with its
+augmentations: ``instrumentid train --model yamnet --model-params '{fine_tune_blocks: 2}'``.)
+
+>>> cache = EmbeddingCache(model, window_s=3.0, hop_s=1.5, folder="runs/cache")
+>>> table = cache.embed(examples)               # one entry per file: (windows, patches, 1024)
+>>> fit_head(model, table, epochs=60)          # trains model.head in place
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from instrumentid import audio
+from instrumentid.data.datasets import Example
+from instrumentid.errors import InstrumentIdError
+from instrumentid.features import build_frontend
+from instrumentid.labels import LABELS, encode
+from instrumentid.predict import aggregate, iter_windows
+
+
+@dataclass
+class FileEmbeddings:
+    """The cached feature maps of one file: ``fmaps`` is ``(windows, time steps, dim)`` float16."""
+
+    example: Example
+    fmaps: np.ndarray
+
+    @property
+    def target(self) -> np.ndarray:
+        return encode(self.example.labels)
+
+
+class EmbeddingCache:
+    """Backbone feature maps of every analysis window of a file, computed once and kept on disk.
+
+    ``model`` is a :class:`~instrumentid.models.yamnet.YamnetClassifier` (anything with
+    ``feature_map``, ``pool`` and ``head_logits``); ``features`` its front-end config.
+    Files are keyed by path, size, modification time and the window geometry.
+    """
+
+    def __init__(self, model: torch.nn.Module, features: dict, *, window_s: float, hop_s: float,
+                 folder: str | os.PathLike, batch_size: int = 32) -> None:
+        self.model = model.eval()
+        self.frontend = build_frontend(features).eval()
+        self.sample_rate = int(features["sample_rate"])
+        self.window = round(window_s * self.sample_rate)
+        self.hop = round(hop_s * self.sample_rate)
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.batch_size = batch_size
+        self.tag = f"{window_s}-{hop_s}"
+
+    def _key(self, path: Path) -> Path:
+        stat = path.stat()
+        digest = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{self.tag}".encode()).hexdigest()
+        return self.folder / f"{digest[:20]}.npy"
+
+    @torch.inference_mode()
+    def _compute(self, path: Path) -> np.ndarray:
+        blocks = audio.stream(path, sample_rate=self.sample_rate)
+        windows = [w for _, w in iter_windows(blocks, self.window, self.hop)]
+        out = []
+        for start in range(0, len(windows), self.batch_size):
+            batch = torch.from_numpy(np.stack(windows[start : start + self.batch_size]))
+            out.append(self.model.feature_map(self.frontend(batch)).numpy())
+        return np.concatenate(out).astype(np.float16)
+
+    def get(self, path: str | os.PathLike) -> np.ndarray:
+        path = Path(path)
+        key = self._key(path)
+        if key.is_file():
+            return np.load(key)
+        patches = self._compute(path)
+        tmp = key.with_suffix(".tmp.npy")
+        np.save(tmp, patches)
+        os.replace(tmp, key)
+        return patches
+
+    def embed(self, examples: Sequence[Example], *, desc: str = "embedding") -> list[FileEmbeddings]:
+        """Embeddings of every example (files that fail to decode are reported and skipped)."""
+        table = []
+        for example in tqdm(examples, desc=desc, unit="file", mininterval=5):
+            try:
+                table.append(FileEmbeddings(example, self.get(example.path)))
+            except InstrumentIdError as exc:
+                print(f"skipped: {exc}")
+        return table
+
+
+def _window_arrays(table: Sequence[FileEmbeddings]):
+    """Per-window tensors: feature maps ``(n, steps, dim)``, targets ``(n, labels)``, weights, file index."""
+    patches, targets, weights, files = [], [], [], []
+    for index, item in enumerate(table):
+        n = item.fmaps.shape[0]
+        patches.append(item.fmaps)
+        targets.append(np.repeat(item.target[None], n, axis=0))
+        weights.append(np.full(n, item.example.weight / n, dtype=np.float32))  # every file weighs its weight
+        files.append(np.full(n, index))
+    width = max(p.shape[1] for p in patches)
+    padded = [np.pad(p, ((0, 0), (0, width - p.shape[1]), (0, 0)), mode="edge") for p in patches]
+    return (torch.from_numpy(np.concatenate(padded).astype(np.float32)), torch.from_numpy(np.concatenate(targets)),
+            torch.from_numpy(np.concatenate(weights)), np.concatenate(files))
+
+
+def window_logits(model: torch.nn.Module, fmaps: torch.Tensor) -> torch.Tensor:
+    """Label logits of windows from their cached feature maps (the model's own pooling)."""
+    return model.head_logits(model.pool(fmaps)).amax(dim=1)
+
+
+def fit_head(model: torch.nn.Module, table: Sequence[FileEmbeddings], *, epochs: int = 40, lr: float = 1e-3,
+             weight_decay: float = 1e-3, batch_size: int = 256, balanced: bool = True, seed: int = 0,
+             label_smoothing: float = 0.0) -> torch.nn.Module:
+    """Train the model's head (the backbone is untouched) on cached embeddings with weighted BCE.
+
+    ``balanced`` reweights windows so that every label's positives and the all-negative
+    windows carry equal total weight (scarce classes are not drowned by common ones).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    patches, targets, weights, _ = _window_arrays(table)
+    if balanced:
+        groups = torch.cat([targets, (targets.sum(1, keepdim=True) == 0).float()], dim=1)
+        group_weight = (weights[:, None] * groups).sum(0)
+        inverse = torch.where(group_weight > 0, 1.0 / group_weight.clamp_min(1e-12), torch.zeros_like(group_weight))
+        weights = weights * (groups * inverse).sum(1) / groups.sum(1).clamp_min(1)
+    weights = weights / weights.mean()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    steps = epochs * math.ceil(len(targets) / batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(1, steps), pct_start=0.1)
+    soft = targets * (1 - label_smoothing) + 0.5 * label_smoothing
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(targets), generator=generator)
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            logits = window_logits(model, patches[idx])
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, soft[idx], reduction="none")
+            loss = (loss.mean(1) * weights[idx]).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+    return model.eval()
+
+
+@torch.inference_mode()
+def file_scores(model: torch.nn.Module, table: Sequence[FileEmbeddings], aggregation: str = "mean") -> np.ndarray:
+    """File scores ``(files, labels)``: window sigmoid scores aggregated as the predictor does."""
+    model.eval()
+    rows = []
+    for item in table:
+        window_scores = torch.sigmoid(window_logits(model, torch.from_numpy(item.fmaps.astype(np.float32))))
+        rows.append(aggregate(window_scores.numpy(), aggregation))
+    return np.stack(rows) if rows else np.zeros((0, len(LABELS)), dtype=np.float32)
+
+
+def targets_of(table: Sequence[FileEmbeddings]) -> np.ndarray:
+    return np.stack([item.target for item in table]) if table else np.zeros((0, len(LABELS)), dtype=np.float32)
