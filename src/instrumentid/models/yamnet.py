@@ -119,7 +119,8 @@ class YamnetBackbone(nn.Module):
         self.blocks = nn.ModuleList(blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.transpose(2, 3)  # YAMNet reads (frames, mel bands)
+        # YAMNet reads (frames, mel bands); channels-last is ~1.5x faster for depthwise convolutions on CPU
+        x = x.transpose(2, 3).contiguous(memory_format=torch.channels_last)
         for block in self.blocks:
             x = block(x)
         return x
@@ -189,6 +190,9 @@ class AudiosetHead(nn.Module):
 class YamnetClassifier(nn.Module):
     """YAMNet backbone + an instrument head; see the module docstring for the options.
 
+    Fully convolutional up to the pooling, it scores a file shorter than one window at its own
+    length (``variable_length``) instead of tiling it.
+
     Parameters
     ----------
     n_labels : outputs (the label set's size).
@@ -214,6 +218,7 @@ class YamnetClassifier(nn.Module):
         if len(labels) != n_labels:
             raise ConfigError(f"{len(labels)} labels for n_labels={n_labels}")
         self.labels, self.head_name, self.pooling = list(labels), head, pooling
+        self.variable_length = True
         self.fine_tune_blocks = fine_tune_blocks
         self.embedding_dim = EMBEDDING_DIM
         self.backbone = YamnetBackbone()
@@ -278,10 +283,17 @@ class YamnetClassifier(nn.Module):
             raise ConfigError(f"the {self.head_name!r} head does not keep YAMNet's AudioSet classifier")
         return self.audioset(self.embed(x))
 
-    def head_logits(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """Label logits from embeddings ``(..., 1024)`` (what a cached-embedding trainer calls)."""
+    def zeroshot(self, embeddings: torch.Tensor) -> torch.Tensor | None:
+        """Zero-shot label logits of embeddings ``(..., 1024)`` (None for heads that do not use them)."""
+        if self.audioset is None:
+            return None
+        return zeroshot_logits(self.audioset(embeddings), self.labels)
+
+    def head_logits(self, embeddings: torch.Tensor, zeroshot: torch.Tensor | None = None) -> torch.Tensor:
+        """Label logits from embeddings ``(..., 1024)``; ``zeroshot`` may be passed in precomputed
+        (the AudioSet layer is frozen, so a cached-embedding trainer computes it once)."""
         if self.head_name in ("zeroshot", "audioset"):
-            zeroshot = zeroshot_logits(self.audioset(embeddings), self.labels)
+            zeroshot = self.zeroshot(embeddings) if zeroshot is None else zeroshot
             return zeroshot if self.head is None else self.head(embeddings, zeroshot)
         return self.head(embeddings)
 
@@ -290,6 +302,6 @@ class YamnetClassifier(nn.Module):
 
 
 @register("yamnet", "YAMNet (AudioSet-pretrained MobileNetV1, 3.7 M parameters) + a head: linear, mlp, fluffy, "
-          "cosine, zeroshot, audioset", frontend="yamnet")
+          "cosine, zeroshot, audioset", frontend="yamnet", normalize=False)
 def build_yamnet(n_labels: int = len(LABELS), **params) -> YamnetClassifier:
     return YamnetClassifier(n_labels, **params)

@@ -70,8 +70,11 @@ class TrainConfig:
         from instrumentid.features import feature_config
         from instrumentid.models import entry
 
-        if entry(self.model).frontend == "waveform":
+        frontend = entry(self.model).frontend
+        if frontend == "waveform":
             return feature_config("waveform", sample_rate=self.sample_rate)
+        if frontend == "yamnet":  # fixed by the pretrained weights: the mel flags do not apply
+            return feature_config("yamnet", sample_rate=self.sample_rate)
         return feature_config("logmel", sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
                               n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax)
 

@@ -50,7 +50,7 @@ class EmbeddingCache:
 
     ``model`` is a :class:`~instrumentid.models.yamnet.YamnetClassifier` (anything with
     ``feature_map``, ``pool`` and ``head_logits``); ``features`` its front-end config.
-    Files are keyed by path, size, modification time and the window geometry.
+    Files are keyed by path, size, modification time, the window geometry and the backbone's weights.
     """
 
     def __init__(self, model: torch.nn.Module, features: dict, *, window_s: float, hop_s: float,
@@ -63,7 +63,11 @@ class EmbeddingCache:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.batch_size = batch_size
-        self.tag = f"{window_s}-{hop_s}"
+        from instrumentid.bundle import state_checksum
+
+        weights = state_checksum(model.backbone.state_dict())[:16]  # a re-imported or rounded backbone re-embeds
+        self.tile_short = not getattr(model, "variable_length", False)  # as the predictor windows files
+        self.tag = f"{window_s}-{hop_s}-{weights}-{'tile' if self.tile_short else 'own-length'}"
 
     def _key(self, path: Path) -> Path:
         stat = path.stat()
@@ -73,7 +77,7 @@ class EmbeddingCache:
     @torch.inference_mode()
     def _compute(self, path: Path) -> np.ndarray:
         blocks = audio.stream(path, sample_rate=self.sample_rate)
-        windows = [w for _, w in iter_windows(blocks, self.window, self.hop)]
+        windows = [w for _, w in iter_windows(blocks, self.window, self.hop, tile_short=self.tile_short)]
         out = []
         for start in range(0, len(windows), self.batch_size):
             batch = torch.from_numpy(np.stack(windows[start : start + self.batch_size]))
@@ -122,6 +126,17 @@ def window_logits(model: torch.nn.Module, fmaps: torch.Tensor) -> torch.Tensor:
     return model.head_logits(model.pool(fmaps)).amax(dim=1)
 
 
+@torch.no_grad()
+def _head_inputs(model: torch.nn.Module, fmaps: torch.Tensor, batch_size: int = 1024):
+    """Pooled embeddings and zero-shot logits of every window: both are fixed while the head trains."""
+    pooled, zeroshot = [], []
+    for start in range(0, len(fmaps), batch_size):
+        emb = model.pool(fmaps[start : start + batch_size])
+        pooled.append(emb)
+        zeroshot.append(model.zeroshot(emb))
+    return torch.cat(pooled), (torch.cat(zeroshot) if zeroshot[0] is not None else None)
+
+
 def fit_head(model: torch.nn.Module, table: Sequence[FileEmbeddings], *, epochs: int = 40, lr: float = 1e-3,
              weight_decay: float = 1e-3, batch_size: int = 256, balanced: bool = True, seed: int = 0,
              label_smoothing: float = 0.0) -> torch.nn.Module:
@@ -132,7 +147,10 @@ def fit_head(model: torch.nn.Module, table: Sequence[FileEmbeddings], *, epochs:
     """
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    patches, targets, weights, _ = _window_arrays(table)
+    fmaps, targets, weights, _ = _window_arrays(table)
+    model.eval()
+    embeddings, zeroshot = _head_inputs(model, fmaps)
+    del fmaps
     if balanced:
         groups = torch.cat([targets, (targets.sum(1, keepdim=True) == 0).float()], dim=1)
         group_weight = (weights[:, None] * groups).sum(0)
@@ -149,7 +167,7 @@ def fit_head(model: torch.nn.Module, table: Sequence[FileEmbeddings], *, epochs:
         order = torch.randperm(len(targets), generator=generator)
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            logits = window_logits(model, patches[idx])
+            logits = model.head_logits(embeddings[idx], None if zeroshot is None else zeroshot[idx]).amax(dim=1)
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, soft[idx], reduction="none")
             loss = (loss.mean(1) * weights[idx]).mean()
             optimizer.zero_grad()

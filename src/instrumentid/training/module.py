@@ -70,7 +70,8 @@ class InstrumentModule(L.LightningModule):
             self.log("val/auroc_macro", auroc, prog_bar=True, sync_dist=False)
 
     def configure_optimizers(self):
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]  # frozen backbone blocks stay out
+        optimizer = torch.optim.AdamW(trainable, lr=self.lr, weight_decay=self.weight_decay)
         total = max(1, int(self.trainer.estimated_stepping_batches))
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.lr, total_steps=total, pct_start=0.1)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

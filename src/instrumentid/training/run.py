@@ -99,8 +99,11 @@ def train(config: TrainConfig) -> Path | None:
     )
     datamodule.setup()
     train_set = datamodule.train_set
-    sample = torch.stack([train_set[i][0] for i in range(min(len(train_set), 512))])
-    normalization = compute_normalization(build_frontend(features).features, sample.split(64))
+    if entry(config.model).normalize:
+        sample = torch.stack([train_set[i][0] for i in range(min(len(train_set), 512))])
+        normalization = compute_normalization(build_frontend(features).features, sample.split(64))
+    else:  # pretrained weights expect the front-end's own scale
+        normalization = {"mean": 0.0, "std": 1.0}
     model = build(config.model, **model_params(config, features))
     module = InstrumentModule(
         model, features=features, normalization=normalization, n_labels=len(LABELS), lr=config.lr,
