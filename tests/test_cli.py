@@ -94,7 +94,17 @@ def test_user_errors_are_one_line(tiny_bundle, tmp_path, audio_dir):
     assert bad_threshold.returncode == 2 and "between 0 and 1" in bad_threshold.stderr
 
 
-def test_models_lists_the_registry():
+def test_models_lists_bundled_models_and_the_registry():
     result = run("models")
-    names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert result.returncode == 0 and {"cnn", "cnn-wide", "ast", "wav2vec2", "timm"} <= set(names)
+    bundled, architectures = result.stdout.split("architectures")
+    names = lambda text: {line.split()[0] for line in text.splitlines()[1:] if line.strip()}  # noqa: E731
+    assert result.returncode == 0
+    assert {"default", "fast", "audioset-zeroshot"} <= names(bundled)
+    assert {"cnn", "cnn-wide", "yamnet", "ast", "wav2vec2", "timm"} <= names(architectures)
+
+
+def test_model_flag_takes_a_bundled_name(audio_dir):
+    result = run("predict", audio_dir, "--model", "fast", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    unknown = run("predict", audio_dir, "--model", "no-such-model")
+    assert unknown.returncode == 2 and "default, fast, audioset-zeroshot" in unknown.stderr

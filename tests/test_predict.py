@@ -81,10 +81,51 @@ def test_half_second_file_and_waveform_api(tiny_bundle, tmp_path):
     assert from_memory["scores"] == pytest.approx(record["scores"], abs=1e-3)
 
 
-def test_silence_is_reported_not_rejected(tiny_bundle, tmp_path):
-    sf.write(tmp_path / "quiet.wav", np.zeros(16_000, np.float32), 16_000)
-    record = Predictor.from_bundle(tiny_bundle).predict_file(tmp_path / "quiet.wav")
-    assert record["warnings"] == ["all-silent"]
+def test_half_second_file_is_flagged_short(tiny_bundle, tmp_path):
+    record = Predictor.from_bundle(tiny_bundle).predict_file(write_tone(tmp_path / "short.wav", 440, 0.5, 16_000))
+    assert record["warnings"] == ["short"]
+
+
+def test_silence_names_no_instrument_whatever_the_threshold(tiny_bundle, tmp_path):
+    sf.write(tmp_path / "zeros.wav", np.zeros(32_000, np.float32), 16_000)
+    quiet = write_tone(tmp_path / "quiet.wav", 440, 2.0, 16_000, amplitude=10 ** (-70 / 20))  # -73 dBFS RMS
+    predictor = Predictor.from_bundle(tiny_bundle)
+    for path, warning in ((tmp_path / "zeros.wav", "all-silent"), (quiet, "near-silent")):
+        record = predictor.predict_file(path, threshold=0.0, segments=True)
+        assert record["warnings"] == [warning]
+        assert record["present"] == [] and all(s["present"] == [] for s in record["segments"])
+        assert set(record["scores"]) == set(predictor.labels)  # scores are still reported
+
+
+def test_audio_below_the_minimum_length_is_an_error_naming_it(tiny_bundle, tmp_path):
+    from instrumentid.errors import AudioError
+
+    predictor = Predictor.from_bundle(tiny_bundle)
+    blip = write_tone(tmp_path / "blip.wav", 440, 0.05, 16_000)
+    with pytest.raises(AudioError, match=r"blip.wav: audio is 0.050 s long; this model needs at least 0.1 s"):
+        predictor.predict_file(blip)
+    record = next(predictor.predict_files([blip]))
+    assert "0.050 s long" in record["error"]
+
+
+def test_fully_convolutional_model_scores_short_audio_at_its_own_length(tmp_path):
+    """YAMNet-style models are not fed a tiled copy: the scores are those of the 0.5-s audio alone."""
+    import torch
+
+    from instrumentid.bundle import make_bundle
+    from instrumentid.features import YamnetLogMel, feature_config
+    from instrumentid.models import build
+
+    torch.manual_seed(0)
+    model = build("yamnet", head="linear", pooling="max").eval()
+    bundle = make_bundle(model_name="yamnet", model_params={"head": "linear", "pooling": "max"},
+                         state_dict=model.state_dict(), sample_rate=16_000, window_s=3.0, hop_s=3.0,
+                         features=feature_config("yamnet"), normalization={"mean": 0.0, "std": 1.0}, aggregation="max")
+    path = write_tone(tmp_path / "short.wav", 440, 0.5, 16_000)
+    record = Predictor(bundle).predict_file(path)
+    with torch.inference_mode():
+        expected = torch.sigmoid(model(YamnetLogMel()(torch.from_numpy(sf.read(path, dtype="float32")[0]))))[0]
+    assert list(record["scores"].values()) == pytest.approx(expected.tolist(), abs=1e-4)
 
 
 def test_one_hour_file_is_streamed(tiny_bundle, tmp_path):

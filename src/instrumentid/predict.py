@@ -23,8 +23,59 @@ import torch
 
 from instrumentid import audio, schema
 from instrumentid.bundle import AGGREGATIONS, build_model, load_bundle
-from instrumentid.errors import ConfigError, InstrumentIdError
+from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
 from instrumentid.features import build_frontend
+
+#: Shortest audio a prediction is made for: below it there is no timbre to judge (a 0.1-s
+#: stroke is about 10 spectrogram frames).
+MIN_DURATION_S = 0.1
+#: Audio whose overall RMS is below this (dBFS) is treated as silence: no instrument is named.
+QUIET_DBFS = -60.0
+
+
+class SignalLevel:
+    """Watches the blocks of a stream go by: length, peak and RMS, so nothing is decoded twice.
+
+    ``silent`` (peak at or below :data:`audio.SILENCE_PEAK`, or RMS below :data:`QUIET_DBFS`)
+    means the predictor names no instrument and says why in the record's ``warnings``.
+    """
+
+    def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self.samples, self.peak, self.energy = 0, 0.0, 0.0
+
+    def watch(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        for block in blocks:
+            block = np.asarray(block, dtype=np.float32)
+            if block.size:
+                self.samples += block.size
+                self.peak = max(self.peak, float(np.max(np.abs(block))))
+                self.energy += float(np.dot(block.astype(np.float64), block.astype(np.float64)))
+            yield block
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples / self.sample_rate
+
+    @property
+    def rms_dbfs(self) -> float:
+        rms = math.sqrt(self.energy / self.samples) if self.samples else 0.0
+        return 20 * math.log10(rms) if rms > 0 else -math.inf
+
+    @property
+    def silent(self) -> bool:
+        return self.peak <= audio.SILENCE_PEAK or self.rms_dbfs < QUIET_DBFS
+
+    def warnings(self, window_s: float) -> list[str]:
+        found = []
+        if self.peak <= audio.SILENCE_PEAK:
+            found.append("all-silent")
+        elif self.rms_dbfs < QUIET_DBFS:
+            found.append("near-silent")
+        if self.duration_s < window_s:
+            found.append("short")
+        return found
+
 
 def tile(signal: np.ndarray, length: int) -> np.ndarray:
     """Repeat ``signal`` until it is ``length`` samples long (zeros for an empty signal)."""
@@ -118,6 +169,8 @@ class Predictor:
         self.hop_samples = round(self.hop_s * self.sample_rate)
         #: fully convolutional models score a file shorter than one window at its own length
         self.tile_short = not getattr(self.model, "variable_length", False)
+        #: shorter audio is an error (the bundle may declare its own ``min_duration_s``)
+        self.min_duration_s = float(bundle.get("min_duration_s", MIN_DURATION_S))
 
     @classmethod
     def from_bundle(cls, path: str | os.PathLike | None = None, **kwargs) -> Predictor:
@@ -136,31 +189,31 @@ class Predictor:
         logits = self.model(self.frontend(x))
         return torch.sigmoid(logits).cpu().numpy()
 
-    def _windows(self, path: Path) -> Iterator[tuple[int, np.ndarray]]:
-        blocks = audio.stream(path, sample_rate=self.sample_rate, block_seconds=max(30.0, 4 * self.window_s))
+    def _windows(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
         return iter_windows(blocks, self.window_samples, self.hop_samples, tile_short=self.tile_short)
 
-    def _score_stream(self, windows: Iterable[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, float]:
-        starts, scores, batch, peak = [], [], [], 0.0
+    def _blocks(self, path: Path) -> Iterator[np.ndarray]:
+        return audio.stream(path, sample_rate=self.sample_rate, block_seconds=max(30.0, 4 * self.window_s))
+
+    def _score_stream(self, windows: Iterable[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        starts, scores, batch = [], [], []
         for start, samples in windows:
             starts.append(start)
             batch.append(samples)
-            peak = max(peak, float(np.max(np.abs(samples))))
             if len(batch) == self.batch_size:
                 scores.append(self.score_windows(np.stack(batch)))
                 batch = []
         if batch:
             scores.append(self.score_windows(np.stack(batch)))
-        return np.asarray(starts) / self.sample_rate, np.concatenate(scores), peak
+        return np.asarray(starts) / self.sample_rate, np.concatenate(scores)
 
     def window_scores(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         """``(starts_s (n,), scores (n, n_labels))`` of every analysis window of a file."""
-        starts, scores, _ = self._score_stream(self._windows(Path(path)))
-        return starts, scores
+        return self._score_stream(self._windows(self._blocks(Path(path))))
 
     def window_features(self, path: str | os.PathLike) -> torch.Tensor:
         """Normalised model input ``(n_windows, 1, n_mels, frames)`` of every window of a file."""
-        windows = np.stack([w for _, w in self._windows(Path(path))])
+        windows = np.stack([w for _, w in self._windows(self._blocks(Path(path)))])
         with torch.inference_mode():
             return self.frontend(torch.from_numpy(windows).to(self.device)).cpu()
 
@@ -172,18 +225,28 @@ class Predictor:
             raise ConfigError(f"threshold must be between 0 and 1, got {threshold}")
         return np.full(len(self.labels), threshold, dtype=np.float32)
 
-    def _record(self, name: str, duration_s: float, starts, scores, peak, *, segments, threshold, aggregation):
+    def _record(self, name: str, level: SignalLevel, starts, scores, *, segments, threshold, aggregation):
         thresholds = self._thresholds(threshold)
         file_scores = aggregate(scores, aggregation or self.aggregation)
+        duration_s = level.duration_s
         segment_list = None
+        warnings = level.warnings(self.window_s)
+        abstain = level.silent
         if segments:
             segment_list = [
-                schema.make_segment(s, min(s + self.window_s, duration_s), self.labels, sc, thresholds)
+                schema.make_segment(s, min(s + self.window_s, duration_s), self.labels, sc, thresholds, abstain=abstain)
                 for s, sc in zip(starts, scores)
             ]
-        warnings = ["all-silent"] if peak <= audio.SILENCE_PEAK else None
         return schema.make_record(name, duration_s, self.labels, file_scores, thresholds,
-                                  segments=segment_list, warnings=warnings)
+                                  segments=segment_list, warnings=warnings, abstain=abstain)
+
+    def _predict_blocks(self, name: str, blocks: Iterable[np.ndarray], **options) -> dict:
+        level = SignalLevel(self.sample_rate)
+        starts, scores = self._score_stream(self._windows(level.watch(blocks)))
+        if level.duration_s < self.min_duration_s:
+            raise AudioError(f"{name}: audio is {level.duration_s:.3f} s long; this model needs at least "
+                             f"{self.min_duration_s:g} s")
+        return self._record(name, level, starts, scores, **options)
 
     def predict_file(
         self,
@@ -196,10 +259,8 @@ class Predictor:
     ) -> dict:
         """Predict one file; raises :class:`~instrumentid.errors.AudioError` on bad audio."""
         path = Path(path)
-        meta = audio.info(path)
-        starts, scores, peak = self._score_stream(self._windows(path))
-        return self._record(name or str(path), meta.duration_seconds, starts, scores, peak,
-                            segments=segments, threshold=threshold, aggregation=aggregation)
+        return self._predict_blocks(name or str(path), self._blocks(path), segments=segments, threshold=threshold,
+                                    aggregation=aggregation)
 
     def predict_waveform(
         self,
@@ -215,10 +276,7 @@ class Predictor:
         mono = audio.resample(audio.to_mono(waveform), sample_rate, self.sample_rate)
         if mono.size == 0:
             raise InstrumentIdError(f"{name}: audio has zero length")
-        windows = iter_windows([mono], self.window_samples, self.hop_samples, tile_short=self.tile_short)
-        starts, scores, peak = self._score_stream(windows)
-        return self._record(name, mono.size / self.sample_rate, starts, scores, peak,
-                            segments=segments, threshold=threshold, aggregation=aggregation)
+        return self._predict_blocks(name, [mono], segments=segments, threshold=threshold, aggregation=aggregation)
 
     def predict(self, path: str | os.PathLike, **kwargs) -> dict:
         """Alias of :meth:`predict_file` (``load_model().predict("a.wav")``)."""

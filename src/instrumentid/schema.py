@@ -6,7 +6,9 @@ One record per audio file, the same for the CLI, the Python API and the server::
      "scores": {"cel": 0.02, ..., "voi": 0.88},        # every label of the bundle
      "present": ["gac", "voi"],                        # scores >= per-label thresholds
      "segments": [{"start_s": 0.0, "end_s": 3.0, "scores": {...}, "present": [...]}],  # --segments
-     "warnings": ["all-silent"]}                       # only when there is something to say
+     "warnings": ["short"]}                            # only when there is something to say:
+                                                       # all-silent / near-silent (present is then
+                                                       # empty), short (under one window)
 
 A file that fails yields ``{"file": ..., "error": "..."}``.
 """
@@ -40,12 +42,14 @@ def make_record(
     *,
     segments: list[dict] | None = None,
     warnings: list[str] | None = None,
+    abstain: bool = False,
 ) -> dict:
+    """One file's record; ``abstain`` (silence) keeps the scores but names no instrument."""
     record = {
         "file": file,
         "duration_s": round(float(duration_s), 3),
         "scores": scores_dict(labels, scores),
-        "present": present_labels(labels, scores, thresholds),
+        "present": [] if abstain else present_labels(labels, scores, thresholds),
     }
     if segments is not None:
         record["segments"] = segments
@@ -54,12 +58,12 @@ def make_record(
     return record
 
 
-def make_segment(start_s: float, end_s: float, labels, scores, thresholds) -> dict:
+def make_segment(start_s: float, end_s: float, labels, scores, thresholds, *, abstain: bool = False) -> dict:
     return {
         "start_s": round(float(start_s), 3),
         "end_s": round(float(end_s), 3),
         "scores": scores_dict(labels, scores),
-        "present": present_labels(labels, scores, thresholds),
+        "present": [] if abstain else present_labels(labels, scores, thresholds),
     }
 
 
@@ -80,19 +84,21 @@ def to_jsonl_line(record: Mapping) -> str:
 
 
 def csv_header(labels: Sequence[str]) -> list[str]:
-    return ["file", *labels, "present", "error"]
+    return ["file", *labels, "present", "duration_s", "warnings", "error"]
 
 
 def to_csv(records: Iterable[Mapping], labels: Sequence[str]) -> str:
-    """``file`` + one score column per label (the Lumen/IRMAS CSV shape), then present/error."""
+    """``file`` + one score column per label (the Lumen/IRMAS CSV shape), then present,
+    duration_s, warnings (``;``-joined) and error."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(csv_header(labels))
     for record in records:
         if is_error(record):
-            writer.writerow([record["file"], *([""] * len(labels)), "", record["error"]])
+            writer.writerow([record["file"], *([""] * len(labels)), "", "", "", record["error"]])
         else:
-            writer.writerow([record["file"], *(record["scores"][c] for c in labels), ";".join(record["present"]), ""])
+            writer.writerow([record["file"], *(record["scores"][c] for c in labels), ";".join(record["present"]),
+                             record["duration_s"], ";".join(record.get("warnings", [])), ""])
     return buffer.getvalue()
 
 
@@ -108,7 +114,8 @@ def to_table(records: Sequence[Mapping], labels: Sequence[str]) -> str:
             continue
         cells = " ".join(f"{round(record['scores'][c] * 100):>4d}" for c in labels)
         present = ",".join(record["present"]) or "-"
-        lines.append(f"{name:<{name_width}} {record['duration_s']:>7.1f} {cells}  {present}")
+        notes = f"  ({', '.join(record['warnings'])})" if record.get("warnings") else ""
+        lines.append(f"{name:<{name_width}} {record['duration_s']:>7.1f} {cells}  {present}{notes}")
         for segment in record.get("segments", []):
             span = f"  {segment['start_s']:.1f}-{segment['end_s']:.1f} s"
             cells = " ".join(f"{round(segment['scores'][c] * 100):>4d}" for c in labels)

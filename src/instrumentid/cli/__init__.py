@@ -54,7 +54,9 @@ def _available() -> dict[str, tuple[str, str]]:
     return found
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; with ``only``, just that command's arguments are configured (the others
+    are listed with their one-line help), so running one command never imports the rest."""
     parser = argparse.ArgumentParser(
         prog="instrumentid",
         description="Which musical instruments play in a recording (IRMAS labels: "
@@ -67,13 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, summary) in _available().items():
         sub = subparsers.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-        importlib.import_module(module).configure(sub)
+        if only is None or name == only:
+            importlib.import_module(module).configure(sub)
         sub.set_defaults(_module=module)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(only=command if command in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "_module", None):
         parser.print_help()

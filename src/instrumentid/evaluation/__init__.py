@@ -8,7 +8,17 @@
 model bundle over a dataset; ``plots`` needs matplotlib (the ``analysis`` extra).
 """
 
-from instrumentid.evaluation.metrics import binarize, compute_metrics, per_label_metrics, per_sample_metrics
-from instrumentid.evaluation.thresholds import tune_thresholds
+from importlib import import_module
 
-__all__ = ["binarize", "compute_metrics", "per_label_metrics", "per_sample_metrics", "tune_thresholds"]
+#: name → submodule; imported on first use, so importing a light submodule (thresholds) does not
+#: pull scikit-learn into a command that only needs its constants.
+_LAZY = {"binarize": "metrics", "compute_metrics": "metrics", "per_label_metrics": "metrics",
+         "per_sample_metrics": "metrics", "tune_thresholds": "thresholds"}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(f"instrumentid.evaluation.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'instrumentid.evaluation' has no attribute {name!r}")
