@@ -171,3 +171,32 @@ def test_find_audio_files(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     assert [p.name for p in find_audio_files([tmp_path])] == ["a.wav"]
     assert [p.name for p in find_audio_files([tmp_path], recursive=True)] == ["a.wav", "b.flac"]
+
+
+def test_waveform_api_takes_what_soundfile_returns(tiny_bundle, tmp_path):
+    """``predict_waveform(*sf.read(f, always_2d=True))`` is ``predict(f)``, for every layout and dtype."""
+    rng = np.random.default_rng(3)
+    stereo = (0.3 * rng.standard_normal((44_100 * 2, 2))).astype(np.float32)
+    path = tmp_path / "stereo.wav"
+    sf.write(path, stereo, 44_100, subtype="PCM_16")
+    predictor = Predictor.from_bundle(tiny_bundle)
+    expected = predictor.predict_file(path)
+    as_read, rate = sf.read(path, always_2d=True)
+    as_int16, _ = sf.read(path, dtype="int16")
+    for array, options in ((as_read, {}), (as_read.T, {}), (as_int16, {}), (as_read.T.copy(), {"channels_first": True})):
+        record = predictor.predict_waveform(array, rate, name="stereo.wav", **options)
+        assert record["duration_s"] == pytest.approx(expected["duration_s"], abs=1e-3)
+        assert record["scores"] == pytest.approx(expected["scores"], abs=2e-3)
+
+
+@pytest.mark.parametrize("array,rate,message", [
+    (np.full(16_000, np.nan, np.float32), 16_000, "NaN or infinite"),
+    (np.zeros(16_000, np.float32), 1_000, "unsupported sample rate 1000 Hz"),
+    (np.zeros((100, 100), np.float32), 16_000, "pass channels_first"),
+    (np.zeros((2, 2, 2), np.float32), 16_000, "1-d or 2-d"),
+])
+def test_waveform_api_rejects_bad_arrays_clearly(tiny_bundle, array, rate, message):
+    from instrumentid.errors import AudioError
+
+    with pytest.raises(AudioError, match=message):
+        Predictor.from_bundle(tiny_bundle).predict_waveform(array, rate, name="clip")

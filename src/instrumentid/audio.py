@@ -123,6 +123,42 @@ def to_mono(waveform: np.ndarray) -> np.ndarray:
     return waveform if waveform.ndim == 1 else waveform.mean(axis=0, dtype=np.float32)
 
 
+#: Most channels an in-memory array may have; it also tells ``(samples, channels)`` from ``(channels, samples)``.
+MAX_CHANNELS = 64
+
+
+def array_to_mono(waveform, sample_rate: int, *, name: str = "<waveform>",
+                  channels_first: bool | None = None) -> np.ndarray:
+    """An in-memory waveform as the predictor takes it → mono float32 in [-1, 1].
+
+    Accepts ``(samples,)``, ``(samples, channels)`` as ``soundfile.read`` returns it, and
+    ``(channels, samples)``; the layout is inferred when only one axis can be channels (at most
+    :data:`MAX_CHANNELS`), else give ``channels_first``. Integer arrays are scaled by their dtype
+    (int16 ÷ 32768, uint8 centred on 128…). The rate and NaN/Inf checks are the file reader's.
+    """
+    array = np.asarray(waveform)
+    if array.dtype.kind in "iu":
+        info = np.iinfo(array.dtype)
+        offset = (int(info.max) + 1) / 2 if array.dtype.kind == "u" else 0.0
+        array = (array.astype(np.float64) - offset) / (int(info.max) + 1 - offset)
+    elif array.dtype.kind != "f":
+        raise AudioError(f"{name}: expected a numeric audio array, got dtype {array.dtype}")
+    array = array.astype(np.float32, copy=False)
+    _check_rate(Path(name), int(sample_rate))
+    if array.ndim == 2:
+        if channels_first is None:
+            rows_are_channels, cols_are_channels = array.shape[0] <= MAX_CHANNELS, array.shape[1] <= MAX_CHANNELS
+            if rows_are_channels == cols_are_channels:
+                raise AudioError(f"{name}: cannot tell channels from samples in an array of shape {array.shape}; "
+                                 "pass channels_first=True or False")
+            channels_first = rows_are_channels and not cols_are_channels
+        array = array.mean(axis=0 if channels_first else 1, dtype=np.float32)
+    elif array.ndim != 1:
+        raise AudioError(f"{name}: expected a 1-d or 2-d audio array, got shape {array.shape}")
+    _check_finite(Path(name), array)
+    return array
+
+
 def resample(waveform: np.ndarray, orig_sample_rate: int, target_sample_rate: int) -> np.ndarray:
     """Resample along the last axis with soxr (anti-aliased); a no-op when the rates match."""
     waveform = np.asarray(waveform, dtype=np.float32)

@@ -268,14 +268,20 @@ class Predictor:
         sample_rate: int,
         *,
         name: str = "<waveform>",
+        channels_first: bool | None = None,
         segments: bool = False,
         threshold: float | None = None,
         aggregation: str | None = None,
     ) -> dict:
-        """Predict an in-memory waveform ``(samples,)`` or ``(channels, samples)``."""
-        mono = audio.resample(audio.to_mono(waveform), sample_rate, self.sample_rate)
+        """Predict an in-memory waveform: ``(samples,)``, ``(samples, channels)`` as soundfile
+        returns it, or ``(channels, samples)`` (see :func:`instrumentid.audio.array_to_mono`).
+
+        >>> model.predict_waveform(*soundfile.read("a.wav"))   # equals model.predict("a.wav")
+        """
+        mono = audio.array_to_mono(waveform, sample_rate, name=name, channels_first=channels_first)
         if mono.size == 0:
-            raise InstrumentIdError(f"{name}: audio has zero length")
+            raise AudioError(f"{name}: audio has zero length")
+        mono = audio.resample(mono, int(sample_rate), self.sample_rate)
         return self._predict_blocks(name, [mono], segments=segments, threshold=threshold, aggregation=aggregation)
 
     def predict(self, path: str | os.PathLike, **kwargs) -> dict:
