@@ -1,13 +1,18 @@
-"""Predict speed and memory on this machine (a benchmark, not a test).
+"""Predict speed, start-up and memory on this machine (a benchmark, not a test).
 
-Reports, for the bundled default model (or --model):
-* end-to-end real-time factor of ``Predictor.predict_file`` on a 10-minute 44.1 kHz stereo
-  WAV (audio seconds per wall second; target >= 200x on 2 CPU cores),
-* the same for decode + resample alone (the floor set by I/O), and their ratio,
-* peak RSS of a fresh process predicting a 1-minute vs a 60-minute file (target < 1 GB and
-  within 20% of each other: memory must not grow with length).
+For each bundled model (default, fast; or --model ...), in one run:
 
-    python benchmarks/predict_speed.py [--model BUNDLE] [--repeats 3]
+* **process** real-time factor: ``instrumentid predict TEN_MINUTES.wav`` as a fresh process,
+  start-up included (audio seconds per wall second; targets on 2 CPU cores: default >= 100x,
+  fast >= 300x),
+* **in-process** real-time factor of ``Predictor.predict_file`` on the same file, and decode +
+  resample alone (the floor set by I/O),
+* peak RSS of a fresh process predicting a 1-minute vs a 60-minute file (target < 1 GB, flat),
+* for the default model, ratios measured side by side: 1 vs 2 torch threads, batch 8/32/64
+  windows, and the YAMNet backbone with contiguous vs channels-last activations,
+* start-up: ``instrumentid --help`` and ``instrumentid predict`` on a 1-s file, wall seconds.
+
+    python benchmarks/predict_speed.py [--model default --model fast] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -42,52 +47,114 @@ def write_wav(path: Path, minutes: float, sample_rate: int = 44_100) -> Path:
 PEAK_RSS = """
 import resource, sys
 from instrumentid.predict import Predictor
-Predictor.from_bundle(sys.argv[1] if sys.argv[1] != '-' else None).predict_file(sys.argv[2])
+Predictor.from_bundle(sys.argv[1]).predict_file(sys.argv[2])
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 
-def peak_rss_mb(model: str | None, path: Path) -> float:
-    out = subprocess.run([sys.executable, "-c", PEAK_RSS, model or "-", str(path)], capture_output=True,
-                         text=True, check=True)
+def peak_rss_mb(model: str, path: Path) -> float:
+    out = subprocess.run([sys.executable, "-c", PEAK_RSS, model, str(path)], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="bundle (default: the bundled model)")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+def wall(command: list[str], repeats: int) -> float:
+    """Best wall time of a command over ``repeats`` runs."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        best = min(best, time.perf_counter() - start)
+    return best
 
+
+def best_of(repeats: int, fn) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "instrumentid.cli", *args]
+
+
+def model_speed(model: str, ten: Path, one: Path, sixty: Path, repeats: int) -> dict:
     from instrumentid import audio
     from instrumentid.predict import Predictor
 
-    predictor = Predictor.from_bundle(args.model)
-    with tempfile.TemporaryDirectory() as tmp:
-        ten = write_wav(Path(tmp) / "ten_minutes.wav", 10)
-        duration = 600.0
-        predictor.predict_file(ten)  # warm-up
-        e2e, decode = [], []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            predictor.predict_file(ten)
-            e2e.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            for _block in audio.stream(ten, sample_rate=predictor.sample_rate):
-                pass
-            decode.append(time.perf_counter() - start)
-        one = write_wav(Path(tmp) / "one_minute.wav", 1)
-        sixty = write_wav(Path(tmp) / "sixty_minutes.wav", 60)
-        rss_1, rss_60 = peak_rss_mb(args.model, one), peak_rss_mb(args.model, sixty)
-    result = {
-        "model": args.model or "bundled default",
-        "e2e_realtime_factor": round(duration / min(e2e), 1),
-        "decode_resample_realtime_factor": round(duration / min(decode), 1),
-        "e2e_share_of_decode_speed": round(min(decode) / min(e2e), 3),
+    predictor = Predictor.from_bundle(model)
+    predictor.predict_file(ten)  # warm-up
+    process = wall(cli("predict", str(ten), "--model", model, "--format", "json", "--quiet"), repeats)
+    in_process = best_of(repeats, lambda: predictor.predict_file(ten))
+    decode = best_of(repeats, lambda: [None for _ in audio.stream(ten, sample_rate=predictor.sample_rate)])
+    rss_1, rss_60 = peak_rss_mb(model, one), peak_rss_mb(model, sixty)
+    return {
+        "process_realtime_factor": round(600 / process, 1),
+        "process_seconds": round(process, 2),
+        "in_process_realtime_factor": round(600 / in_process, 1),
+        "decode_resample_realtime_factor": round(600 / decode, 1),
         "peak_rss_mb_1min": round(rss_1, 1),
         "peak_rss_mb_60min": round(rss_60, 1),
         "rss_ratio_60_to_1": round(rss_60 / rss_1, 3),
     }
+
+
+def default_model_ratios(ten: Path, repeats: int) -> dict:
+    """Threads, batch size and memory format, each compared in this one run."""
+    import torch
+
+    from instrumentid.models.yamnet import YamnetBackbone
+    from instrumentid.predict import Predictor
+
+    out = {}
+    base_threads = torch.get_num_threads()
+    times = {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        times[threads] = best_of(repeats, lambda: Predictor.from_bundle("default").predict_file(ten))
+    torch.set_num_threads(base_threads)
+    out["two_threads_speedup_over_one"] = round(times[1] / times[2], 2)
+    batch = {size: best_of(repeats, lambda s=size: Predictor.from_bundle("default", batch_size=s).predict_file(ten))
+             for size in (8, 32, 64)}
+    out["batch_time_relative_to_32"] = {str(k): round(v / batch[32], 2) for k, v in batch.items()}
+
+    backbone = YamnetBackbone().eval()
+    x = torch.randn(32, 1, 64, 298)
+    with torch.inference_mode():
+        def plain():
+            h = x.transpose(2, 3).contiguous()
+            for block in backbone.blocks:
+                h = block(h)
+        channels_last = best_of(repeats, lambda: backbone(x))
+        out["channels_last_speedup"] = round(best_of(repeats, plain) / channels_last, 2)
+    return out
+
+
+def startup(one: Path, repeats: int) -> dict:
+    return {"help_seconds": round(wall(cli("--help"), repeats), 2),
+            "predict_1s_file_seconds": round(wall(cli("predict", str(one), "--quiet"), repeats), 2),
+            "import_torch_seconds": round(wall([sys.executable, "-c", "import torch"], repeats), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", help="bundled name or path (repeatable; default: default, fast)")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    models = args.model or ["default", "fast"]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ten = write_wav(Path(tmp) / "ten_minutes.wav", 10)
+        one = write_wav(Path(tmp) / "one_minute.wav", 1)
+        sixty = write_wav(Path(tmp) / "sixty_minutes.wav", 60)
+        second = Path(tmp) / "one_second.wav"
+        sf.write(second, sf.read(one, frames=44_100)[0], 44_100)
+        result = {"models": {m: model_speed(m, ten, one, sixty, args.repeats) for m in models},
+                  "startup": startup(second, args.repeats)}
+        if "default" in models:
+            result["default_ratios"] = default_model_ratios(ten, args.repeats)
     print(json.dumps(result, indent=2))
 
 

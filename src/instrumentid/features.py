@@ -95,21 +95,29 @@ def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fm
     return weights.astype(np.float32)
 
 
-class LogMel(nn.Module):
+class _MelModule(nn.Module):
+    """Holds a config, its analysis window and its mel filterbank as (non-persistent) buffers."""
+
+    def __init__(self, config, window_length: int, *, htk: bool = False, norm: bool = True) -> None:
+        super().__init__()
+        self.config = c = config
+        if c.fmax > c.sample_rate / 2:
+            raise ConfigError(f"fmax={c.fmax} Hz is above the Nyquist frequency {c.sample_rate / 2} Hz")
+        self.register_buffer("window", torch.hann_window(window_length, periodic=True), persistent=False)
+        fb = mel_filterbank(sample_rate=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax,
+                            htk=htk, norm=norm)
+        self.register_buffer("mel_basis", torch.from_numpy(fb), persistent=False)
+
+
+class LogMel(_MelModule):
     """Waveforms ``(batch, samples)`` → log-mel dB ``(batch, 1, n_mels, frames)``.
 
     ``top_db`` clips each example to ``max - top_db`` like ``librosa.power_to_db``.
     """
 
     def __init__(self, config: LogMelConfig | None = None, **params) -> None:
-        super().__init__()
-        self.config = config or LogMelConfig(**params)
-        c = self.config
-        if c.fmax > c.sample_rate / 2:
-            raise ConfigError(f"fmax={c.fmax} Hz is above the Nyquist frequency {c.sample_rate / 2} Hz")
-        self.register_buffer("window", torch.hann_window(c.n_fft, periodic=True), persistent=False)
-        fb = mel_filterbank(sample_rate=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax)
-        self.register_buffer("mel_basis", torch.from_numpy(fb), persistent=False)
+        config = config or LogMelConfig(**params)
+        super().__init__(config, config.n_fft)
 
     def power_mel(self, waveform: torch.Tensor) -> torch.Tensor:
         """Mel power spectrogram ``(batch, n_mels, frames)``."""
@@ -158,7 +166,7 @@ class YamnetMelConfig:
         return max(1, 1 + (n_samples - self.win_length) // self.hop_length)
 
 
-class YamnetLogMel(nn.Module):
+class YamnetLogMel(_MelModule):
     """Waveforms ``(batch, samples)`` → YAMNet log-mel ``(batch, 1, n_mels, frames)``.
 
     Frames start at 0, 160, 320, … and span 400 samples, as ``tf.signal.stft`` frames them
@@ -166,15 +174,8 @@ class YamnetLogMel(nn.Module):
     """
 
     def __init__(self, config: YamnetMelConfig | None = None, **params) -> None:
-        super().__init__()
-        self.config = config or YamnetMelConfig(**params)
-        c = self.config
-        if c.fmax > c.sample_rate / 2:
-            raise ConfigError(f"fmax={c.fmax} Hz is above the Nyquist frequency {c.sample_rate / 2} Hz")
-        self.register_buffer("window", torch.hann_window(c.win_length, periodic=True), persistent=False)
-        fb = mel_filterbank(sample_rate=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax,
-                            htk=True, norm=False)
-        self.register_buffer("mel_basis", torch.from_numpy(fb), persistent=False)
+        config = config or YamnetMelConfig(**params)
+        super().__init__(config, config.win_length, htk=True, norm=False)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         c = self.config
