@@ -12,14 +12,16 @@ Steps
    microphones, noise, guitar effects, ensembles, negatives). Every real recording of
    ``real-train`` is kept out of the rendering (no real backgrounds), so cross-validation on
    real recordings is not helped by rendered copies of them.
-3. Every 3-s window (hop 1.5 s for training) of the rendered clips, the real recordings and the
-   real single notes goes through the frozen backbone once; the feature maps are cached
-   (:mod:`instrumentid.training.frozen`).
+3. Every 0.96-s window — YAMNet's own patch, the input its AudioSet classifier was trained on
+   — of the rendered clips, the real recordings and the real single notes goes through the
+   frozen backbone once (hop 0.48 s for training, 0.96 s as the bundle predicts); the feature
+   maps are cached (:mod:`instrumentid.training.frozen`).
 4. **Comparison by cross-validation grouped by source**: each real source (a dataset, a player,
    an instrument folder of notes) is held out in turn; heads train on the rendered data plus
    the other real sources and score the held-out one at the bundle's window geometry.
    Variants: zero-shot, linear probe, deep head (MLP), Fluffy, cosine, the AudioSet-anchored
-   head, that head without rendered data, window aggregations, 0.96-s windows.
+   head, that head without rendered data, window aggregations, 3-s windows (scored per 0.96-s
+   patch inside the window).
    ``comparison.md`` and ``comparison.json`` in the work folder hold the table.
 5. Per-label thresholds are tuned on the **out-of-fold scores of the real recordings** of the
    chosen variant (labels with fewer than ``MIN_POSITIVES`` real positives fall back to the
@@ -56,7 +58,10 @@ REAL_WEIGHT = 3.0
 #: Real positives a label needs before its threshold is tuned on its own.
 MIN_POSITIVES = 5
 SIZES = {"full": (300, 240, 400), "quick": (3, 12, 6)}  # train clips per class, excerpts, negatives
-WINDOW_S, TRAIN_HOP_S, HOP_S = 3.0, 1.5, 3.0
+#: The bundle scores 0.96-s windows (YAMNet's own patch) every 0.96 s; heads train on windows every 0.48 s.
+WINDOW_S, TRAIN_HOP_S, HOP_S = 0.96, 0.48, 0.96
+#: Evaluation geometries compared: name → (window, hop, pooling inside the window).
+GEOMETRIES = {"0.96 s": (WINDOW_S, HOP_S, "mean"), "3 s": (3.0, 3.0, "max")}
 FOLDS = {"full": 6, "quick": 2}
 
 #: Head variants compared (name → model params, fit options, uses rendered data).
@@ -114,7 +119,7 @@ def make_model(weights: Path, **params):
     from instrumentid.bundle import round_to_half
     from instrumentid.models.yamnet import YamnetClassifier
 
-    return round_to_half(YamnetClassifier(pooling="max", pretrained=str(weights), **params))
+    return round_to_half(YamnetClassifier(pooling="mean", pretrained=str(weights), **params))
 
 
 def folds_of(table, n_folds: int, seed: int) -> np.ndarray:
@@ -124,8 +129,8 @@ def folds_of(table, n_folds: int, seed: int) -> np.ndarray:
     return np.array([fold[item.example.group] for item in table])
 
 
-def cross_validate(weights, params, fit, rendered, real_train, real_eval, folds, aggregations):
-    """Out-of-fold file scores of the real recordings, per aggregation."""
+def cross_validate(weights, params, fit, rendered, real_train, real_eval, poolings, folds, aggregations):
+    """Out-of-fold file scores of the real recordings, per aggregation and evaluation table."""
     from instrumentid.training.frozen import file_scores, fit_head
 
     from instrumentid.labels import LABELS
@@ -138,7 +143,8 @@ def cross_validate(weights, params, fit, rendered, real_train, real_eval, folds,
             keep = [item for item, f in zip(real_train, folds) if f != fold]
             fit_head(model, list(rendered) + keep, seed=int(fold), **fit)
         for agg in aggregations:
-            for table, out in zip(real_eval, scores[agg]):
+            for table, pooling, out in zip(real_eval, poolings, scores[agg]):
+                model.pooling = pooling
                 index = np.flatnonzero(folds == fold)
                 out[index] = file_scores(model, [table[i] for i in index], agg)
     return scores
@@ -180,11 +186,11 @@ def compare(args, weights, rendered, real_train, eval_tables, y_eval, n_folds):
         params, fit, uses_rendered = VARIANTS[name]
         started = time.time()
         aggs = ("mean", "max", "topk") if name in ("zeroshot", CHOSEN) else ("max",)
-        tables = list(eval_tables.values()) if name in ("zeroshot", CHOSEN) else [eval_tables["3 s"]]
-        scores = cross_validate(weights, params, fit, rendered if uses_rendered else [], real_train, tables,
-                                folds, aggs)
+        windows = list(GEOMETRIES) if name in ("zeroshot", CHOSEN) else ["0.96 s"]
+        scores = cross_validate(weights, params, fit, rendered if uses_rendered else [], real_train,
+                                [eval_tables[w] for w in windows], [GEOMETRIES[w][2] for w in windows], folds, aggs)
         for agg in aggs:
-            for window, table_scores in zip(list(eval_tables)[: len(tables)], scores[agg]):
+            for window, table_scores in zip(windows, scores[agg]):
                 thresholds, _ = calibrate(y_eval, table_scores)
                 row = {"variant": name, "aggregation": agg, "window": window, "rendered data": uses_rendered,
                        **summarise(y_eval, table_scores, thresholds)}
@@ -192,9 +198,9 @@ def compare(args, weights, rendered, real_train, eval_tables, y_eval, n_folds):
                 print(f"{name:30s} {agg:5s} {window:6s} AUC {row['roc_auc_macro']:.3f} mAP {row['map']:.3f} "
                       f"F1 {row['f1_macro']:.3f} negatives labelled {row['negatives_labelled']} "
                       f"({time.time() - started:.0f} s)", flush=True)
-                if name == CHOSEN and agg == "max" and window == "3 s":
+                if name == CHOSEN and agg == "max" and window == "0.96 s":
                     chosen = table_scores
-                if name == "zeroshot" and agg == "max" and window == "3 s":
+                if name == "zeroshot" and agg == "max" and window == "0.96 s":
                     rows[-1]["oof"] = table_scores
     return rows, chosen
 
@@ -214,7 +220,7 @@ def write_bundle(model, params, thresholds, out: Path, metadata: dict, *, window
     from instrumentid.features import feature_config
     from instrumentid.labels import LABELS
 
-    bundle = make_bundle(model_name="yamnet", model_params={"n_labels": len(LABELS), "pooling": "max", **params},
+    bundle = make_bundle(model_name="yamnet", model_params={"n_labels": len(LABELS), "pooling": "mean", **params},
                          state_dict=model.state_dict(), sample_rate=16_000, window_s=window_s, hop_s=hop_s,
                          features=feature_config("yamnet"), normalization={"mean": 0.0, "std": 1.0},
                          thresholds=thresholds, aggregation=aggregation, metadata=metadata, half=True)
@@ -273,9 +279,9 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
         real = real[::6]
     rendered = cache(WINDOW_S, TRAIN_HOP_S).embed(rendered_examples(synth_dir), desc="rendered")
     real_train = cache(WINDOW_S, TRAIN_HOP_S).embed(real, desc="real (training windows)")
-    eval_tables = {"3 s": cache(WINDOW_S, HOP_S).embed(real, desc="real (bundle windows)"),
-                   "0.96 s": cache(0.96, 0.48).embed(real, desc="real (0.96-s windows)")}
-    y_eval = targets_of(eval_tables["3 s"])
+    eval_tables = {name: cache(window, hop).embed(real, desc=f"real ({name} windows)")
+                   for name, (window, hop, _) in GEOMETRIES.items()}
+    y_eval = targets_of(eval_tables["0.96 s"])
 
     # 4-5. comparison by grouped CV; thresholds from the chosen variant's out-of-fold scores
     rows, chosen_oof = compare(args, weights, rendered, real_train, eval_tables, y_eval, FOLDS[size])

@@ -2,8 +2,11 @@
 
     python recipes/model_card_tables.py runs/full/evaluate [runs/full/evaluate-real ...]
     python recipes/model_card_tables.py --compare runs/full-8ep/evaluate runs/soundfont-only/evaluate ...
+    python recipes/model_card_tables.py --bundle src/instrumentid/assets/default.iid
 
-Each folder is the ``--out`` of ``instrumentid evaluate`` (it reads ``metrics.json``).
+Each folder is the ``--out`` of ``instrumentid evaluate`` (it reads ``metrics.json``). With
+``--bundle``, the per-instrument table is the bundle's own validation record (for the default
+model: out-of-fold scores of cross-validation grouped by source) and its thresholds.
 """
 
 from __future__ import annotations
@@ -39,11 +42,33 @@ def headline(named: dict[str, dict]) -> str:
     return "\n".join(rows)
 
 
+def bundle_table(path: Path) -> str:
+    from instrumentid.bundle import load_bundle
+
+    bundle = load_bundle(path)
+    validation = bundle["metadata"]["validation"]
+    rows = [f"{validation.get('method', '')}", "",
+            "| instrument | real positives | F1 | precision | recall | ROC-AUC | threshold |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    for code, threshold in zip(bundle["labels"], bundle["thresholds"]):
+        m = validation["per_label"][code]
+        rows.append(f"| `{code}` | {m['support']} | {fmt(m['f1'])} | {fmt(m['precision'])} | {fmt(m['recall'])} | "
+                    f"{fmt(m['roc_auc'])} | {threshold:.2f} |")
+    rows.append(f"| macro ({validation['labels_present']} labels present) | | {fmt(validation['f1_macro'])} | | | "
+                f"{fmt(validation['roc_auc_macro'])} | |")
+    rows.append(f"\nnegatives labelled: {validation['negatives_labelled']}")
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("folders", nargs="*", type=Path)
     parser.add_argument("--compare", action="store_true", help="one headline table across folders only")
+    parser.add_argument("--bundle", type=Path, help="print the per-instrument table stored in a bundle")
     args = parser.parse_args()
+    if args.bundle:
+        print(bundle_table(args.bundle))
+        return
     named = {str(folder): json.loads((folder / "metrics.json").read_text()) for folder in args.folders}
     print(headline(named))
     if not args.compare:
