@@ -13,7 +13,7 @@ from instrumentid.errors import ConfigError
 from instrumentid.labels import LABELS
 from instrumentid.training.config import TrainConfig
 
-from helpers import write_tone
+from helpers import REPO, write_tone
 
 #: Each class gets its own pitch, so a tiny model can learn the task in a few epochs.
 PITCH = {code: 110.0 * 2 ** (i / 2) for i, code in enumerate(LABELS)}
@@ -119,3 +119,41 @@ def test_ddp_on_two_cpu_processes(tone_dataset, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr.count(f"wrote {out}") == 1
     assert load_bundle(out)["metadata"]["train_files"] > 0
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads_and_builds_its_model(path):
+    """A typo in a shipped YAML (or a model that stopped accepting its parameters) fails here, fast."""
+    from instrumentid.models import build
+    from instrumentid.training.config import TrainConfig
+    from instrumentid.training.run import model_params
+
+    config = TrainConfig.from_yaml(path)
+    model = build(config.model, **model_params(config, config.features()))
+    assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_yamnet_fine_tunes_only_its_top_blocks_through_train(tone_dataset, tmp_path):
+    """`train --model yamnet` keeps YAMNet's own front-end scale (no normalisation) and its frozen blocks."""
+    import torch
+
+    from instrumentid.models import build
+
+    torch.manual_seed(0)
+    start = build("yamnet", head="audioset", fine_tune_blocks=1)
+    weights = tmp_path / "start.pt"
+    torch.save({"format": "instrumentid-yamnet-weights", "version": 1, "state_dict": start.state_dict()}, weights)
+    out = tmp_path / "y.iid"
+    result = _cli("train", "--data", tone_dataset, "--model", "yamnet", "--model-params",
+                  f"{{pretrained: {weights}, head: audioset, fine_tune_blocks: 1}}", "--window-s", "0.96",
+                  "--hop-s", "0.96", "--epochs", "1", "--epoch-size", "32", "--batch-size", "16", "--lr", "0.01",
+                  "--out", out, "--run-dir", tmp_path / "run", "--progress", "false", "--val-fraction", "0.34")
+    assert result.returncode == 0, result.stderr[-3000:]
+    bundle = load_bundle(out)
+    assert bundle["features"]["name"] == "yamnet" and bundle["normalization"] == {"mean": 0.0, "std": 1.0}
+    assert "pretrained" not in bundle["model"]["params"]
+    trained = bundle["state_dict"]
+    before = start.state_dict()
+    frozen = [k for k in before if k.startswith("backbone.blocks.") and int(k.split(".")[2]) < 13]
+    assert frozen and all(torch.equal(trained[k], before[k]) for k in frozen)
+    assert not torch.equal(trained["backbone.blocks.13.convs.1.weight"], before["backbone.blocks.13.convs.1.weight"])

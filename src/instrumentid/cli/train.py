@@ -8,7 +8,7 @@ EXAMPLES = """\
 examples:
   instrumentid train --data IRMAS-TrainingData --val-data IRMAS-TestingData --out irmas.iid
   instrumentid train --data data/synth/IRMAS-TrainingData --data extra.csv --model cnn-wide --epochs 30
-  instrumentid train --config configs/default.yaml --epochs 2          # flags override the YAML
+  instrumentid train --config configs/fast.yaml --epochs 2             # flags override the YAML
   instrumentid train --data tiny/ --fast-dev-run                        # check the pipeline
 
 Datasets: an IRMAS training folder (<code>/[code][genre]NNNN__K.wav), an IRMAS testing folder
