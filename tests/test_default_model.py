@@ -26,7 +26,7 @@ def test_shipped_default_is_yamnet_complete_and_small():
     path = default_bundle_path()
     bundle = load_bundle(path)
     assert path.stat().st_size <= 20e6
-    assert bundle["model"]["name"] == "yamnet" and bundle["model"]["params"]["head"] == "audioset"
+    assert bundle["model"]["name"] == "yamnet" and bundle["window_s"] == 0.975
     assert bundle["labels"] == list(LABELS)
     assert all(0 < t < 1 for t in bundle["thresholds"])
     assert bundle["metadata"]["recipe"] == "recipes/default_model.py"
@@ -112,4 +112,5 @@ def test_recipe_quick_runs_end_to_end(tmp_path):
         assert bundle["model"]["name"] == "yamnet"
     rows = json.loads((tmp_path / "work" / "comparison.json").read_text())
     assert {row["variant"] for row in rows} == {"zeroshot", "audioset-anchored"}
+    assert (tmp_path / "work" / "oof_scores.csv").is_file()
     assert all(row["roc_auc_macro"] is not None for row in rows)
