@@ -59,6 +59,7 @@ demo: setup
 	$(BIN)/instrumentid predict $(EXAMPLE) --format json
 
 test: setup-dev system
+	$(BIN)/ruff check src tests recipes benchmarks
 	$(BIN)/python -m pytest
 
 test-fast: setup-dev

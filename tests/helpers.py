@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from instrumentid.bundle import make_bundle, save_bundle
+from instrumentid.bundle import make_bundle
 from instrumentid.features import feature_config
 from instrumentid.labels import LABELS
 from instrumentid.models import build

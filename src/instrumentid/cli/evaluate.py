@@ -22,8 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder: metrics.json, predictions.csv, report.html")
     parser.add_argument("--threshold", type=float, default=None,
                         help="one threshold for every label instead of the bundle's per-label thresholds")
-    parser.add_argument("--aggregation", choices=("mean", "max", "topk"), default=None,
-                        help="how window scores become file scores (default: the bundle's)")
+    options.add_aggregation(parser, "how window scores become file scores (default: the bundle's)")
     parser.add_argument("--no-plots", action="store_true", help="skip the plots (faster; report has tables only)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -21,3 +21,10 @@ MODEL_HELP = ("model bundle: a file, or a bundled name — default (YAMNet + hea
 def add_model(parser: argparse.ArgumentParser, help: str = MODEL_HELP, *, required: bool = False) -> None:
     """``--model/-m BUNDLE`` (a path or a bundled name)."""
     parser.add_argument("--model", "-m", metavar="BUNDLE", default=None, required=required, help=help)
+
+
+def add_aggregation(parser: argparse.ArgumentParser, help: str = "override the bundle's window aggregation") -> None:
+    """``--aggregation {mean,max,topk}`` (choices from the bundle contract)."""
+    from instrumentid.bundle import AGGREGATIONS
+
+    parser.add_argument("--aggregation", choices=AGGREGATIONS, default=None, help=help)

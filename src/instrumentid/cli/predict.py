@@ -37,7 +37,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", metavar="FILE", help="write to FILE atomically instead of stdout")
     parser.add_argument("--segments", action="store_true", help="add per-window scores (a timeline)")
     parser.add_argument("--threshold", type=float, metavar="X", help="one threshold in [0, 1] for every label")
-    parser.add_argument("--aggregation", choices=("mean", "max", "topk"), help="override the bundle's window aggregation")
+    options.add_aggregation(parser)
     parser.add_argument("--recursive", "-r", action="store_true", help="walk folders recursively")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: 32)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

@@ -24,8 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="path of the new bundle with tuned thresholds")
     parser.add_argument("--grid", choices=GRIDS, default="coarse-to-fine",
                         help="search: coarse 0.05..0.95, then refined in 0.005 steps (default)")
-    parser.add_argument("--aggregation", choices=("mean", "max", "topk"), default=None,
-                        help="window aggregation used while tuning (default: the bundle's)")
+    options.add_aggregation(parser, "window aggregation used while tuning (default: the bundle's)")
 
 
 def run(args: argparse.Namespace) -> int:

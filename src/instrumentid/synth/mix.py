@@ -159,7 +159,7 @@ class Engine:
         return [r for r in roles if self.fluid is not None or r in self.sampler_classes or r == "voi"]
 
     def _train(self, spec: ClipSpec, keep_stems: bool) -> Clip:
-        sr, n = self.sample_rate, int(round(spec.duration_s * self.sample_rate))
+        n = int(round(spec.duration_s * self.sample_rate))
         song_rng, rng = np.random.default_rng(spec.song_seed), np.random.default_rng(spec.seed)
         song = make_song(spec.genre, song_rng)
         lead = spec.instrument

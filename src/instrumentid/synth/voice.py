@@ -64,7 +64,6 @@ def sing(part: Part, n_samples: int, sample_rate: int, rng: np.random.Generator,
     notes = sorted(part.notes, key=lambda n: n.start_s)
     n_ctrl = n_samples // _HOP + 2
     ctrl_rate = sample_rate / _HOP
-    tc = np.arange(n_ctrl) / ctrl_rate
     if not notes:
         return np.zeros(n_samples, np.float32), f"voice({voice_type},silent)"
     # ---- pitch and loudness targets per control frame
