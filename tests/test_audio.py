@@ -155,3 +155,15 @@ def test_formats_beyond_libsndfile(tmp_path, suffix, codec):
     assert abs(np.argmax(spectrum) * 16_000 / 8_000 - 440) < 5
     streamed = np.concatenate(list(audio.stream(path, sample_rate=16_000)))
     np.testing.assert_allclose(streamed, waveform, atol=1e-6)
+
+
+def test_container_files_are_decoded_once_per_prediction(tmp_path, tiny_bundle, monkeypatch):
+    """An M4A costs one full decode in predict (it used to cost three: info, stream, load)."""
+    from instrumentid.predict import Predictor
+
+    path = _encode_with_av(tmp_path / "t.m4a", "aac", 44_100, 2)
+    calls = []
+    real_decode = audio._av_decode
+    monkeypatch.setattr(audio, "_av_decode", lambda p: calls.append(p) or real_decode(p))
+    record = Predictor.from_bundle(tiny_bundle).predict_file(path)
+    assert len(calls) == 1 and abs(record["duration_s"] - 1.0) < 0.05

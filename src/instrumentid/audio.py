@@ -91,19 +91,27 @@ def _av_decode(path: Path) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32), int(rate)
 
 
-def info(path: str | os.PathLike) -> AudioInfo:
-    """Header information of an audio file (no samples decoded)."""
-    path = Path(path)
+def _soundfile_info(path: Path):
+    """libsndfile's header of ``path`` (checked), or None when only PyAV can read the file."""
     _check_exists(path)
     try:
         meta = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError):
-        waveform, rate = _av_decode(path)
-        _check_rate(path, rate)
-        return AudioInfo(str(path), rate, waveform.shape[0], waveform.shape[1], "av", "FLOAT")
+        return None
     if meta.frames <= 0:
         raise AudioError(f"{path}: audio has zero length")
     _check_rate(path, meta.samplerate)
+    return meta
+
+
+def info(path: str | os.PathLike) -> AudioInfo:
+    """Header information of an audio file (decoded whole only for formats libsndfile cannot read)."""
+    path = Path(path)
+    meta = _soundfile_info(path)
+    if meta is None:
+        waveform, rate = _av_decode(path)
+        _check_rate(path, rate)
+        return AudioInfo(str(path), rate, waveform.shape[0], waveform.shape[1], "av", "FLOAT")
     return AudioInfo(str(path), meta.samplerate, meta.channels, meta.frames, meta.format, meta.subtype)
 
 
@@ -247,17 +255,17 @@ def stream(
     blocks equal (to resampler precision) :func:`load` of the whole file.
     """
     path = Path(path)
-    meta = info(path)
-    if meta.format == "av":  # decoded whole by PyAV: no block reader for these containers
-        waveform, rate = load(path, sample_rate=sample_rate)
+    meta = _soundfile_info(path)
+    if meta is None:  # decoded whole, once, by PyAV: no block reader for these containers
+        waveform, _ = load(path, sample_rate=sample_rate)
         step = max(1, int(block_seconds * sample_rate))
         for start in range(0, waveform.shape[0], step):
             yield waveform[start : start + step]
         return
-    resampler = None if meta.sample_rate == sample_rate else soxr.ResampleStream(
-        meta.sample_rate, sample_rate, 1, dtype="float32"
+    resampler = None if meta.samplerate == sample_rate else soxr.ResampleStream(
+        meta.samplerate, sample_rate, 1, dtype="float32"
     )
-    block_frames = max(1024, int(block_seconds * meta.sample_rate))
+    block_frames = max(1024, int(block_seconds * meta.samplerate))
     try:
         with sf.SoundFile(str(path)) as handle:
             while True:
