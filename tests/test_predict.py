@@ -200,3 +200,30 @@ def test_waveform_api_rejects_bad_arrays_clearly(tiny_bundle, array, rate, messa
 
     with pytest.raises(AudioError, match=message):
         Predictor.from_bundle(tiny_bundle).predict_waveform(array, rate, name="clip")
+
+
+def test_prefetch_keeps_order_reraises_and_stops_with_the_consumer():
+    import threading
+
+    from instrumentid.predict import prefetch
+
+    assert list(prefetch(iter(range(10)))) == list(range(10))
+
+    def failing():
+        yield 1
+        raise ValueError("bad block")
+
+    with pytest.raises(ValueError, match="bad block"):
+        list(prefetch(failing()))
+
+    produced = []
+
+    def endless():
+        for i in range(10_000):
+            produced.append(i)
+            yield i
+
+    for item in prefetch(endless(), depth=2):
+        if item == 3:
+            break
+    assert len(produced) < 20 and not any(t.name == "instrumentid-decode" for t in threading.enumerate())

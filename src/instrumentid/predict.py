@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import os
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -75,6 +77,45 @@ class SignalLevel:
         if self.duration_s < window_s:
             found.append("short")
         return found
+
+
+def prefetch(items: Iterable, depth: int = 1) -> Iterator:
+    """Iterate ``items`` in a background thread, ``depth`` ahead; its exceptions re-raise here.
+
+    The thread stops when the consumer stops early (an error, a ``break``), so no file stays open.
+    """
+    buffer: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    done = object()
+
+    def worker() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            buffer.put((done, exc))
+
+    thread = threading.Thread(target=worker, name="instrumentid-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def tile(signal: np.ndarray, length: int) -> np.ndarray:
@@ -193,7 +234,8 @@ class Predictor:
         return iter_windows(blocks, self.window_samples, self.hop_samples, tile_short=self.tile_short)
 
     def _blocks(self, path: Path) -> Iterator[np.ndarray]:
-        return audio.stream(path, sample_rate=self.sample_rate, block_seconds=max(30.0, 4 * self.window_s))
+        # decoding the next block overlaps with scoring this one (soundfile, soxr and torch release the GIL)
+        return prefetch(audio.stream(path, sample_rate=self.sample_rate, block_seconds=max(30.0, 4 * self.window_s)))
 
     def _score_stream(self, windows: Iterable[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         starts, scores, batch = [], [], []

@@ -55,8 +55,9 @@ def _available() -> dict[str, tuple[str, str]]:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The full parser; with ``only``, just that command's arguments are configured (the others
-    are listed with their one-line help), so running one command never imports the rest."""
+    """The command parser. Only the sub-command ``only`` gets its arguments configured (the others
+    are listed with their one-line help; ``None`` configures none, enough for the top-level
+    ``--help``), so running one command never imports the others' dependencies."""
     parser = argparse.ArgumentParser(
         prog="instrumentid",
         description="Which musical instruments play in a recording (IRMAS labels: "
@@ -69,7 +70,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name, (module, summary) in _available().items():
         sub = subparsers.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-        if only is None or name == only:
+        if name == only:
             importlib.import_module(module).configure(sub)
         sub.set_defaults(_module=module)
     return parser
