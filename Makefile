@@ -20,7 +20,7 @@ ZOO_TORCH := torch==2.14.1 torchvision==0.29.1
 help:
 	@echo "make demo           set up, then predict with the bundled model on the bundled example"
 	@echo "make test           set up (incl. FluidSynth + SoundFonts via apt when root), run all tests"
-	@echo "make default-model  re-run the recipe of the bundled default and audioset-zeroshot models (~30 min, 2 CPU cores)"
+	@echo "make default-model  re-run the recipe of the bundled default and audioset-zeroshot models (~60 min, 2 CPU cores)"
 	@echo "make fast-model     re-run the recipe of the bundled fast model (small CNN, ~25 min)"
 	@echo "make bench          speed benchmarks (predict, synth)"
 	@echo "make test-zoo       the timm backbone in .venv-zoo (torch 2.14.1 + torchvision, ~5.5 GB)"
