@@ -7,9 +7,10 @@ which is what makes comparing heads, data mixes, aggregations and thresholds by 
 cross-validation affordable on a CPU. (Fine-tuning keeps the full Lightning path with its
 augmentations: ``instrumentid train --model yamnet --model-params '{fine_tune_blocks: 2}'``.)
 
->>> cache = EmbeddingCache(model, window_s=3.0, hop_s=1.5, folder="runs/cache")
->>> table = cache.embed(examples)               # one entry per file: (windows, patches, 1024)
->>> fit_head(model, table, epochs=60)          # trains model.head in place
+>>> cache = EmbeddingCache(model, feature_config("yamnet"), window_s=0.975, hop_s=0.48, folder="runs/cache")
+>>> table = cache.embed(examples)              # one entry per file: (windows, time steps, 1024) feature maps
+>>> fit_head(model, table, epochs=20)          # trains the head in place; the backbone is untouched
+>>> scores = file_scores(model, table, "max")  # (files, labels), as the predictor aggregates
 """
 
 from __future__ import annotations
