@@ -8,7 +8,7 @@ For each bundled model (default, fast; or --model ...), in one run:
 * **in-process** real-time factor of ``Predictor.predict_file`` on the same file, and decode +
   resample alone (the floor set by I/O),
 * peak RSS of a fresh process predicting a 1-minute vs a 60-minute file (target < 1 GB, flat),
-* for the default model, ratios measured side by side: 1 vs 2 torch threads, batch 8/32/64
+* for the default model, ratios measured side by side: 1 vs 2 torch threads, batch 8/32/64/128
   windows, and the YAMNet backbone with contiguous vs channels-last activations,
 * start-up: ``instrumentid --help`` and ``instrumentid predict`` on a 1-s file, wall seconds.
 
@@ -117,8 +117,8 @@ def default_model_ratios(ten: Path, repeats: int) -> dict:
     torch.set_num_threads(base_threads)
     out["two_threads_speedup_over_one"] = round(times[1] / times[2], 2)
     batch = {size: best_of(repeats, lambda s=size: Predictor.from_bundle("default", batch_size=s).predict_file(ten))
-             for size in (8, 32, 64)}
-    out["batch_time_relative_to_32"] = {str(k): round(v / batch[32], 2) for k, v in batch.items()}
+             for size in (8, 32, 64, 128)}
+    out["batch_time_relative_to_64"] = {str(k): round(v / batch[64], 2) for k, v in batch.items()}
 
     backbone = YamnetBackbone().eval()
     x = torch.randn(32, 1, 64, 298)

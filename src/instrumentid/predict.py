@@ -194,7 +194,7 @@ class Predictor:
     >>> predictor.predict_file("song.wav")["present"]
     """
 
-    def __init__(self, bundle: dict, *, batch_size: int = 32, device: str | torch.device = "cpu") -> None:
+    def __init__(self, bundle: dict, *, batch_size: int = 64, device: str | torch.device = "cpu") -> None:
         self.bundle = bundle
         self.labels: tuple[str, ...] = tuple(bundle["labels"])
         self.thresholds = np.asarray(bundle["thresholds"], dtype=np.float32)
