@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from instrumentid import load_model
-from instrumentid.bundle import BUNDLED, bundled_path, default_bundle_path, load_bundle
+from instrumentid.bundle import load_bundle
+from instrumentid.bundled import BUNDLED, bundled_path, default_bundle_path
 from instrumentid.labels import LABELS
 
 from helpers import REPO, shared_data_or_skip, yamnet_wheel_or_skip

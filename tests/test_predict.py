@@ -3,7 +3,8 @@ import pytest
 import soundfile as sf
 
 from instrumentid.errors import AudioError, ConfigError
-from instrumentid.predict import Predictor, aggregate, find_audio_files, iter_windows, tile
+from instrumentid.predict import Predictor, find_audio_files
+from instrumentid.windows import aggregate, iter_windows, tile
 
 from helpers import write_tone
 

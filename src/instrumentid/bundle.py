@@ -19,7 +19,12 @@ thresholds         one float per label, in (0, 1)
 aggregation        how window scores become file scores: ``mean`` | ``max`` | ``topk``
 metadata           data it was trained on, date, validation metrics, package version, recipe
 checksum           SHA-256 over the weights (detects a tampered or truncated file)
+min_duration_s     optional: shortest audio the model judges (default ``predict.MIN_DURATION_S``)
 =================  =====================================================================
+
+``instrumentid export`` turns a bundle into an ONNX graph (front-end included) that carries
+the :func:`header` — every key but the weights — as JSON metadata, plus ``variable_length``;
+see :mod:`instrumentid.export`. This module imports torch only where weights are touched.
 """
 
 from __future__ import annotations
@@ -27,58 +32,32 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
-
+from instrumentid.bundled import BUNDLED, bundled_path, resolve
 from instrumentid.errors import BundleError
 from instrumentid.io import atomic_path
 from instrumentid.labels import LABELS
+from instrumentid.windows import AGGREGATIONS
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = (
     "format_version", "labels", "sample_rate", "window_s", "hop_s", "features", "normalization",
     "model", "state_dict", "thresholds", "aggregation", "metadata",
 )
-AGGREGATIONS = ("mean", "max", "topk")
-#: Bundles shipped inside the package: name → (file in assets/, one-line description).
-#: ``--model NAME`` and ``load_model(NAME)`` accept these names as well as paths.
-BUNDLED: dict[str, tuple[str, str]] = {
-    "default": ("default.iid", "YAMNet (AudioSet-pretrained) + instrument head; the most accurate on real recordings"),
-    "fast": ("fast.iid", "small CNN trained on rendered + real audio; ~4x faster, for huge libraries"),
-    "audioset-zeroshot": ("audioset-zeroshot.iid", "YAMNet's AudioSet classes mapped to the 11 labels, no training "
-                                                   "(the baseline the default must beat)"),
-}
-DEFAULT_BUNDLE_NAME = BUNDLED["default"][0]
-
-
-def bundled_path(name: str = "default") -> Path:
-    """Path of a bundle shipped inside the package (see :data:`BUNDLED`)."""
-    return Path(str(resources.files("instrumentid") / "assets" / BUNDLED[name][0]))
-
-
-def default_bundle_path() -> Path:
-    """Path of the default bundle shipped inside the package."""
-    return bundled_path("default")
-
-
-def resolve(model: str | os.PathLike | None) -> Path:
-    """A bundled name (``default``, ``fast``, …), a path, or None (the default) → bundle path.
-
-    An existing file wins over a bundled name of the same spelling.
-    """
-    if model is None:
-        return default_bundle_path()
-    path = Path(model)
-    if not path.exists() and str(model) in BUNDLED:
-        return bundled_path(str(model))
-    return path
+#: The keys that hold (or vouch for) the weights; the rest is the bundle's :func:`header`.
+WEIGHT_KEYS = ("state_dict", "checksum")
 
 
 def state_checksum(state_dict: Mapping[str, torch.Tensor]) -> str:
     """SHA-256 over names, shapes, dtypes and bytes of every tensor, in key order."""
+    import torch
+
     digest = hashlib.sha256()
     for name in sorted(state_dict):
         tensor = state_dict[name].detach().cpu().contiguous()
@@ -109,6 +88,8 @@ def make_bundle(
     them back to the model's float32). Train or calibrate with :func:`round_to_half` applied
     first and the bundle computes exactly what was measured.
     """
+    import torch  # noqa: F401 - the tensors below are torch's; fail early and clearly without it
+
     if half:
         state_dict = {k: v.half() if v.is_floating_point() else v for k, v in state_dict.items()}
     bundle = {
@@ -129,12 +110,14 @@ def make_bundle(
     return bundle
 
 
-@torch.no_grad()
 def round_to_half(model: nn.Module) -> nn.Module:
     """Round a model's floating-point weights to float16 precision in place (kept as float32)."""
-    for tensor in model.state_dict().values():
-        if tensor.is_floating_point():
-            tensor.copy_(tensor.half().float())
+    import torch
+
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.half().float())
     return model
 
 
@@ -146,13 +129,19 @@ def _plain(value):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, torch.Tensor):
+    if hasattr(value, "item") and not hasattr(value, "is_floating_point"):  # numpy scalar, not a tensor
         return value.item()
     return value
 
 
-def validate(bundle: Mapping, where: str) -> None:
-    """Raise :class:`BundleError` unless ``bundle`` follows the contract."""
+def header(bundle: Mapping) -> dict:
+    """Everything but the weights: what an exported graph (ONNX) carries as its metadata."""
+    return {key: value for key, value in bundle.items() if key not in WEIGHT_KEYS}
+
+
+def validate(bundle: Mapping, where: str, *, weights: bool = True) -> None:
+    """Raise :class:`BundleError` unless ``bundle`` follows the contract (``weights=False``: a
+    :func:`header`, as an ONNX graph carries it)."""
     if not isinstance(bundle, Mapping):
         raise BundleError(f"{where}: not a model bundle (expected a dict, found {type(bundle).__name__})")
     version = bundle.get("format_version")
@@ -163,7 +152,7 @@ def validate(bundle: Mapping, where: str) -> None:
             f"{where}: bundle format_version {version} is newer than this instrumentid reads "
             f"({FORMAT_VERSION}); upgrade instrumentid"
         )
-    missing = [key for key in REQUIRED_KEYS if key not in bundle]
+    missing = [key for key in REQUIRED_KEYS if key not in bundle and (weights or key not in WEIGHT_KEYS)]
     if missing:
         raise BundleError(f"{where}: bundle is missing key(s): {', '.join(missing)}")
     labels, thresholds = bundle["labels"], bundle["thresholds"]
@@ -175,7 +164,7 @@ def validate(bundle: Mapping, where: str) -> None:
         raise BundleError(f"{where}: unknown aggregation {bundle['aggregation']!r} ({', '.join(AGGREGATIONS)})")
     if not float(bundle["hop_s"]) > 0 or not float(bundle["window_s"]) > 0:
         raise BundleError(f"{where}: window_s and hop_s must be positive")
-    if "checksum" in bundle and bundle["checksum"] != state_checksum(bundle["state_dict"]):
+    if weights and "checksum" in bundle and bundle["checksum"] != state_checksum(bundle["state_dict"]):
         raise BundleError(f"{where}: weights do not match the bundle's checksum (file modified or corrupt)")
 
 
@@ -185,6 +174,8 @@ def save_bundle(bundle: Mapping, path: str | os.PathLike) -> Path:
     data = dict(bundle)
     data["checksum"] = state_checksum(data["state_dict"])
     validate(data, str(path))
+    import torch
+
     with atomic_path(path) as tmp:
         torch.save(data, tmp)
     return path
@@ -198,6 +189,8 @@ def load_bundle(path: str | os.PathLike | None = None) -> dict:
             raise BundleError(f"{path}: this bundled model is not installed (run 'make default-model')")
         names = ", ".join(BUNDLED)
         raise BundleError(f"{path}: model bundle not found (give a bundle file or one of the bundled models: {names})")
+    import torch
+
     try:
         bundle = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling/zip failure means the file is unusable

@@ -25,3 +25,7 @@ class ConfigError(InstrumentIdError):
 
 class SynthError(InstrumentIdError):
     """Dataset rendering cannot run: no SoundFont, no FluidSynth, or a bad synth option."""
+
+
+class ExportError(InstrumentIdError):
+    """A model cannot be exported, or the exported graph does not compute what the bundle does."""

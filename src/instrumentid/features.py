@@ -95,6 +95,19 @@ def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fm
     return weights.astype(np.float32)
 
 
+def stft_power(waveform: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor) -> torch.Tensor:
+    """|STFT|² ``(batch, 1 + n_fft // 2, frames)`` of frames at 0, hop, 2·hop, … (no centring).
+
+    While exporting to ONNX (no complex tensors there) it takes the real-valued form that maps
+    onto ONNX's ``STFT`` operator (opset 17); the numbers are the same.
+    """
+    if torch.onnx.is_in_onnx_export():
+        spec = torch.stft(waveform, n_fft, hop_length, window=window, center=False, return_complex=False)
+        return spec.square().sum(-1)
+    spec = torch.stft(waveform, n_fft, hop_length, window=window, center=False, return_complex=True)
+    return spec.real.square() + spec.imag.square()
+
+
 class _MelModule(nn.Module):
     """Holds a config, its analysis window and its mel filterbank as (non-persistent) buffers."""
 
@@ -122,12 +135,9 @@ class LogMel(_MelModule):
     def power_mel(self, waveform: torch.Tensor) -> torch.Tensor:
         """Mel power spectrogram ``(batch, n_mels, frames)``."""
         c = self.config
-        spec = torch.stft(
-            waveform, n_fft=c.n_fft, hop_length=c.hop_length, window=self.window,
-            center=True, pad_mode="constant", return_complex=True,
-        )
-        power = spec.real.square() + spec.imag.square()
-        return torch.matmul(self.mel_basis, power)
+        # center=True with pad_mode="constant", spelled out so the ONNX export frames alike
+        padded = torch.nn.functional.pad(waveform, (c.n_fft // 2, c.n_fft // 2))
+        return torch.matmul(self.mel_basis, stft_power(padded, c.n_fft, c.hop_length, self.window))
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         if waveform.dim() == 1:
@@ -183,6 +193,13 @@ class YamnetLogMel(_MelModule):
             waveform = waveform.unsqueeze(0)
         if waveform.shape[-1] < c.win_length:
             waveform = torch.nn.functional.pad(waveform, (0, c.win_length - waveform.shape[-1]))
+        if torch.onnx.is_in_onnx_export():
+            # the same frames as one STFT: the window zero-padded to n_fft, the signal padded so the
+            # last frame that fits win_length is kept
+            window = torch.nn.functional.pad(self.window, (0, c.n_fft - c.win_length))
+            padded = torch.nn.functional.pad(waveform, (0, c.n_fft - c.win_length))
+            magnitude = stft_power(padded, c.n_fft, c.hop_length, window).sqrt()  # (batch, bins, frames)
+            return torch.log(torch.matmul(self.mel_basis, magnitude) + c.log_offset).unsqueeze(1)
         frames = waveform.unfold(-1, c.win_length, c.hop_length) * self.window  # (batch, frames, win)
         magnitude = torch.fft.rfft(frames, n=c.n_fft).abs()  # (batch, frames, 1 + n_fft // 2)
         mel = torch.matmul(magnitude, self.mel_basis.T)  # (batch, frames, n_mels)

@@ -1,14 +1,9 @@
 """The one predictor: chunk any file into windows, score them in batches, aggregate.
 
 The CLI, the Python API, evaluation and the server all call :class:`Predictor`, so a number
-seen in ``evaluate`` is the number ``predict`` gives.
-
-Windowing: windows of ``window_s`` every ``hop_s`` over the whole file, read as a stream of
-blocks (memory does not grow with the file's length). A file shorter than one window is tiled
-(repeated) to fill it — zero padding would feed the model silence it never heard in
-training. When the hops do not reach the end, one more window aligned to the end of the file
-covers the tail. Window scores are aggregated into file scores with ``mean``, ``max`` or
-``topk`` (mean of the top quarter of windows).
+seen in ``evaluate`` is the number ``predict`` gives. Windowing and aggregation are
+:mod:`instrumentid.windows`; the scoring itself is a runtime (:mod:`instrumentid.runtimes`:
+PyTorch for bundles, onnxruntime for exported graphs), so this module does not import torch.
 """
 
 from __future__ import annotations
@@ -17,16 +12,16 @@ import math
 import os
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from instrumentid import audio, schema
-from instrumentid.bundle import AGGREGATIONS, build_model, load_bundle
 from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
-from instrumentid.features import build_frontend
+from instrumentid.runtimes import OnnxRuntime, TorchRuntime, open_runtime
+from instrumentid.windows import aggregate, iter_windows
 
 #: Shortest audio a prediction is made for: below it there is no timbre to judge (a 0.1-s
 #: stroke is about 10 spectrogram frames).
@@ -42,9 +37,9 @@ class SignalLevel:
     means the predictor names no instrument and says why in the record's ``warnings``.
     """
 
-    def __init__(self, sample_rate: int) -> None:
+    def __init__(self, sample_rate: int, samples: int = 0, peak: float = 0.0, energy: float = 0.0) -> None:
         self.sample_rate = sample_rate
-        self.samples, self.peak, self.energy = 0, 0.0, 0.0
+        self.samples, self.peak, self.energy = int(samples), float(peak), float(energy)
 
     def watch(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         for block in blocks:
@@ -118,124 +113,156 @@ def prefetch(items: Iterable, depth: int = 1) -> Iterator:
         thread.join(timeout=5)
 
 
-def tile(signal: np.ndarray, length: int) -> np.ndarray:
-    """Repeat ``signal`` until it is ``length`` samples long (zeros for an empty signal)."""
-    if signal.size == 0:
-        return np.zeros(length, dtype=np.float32)
-    reps = math.ceil(length / signal.size)
-    return np.tile(signal, reps)[:length].astype(np.float32, copy=False)
+def iter_audio_files(paths: Iterable[str | os.PathLike], *, recursive: bool = False) -> Iterator[Path]:
+    """Expand folders into their audio files, lazily (a folder of 10⁵ files is never listed whole).
 
-
-def iter_windows(blocks: Iterable[np.ndarray], window: int, hop: int, *,
-                 tile_short: bool = True) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(start_sample, samples[window])`` over a stream of mono blocks.
-
-    Regular windows start at 0, hop, 2·hop, … while they fit; then, if samples remain
-    uncovered, one window aligned to the end; a stream shorter than ``window`` gives one
-    window at 0: tiled to full length, or (``tile_short=False``, for models that take any
-    length) the stream as it is. Only about ``window + block`` samples are held at a time.
+    Files come in full-path order within each folder given; paths that are not folders are
+    yielded as given (missing or unreadable files become error records later).
     """
-    if window <= 0 or hop <= 0:
-        raise ConfigError("window and hop must be positive")
-    buffer = np.zeros(0, dtype=np.float32)
-    buffer_start = 0  # absolute index of buffer[0]
-    next_start = 0
-    last_end = 0
-    for block in blocks:
-        buffer = np.concatenate([buffer, np.asarray(block, dtype=np.float32)])
-        while next_start + window <= buffer_start + buffer.size:
-            offset = next_start - buffer_start
-            yield next_start, buffer[offset : offset + window].copy()
-            last_end = next_start + window
-            next_start += hop
-        keep_from = min(next_start, buffer_start + buffer.size - window)
-        if keep_from > buffer_start:
-            buffer = buffer[keep_from - buffer_start :]
-            buffer_start = keep_from
-    total = buffer_start + buffer.size
-    if last_end == 0:
-        yield 0, tile(buffer, window) if tile_short or buffer.size == 0 else buffer.copy()
-    elif last_end < total:
-        yield total - window, buffer[buffer.size - window :].copy()
-
-
-def aggregate(window_scores: np.ndarray, method: str = "mean") -> np.ndarray:
-    """Window scores ``(n_windows, n_labels)`` → file scores ``(n_labels,)``."""
-    window_scores = np.asarray(window_scores, dtype=np.float32)
-    if window_scores.ndim != 2 or window_scores.shape[0] == 0:
-        raise ValueError("window_scores must have shape (n_windows >= 1, n_labels)")
-    if method == "mean":
-        return window_scores.mean(axis=0)
-    if method == "max":
-        return window_scores.max(axis=0)
-    if method == "topk":
-        k = max(1, math.ceil(window_scores.shape[0] / 4))
-        return np.sort(window_scores, axis=0)[-k:].mean(axis=0)
-    raise ConfigError(f"unknown aggregation {method!r}; choose one of {', '.join(AGGREGATIONS)}")
-
-
-def find_audio_files(paths: Sequence[str | os.PathLike], *, recursive: bool = False) -> list[Path]:
-    """Expand folders into their audio files (sorted); files are kept as given."""
-    found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            pattern = path.rglob("*") if recursive else path.glob("*")
-            found.extend(sorted(p for p in pattern if p.is_file() and p.suffix.lower() in audio.AUDIO_SUFFIXES))
+            yield from _walk(path, recursive)
         else:
-            found.append(path)  # missing/bad files become error records later
-    return found
+            yield path
+
+
+def _walk(folder: Path, recursive: bool) -> Iterator[Path]:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    # sort as full paths sort: "b.wav" before the folder "b/"
+    for entry in sorted(entries, key=lambda e: e.name + ("/" if e.is_dir() else "")):
+        if entry.is_dir():
+            if recursive:
+                yield from _walk(Path(entry.path), recursive)
+        elif entry.is_file() and Path(entry.name).suffix.lower() in audio.AUDIO_SUFFIXES:
+            yield Path(entry.path)
+
+
+def find_audio_files(paths: Sequence[str | os.PathLike], *, recursive: bool = False) -> list[Path]:
+    """:func:`iter_audio_files` as a list."""
+    return list(iter_audio_files(paths, recursive=recursive))
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How one model reads audio: its rate, window, hop, short-audio rule and minimum length.
+
+    Torch-free and picklable, so decoding can run apart from scoring (the Ray engine).
+    """
+
+    sample_rate: int
+    window_s: float
+    hop_s: float
+    tile_short: bool = True
+    min_duration_s: float = MIN_DURATION_S
+
+    @classmethod
+    def of(cls, bundle: Mapping, *, variable_length: bool = False) -> Framing:
+        """From a bundle (or its header); fully convolutional models score short audio whole."""
+        return cls(int(bundle["sample_rate"]), float(bundle["window_s"]), float(bundle["hop_s"]),
+                   tile_short=not variable_length,
+                   min_duration_s=float(bundle.get("min_duration_s", MIN_DURATION_S)))
+
+    @property
+    def window_samples(self) -> int:
+        return round(self.window_s * self.sample_rate)
+
+    @property
+    def hop_samples(self) -> int:
+        return round(self.hop_s * self.sample_rate)
+
+    def blocks(self, path: Path) -> Iterator[np.ndarray]:
+        # decoding the next block overlaps with scoring this one (soundfile, soxr and the runtimes release the GIL)
+        return prefetch(audio.stream(path, sample_rate=self.sample_rate, block_seconds=max(30.0, 4 * self.window_s)))
+
+    def windows(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+        return iter_windows(blocks, self.window_samples, self.hop_samples, tile_short=self.tile_short)
+
+    def check_length(self, name: str, level: SignalLevel) -> None:
+        if level.duration_s < self.min_duration_s:
+            raise AudioError(f"{name}: audio is {level.duration_s:.3f} s long; this model needs at least "
+                             f"{self.min_duration_s:g} s")
+
+    def read(self, path: str | os.PathLike) -> tuple[SignalLevel, np.ndarray, np.ndarray]:
+        """A whole file's ``(level, starts_s (n,), windows (n, samples))`` — for engines that decode
+        in one place and score in another; memory grows with the file (the local engine streams)."""
+        level = SignalLevel(self.sample_rate)
+        pairs = list(self.windows(level.watch(self.blocks(Path(path)))))
+        self.check_length(str(path), level)
+        starts = np.asarray([start for start, _ in pairs]) / self.sample_rate
+        return level, starts, np.stack([window for _, window in pairs])
 
 
 class Predictor:
-    """A loaded model bundle, ready to score audio.
+    """A loaded model, ready to score audio.
 
     >>> predictor = Predictor.from_bundle()          # bundled default model
     >>> predictor.predict_file("song.wav")["present"]
+
+    ``bundle`` is a bundle dict (run in PyTorch) or an already opened runtime.
     """
 
-    def __init__(self, bundle: dict, *, batch_size: int = 64, device: str | torch.device = "cpu") -> None:
-        self.bundle = bundle
+    def __init__(self, bundle: Mapping | TorchRuntime | OnnxRuntime, *, batch_size: int = 64,
+                 device: str = "cpu") -> None:
+        self.runtime = bundle if isinstance(bundle, (TorchRuntime, OnnxRuntime)) else TorchRuntime(bundle, device)
+        self.bundle = bundle = self.runtime.bundle
         self.labels: tuple[str, ...] = tuple(bundle["labels"])
         self.thresholds = np.asarray(bundle["thresholds"], dtype=np.float32)
-        self.sample_rate = int(bundle["sample_rate"])
-        self.window_s = float(bundle["window_s"])
-        self.hop_s = float(bundle["hop_s"])
         self.aggregation = bundle["aggregation"]
         self.batch_size = int(batch_size)
-        self.device = torch.device(device)
-        self.frontend = build_frontend(bundle["features"], bundle["normalization"]).to(self.device).eval()
-        self.model = build_model(bundle).to(self.device)
-        self.window_samples = round(self.window_s * self.sample_rate)
-        self.hop_samples = round(self.hop_s * self.sample_rate)
+        self.framing = framing = Framing.of(bundle, variable_length=self.runtime.variable_length)
+        self.sample_rate, self.window_s, self.hop_s = framing.sample_rate, framing.window_s, framing.hop_s
+        self.window_samples, self.hop_samples = framing.window_samples, framing.hop_samples
         #: fully convolutional models score a file shorter than one window at its own length
-        self.tile_short = not getattr(self.model, "variable_length", False)
+        self.tile_short = framing.tile_short
         #: shorter audio is an error (the bundle may declare its own ``min_duration_s``)
-        self.min_duration_s = float(bundle.get("min_duration_s", MIN_DURATION_S))
+        self.min_duration_s = framing.min_duration_s
 
     @classmethod
-    def from_bundle(cls, path: str | os.PathLike | None = None, **kwargs) -> Predictor:
-        """Load a bundle file (the packaged default when ``path`` is None)."""
-        return cls(load_bundle(path), **kwargs)
+    def from_bundle(cls, path: str | os.PathLike | None = None, *, runtime: str = "auto", device: str = "cpu",
+                    threads: int | None = None, **kwargs) -> Predictor:
+        """Load a bundle, an exported ``.onnx`` graph or a bundled name (the default when None).
+
+        ``runtime``: ``auto`` (onnxruntime for ``.onnx``, torch otherwise), ``torch`` or ``onnxruntime``.
+        """
+        return cls(open_runtime(path, runtime, device=device, threads=threads), **kwargs)
 
     @property
     def metadata(self) -> dict:
         return self.bundle.get("metadata", {})
 
+    def _torch(self, what: str) -> TorchRuntime:
+        if not isinstance(self.runtime, TorchRuntime):
+            raise ConfigError(f"{what} needs the model in PyTorch (a .iid bundle), not an exported ONNX graph")
+        return self.runtime
+
+    @property
+    def model(self):
+        """The network (PyTorch runtime only)."""
+        return self._torch("the network").model
+
+    @property
+    def frontend(self):
+        """The feature extractor (PyTorch runtime only)."""
+        return self._torch("the front-end").frontend
+
+    @property
+    def device(self):
+        return self._torch("a torch device").device
+
     # -- scoring -------------------------------------------------------------------------
-    @torch.inference_mode()
-    def score_windows(self, windows: np.ndarray | torch.Tensor) -> np.ndarray:
+    def score_windows(self, windows) -> np.ndarray:
         """Sigmoid scores ``(n, n_labels)`` for waveform windows ``(n, window_samples)``."""
-        x = torch.as_tensor(np.asarray(windows, dtype=np.float32)).to(self.device)
-        logits = self.model(self.frontend(x))
-        return torch.sigmoid(logits).cpu().numpy()
+        return self.runtime(np.asarray(windows, dtype=np.float32))
 
     def _windows(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
-        return iter_windows(blocks, self.window_samples, self.hop_samples, tile_short=self.tile_short)
+        return self.framing.windows(blocks)
 
     def _blocks(self, path: Path) -> Iterator[np.ndarray]:
-        # decoding the next block overlaps with scoring this one (soundfile, soxr and torch release the GIL)
-        return prefetch(audio.stream(path, sample_rate=self.sample_rate, block_seconds=max(30.0, 4 * self.window_s)))
+        return self.framing.blocks(path)
 
     def _score_stream(self, windows: Iterable[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         starts, scores, batch = [], [], []
@@ -253,11 +280,10 @@ class Predictor:
         """``(starts_s (n,), scores (n, n_labels))`` of every analysis window of a file."""
         return self._score_stream(self._windows(self._blocks(Path(path))))
 
-    def window_features(self, path: str | os.PathLike) -> torch.Tensor:
-        """Normalised model input ``(n_windows, 1, n_mels, frames)`` of every window of a file."""
-        windows = np.stack([w for _, w in self._windows(self._blocks(Path(path)))])
-        with torch.inference_mode():
-            return self.frontend(torch.from_numpy(windows).to(self.device)).cpu()
+    def window_features(self, path: str | os.PathLike):
+        """Normalised model input ``(n_windows, 1, n_mels, frames)`` of every window of a file (torch runtime)."""
+        runtime = self._torch("window features")
+        return runtime.features(np.stack([w for _, w in self._windows(self._blocks(Path(path)))]))
 
     # -- records ---------------------------------------------------------------------------
     def _thresholds(self, threshold: float | None) -> np.ndarray:
@@ -267,7 +293,9 @@ class Predictor:
             raise ConfigError(f"threshold must be between 0 and 1, got {threshold}")
         return np.full(len(self.labels), threshold, dtype=np.float32)
 
-    def _record(self, name: str, level: SignalLevel, starts, scores, *, segments, threshold, aggregation):
+    def record(self, name: str, level: SignalLevel, starts, scores, *, segments: bool = False,
+               threshold: float | None = None, aggregation: str | None = None) -> dict:
+        """The record of a file from its level and window scores (engines that score apart call this)."""
         thresholds = self._thresholds(threshold)
         file_scores = aggregate(scores, aggregation or self.aggregation)
         duration_s = level.duration_s
@@ -285,10 +313,8 @@ class Predictor:
     def _predict_blocks(self, name: str, blocks: Iterable[np.ndarray], **options) -> dict:
         level = SignalLevel(self.sample_rate)
         starts, scores = self._score_stream(self._windows(level.watch(blocks)))
-        if level.duration_s < self.min_duration_s:
-            raise AudioError(f"{name}: audio is {level.duration_s:.3f} s long; this model needs at least "
-                             f"{self.min_duration_s:g} s")
-        return self._record(name, level, starts, scores, **options)
+        self.framing.check_length(name, level)
+        return self.record(name, level, starts, scores, **options)
 
     def predict_file(
         self,

@@ -10,6 +10,11 @@ One record per audio file, the same for the CLI, the Python API and the server::
                                                        # all-silent / near-silent (present is then
                                                        # empty), short (under one window)
 
+Records in a resumable log (``predict -o out.jsonl --resume``) also carry
+``"source": {"size": bytes, "mtime_ns": ns}`` of the file (see :mod:`instrumentid.sinks`).
+CSV: one row per file (:func:`to_csv`), or with ``--segments`` one row per window
+(:func:`to_segments_csv`, long format).
+
 A file that fails yields ``{"file": ..., "error": "..."}``.
 """
 
@@ -99,6 +104,26 @@ def to_csv(records: Iterable[Mapping], labels: Sequence[str]) -> str:
         else:
             writer.writerow([record["file"], *(record["scores"][c] for c in labels), ";".join(record["present"]),
                              record["duration_s"], ";".join(record.get("warnings", [])), ""])
+    return buffer.getvalue()
+
+
+def segments_csv_header(labels: Sequence[str]) -> list[str]:
+    return ["file", "start_s", "end_s", *labels, "present", "error"]
+
+
+def to_segments_csv(records: Iterable[Mapping], labels: Sequence[str]) -> str:
+    """The timeline in long format: one row per window (``file, start_s, end_s``, one score
+    column per label, ``present``); a file that failed gets one row with its ``error``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(segments_csv_header(labels))
+    for record in records:
+        if is_error(record):
+            writer.writerow([record["file"], "", "", *([""] * len(labels)), "", record["error"]])
+            continue
+        for segment in record.get("segments", []):
+            writer.writerow([record["file"], segment["start_s"], segment["end_s"],
+                             *(segment["scores"][c] for c in labels), ";".join(segment["present"]), ""])
     return buffer.getvalue()
 
 

@@ -78,7 +78,7 @@ def gradcam(predictor, path, label: str | None = None) -> dict:
         n_frames) in [0, 1], ``spectrogram`` (the normalised log-mel, same shape), ``seconds``
         (duration covered), ``starts_s`` and ``window_scores`` of the label.
     """
-    from instrumentid.predict import aggregate
+    from instrumentid.windows import aggregate
 
     starts, window_scores = predictor.window_scores(path)
     file_scores = aggregate(window_scores, predictor.aggregation)

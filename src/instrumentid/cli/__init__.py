@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("instrumentid.cli.predict", "which instruments play in audio files or folders"),
     "train": ("instrumentid.cli.train", "train a model on IRMAS folders, CSVs or generated data"),
     "models": ("instrumentid.cli.models", "list the bundled models and the architectures train can build"),
+    "export": ("instrumentid.cli.export", "export a model bundle to ONNX (runs without torch, in onnxruntime)"),
     "import-weights": ("instrumentid.cli.import_weights", "import pretrained weights (YAMNet) from a local file"),
     "synth": ("instrumentid.cli.synth", "render an IRMAS-format dataset from SoundFonts and real notes"),
     "evaluate": ("instrumentid.cli.evaluate", "metrics, predictions and an HTML report on a labelled set"),

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--folds must be at least 2, got {args.folds}")
     model = None
     if not args.classical:
-        from instrumentid.bundle import default_bundle_path
+        from instrumentid.bundled import default_bundle_path
 
         model = args.model or default_bundle_path()
     result = label_issues(args.data, args.out, model=model, labels_file=args.labels_file, n_splits=args.folds,

@@ -12,7 +12,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instrumentid.bundle import BUNDLED, bundled_path
+    from instrumentid.bundled import BUNDLED, bundled_path
     from instrumentid.models import available
 
     print("bundled models (predict --model NAME):")

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-
-from instrumentid.cli import options
-import os
 import sys
-import tempfile
-from pathlib import Path
+from collections.abc import Iterable, Iterator
 
 from instrumentid import schema
+from instrumentid.cli import options
 
 FORMATS = ("table", "json", "jsonl", "csv")
+ENGINES = ("local", "ray")
 
 EXAMPLES = """\
 examples:
@@ -21,91 +19,152 @@ examples:
   instrumentid predict music/ --recursive --format jsonl > predictions.jsonl
   instrumentid predict music/ -r --format csv --output predictions.csv   # written atomically
   instrumentid predict take.wav --model my.iid --threshold 0.3
+  instrumentid predict archive/ -r -f jsonl -o archive.jsonl --resume    # re-run after a crash: skips done files
+  instrumentid predict archive/ -r -f jsonl -o archive.jsonl --resume --engine ray --ray-address auto
+  instrumentid predict song.mp3 --model fast.onnx                        # onnxruntime, no torch import
 
 output: one record per file: file, duration_s, scores (all labels), present (scores at or
-above the bundle's per-label thresholds, or --threshold), segments (with --segments). A file
-that cannot be read gets {"file", "error"}; the others are still processed and the exit
-code is 1.
+above the bundle's per-label thresholds, or --threshold), segments (with --segments; in CSV one
+row per window). A file that cannot be read gets {"file", "error"}; the others are still
+processed and the exit code is 1.
 """
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
     parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
-    options.add_model(parser)
+    options.add_model(parser, help="a bundle (.iid), an exported graph (.onnx) or a bundled model name "
+                                   "(default, fast, audioset-zeroshot); default: default")
     parser.add_argument("--format", "-f", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("--output", "-o", metavar="FILE", help="write to FILE atomically instead of stdout")
+    parser.add_argument("--resume", action="store_true",
+                        help="with -o FILE.jsonl: append each record as it is made and skip files already in "
+                             "FILE (same path, size and mtime); a killed run resumes where it stopped")
     parser.add_argument("--segments", action="store_true", help="add per-window scores (a timeline)")
     parser.add_argument("--threshold", type=float, metavar="X", help="one threshold in [0, 1] for every label")
     options.add_aggregation(parser)
     parser.add_argument("--recursive", "-r", action="store_true", help="walk folders recursively")
     parser.add_argument("--batch-size", type=int, default=64, help="windows per forward pass (default: 64)")
+    parser.add_argument("--runtime", choices=("auto", "torch", "onnxruntime"), default="auto",
+                        help="auto: onnxruntime for .onnx graphs (see 'instrumentid export'), torch for bundles")
+    parser.add_argument("--engine", choices=ENGINES, default="local",
+                        help="local: this process; ray: a Ray cluster (extra 'scale'; records in completion order)")
+    parser.add_argument("--ray-address", metavar="ADDR", default=None,
+                        help="with --engine ray: 'auto' or ray://HOST:10001 joins a cluster (default: start one here)")
+    parser.add_argument("--ray-actors", type=int, metavar="N", default=None,
+                        help="with --engine ray: scoring actors (default: the cluster's CPUs minus one)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from instrumentid.errors import ConfigError
-    from instrumentid.predict import Predictor, find_audio_files
+    from instrumentid.predict import iter_audio_files
 
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise ConfigError(f"--threshold must be between 0 and 1, got {args.threshold}")
-    predictor = Predictor.from_bundle(args.model, batch_size=args.batch_size)
-    paths = find_audio_files(args.paths, recursive=args.recursive)
-    if not paths:
+    _check(args)
+    paths = _nonempty(iter_audio_files(args.paths, recursive=args.recursive))
+    if paths is None:
         print("instrumentid predict: no audio files found in " + ", ".join(args.paths), file=sys.stderr)
         return 1
     show_progress = not args.quiet and sys.stderr.isatty()
-    records = predictor.predict_files(
-        tqdm(paths, desc="predicting", unit="file", disable=not show_progress),
-        segments=args.segments, threshold=args.threshold, aggregation=args.aggregation,
-    )
+    if args.resume:
+        return _run_resumable(args, paths, show_progress)
+    records, labels = _records(args, tqdm(paths, desc="predicting", unit="file", disable=not show_progress))
+    return _write(args, records, labels)
+
+
+def _check(args: argparse.Namespace) -> None:
+    from instrumentid.errors import ConfigError
+
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise ConfigError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    if args.resume and (args.output is None or args.format != "jsonl"):
+        raise ConfigError("--resume needs --format jsonl and --output FILE (records are appended line by line)")
+    if args.engine != "ray" and (args.ray_address or args.ray_actors):
+        raise ConfigError("--ray-address and --ray-actors go with --engine ray")
+
+
+def _nonempty(items: Iterator) -> Iterator | None:
+    """``items`` unchanged, or None when it is empty (looks at the first item only)."""
+    for first in items:
+        return _chain(first, items)
+    return None
+
+
+def _chain(first, rest: Iterator) -> Iterator:
+    yield first
+    yield from rest
+
+
+def _records(args: argparse.Namespace, paths: Iterable) -> tuple[Iterator[dict], tuple[str, ...]]:
+    """The engine's records for ``paths`` and the model's labels."""
+    from instrumentid.predict import Predictor
+
+    predictor = Predictor.from_bundle(args.model, runtime=args.runtime, batch_size=args.batch_size)
+    if args.engine == "ray":
+        from instrumentid.scale import predict_files
+
+        records = predict_files(paths, args.model, runtime=args.runtime, address=args.ray_address,
+                                actors=args.ray_actors, batch_size=args.batch_size, segments=args.segments,
+                                threshold=args.threshold, aggregation=args.aggregation)
+    else:
+        records = predictor.predict_files(paths, segments=args.segments, threshold=args.threshold,
+                                          aggregation=args.aggregation)
+    return records, predictor.labels
+
+
+def _report(record: dict) -> bool:
+    """Print a failed record's error; True when it failed."""
+    if schema.is_error(record):
+        print(f"instrumentid predict: {record['error']}", file=sys.stderr)
+        return True
+    return False
+
+
+def _write(args: argparse.Namespace, records: Iterable[dict], labels: tuple[str, ...]) -> int:
+    from instrumentid.sinks import TextSink
+
     failed = 0
-    with _Sink(args.output) as sink:
-        collected = []
+    collected = []
+    with TextSink(args.output) as sink:
         for record in records:
-            if schema.is_error(record):
-                failed += 1
-                print(f"instrumentid predict: {record['error']}", file=sys.stderr)
+            failed += _report(record)
             if args.format == "jsonl":
                 sink.write(schema.to_jsonl_line(record))
             else:
                 collected.append(record)
         if args.format == "json":
             sink.write(schema.to_json(collected))
+        elif args.format == "csv" and args.segments:
+            sink.write(schema.to_segments_csv(collected, labels))
         elif args.format == "csv":
-            sink.write(schema.to_csv(collected, predictor.labels))
+            sink.write(schema.to_csv(collected, labels))
         elif args.format == "table":
-            sink.write(schema.to_table(collected, predictor.labels))
+            sink.write(schema.to_table(collected, labels))
     return 1 if failed else 0
 
 
-class _Sink:
-    """stdout (flushed per write, so jsonl streams) or a file replaced atomically on success."""
+def _run_resumable(args: argparse.Namespace, paths: Iterable, show_progress: bool) -> int:
+    from tqdm.auto import tqdm
 
-    def __init__(self, output: str | None) -> None:
-        self.output = Path(output) if output else None
-        self.handle = sys.stdout
-        self.tmp: str | None = None
+    from instrumentid.sinks import ResumableLog
 
-    def __enter__(self):
-        if self.output is not None:
-            self.output.parent.mkdir(parents=True, exist_ok=True)
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.output.name}.", dir=self.output.parent)
-            self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
-        return self
+    with ResumableLog(args.output) as log:
+        skipped = 0
 
-    def write(self, text: str) -> None:
-        self.handle.write(text)
-        self.handle.flush()
+        def todo():
+            nonlocal skipped
+            for path in tqdm(paths, desc="predicting", unit="file", disable=not show_progress):
+                if log.seen(path):
+                    skipped += 1
+                else:
+                    yield path
 
-    def __exit__(self, exc_type, exc, tb):
-        if self.output is None:
-            return False
-        self.handle.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.output)
-        else:
-            Path(self.tmp).unlink(missing_ok=True)
-        return False
+        records, _ = _records(args, todo())
+        failed = 0
+        for record in records:
+            failed += _report(record)
+            log.write(record)
+    print(f"instrumentid predict: {log.written - failed} done, {skipped} skipped (already in {args.output}), "
+          f"{failed} failed", file=sys.stderr)
+    return 1 if failed else 0

@@ -20,7 +20,7 @@ from instrumentid import audio
 from instrumentid.data.datasets import Example
 from instrumentid.errors import DataError
 from instrumentid.labels import encode
-from instrumentid.predict import iter_windows, tile
+from instrumentid.windows import iter_windows, tile
 
 
 def decode_all(examples: Sequence[Example], sample_rate: int, *, desc: str = "decoding",

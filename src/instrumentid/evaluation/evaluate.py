@@ -89,7 +89,7 @@ def collect_scores(
         into files) / ``window_start_s`` when ``windows``, ``errors`` (``[{"file", "error"}]``),
         ``aggregation``.
     """
-    from instrumentid.predict import aggregate
+    from instrumentid.windows import aggregate
 
     method = aggregation or predictor.aggregation
     examples = load_examples(data, labels_file=labels_file)

@@ -81,7 +81,9 @@ def same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
     """TensorFlow ``SAME`` padding (extra row/column at the bottom/right), for any input size."""
     pads = []
     for size in (x.shape[-1], x.shape[-2]):  # F.pad order: last dim first
-        total = max(kernel - stride, 0) if size % stride == 0 else max(kernel - size % stride, 0)
+        # kernel - stride when size divides by stride, else kernel - size % stride; written without
+        # a branch so a traced (ONNX) graph keeps it a function of the input's size (kernel >= stride)
+        total = kernel - stride + (stride - size % stride) % stride
         pads += [total // 2, total - total // 2]
     return F.pad(x, pads)
 

@@ -31,7 +31,7 @@ from instrumentid.data.datasets import Example
 from instrumentid.errors import InstrumentIdError
 from instrumentid.features import build_frontend
 from instrumentid.labels import LABELS, encode
-from instrumentid.predict import aggregate, iter_windows
+from instrumentid.windows import aggregate, iter_windows
 
 
 @dataclass

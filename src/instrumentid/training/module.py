@@ -79,7 +79,7 @@ class InstrumentModule(L.LightningModule):
 
 def aggregate_by_file(scores: torch.Tensor, targets: torch.Tensor, files: torch.Tensor, method: str):
     """Window scores → one row per file (the predictor's aggregation)."""
-    from instrumentid.predict import aggregate
+    from instrumentid.windows import aggregate
 
     order = torch.unique(files)
     rows, labels = [], []

@@ -1,0 +1,127 @@
+"""Runtimes: what turns a batch of waveform windows ``(n, samples)`` into label scores ``(n, labels)``.
+
+:class:`TorchRuntime` runs a bundle (``.iid``) in PyTorch: any model, and the only runtime that
+exposes the network itself (Grad-CAM, embeddings). :class:`OnnxRuntime` runs a graph written
+by ``instrumentid export`` (front-end included) in onnxruntime, without importing torch — the
+lighter process start for batch jobs. Both expose the bundle's :func:`~instrumentid.bundle.header`
+as ``bundle``, so :class:`~instrumentid.predict.Predictor` treats them alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from instrumentid.bundled import resolve
+from instrumentid.errors import BundleError, ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+RUNTIMES = ("auto", "torch", "onnxruntime")
+#: Names of the exported graph's input, output and metadata entry (the ONNX contract).
+ONNX_INPUT, ONNX_OUTPUT, ONNX_METADATA_KEY = "waveform", "scores", "instrumentid"
+
+
+class TorchRuntime:
+    """A bundle's front-end and model in PyTorch (``torch.inference_mode``)."""
+
+    name = "torch"
+
+    def __init__(self, bundle: Mapping, device: str | torch.device = "cpu") -> None:
+        import torch
+
+        from instrumentid.bundle import build_model
+        from instrumentid.features import build_frontend
+
+        self.bundle = bundle
+        self.device = torch.device(device)
+        self.frontend = build_frontend(bundle["features"], bundle["normalization"]).to(self.device).eval()
+        self.model = build_model(bundle).to(self.device)
+        #: fully convolutional models score audio shorter than one window at its own length
+        self.variable_length = bool(getattr(self.model, "variable_length", False))
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            x = torch.as_tensor(windows).to(self.device)
+            return torch.sigmoid(self.model(self.frontend(x))).cpu().numpy()
+
+    def features(self, windows: np.ndarray) -> torch.Tensor:
+        """The model's input ``(n, 1, n_mels, frames)`` for waveform windows ``(n, samples)``."""
+        import torch
+
+        with torch.inference_mode():
+            return self.frontend(torch.as_tensor(windows).to(self.device)).cpu()
+
+
+class OnnxRuntime:
+    """An exported graph (``instrumentid export``) in onnxruntime on the CPU; torch is not imported.
+
+    ``threads`` sets onnxruntime's intra-op threads (default: one per core).
+    """
+
+    name = "onnxruntime"
+
+    def __init__(self, path: str | os.PathLike, *, threads: int | None = None) -> None:
+        from instrumentid.bundle import validate
+
+        path = Path(path)
+        if not path.is_file():
+            raise BundleError(f"{path}: ONNX model not found")
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ConfigError(f"{path}: running an ONNX model needs onnxruntime "
+                              "(pip install 'instrumentid[onnx]')") from None
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3  # errors only: no shape-inference chatter on stderr
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped failures
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise BundleError(f"{path}: not a readable ONNX model ({reason[:200]})") from None
+        raw = self.session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
+        if raw is None:
+            raise BundleError(f"{path}: this ONNX graph has no instrumentid metadata "
+                              "(write it with 'instrumentid export BUNDLE --out model.onnx')")
+        self.bundle = json.loads(raw)
+        validate(self.bundle, str(path), weights=False)
+        self.variable_length = bool(self.bundle.get("variable_length", False))
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        return self.session.run([ONNX_OUTPUT], {ONNX_INPUT: np.ascontiguousarray(windows, dtype=np.float32)})[0]
+
+
+def is_onnx(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() == ".onnx"
+
+
+def open_runtime(model: str | os.PathLike | None = None, runtime: str = "auto", *,
+                 device: str = "cpu", threads: int | None = None) -> TorchRuntime | OnnxRuntime:
+    """A bundle path, an ``.onnx`` graph or a bundled name → its runtime.
+
+    ``auto`` picks onnxruntime for ``.onnx`` files and torch for bundles; asking for the other
+    one is an error that says how to convert.
+    """
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    path = resolve(model)
+    if is_onnx(path):
+        if runtime == "torch":
+            raise ConfigError(f"{path}: an ONNX graph runs on onnxruntime (--runtime onnxruntime or auto)")
+        return OnnxRuntime(path, threads=threads)
+    if runtime == "onnxruntime":
+        raise ConfigError(f"{path}: a torch bundle; to run it on onnxruntime, convert it first: "
+                          f"instrumentid export {path} --out model.onnx")
+    from instrumentid.bundle import load_bundle
+
+    return TorchRuntime(load_bundle(path), device=device)

@@ -1,0 +1,115 @@
+"""Where ``predict`` records go: stdout, a file replaced atomically, or a resumable JSONL log.
+
+:class:`ResumableLog` is for corpus-scale runs: every record is appended as one line the moment
+it exists (one ``write`` on an ``O_APPEND`` descriptor), so a ``kill -9`` loses at most the files
+in flight; the next run with ``--resume`` reads the log back, drops a torn last line, and skips
+every file whose record is already there with the same size and modification time. Records
+in such a log carry ``"source": {"size": bytes, "mtime_ns": ns}`` for that check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from instrumentid import schema
+from instrumentid.errors import ConfigError
+from instrumentid.io import atomic_path
+
+
+def source_stat(path: str | os.PathLike) -> dict:
+    """``{"size", "mtime_ns"}`` of a file (both None when it cannot be read)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return {"size": None, "mtime_ns": None}
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _key(file: str, source: Mapping | None) -> tuple:
+    source = source or {}
+    return str(file), source.get("size"), source.get("mtime_ns")
+
+
+class TextSink:
+    """stdout (flushed per write, so JSONL streams) or a file that replaces ``output`` atomically
+    when the run completes (nothing is left behind when it fails)."""
+
+    def __init__(self, output: str | os.PathLike | None) -> None:
+        self.output = Path(output) if output else None
+        self._stack = contextlib.ExitStack()
+        self.handle = sys.stdout
+
+    def __enter__(self) -> TextSink:
+        if self.output is not None:
+            with self._stack.pop_all() as stack:  # undone if opening fails half-way
+                tmp = stack.enter_context(atomic_path(self.output))
+                self.handle = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
+                self._stack = stack.pop_all()
+        return self
+
+    def write(self, text: str) -> None:
+        self.handle.write(text)
+        self.handle.flush()
+
+    def __exit__(self, *exc) -> bool:
+        return self._stack.__exit__(*exc)
+
+
+class ResumableLog:
+    """An append-only JSONL file of records that a later run can resume from."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise ConfigError(f"{self.path}: is a folder; give a file name for the output")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.done: set[tuple] = self._read_back() if self.path.exists() else set()
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot write the output ({exc.strerror})") from None
+        self.written = 0
+
+    def _read_back(self) -> set[tuple]:
+        done, good = set(), 0
+        with open(self.path, "rb") as handle:
+            for line in handle:
+                if not line.endswith(b"\n"):
+                    break  # a line torn by a kill: dropped, its file is predicted again
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    raise ConfigError(f"{self.path}: line {len(done) + 1} is not a JSON record; "
+                                      "is this a predict --resume output?") from None
+                done.add(_key(record.get("file", ""), record.get("source")))
+                good += len(line)
+        if good < self.path.stat().st_size:
+            os.truncate(self.path, good)
+        return done
+
+    def seen(self, path: str | os.PathLike) -> bool:
+        """Is the record of this file (same size and modification time) already in the log?"""
+        return _key(str(path), source_stat(path)) in self.done
+
+    def write(self, record: Mapping) -> None:
+        record = {**record, "source": source_stat(record["file"])}
+        data = memoryview(schema.to_jsonl_line(record).encode("utf-8"))
+        while data:  # one write() in practice; a short write continues where it stopped
+            data = data[os.write(self._fd, data):]
+        self.written += 1
+
+    def close(self) -> None:
+        os.fsync(self._fd)
+        os.close(self._fd)
+
+    def __enter__(self) -> ResumableLog:
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.close()
+        return False

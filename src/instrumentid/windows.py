@@ -1,0 +1,77 @@
+"""Windowing and aggregation: how any stream of audio becomes fixed-size analysis windows, and
+how window scores become file scores. Core: no torch, used by prediction and training alike.
+
+Windows of ``window`` samples every ``hop`` over the whole stream, read block by block (memory
+does not grow with the stream's length). A stream shorter than one window is tiled (repeated)
+to fill it — zero padding would feed the model silence it never heard in training — unless
+the model takes any length. When the hops do not reach the end, one more window aligned to
+the end covers the tail.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from instrumentid.errors import ConfigError
+
+#: How window scores become file scores (the bundle's ``aggregation``).
+AGGREGATIONS = ("mean", "max", "topk")
+
+
+def tile(signal: np.ndarray, length: int) -> np.ndarray:
+    """Repeat ``signal`` until it is ``length`` samples long (zeros for an empty signal)."""
+    if signal.size == 0:
+        return np.zeros(length, dtype=np.float32)
+    reps = math.ceil(length / signal.size)
+    return np.tile(signal, reps)[:length].astype(np.float32, copy=False)
+
+
+def iter_windows(blocks: Iterable[np.ndarray], window: int, hop: int, *,
+                 tile_short: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(start_sample, samples[window])`` over a stream of mono blocks.
+
+    Regular windows start at 0, hop, 2·hop, … while they fit; then, if samples remain
+    uncovered, one window aligned to the end; a stream shorter than ``window`` gives one
+    window at 0: tiled to full length, or (``tile_short=False``, for models that take any
+    length) the stream as it is. Only about ``window + block`` samples are held at a time.
+    """
+    if window <= 0 or hop <= 0:
+        raise ConfigError("window and hop must be positive")
+    buffer = np.zeros(0, dtype=np.float32)
+    buffer_start = 0  # absolute index of buffer[0]
+    next_start = 0
+    last_end = 0
+    for block in blocks:
+        buffer = np.concatenate([buffer, np.asarray(block, dtype=np.float32)])
+        while next_start + window <= buffer_start + buffer.size:
+            offset = next_start - buffer_start
+            yield next_start, buffer[offset : offset + window].copy()
+            last_end = next_start + window
+            next_start += hop
+        keep_from = min(next_start, buffer_start + buffer.size - window)
+        if keep_from > buffer_start:
+            buffer = buffer[keep_from - buffer_start :]
+            buffer_start = keep_from
+    total = buffer_start + buffer.size
+    if last_end == 0:
+        yield 0, tile(buffer, window) if tile_short or buffer.size == 0 else buffer.copy()
+    elif last_end < total:
+        yield total - window, buffer[buffer.size - window :].copy()
+
+
+def aggregate(window_scores: np.ndarray, method: str = "mean") -> np.ndarray:
+    """Window scores ``(n_windows, n_labels)`` → file scores ``(n_labels,)``."""
+    window_scores = np.asarray(window_scores, dtype=np.float32)
+    if window_scores.ndim != 2 or window_scores.shape[0] == 0:
+        raise ValueError("window_scores must have shape (n_windows >= 1, n_labels)")
+    if method == "mean":
+        return window_scores.mean(axis=0)
+    if method == "max":
+        return window_scores.max(axis=0)
+    if method == "topk":
+        k = max(1, math.ceil(window_scores.shape[0] / 4))
+        return np.sort(window_scores, axis=0)[-k:].mean(axis=0)
+    raise ConfigError(f"unknown aggregation {method!r}; choose one of {', '.join(AGGREGATIONS)}")

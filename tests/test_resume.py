@@ -1,0 +1,135 @@
+"""Batch output: resumable JSONL (kill -9 loses nothing), atomic files, CSV timelines."""
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from instrumentid.errors import ConfigError
+from instrumentid.labels import LABELS
+from instrumentid.sinks import ResumableLog, TextSink
+
+from helpers import write_tone
+
+EXE = [sys.executable, "-m", "instrumentid.cli"]
+
+
+def run(*args, **kwargs):
+    return subprocess.run([*EXE, *map(str, args)], capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def read_log(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_log_drops_a_torn_last_line_and_skips_only_unchanged_files(tmp_path):
+    a, b = write_tone(tmp_path / "a.wav", 440, 0.5), write_tone(tmp_path / "b.wav", 220, 0.5)
+    out = tmp_path / "out.jsonl"
+    with ResumableLog(out) as log:
+        log.write({"file": str(a), "scores": {}})
+    with open(out, "a") as handle:
+        handle.write('{"file": "' + str(b) + '", "sco')  # a kill in the middle of a line
+    log = ResumableLog(out)
+    log.close()
+    assert log.seen(a) and not log.seen(b)
+    assert out.read_text().endswith("\n") and len(read_log(out)) == 1
+    os.utime(a, ns=(0, 0))  # the file changed since its record: predicted again
+    assert not ResumableLog(out).seen(a)
+
+
+def test_log_refuses_what_is_not_a_record_log(tmp_path):
+    out = tmp_path / "notes.jsonl"
+    out.write_text("hello\n")
+    with pytest.raises(ConfigError, match="line 1 is not a JSON record"):
+        ResumableLog(out)
+    with pytest.raises(ConfigError, match="is a folder"):
+        ResumableLog(tmp_path)
+
+
+def test_text_sink_leaves_nothing_behind_on_failure(tmp_path):
+    target = tmp_path / "out.csv"
+    with pytest.raises(RuntimeError):
+        with TextSink(target) as sink:
+            sink.write("partial")
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(tiny_bundle, tmp_path):
+    folder = tmp_path / "corpus"
+    names = [f"{i:02d}.wav" for i in range(8)]
+    for i, name in enumerate(names):
+        write_tone(folder / name, 200 + 40 * i, 1.2)
+    fifo = folder / "05.wav"  # a file whose reading never finishes: the run is killed while on it
+    fifo.unlink()
+    os.mkfifo(fifo)
+    out = tmp_path / "out.jsonl"
+    command = [*EXE, "predict", folder, "-f", "jsonl", "-o", out, "--resume", "--model", tiny_bundle, "-q"]
+    process = subprocess.Popen(list(map(str, command)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 5):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    before = read_log(out)
+    assert [r["file"] for r in before] == [str(folder / n) for n in names[:5]]
+
+    fifo.unlink()
+    write_tone(fifo, 400, 1.2)
+    done = run("predict", folder, "-f", "jsonl", "-o", out, "--resume", "--model", tiny_bundle)
+    assert done.returncode == 0, done.stderr
+    assert "3 done, 5 skipped" in done.stderr
+    after = read_log(out)
+    assert sorted(r["file"] for r in after) == [str(folder / n) for n in names]  # each file exactly once
+    fresh = run("predict", folder, "-f", "jsonl", "--model", tiny_bundle)
+    expected = {r["file"]: r for r in map(json.loads, fresh.stdout.splitlines())}
+    for record in after:
+        assert record["source"]["size"] == (folder / os.path.basename(record["file"])).stat().st_size
+        assert {k: v for k, v in record.items() if k != "source"} == expected[record["file"]]
+
+
+def test_resume_needs_a_jsonl_file(tiny_bundle, tmp_path):
+    song = write_tone(tmp_path / "a.wav", 440, 1.0)
+    done = run("predict", song, "--resume", "--model", tiny_bundle)
+    assert done.returncode == 2 and "--resume needs --format jsonl and --output FILE" in done.stderr
+
+
+def test_output_that_is_a_folder_or_unwritable_is_one_line_exit_2_and_no_temp_file(tiny_bundle, tmp_path):
+    song = write_tone(tmp_path / "in" / "a.wav", 440, 1.0)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    for target in (tmp_path, blocker / "out.csv"):
+        before = set(tmp_path.rglob("*"))
+        done = run("predict", song, "-f", "csv", "-o", target, "--model", tiny_bundle)
+        assert done.returncode == 2, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and str(target) in done.stderr
+        assert set(tmp_path.rglob("*")) == before
+
+
+def test_outputs_respect_the_umask(tiny_bundle, tmp_path):
+    song = write_tone(tmp_path / "a.wav", 440, 1.0)
+    out = tmp_path / "out.json"
+    done = run("predict", song, "-f", "json", "-o", out, "--model", tiny_bundle,
+               preexec_fn=lambda: os.umask(0o022))
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_mode & 0o777 == 0o644
+
+
+def test_segments_in_csv_are_a_long_table(tiny_bundle, tmp_path):
+    song = write_tone(tmp_path / "a.wav", 440, 3.5)
+    broken = tmp_path / "b.wav"
+    broken.write_bytes(b"RIFF")
+    done = run("predict", song, broken, "-f", "csv", "--segments", "--model", tiny_bundle)
+    assert done.returncode == 1
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert list(rows[0]) == ["file", "start_s", "end_s", *LABELS, "present", "error"]
+    windows = [r for r in rows if r["file"] == str(song)]
+    assert [float(r["start_s"]) for r in windows] == [0.0, 1.0, 2.0, 2.5]  # the last window ends with the file
+    assert all(0 <= float(r["cel"]) <= 1 for r in windows)
+    assert [r["error"] != "" for r in rows if r["file"] == str(broken)] == [True]
