@@ -19,19 +19,22 @@ def place(stem: np.ndarray, rng: np.random.Generator, *, pan: float | None = Non
 
 def colour_stem(stem: np.ndarray, role: str, sample_rate: int, rng: np.random.Generator, *,
                 distorted: bool = False, amp: bool = True) -> tuple[np.ndarray, list[str]]:
-    """Instrument-specific processing: guitar pedalboard for electric guitar, close-mic EQ for others."""
-    notes = []
+    """Instrument-specific processing: guitar pedalboard for electric guitar, close-mic EQ for others.
+
+    Returns the processed stem and the effects applied (descriptions, as in the manifest's ``effects``).
+    """
+    effects = []
     if role == "gel" and amp:
         stem, desc = guitarfx.random_guitar_chain(stem, sample_rate, rng, distorted=distorted)
-        notes.append(desc)
+        effects.append(desc)
     elif rng.random() < 0.5:
         filters, desc = fx.random_eq(rng, sample_rate)
         stem = fx.apply_filters(stem, filters)
-        notes.append("mic" + desc)
+        effects.append("mic" + desc)
     if role in ("gac", "pia", "org") and rng.random() < 0.1:
         stem = guitarfx.chorus(stem, sample_rate, rate_hz=float(rng.uniform(0.3, 1.2)), mix=0.3)
-        notes.append("chorus")
-    return stem, notes
+        effects.append("chorus")
+    return stem, effects
 
 
 def room(dry_stems: list[np.ndarray], sends: list[float], sample_rate: int, rng: np.random.Generator, *,
@@ -53,31 +56,31 @@ def master(mix: np.ndarray, sample_rate: int, rng: np.random.Generator, *, backg
     """Master bus: EQ, compression, background noise/recording, final gain (never clipping).
 
     ``background`` is an optional callable ``(rng, n_samples) -> (mono, name)`` giving a real
-    recording to mix underneath.
+    recording to mix underneath. Returns the mix and the effects applied (descriptions).
     """
-    notes = []
+    effects = []
     if rng.random() < 0.7:
         filters, desc = fx.random_eq(rng, sample_rate)
         mix = fx.apply_filters(mix, filters)
-        notes.append(desc)
+        effects.append(desc)
     if rng.random() < 0.5:
         ratio, thr = float(rng.uniform(2, 6)), float(rng.uniform(-30, -15))
         peak_db = 20 * np.log10(np.max(np.abs(mix)) + 1e-9)
         mix = fx.compress(mix, sample_rate, threshold_db=peak_db + thr + 10, ratio=ratio, time_s=float(rng.uniform(0.01, 0.08)))
-        notes.append(f"comp({ratio:.1f}:1)")
+        effects.append(f"comp({ratio:.1f}:1)")
     if rng.random() < 0.6:
         color = str(rng.choice(["white", "pink", "brown"]))
         snr = float(rng.uniform(18, 55))
         mix = fx.add_at_snr(mix, fx.colored_noise(mix.shape, color, rng), snr)
-        notes.append(f"noise({color},{snr:.0f}dB)")
+        effects.append(f"noise({color},{snr:.0f}dB)")
     if background is not None and rng.random() < 0.25:
         bg, name = background(rng, mix.shape[-1])
         if fx.rms(bg) > 1e-5:
             snr = float(rng.uniform(12, 30))
             mix = fx.add_at_snr(mix, place(bg, rng), snr)
-            notes.append(f"bg({name},{snr:.0f}dB)")
+            effects.append(f"bg({name},{snr:.0f}dB)")
     peak = float(np.max(np.abs(mix))) + 1e-9
     target = fx.db_to_gain(float(rng.uniform(-12, -1)))
     mix = mix * (target / peak)
-    notes.append(f"peak{20 * np.log10(target):.0f}dB")
-    return np.clip(mix, -0.999, 0.999).astype(np.float32), notes
+    effects.append(f"peak{20 * np.log10(target):.0f}dB")
+    return np.clip(mix, -0.999, 0.999).astype(np.float32), effects

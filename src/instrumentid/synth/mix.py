@@ -84,26 +84,26 @@ class Engine:
     # ------------------------------------------------------------ one stem
     def stem(self, setup: dict, song, rng: np.random.Generator, n: int, duration_s: float, *,
              accompaniment: bool) -> tuple[np.ndarray, list[str], str, str]:
-        """Rendered, coloured, placed stereo stem; (audio, effect notes, program tag, soundfont name)."""
+        """Rendered, coloured, placed stereo stem; (waveform, effects applied, program tag, soundfont name)."""
         role, sr = setup["role"], self.sample_rate
         part = make_part(role, song, rng, duration_s, program=setup["program"], accompaniment=accompaniment,
                          sampler=setup["source"] == "sampler")
         sf_name = ""
         if setup["source"] == "voice":
-            audio, desc = sing(part, n, sr, rng, voice_type=setup["voice_type"])
+            waveform, desc = sing(part, n, sr, rng, voice_type=setup["voice_type"])
             tag = f"{role}:voice:{setup['voice_type']}"
         elif setup["source"] == "sampler":
-            audio = self.sampler.render(part, role, n, rng, variant=setup.get("variant"))
+            waveform = self.sampler.render(part, role, n, rng, variant=setup.get("variant"))
             tag = f"{role}:sampler:{setup.get('variant')}"
         else:
-            audio = self.fluid.render(part, setup["soundfont"], n)
+            waveform = self.fluid.render(part, setup["soundfont"], n)
             sf_name = self.fluid.names[setup["soundfont"]]
             tag = f"{role}:gm:{'drums' + str(part.program) if role == 'drums' else part.program}"
         distorted = part.program in (29, 30) and setup["source"] != "sampler"
         amp = setup["source"] != "sampler" or setup.get("variant") == "guitar-electric"
-        audio, notes = chain.colour_stem(audio, role, sr, rng, distorted=distorted, amp=amp)
+        waveform, effects = chain.colour_stem(waveform, role, sr, rng, distorted=distorted, amp=amp)
         pan = 0.0 if role in ("bass", "voi") and rng.random() < 0.7 else None
-        return chain.place(audio, rng, pan=pan), notes, tag, sf_name
+        return chain.place(waveform, rng, pan=pan), effects, tag, sf_name
 
     def _background(self):
         return self.negatives.excerpt if self.negatives else None
@@ -131,8 +131,8 @@ class Engine:
         sends = [float(rng.uniform(0.05, 0.45)) for _ in scaled]
         mix, desc = chain.room(list(scaled.values()), sends, sr, rng, genre=genre)
         clip.effects.append(desc)
-        mix, notes = chain.master(mix, sr, rng, background=self._background())
-        clip.effects += notes
+        mix, effects = chain.master(mix, sr, rng, background=self._background())
+        clip.effects += effects
         clip.waveform = mix
         clip.stems = scaled if keep_stems else None
         return clip
@@ -140,10 +140,10 @@ class Engine:
     def _ensemble_stems(self, roles: list[str], setups: dict, song, rng, n, duration_s, clip: Clip, lead: str | None):
         stems = {}
         for role in roles:
-            audio, notes, tag, sf_name = self.stem(setups[role], song, rng, n, duration_s, accompaniment=role != lead)
-            stems[role] = audio
+            waveform, effects, tag, sf_name = self.stem(setups[role], song, rng, n, duration_s, accompaniment=role != lead)
+            stems[role] = waveform
             clip.programs.append(tag)
-            clip.effects += [f"{role}:{x}" for x in notes]
+            clip.effects += [f"{role}:{x}" for x in effects]
             if sf_name and sf_name not in clip.soundfonts:
                 clip.soundfonts.append(sf_name)
         return stems

@@ -84,7 +84,7 @@ def line(song: Song, rng: np.random.Generator, role: str, duration_s: float, *, 
         cell = cells[rng.integers(len(cells))]
         if density < 1.0 and rng.random() > density:
             cell = [float(song.beats_per_bar)]
-        for k, length in enumerate(cell):
+        for length in cell:
             if beat >= end_beat:
                 break
             length = float(length) * (2 if vocal and length < 0.5 else 1)

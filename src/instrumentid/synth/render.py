@@ -148,8 +148,8 @@ class FluidRenderer:
                 self._bend(synth.synth, channel, a)
         if cursor < total_blocks:
             chunks.append(self._pull((total_blocks - cursor) * BLOCK))
-        audio = np.concatenate(chunks, axis=1) if chunks else np.zeros((2, 0), np.float32)
-        return np.ascontiguousarray(audio[:, _LEAD_IN * BLOCK : _LEAD_IN * BLOCK + n_samples])
+        rendered = np.concatenate(chunks, axis=1) if chunks else np.zeros((2, 0), np.float32)
+        return np.ascontiguousarray(rendered[:, _LEAD_IN * BLOCK : _LEAD_IN * BLOCK + n_samples])
 
     def _bend_curve(self, part: Part, n_samples: int) -> list[tuple[int, int]]:
         """Pitch-bend events every 7 blocks (~10 ms): delayed vibrato plus explicit bends."""
