@@ -19,24 +19,12 @@ import numpy as np
 from scipy.fft import dct
 
 from instrumentid import audio
+from instrumentid.features import mel_filterbank
 
 SR = 22050
 _N_FFT, _HOP, _N_MELS = 1024, 256, 40
-
-
-def _mel_filters() -> np.ndarray:
-    mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
-    inv = lambda m: 700 * (10 ** (m / 2595) - 1)  # noqa: E731
-    edges = inv(np.linspace(mel(30), mel(8000), _N_MELS + 2))
-    freqs = np.fft.rfftfreq(_N_FFT, 1 / SR)
-    bank = np.zeros((_N_MELS, freqs.size))
-    for i in range(_N_MELS):
-        lo, mid, hi = edges[i:i + 3]
-        bank[i] = np.clip(np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)), 0, None)
-    return bank
-
-
-_MEL = _mel_filters()
+#: 40 HTK-scale triangles (unnormalised) from 30 Hz to 8 kHz
+_MEL = mel_filterbank(sample_rate=SR, n_fft=_N_FFT, n_mels=_N_MELS, fmin=30.0, fmax=8000.0, htk=True, norm=False)
 
 
 def timbre_vector(waveform: np.ndarray) -> np.ndarray:
