@@ -15,11 +15,9 @@ Every clip's seed derives from ``(seed, split, class, number)``, so output does 
 from __future__ import annotations
 
 import csv
-import io
 import multiprocessing
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ import numpy as np
 
 from instrumentid import audio
 from instrumentid.errors import SynthError
+from instrumentid.io import atomic_path
 from instrumentid.labels import GENRES, LABELS
 from instrumentid.synth.ensembles import genre_for
 from instrumentid.synth.mix import NEGATIVE_KINDS, ClipSpec, Engine
@@ -117,14 +116,10 @@ def read_manifest(out_dir: str | Path) -> dict[str, dict[str, str]]:
 def write_manifest(out_dir: str | Path, rows: list[dict[str, str]]) -> Path:
     """Atomically (temp file + rename) write the manifest."""
     path = Path(out_dir) / MANIFEST
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".csv", dir=path.parent)
-    with os.fdopen(fd, "w", newline="") as handle:
-        handle.write(buffer.getvalue())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
     return path
 
 
@@ -157,11 +152,8 @@ def _render_one(args: tuple[PlannedClip, str]) -> dict[str, str]:
     out = Path(out_dir)
     audio.write(out / clip.file, result.waveform, _ENGINE.sample_rate, subtype="PCM_16")
     if clip.label_file:
-        target = out / clip.label_file
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        with os.fdopen(fd, "w") as handle:
-            handle.write("".join(f"{code}\n" for code in result.labels))
-        os.replace(tmp, target)
+        with atomic_path(out / clip.label_file) as tmp:
+            tmp.write_text("".join(f"{code}\n" for code in result.labels))
     return {"file": clip.file, "split": clip.spec.kind, "labels": ";".join(result.labels), "genre": result.genre,
             "programs": ";".join(result.programs), "soundfont": ";".join(result.soundfonts),
             "seed": str(clip.spec.seed), "effects": ";".join(result.effects), "duration_s": f"{clip.spec.duration_s:g}"}
