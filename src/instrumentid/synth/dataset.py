@@ -14,11 +14,13 @@ Every clip's seed derives from ``(seed, split, class, number)``, so output does 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,7 +177,7 @@ def render_dataset(out_dir: str | os.PathLike, *, train_per_class: int = 100, te
     """
     out_dir = Path(out_dir)
     fonts = require_soundfonts(soundfonts)
-    shared = None if shared_data is False else (Path(shared_data) if shared_data else default_shared_data())
+    shared = _shared_folder(shared_data)
     if shared is not None and not shared.is_dir():
         raise SynthError(f"--shared-data {shared}: folder not found")
     if jobs < 1:
@@ -186,46 +188,65 @@ def render_dataset(out_dir: str | os.PathLike, *, train_per_class: int = 100, te
     for sub in {str(Path(c.file).parent) for c in plan}:
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     todo = pending(out_dir, plan)
-    todo_files = {c.file for c in todo}
-    existing = read_manifest(out_dir)
-    rows = {c.file: existing[c.file] for c in plan if c.file not in todo_files}
-    order = {c.file: i for i, c in enumerate(plan)}
-
-    def flush() -> None:
-        write_manifest(out_dir, [rows[f] for f in sorted(rows, key=order.__getitem__)])
-
+    manifest = _Manifest(out_dir, plan, todo)
     from tqdm import tqdm
 
     bar = tqdm(total=len(plan), initial=len(plan) - len(todo), desc="synth", unit="clip", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)
-    last = time.monotonic()
-    work = [(c, str(out_dir)) for c in todo]
-    pool = None
     try:
-        if jobs == 1 or len(work) <= 1:
-            if work:
-                _init_worker(fonts, shared, sample_rate, tuple(hold_out))
-            results = map(_render_one, work)
-        else:
-            pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(work)), initializer=_init_worker,
-                                                            initargs=(fonts, shared, sample_rate, tuple(hold_out)))
-            results = pool.imap_unordered(_render_one, work, chunksize=1)
-        for row in results:
-            rows[row["file"]] = row
-            bar.update(1)
-            if time.monotonic() - last > 2.0:
-                flush()
-                last = time.monotonic()
-        if pool is not None:
-            pool.close()
-            pool.join()
-            pool = None
+        with _rendering([(c, str(out_dir)) for c in todo], jobs, (fonts, shared, sample_rate, tuple(hold_out))) as rows:
+            for row in rows:
+                manifest.add(row)
+                bar.update(1)
     finally:
-        if pool is not None:
-            pool.terminate()
-        flush()
+        manifest.write()
         bar.close()
     return out_dir
+
+
+def _shared_folder(shared_data: str | os.PathLike | bool | None) -> Path | None:
+    """The shared-data folder: ``None`` finds :func:`default_shared_data`, ``False`` means none."""
+    return None if shared_data is False else (Path(shared_data) if shared_data else default_shared_data())
+
+
+class _Manifest:
+    """Rows of the finished clips, rewritten to ``manifest.csv`` in plan order every 2 s or so."""
+
+    def __init__(self, out_dir: Path, plan: list[PlannedClip], todo: list[PlannedClip]) -> None:
+        self.out_dir = out_dir
+        self.order = {c.file: i for i, c in enumerate(plan)}
+        existing, todo_files = read_manifest(out_dir), {c.file for c in todo}
+        self.rows = {c.file: existing[c.file] for c in plan if c.file not in todo_files}
+        self.written = time.monotonic()
+
+    def add(self, row: dict[str, str]) -> None:
+        self.rows[row["file"]] = row
+        if time.monotonic() - self.written > 2.0:
+            self.write()
+
+    def write(self) -> None:
+        write_manifest(self.out_dir, [self.rows[f] for f in sorted(self.rows, key=self.order.__getitem__)])
+        self.written = time.monotonic()
+
+
+@contextlib.contextmanager
+def _rendering(work: list[tuple[PlannedClip, str]], jobs: int, engine_args: tuple) -> Iterator[Iterator[dict[str, str]]]:
+    """Manifest rows of ``work`` as its clips finish: rendered in this process for one job (or
+    one clip), else by a pool of spawned workers that is terminated if the caller stops early."""
+    if jobs == 1 or len(work) <= 1:
+        if work:
+            _init_worker(*engine_args)
+        yield map(_render_one, work)
+        return
+    pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(work)), initializer=_init_worker,
+                                                    initargs=engine_args)
+    try:
+        yield pool.imap_unordered(_render_one, work, chunksize=1)
+    except BaseException:
+        pool.terminate()
+        raise
+    pool.close()
+    pool.join()
 
 
 def render_clip(instrument: str | None = None, *, kind: str = "train", genre: str | None = None, seed: int = 0,
@@ -238,7 +259,7 @@ def render_clip(instrument: str | None = None, *, kind: str = "train", genre: st
     The engine (SoundFonts, recorded notes) is built once per process and reused.
     """
     global _ENGINE
-    shared = None if shared_data is False else (Path(shared_data) if shared_data else default_shared_data())
+    shared = _shared_folder(shared_data)
     fonts = require_soundfonts(soundfonts)
     key = (tuple(fonts), shared, sample_rate)
     if _ENGINE is None or getattr(_ENGINE, "_key", None) != key:
