@@ -24,6 +24,7 @@ from pathlib import Path
 
 from instrumentid.audio import AUDIO_SUFFIXES
 from instrumentid.errors import DataError
+from instrumentid.io import atomic_path
 from instrumentid.labels import GENRES, LABELS
 
 _TAG = re.compile(r"\[([^\]]+)\]")
@@ -195,22 +196,13 @@ def write_csv(examples, csv_path: str | os.PathLike, *, y=None, extra: dict | No
     example's labels, or the ``(n, n_labels)`` matrix ``y``), ``group``, ``genre``, ``weight``,
     then ``extra`` columns ``{name: values}``. :func:`read_dataset` reads it back.
     """
-    import tempfile
-
     csv_path = Path(csv_path)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
     extra = extra or {}
-    fd, tmp = tempfile.mkstemp(prefix=f".{csv_path.name}.", dir=csv_path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["file", *LABELS, "group", "genre", "weight", *extra])
-            for i, e in enumerate(examples):
-                row = y[i] if y is not None else [int(c in e.labels) for c in LABELS]
-                writer.writerow([_relative(e.path, csv_path.parent), *(int(v) for v in row), e.group, e.genre or "",
-                                 f"{getattr(e, 'weight', 1.0):g}", *(values[i] for values in extra.values())])
-        os.replace(tmp, csv_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(csv_path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", *LABELS, "group", "genre", "weight", *extra])
+        for i, e in enumerate(examples):
+            row = y[i] if y is not None else [int(c in e.labels) for c in LABELS]
+            writer.writerow([_relative(e.path, csv_path.parent), *(int(v) for v in row), e.group, e.genre or "",
+                             f"{getattr(e, 'weight', 1.0):g}", *(values[i] for values in extra.values())])
     return csv_path
