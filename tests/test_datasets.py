@@ -126,3 +126,28 @@ def test_bad_weight_column(tmp_path):
     (tmp_path / "w.csv").write_text("file,labels,weight\na.wav,pia,-1\n")
     with pytest.raises(DataError, match="weight must be positive"):
         read_dataset(tmp_path / "w.csv")
+
+
+def test_label_matrix_follows_the_given_label_order(tmp_path):
+    import numpy as np
+
+    from instrumentid.data.datasets import Example, label_matrix
+
+    examples = [Example(tmp_path / "a.wav", ("voi", "gac"), "a"), Example(tmp_path / "b.wav", (), "b")]
+    y = label_matrix(examples, ["voi", "pia", "gac"])
+    assert y.dtype == np.int64
+    np.testing.assert_array_equal(y, [[1, 0, 1], [0, 0, 0]])
+    assert label_matrix([], ["voi", "pia"]).shape == (0, 2)
+    with pytest.raises(DataError, match=r"a\.wav: unknown instrument code 'gac'.*the model knows voi, pia"):
+        label_matrix(examples, ["voi", "pia"])
+
+
+def test_load_examples_reads_paths_and_refuses_an_empty_dataset(tmp_path):
+    from instrumentid.data.datasets import Example, load_examples
+
+    (tmp_path / "d.csv").write_text("file,labels\na.wav,pia\n")
+    assert [e.labels for e in load_examples(tmp_path / "d.csv")] == [("pia",)]
+    given = [Example(tmp_path / "a.wav", ("pia",), "a")]
+    assert load_examples(iter(given)) == given
+    with pytest.raises(DataError, match="the dataset has no files"):
+        load_examples([])

@@ -106,7 +106,7 @@ def train_classical(
 
     from instrumentid.analysis.classical_features import (SAMPLE_RATE, dataset_features, feature_names,
                                                           feature_variance)
-    from instrumentid.evaluation.evaluate import label_matrix, load_examples
+    from instrumentid.data.datasets import label_matrix, load_examples
 
     examples = load_examples(data, labels_file=labels_file)
     X, kept, errors = dataset_features(examples, progress=progress)
@@ -151,8 +151,9 @@ def evaluate_classical(data, model_path, out, *, labels_file=None, plots: bool =
     features.
     """
     from instrumentid.analysis.classical_features import dataset_features
+    from instrumentid.data.datasets import label_matrix, load_examples
     from instrumentid.evaluation import plots as P
-    from instrumentid.evaluation.evaluate import label_matrix, load_examples, write_outputs
+    from instrumentid.evaluation.evaluate import write_outputs
 
     model = load_classical(model_path)
     labels = model["labels"]

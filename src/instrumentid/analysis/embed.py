@@ -121,7 +121,7 @@ def embed_dataset(data, model, out, *, labels_file=None, with_tsne: bool = True,
     Returns ``{"n_files", "dim", "errors", "files": {name: path}, "explained_variance": [...]}``;
     ``embeddings.npy`` holds the raw matrix.
     """
-    from instrumentid.evaluation.evaluate import load_examples
+    from instrumentid.data.datasets import load_examples
     from instrumentid.predict import Predictor
 
     predictor = Predictor.from_bundle(model)

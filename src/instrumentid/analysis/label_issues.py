@@ -115,8 +115,7 @@ def label_issues(data, out, *, model=None, labels_file=None, n_splits: int = 5, 
 
     Returns ``{"n_files", "n_issues", "features", "issues_csv", "overrides_csv", "top": [rows]}``.
     """
-    from instrumentid.data.datasets import write_csv
-    from instrumentid.evaluation.evaluate import label_matrix, load_examples
+    from instrumentid.data.datasets import label_matrix, load_examples, write_csv
 
     examples = load_examples(data, labels_file=labels_file)
     X, kept, errors, source = file_vectors(examples, model, progress=progress)

@@ -15,8 +15,8 @@ def dataset_summary(examples: Sequence, *, durations: bool = True) -> dict:
     """Label matrix ``y`` (n, n_labels), per-label counts, instruments-per-file counts and the
     total audio duration (from file headers; unreadable files are counted in ``unreadable``)."""
     from instrumentid import audio
+    from instrumentid.data.datasets import label_matrix
     from instrumentid.errors import AudioError
-    from instrumentid.evaluation.evaluate import label_matrix
 
     y = label_matrix(examples, LABELS)
     total, unreadable = 0.0, 0
@@ -39,8 +39,8 @@ def distribution_report(datasets: Sequence, out, *, names: Sequence[str] | None 
     Writes ``label_distribution.png`` (counts), ``label_distribution_fraction.png`` (fraction of
     files), ``instrument_count.png`` per dataset and ``distribution.csv`` into ``out``.
     """
+    from instrumentid.data.datasets import load_examples
     from instrumentid.evaluation import plots as P
-    from instrumentid.evaluation.evaluate import load_examples
 
     names = list(names) if names else [Path(d).name or str(d) for d in datasets]
     if len(set(names)) < len(names):

@@ -19,13 +19,16 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from instrumentid.audio import AUDIO_SUFFIXES
 from instrumentid.errors import DataError
 from instrumentid.io import atomic_path
-from instrumentid.labels import GENRES, LABELS
+from instrumentid.labels import GENRES, LABELS, encode
 
 _TAG = re.compile(r"\[([^\]]+)\]")
 _TEST_STEM = re.compile(r"^(?P<song>.+)-(?P<n>\d+)$")
@@ -179,6 +182,29 @@ def read_dataset(path: str | os.PathLike, *, labels_file: str | os.PathLike | No
     if layout == "irmas-train":
         return read_irmas_train(path)
     return read_irmas_test(path)
+
+
+def load_examples(data, *, labels_file: str | os.PathLike | None = None) -> list[Example]:
+    """``data`` as a list of :class:`Example`: a path is read with :func:`read_dataset`, examples are
+    taken as they are; an empty dataset raises :class:`DataError`."""
+    examples = read_dataset(data, labels_file=labels_file) if isinstance(data, (str, os.PathLike)) else list(data)
+    if not examples:
+        raise DataError(f"{data}: the dataset has no files")
+    return examples
+
+
+def label_matrix(examples: Sequence[Example], labels: Sequence[str]) -> np.ndarray:
+    """``(n_examples, n_labels)`` 0/1 int matrix of the examples' labels in ``labels`` order.
+
+    A label outside ``labels`` raises :class:`DataError` naming the file.
+    """
+    rows = []
+    for example in examples:
+        try:
+            rows.append(encode(example.labels, labels))
+        except ValueError as exc:
+            raise DataError(f"{example.path}: {exc} (the model knows {', '.join(labels)})") from None
+    return np.asarray(rows, dtype=np.int64).reshape(len(rows), len(labels))
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -17,9 +17,8 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from tqdm.auto import tqdm
 
 from instrumentid import audio
-from instrumentid.data.datasets import Example
+from instrumentid.data.datasets import Example, label_matrix
 from instrumentid.errors import DataError
-from instrumentid.labels import encode
 from instrumentid.windows import iter_windows, tile
 
 
@@ -114,17 +113,14 @@ class InstrumentDataModule(L.LightningDataModule):
         self.train_set: CropDataset | None = None
         self.val_set: WindowDataset | None = None
 
-    def targets(self, examples: Sequence[Example]) -> np.ndarray:
-        return np.stack([encode(e.labels, self.labels) for e in examples]) if examples else np.zeros((0, len(self.labels)), np.float32)
-
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:
             waveforms = decode_all(self.train_examples, self.sample_rate, desc="decoding train", progress=self.progress)
-            self.train_set = CropDataset(waveforms, self.targets(self.train_examples), self.window,
+            self.train_set = CropDataset(waveforms, label_matrix(self.train_examples, self.labels), self.window,
                                          [e.weight for e in self.train_examples])
         if self.val_set is None and self.val_examples:
             waveforms = decode_all(self.val_examples, self.sample_rate, desc="decoding val", progress=self.progress)
-            self.val_set = WindowDataset(waveforms, self.targets(self.val_examples), self.window, self.hop,
+            self.val_set = WindowDataset(waveforms, label_matrix(self.val_examples, self.labels), self.window, self.hop,
                                          self.max_val_windows)
 
     def train_dataloader(self) -> DataLoader:

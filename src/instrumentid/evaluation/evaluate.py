@@ -19,38 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from instrumentid.data.datasets import label_matrix, load_examples
 from instrumentid.errors import ConfigError, DataError, InstrumentIdError
 from instrumentid.evaluation import plots as P
 from instrumentid.evaluation.metrics import binarize, compute_metrics, per_sample_metrics
 from instrumentid.evaluation.report import format_table, write_html_report, write_json, write_predictions_csv
-from instrumentid.labels import encode
 
 #: Value of precision/recall/F1 when the denominator is zero (documented in docs/evaluation.md).
 ZERO_DIVISION = 0.0
-
-
-def load_examples(data, *, labels_file=None) -> list:
-    """``data`` as a list of :class:`~instrumentid.data.Example` (a path is read with ``read_dataset``)."""
-    if isinstance(data, (str, os.PathLike)):
-        from instrumentid.data import read_dataset
-
-        examples = read_dataset(data, labels_file=labels_file)
-    else:
-        examples = list(data)
-    if not examples:
-        raise DataError(f"{data}: the dataset has no files")
-    return examples
-
-
-def label_matrix(examples: Sequence, labels: Sequence[str]) -> np.ndarray:
-    """``(n_examples, n_labels)`` 0/1 int matrix of the examples' labels in ``labels`` order."""
-    rows = []
-    for example in examples:
-        try:
-            rows.append(encode(example.labels, labels))
-        except ValueError as exc:
-            raise DataError(f"{example.path}: {exc} (the model knows {', '.join(labels)})") from None
-    return np.asarray(rows, dtype=np.int64).reshape(len(rows), len(labels))
 
 
 def _progress(items, enabled: bool, desc: str):
