@@ -52,7 +52,7 @@ def test_plot_timing_command(tiny_bundle, tmp_path):
 
 
 def test_plot_distribution_command(irmas_test_dir, tmp_path):
-    from instrumentid.analysis.split import split_dataset
+    from instrumentid.data.split import split_dataset
 
     split_dataset(irmas_test_dir, tmp_path / "s", val_fraction=0.5)
     proc = subprocess.run([str(CLI), "plot", "distribution", str(tmp_path / "s" / "train.csv"),

@@ -22,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instrumentid.analysis.split import split_dataset
+    from instrumentid.data.split import split_dataset
 
     result = split_dataset(args.data, args.out, labels_file=args.labels_file, val_fraction=args.val_fraction,
                            seed=args.seed)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instrumentid.analysis.split import check_no_leakage, grouped_split, label_proportions
+from instrumentid.data.split import check_no_leakage, grouped_split, label_proportions
 from instrumentid.data import Example, read_dataset
 from instrumentid.errors import DataError
 from instrumentid.labels import LABELS
@@ -53,3 +53,10 @@ def test_split_command_writes_csvs_train_can_read(irmas_test_dir, tmp_path):
     assert all(e.path.is_file() for e in train + val)
     song = lambda e: e.path.stem.rsplit("-", 1)[0]  # noqa: E731
     assert not {song(e) for e in train} & {song(e) for e in val}
+
+
+def test_grouped_split_stays_importable_from_analysis():
+    from instrumentid.analysis import split as analysis_split
+    from instrumentid.data import split as data_split
+
+    assert analysis_split.grouped_split is data_split.grouped_split
