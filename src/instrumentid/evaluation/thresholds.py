@@ -95,13 +95,6 @@ def tune_thresholds(
     return thresholds
 
 
-def per_label_f1(y_true, y_score, thresholds) -> np.ndarray:
-    """F1 of every label at its own threshold, ``shape=(n_labels,)``."""
-    y_true, y_score = np.asarray(y_true), np.asarray(y_score)
-    thresholds = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (y_true.shape[1],))
-    return np.array([f1_at_thresholds(y_true[:, j], y_score[:, j], [thresholds[j]])[0] for j in range(y_true.shape[1])])
-
-
 def tune_bundle(
     data: str | os.PathLike,
     model: str | os.PathLike | None,
