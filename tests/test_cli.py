@@ -1,6 +1,7 @@
 """End to end through the real ``instrumentid`` command."""
 
 import csv
+import importlib
 import io
 import json
 import subprocess
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from instrumentid.cli import COMMANDS, build_parser
 from instrumentid.labels import LABELS
 
 from helpers import write_tone
@@ -36,6 +38,14 @@ def test_help_teaches():
     assert sub.returncode == 0
     for word in ("--format", "--segments", "--threshold", "--recursive", "--model", "examples:"):
         assert word in sub.stdout
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_module_configures_and_runs(name, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        build_parser(only=name).parse_args([name, "--help"])
+    assert stopped.value.code == 0 and capsys.readouterr().out.startswith(f"usage: instrumentid {name} ")
+    assert callable(importlib.import_module(COMMANDS[name][0]).run)
 
 
 def test_json_and_recursive(audio_dir, tiny_bundle):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 
 from instrumentid import __version__
@@ -47,14 +46,6 @@ Run 'instrumentid <command> --help' for the options of one command.
 """
 
 
-def _available() -> dict[str, tuple[str, str]]:
-    found = {}
-    for name, (module, summary) in COMMANDS.items():
-        if importlib.util.find_spec(module) is not None:
-            found[name] = (module, summary)
-    return found
-
-
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command parser. Only the sub-command ``only`` gets its arguments configured (the others
     are listed with their one-line help; ``None`` configures none, enough for the top-level
@@ -68,7 +59,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"instrumentid {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
-    for name, (module, summary) in _available().items():
+    for name, (module, summary) in COMMANDS.items():
         sub = subparsers.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
         if name == only:
