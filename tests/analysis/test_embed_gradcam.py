@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instrumentid.analysis.gradcam import gradcam, stitch
+from instrumentid.analysis.embed import reduce_and_plot
+from instrumentid.analysis.gradcam import gradcam, plot_gradcam, stitch
 from instrumentid.errors import ConfigError
+from instrumentid.labels import NAMES
 from instrumentid.predict import Predictor
 
 CLI = Path(sys.executable).with_name("instrumentid")
@@ -28,12 +30,38 @@ def test_embed_command_writes_projector_files(tiny_bundle, irmas_test_dir, tmp_p
     assert "explained variance" in proc.stdout
 
 
-def test_gradcam_map_and_png(tiny_bundle, irmas_test_dir, tmp_path):
+def test_reduce_and_plot_shows_every_point_and_the_explained_variance(saved_figures, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 5)) * [5.0, 2.0, 1.0, 0.5, 0.1]
+    paths = reduce_and_plot(X, ["multiple", "gac", "voi"] * 4, tmp_path)
+    assert sorted(paths) == ["pca", "pca_variance", "tsne"] and all(p.stat().st_size > 1000 for p in paths.values())
+    singular = np.linalg.svd(X - X.mean(axis=0), compute_uv=False)
+    ratio = singular**2 / np.sum(singular**2)
+    (pca_ax,) = saved_figures["pca.png"].axes
+    assert (pca_ax.get_xlabel(), pca_ax.get_ylabel()) == (f"PC1 ({ratio[0]:.1%} of variance)",
+                                                          f"PC2 ({ratio[1]:.1%} of variance)")
+    assert [len(c.get_offsets()) for c in pca_ax.collections] == [4, 4, 4]
+    assert [t.get_text() for t in pca_ax.get_legend().get_texts()] == ["gac", "voi", "multiple"]
+    (variance_ax,) = saved_figures["pca_variance.png"].axes
+    assert [b.get_height() for b in variance_ax.containers[0]] == pytest.approx(ratio * 100)
+    (tsne_ax,) = saved_figures["tsne.png"].axes
+    assert (tsne_ax.get_title(), tsne_ax.get_xlabel()) == ("t-SNE", "t-SNE 1")
+    assert sum(len(c.get_offsets()) for c in tsne_ax.collections) == 12
+
+
+def test_gradcam_map_and_png(tiny_bundle, irmas_test_dir, tmp_path, saved_figures):
     predictor = Predictor.from_bundle(tiny_bundle)
     wav = sorted(irmas_test_dir.glob("*.wav"))[0]
     result = gradcam(predictor, wav, "gac")
     assert result["heatmap"].shape == result["spectrogram"].shape
     assert result["heatmap"].min() >= 0 and result["heatmap"].max() <= 1 and np.isfinite(result["heatmap"]).all()
+    plot_gradcam(result, tmp_path / "in-process.png")
+    top, bottom, colorbar = saved_figures["in-process.png"].axes
+    assert top.get_title() == f"Grad-CAM for {NAMES['gac']} (gac), file score {result['score']:.2f}"
+    assert [image.get_array().shape for image in top.images] == [result["spectrogram"].shape] * 2  # heat map on top
+    assert (top.get_ylabel(), bottom.get_xlabel(), colorbar.get_ylabel()) == ("mel band", "time (s)",
+                                                                               "Grad-CAM (relative)")
+    assert bottom.lines[0].get_ydata()[:-1] == pytest.approx(result["window_scores"])  # one step per window
     out = tmp_path / "cam.png"
     proc = subprocess.run([str(CLI), "gradcam", str(wav), "--label", "singing voice", "--model", str(tiny_bundle),
                            "--out", str(out)], capture_output=True, text=True, timeout=120)
