@@ -10,9 +10,11 @@ For each bundled model (default, fast; or --model ...), in one run:
 * peak RSS of a fresh process predicting a 1-minute vs a 60-minute file (target < 1 GB, flat),
 * for the default model, ratios measured side by side: 1 vs 2 torch threads, batch 8/32/64/128
   windows, and the YAMNet backbone with contiguous vs channels-last activations,
+* the same for each model exported to ONNX and run by onnxruntime (``instrumentid export``;
+  no torch import in that process), and the onnxruntime-over-torch speed-up ratios,
 * start-up: ``instrumentid --help`` and ``instrumentid predict`` on a 1-s file, wall seconds.
 
-    python benchmarks/predict_speed.py [--model default --model fast] [--repeats 3]
+    python benchmarks/predict_speed.py [--model default --model fast] [--repeats 3] [--no-onnx]
 """
 
 from __future__ import annotations
@@ -132,6 +134,26 @@ def default_model_ratios(ten: Path, repeats: int) -> dict:
     return out
 
 
+def onnx_speed(models: list[str], tmp: Path, torch_results: dict, ten: Path, one: Path, sixty: Path,
+               repeats: int) -> dict:
+    """Each model exported to ONNX, measured like the bundle, and the speed-up over torch."""
+    from instrumentid.export import export_onnx
+
+    out = {}
+    for model in models:
+        graph = tmp / f"{Path(model).stem}.onnx"
+        parity = export_onnx(model, graph)["max_abs_diff"]
+        speed = model_speed(str(graph), ten, one, sixty, repeats)
+        torch_speed = torch_results[model]
+        speed["max_abs_score_diff_vs_torch"] = parity
+        speed["process_speedup_over_torch"] = round(
+            speed["process_realtime_factor"] / torch_speed["process_realtime_factor"], 2)
+        speed["in_process_speedup_over_torch"] = round(
+            speed["in_process_realtime_factor"] / torch_speed["in_process_realtime_factor"], 2)
+        out[model] = speed
+    return out
+
+
 def startup(one: Path, repeats: int) -> dict:
     return {"help_seconds": round(wall(cli("--help"), repeats), 2),
             "predict_1s_file_seconds": round(wall(cli("predict", str(one), "--quiet"), repeats), 2),
@@ -142,6 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", help="bundled name or path (repeatable; default: default, fast)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-onnx", action="store_true", help="skip the onnxruntime comparison")
     args = parser.parse_args()
     models = args.model or ["default", "fast"]
 
@@ -153,6 +176,8 @@ def main() -> None:
         sf.write(second, sf.read(one, frames=44_100)[0], 44_100)
         result = {"models": {m: model_speed(m, ten, one, sixty, args.repeats) for m in models},
                   "startup": startup(second, args.repeats)}
+        if not args.no_onnx:
+            result["onnxruntime"] = onnx_speed(models, Path(tmp), result["models"], ten, one, sixty, args.repeats)
         if "default" in models:
             result["default_ratios"] = default_model_ratios(ten, args.repeats)
     print(json.dumps(result, indent=2))

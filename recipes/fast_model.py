@@ -15,7 +15,8 @@ Steps
    mixing with real negatives under positives, noise, EQ, SpecAugment, checkpoint of the best
    validation macro-F1, per-label thresholds tuned on validation.
 4. ``instrumentid evaluate`` on the validation set writes metrics.json and report.html.
-5. Unless ``--out`` is given, the bundle is copied to ``src/instrumentid/assets/fast.iid``.
+5. Unless ``--out`` is given, the bundle is copied to ``src/instrumentid/assets/fast.iid`` and
+   exported beside it as ``fast.onnx`` (``instrumentid export``; parity checked on export).
 """
 
 from __future__ import annotations
@@ -158,7 +159,9 @@ def main() -> int:
     if args.out is None and not args.quick:
         target = REPO / "src" / "instrumentid" / "assets" / "fast.iid"
         shutil.copyfile(out, target)
-        print(f"shipped {target} ({target.stat().st_size / 1e6:.1f} MB)")
+        # the same model as an ONNX graph: what `--model fast` runs when onnxruntime is installed
+        instrumentid("export", str(target), "--out", str(target.with_suffix(".onnx")))
+        print(f"shipped {target} ({target.stat().st_size / 1e6:.1f} MB) and {target.with_suffix('.onnx').name}")
     summary = {"variant": args.variant, "quick": args.quick, "minutes": round((time.time() - started) / 60, 1),
                "bundle": str(out), "validation_files": len(val_examples)}
     (work / "recipe.json").write_text(json.dumps(summary, indent=2))

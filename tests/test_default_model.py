@@ -119,3 +119,21 @@ def test_recipe_quick_runs_end_to_end(tmp_path):
     assert {row["variant"] for row in rows} == {"zeroshot", "audioset-anchored"}
     assert (tmp_path / "work" / "oof_scores.csv").is_file()
     assert all(row["roc_auc_macro"] is not None for row in rows)
+
+
+def test_fast_ships_as_its_own_onnx_export_and_gives_the_same_records():
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    from instrumentid.bundled import exported_path
+    from instrumentid.runtimes import OnnxRuntime
+
+    bundle = load_bundle("fast")
+    graph = OnnxRuntime(exported_path("fast"))
+    assert graph.bundle["exported_from"]["checksum"] == bundle["checksum"]  # exported from this very bundle
+    assert {k: v for k, v in graph.bundle.items() if k not in ("variable_length", "exported_from")} == {
+        k: v for k, v in bundle.items() if k not in ("state_dict", "checksum")}
+    example = REPO / "src" / "instrumentid" / "assets" / "example.ogg"
+    via_onnx, via_torch = load_model("fast"), load_model("fast", runtime="torch")
+    assert via_onnx.runtime.name == "onnxruntime" and via_torch.runtime.name == "torch"
+    a, b = via_onnx.predict(example, segments=True), via_torch.predict(example, segments=True)
+    assert a["present"] == b["present"]
+    assert max(abs(a["scores"][k] - b["scores"][k]) for k in LABELS) <= 1e-3

@@ -183,7 +183,7 @@ def save_bundle(bundle: Mapping, path: str | os.PathLike) -> Path:
 
 def load_bundle(path: str | os.PathLike | None = None) -> dict:
     """Load and validate a bundle: a path, a bundled name (:data:`BUNDLED`), or None for the default."""
-    path = resolve(path)
+    path = resolve(path, runtime="torch")
     if not path.is_file():
         if path in {bundled_path(name) for name in BUNDLED}:
             raise BundleError(f"{path}: this bundled model is not installed (run 'make default-model')")
@@ -194,6 +194,9 @@ def load_bundle(path: str | os.PathLike | None = None) -> dict:
     try:
         bundle = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling/zip failure means the file is unusable
+        if path.suffix.lower() == ".onnx":
+            raise BundleError(f"{path}: an exported ONNX graph, not a bundle; predict with it "
+                              "(--model / Predictor.from_bundle) or use the .iid it came from") from None
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(f"{path}: not a readable model bundle ({reason[:200]})") from None
     validate(bundle, str(path))

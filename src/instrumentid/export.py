@@ -7,7 +7,8 @@ The graph's contract (:mod:`instrumentid.runtimes` reads it):
   that take any length (``variable_length``: the YAMNet family scores a short file whole);
 - output ``scores``: float32 ``(batch, n_labels)``, sigmoid scores in the bundle's label order;
 - metadata ``instrumentid``: the bundle's header as JSON (labels, thresholds, window, hop,
-  aggregation, features, …) plus ``variable_length``, so decoding, windowing, aggregation and
+  aggregation, features, …) plus ``variable_length`` and ``exported_from`` (the bundle's
+  weight checksum, torch version, opset), so decoding, windowing, aggregation and
   thresholds happen exactly as for the bundle.
 
 The front-end is inside the graph (ONNX ``STFT``, opset 17), so any ONNX runtime that has
@@ -74,7 +75,9 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *, chec
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ExportError(f"model {bundle['model']['name']!r} cannot be exported to ONNX: {reason[:300]}") from None
     proto = onnx.load_from_string(buffer.getvalue())
-    meta = {**header(bundle), "variable_length": runtime.variable_length}
+    meta = {**header(bundle), "variable_length": runtime.variable_length,
+            "exported_from": {"checksum": bundle.get("checksum"), "torch": torch.__version__.split("+")[0],
+                              "opset": OPSET}}
     onnx.helper.set_model_props(proto, {ONNX_METADATA_KEY: json.dumps(meta)})
     out = Path(out)
     with atomic_path(out) as tmp:

@@ -79,7 +79,7 @@ class OnnxRuntime:
             import onnxruntime
         except ImportError:
             raise ConfigError(f"{path}: running an ONNX model needs onnxruntime "
-                              "(pip install 'instrumentid[onnx]')") from None
+                              "(pip install onnxruntime)") from None
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only: no shape-inference chatter on stderr
         if threads:
@@ -114,7 +114,7 @@ def open_runtime(model: str | os.PathLike | None = None, runtime: str = "auto", 
     """
     if runtime not in RUNTIMES:
         raise ConfigError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
-    path = resolve(model)
+    path = resolve(model, runtime)
     if is_onnx(path):
         if runtime == "torch":
             raise ConfigError(f"{path}: an ONNX graph runs on onnxruntime (--runtime onnxruntime or auto)")

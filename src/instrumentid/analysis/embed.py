@@ -124,7 +124,7 @@ def embed_dataset(data, model, out, *, labels_file=None, with_tsne: bool = True,
     from instrumentid.data.datasets import load_examples
     from instrumentid.predict import Predictor
 
-    predictor = Predictor.from_bundle(model)
+    predictor = Predictor.from_bundle(model, runtime="torch")
     examples = load_examples(data, labels_file=labels_file)
     embeddings, kept, errors = compute_embeddings(predictor, examples, progress=progress)
     out = Path(out)

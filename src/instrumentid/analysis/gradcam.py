@@ -123,7 +123,7 @@ def gradcam_file(path, model=None, label: str | None = None, out=None) -> dict:
     (default ``<file stem>.gradcam.<label>.png`` beside the current folder)."""
     from instrumentid.predict import Predictor
 
-    predictor = Predictor.from_bundle(model)
+    predictor = Predictor.from_bundle(model, runtime="torch")
     result = gradcam(predictor, path, label)
     out = Path(out) if out is not None else Path(f"{Path(path).stem}.gradcam.{result['label']}.png")
     result["png"] = plot_gradcam(result, out)

@@ -101,7 +101,8 @@ def file_vectors(examples: Sequence, model=None, *, progress: bool = False) -> t
         from instrumentid.analysis.embed import compute_embeddings
         from instrumentid.predict import Predictor
 
-        X, kept, errors = compute_embeddings(Predictor.from_bundle(model), examples, progress=progress)
+        predictor = Predictor.from_bundle(model, runtime="torch")
+        X, kept, errors = compute_embeddings(predictor, examples, progress=progress)
         return X, kept, errors, f"embeddings of {model}"
     from instrumentid.analysis.classical_features import dataset_features
 

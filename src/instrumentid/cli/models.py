@@ -12,7 +12,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instrumentid.bundled import BUNDLED, bundled_path
+    from instrumentid.bundled import BUNDLED, bundled_path, resolve
     from instrumentid.models import available
 
     print("bundled models (predict --model NAME):")
@@ -20,7 +20,9 @@ def run(args: argparse.Namespace) -> int:
     for name, (_, description) in BUNDLED.items():
         path = bundled_path(name)
         size = f"{path.stat().st_size / 1e6:.1f} MB" if path.is_file() else "not installed"
-        print(f"  {name:<{width}}  {description} [{size}]")
+        runs = resolve(name)
+        via = f"; runs {runs.name} in onnxruntime" if runs != path else ""
+        print(f"  {name:<{width}}  {description} [{size}{via}]")
     print("\narchitectures (train --model NAME):")
     entries = available()
     width = max(len(name) for name in entries)

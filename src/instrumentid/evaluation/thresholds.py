@@ -117,7 +117,7 @@ def tune_bundle(
     from instrumentid.evaluation.metrics import compute_metrics
     from instrumentid.predict import Predictor
 
-    predictor = Predictor.from_bundle(model)
+    predictor = Predictor.from_bundle(model, runtime="torch")
     collected = collect_scores(predictor, data, labels_file=labels_file, aggregation=aggregation, windows=False)
     y_true, y_score = collected["y_true"], collected["y_score"]
     labels = list(predictor.labels)
