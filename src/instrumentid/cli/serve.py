@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from instrumentid.cli import options
 
@@ -10,11 +11,36 @@ EXAMPLES = """\
 examples:
   instrumentid serve                              # http://127.0.0.1:8000
   instrumentid serve --model my.iid --port 9000
+  instrumentid serve --workers 1 --queue-size 8   # one inference thread, 8 requests may wait
   curl -F files=@song.mp3 'http://127.0.0.1:8000/predict?segments=true'
 
 endpoints: GET / (web page), POST /predict (multipart field 'files'; query segments, threshold),
-GET /health, GET /labels, GET /docs (OpenAPI).
+GET /health, GET /labels, GET /docs (OpenAPI, works offline).
+Inference runs on --workers threads; a request arriving while --queue-size requests already
+wait gets 503 with a Retry-After header. Ctrl-C / SIGTERM finishes the accepted requests first.
 """
+
+
+def cpu_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +50,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     parser.add_argument("--max-upload-mb", type=float, default=100.0, help="largest upload per file (default: 100)")
     parser.add_argument("--max-duration-s", type=float, default=3600.0, help="longest audio per file (default: 3600)")
+    parser.add_argument("--max-files", type=_positive_int, default=32, help="most files per request (default: 32)")
+    parser.add_argument("--workers", type=_positive_int, default=None,
+                        help="inference threads, each scoring one request at a time with "
+                             "cores/workers torch threads (default: one per CPU core)")
+    parser.add_argument("--queue-size", type=_non_negative_int, default=32,
+                        help="requests that may wait for a free worker; one more gets 503 + Retry-After (default: 32)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,9 +67,15 @@ def run(args: argparse.Namespace) -> int:
         from instrumentid.errors import ConfigError
 
         raise ConfigError(f"the server needs the 'serve' extra: pip install 'instrumentid[serve]' ({exc.name} missing)") from None
+    import torch
+
     from instrumentid.predict import Predictor
 
-    app = create_app(Predictor.from_bundle(args.model),
-                     Limits(max_upload_mb=args.max_upload_mb, max_duration_s=args.max_duration_s))
+    cores = cpu_cores()
+    workers = args.workers or cores
+    # N workers x 1 torch thread beat 1 worker x N threads: this model's convolutions are small
+    torch.set_num_threads(max(1, cores // workers))
+    limits = Limits(max_upload_mb=args.max_upload_mb, max_duration_s=args.max_duration_s, max_files=args.max_files)
+    app = create_app(Predictor.from_bundle(args.model), limits, workers=workers, queue_size=args.queue_size)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
