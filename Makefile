@@ -8,7 +8,8 @@ PIP    := $(BIN)/python -m pip
 PIN    := -c constraints/ci.txt
 # CPU build of torch: pinned first so no other package pulls a multi-GB CUDA build.
 TORCH  := torch==2.13.0
-SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont
+# chromium: the web page's real-browser test (Playwright drives it; its own browser download is unreachable)
+SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont chromium
 EXAMPLE := src/instrumentid/assets/example.ogg
 
 ZOO_VENV := .venv-zoo
@@ -19,7 +20,7 @@ ZOO_TORCH := torch==2.14.1 torchvision==0.29.1
 
 help:
 	@echo "make demo           set up, then predict with the bundled model on the bundled example"
-	@echo "make test           set up (incl. FluidSynth + SoundFonts via apt when root), run all tests"
+	@echo "make test           set up (incl. FluidSynth, SoundFonts, chromium via apt when root), run all tests"
 	@echo "make default-model  re-run the recipe of the bundled default and audioset-zeroshot models (~60 min, 2 CPU cores)"
 	@echo "make fast-model     re-run the recipe of the bundled fast model (small CNN, ~25 min)"
 	@echo "make bench          speed benchmarks (predict, synth)"
@@ -43,15 +44,16 @@ $(VENV)/.dev: $(VENV)/.core
 setup: $(VENV)/.core
 setup-dev: $(VENV)/.dev
 
-# FluidSynth and the General-MIDI SoundFonts for `instrumentid synth` (Debian/Ubuntu).
+# FluidSynth and the General-MIDI SoundFonts for `instrumentid synth`, chromium for the page test (Debian/Ubuntu).
 system:
-	@if command -v fluidsynth >/dev/null && ls /usr/share/sounds/sf2/FluidR3_GM.sf2 >/dev/null 2>&1; then :; \
+	@if command -v fluidsynth >/dev/null && ls /usr/share/sounds/sf2/FluidR3_GM.sf2 >/dev/null 2>&1 \
+	    && command -v chromium >/dev/null; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  echo "installing $(SYSTEM_PACKAGES)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES)) >/dev/null; \
 	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
 	  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
-	else echo "note: install FluidSynth and a General-MIDI SoundFont for 'instrumentid synth' (tests needing them are skipped)"; fi
+	else echo "note: install FluidSynth and a General-MIDI SoundFont for 'instrumentid synth', and chromium for the page test (tests needing them are skipped)"; fi
 
 demo: setup
 	$(BIN)/instrumentid predict $(EXAMPLE) --segments --format table
