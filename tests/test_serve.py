@@ -220,3 +220,27 @@ def test_shutdown_finishes_the_request_in_flight(tiny_bundle, tmp_path):
         release.set()
         server.should_exit = True
         serving.join(WAIT_S)
+
+
+def test_a_bug_or_a_nan_on_one_file_is_that_files_error_record(tiny_bundle, tmp_path):
+    """The server's last line of defence: never a 500, never a NaN or null score in the JSON."""
+    predictor = Predictor.from_bundle(tiny_bundle)
+    predict_file = predictor.predict_file
+
+    def faulty(path, *, name, **kwargs):
+        if name == "bug.wav":
+            raise RuntimeError("boom")
+        record = predict_file(path, name=name, **kwargs)
+        if name == "nan.wav":
+            record["scores"]["gac"] = float("nan")
+        return record
+
+    predictor.predict_file = faulty
+    wav = write_tone(tmp_path / "a.wav").read_bytes()
+    with TestClient(create_app(predictor)) as client:
+        response = client.post("/predict", files=[("files", (n, wav)) for n in ("bug.wav", "nan.wav", "ok.wav")])
+    assert response.status_code == 200 and "NaN" not in response.text and "null" not in response.text
+    bug, nan, ok = response.json()
+    assert bug["error"] == "bug.wav: could not be processed (unexpected RuntimeError: boom)"
+    assert nan["error"] == "nan.wav: the model gave non-finite scores for this audio"
+    assert "scores" in ok

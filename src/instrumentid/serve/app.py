@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import tempfile
 from contextlib import asynccontextmanager
@@ -156,7 +157,7 @@ def _predict_upload(predictor: Predictor, limits: Limits, upload: UploadFile, se
         if duration > limits.max_duration_s:
             return schema.error_record(name, f"{name}: audio is {duration:.0f} s long, "
                                              f"longer than the {limits.max_duration_s:g} s limit")
-        return predictor.predict_file(tmp, segments=segments, threshold=threshold, name=name)
+        return _finite(predictor.predict_file(tmp, segments=segments, threshold=threshold, name=name))
     except InstrumentIdError as exc:
         return schema.error_record(name, str(exc).replace(tmp, name))
     except Exception as exc:  # noqa: BLE001 - a bug must not become a 500 for the other files: log it, name it
@@ -166,3 +167,12 @@ def _predict_upload(predictor: Predictor, limits: Limits, upload: UploadFile, se
                                          f"{': ' + reason[-1] if reason else ''})")
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _finite(record: dict) -> dict:
+    """``record``, or an error record when a score is NaN/Inf: JSON has no NaN, and a null score is no answer."""
+    scores = [*record["scores"].values(), *(v for segment in record.get("segments", []) for v in segment["scores"].values())]
+    if all(math.isfinite(score) for score in scores):
+        return record
+    log.error("non-finite scores for %s", record["file"])
+    return schema.error_record(record["file"], f"{record['file']}: the model gave non-finite scores for this audio")
