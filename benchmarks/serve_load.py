@@ -158,6 +158,10 @@ def report(args: argparse.Namespace, results: Results, elapsed_s: float, rss_mb:
     print(f"  requests ok      {done} ({summary['throughput_rps']} /s, {summary['audio_s_per_s']} s of audio per s)")
     print(f"  errors           {sum(results.errors.values())} {results.errors or ''}")
     print("  latency          p50 {p50:.3f} s   p95 {p95:.3f} s   p99 {p99:.3f} s   max {max} s".format(**summary["latency_s"]))
+    queue = health["queue"]
+    if queue.get("batches"):
+        summary["mean_batch_windows"] = round(queue["windows"] / queue["batches"], 1)
+        print(f"  model batches    {queue['batches']} of {summary['mean_batch_windows']} windows on average")
     print(f"  server peak RSS  {rss_mb:.0f} MB")
     target = not results.errors and done and p99 < 2.0
     print(f"  target (no errors, p99 < 2 s): {'met' if target else 'NOT met'}")

@@ -52,6 +52,7 @@ def test_predict_equals_the_predictor(client, predictor, tmp_path):
     assert [r["file"] for r in records] == ["a tone.wav", "b.flac"]
     expected = predictor.predict_file(a, segments=True, name="a tone.wav")
     assert records[0] == json.loads(json.dumps(expected))
+    assert client.get("/health").json()["queue"]["windows"] >= 2 + 2  # scored by the server's model thread
 
 
 def test_threshold_query(client, tmp_path):
@@ -161,7 +162,8 @@ def test_full_queue_is_503_with_retry_after(tiny_bundle, tmp_path):
         sender = threading.Thread(target=lambda: first.update(r=client.post("/predict", files=[("files", ("a.wav", wav))])))
         sender.start()
         assert started.wait(WAIT_S)
-        assert client.get("/health").json()["queue"] == {"workers": 1, "queue_size": 0, "pending": 1}
+        queue = client.get("/health").json()["queue"]
+        assert (queue["workers"], queue["queue_size"], queue["pending"]) == (1, 0, 1)
         refused = client.post("/predict", files=[("files", ("b.wav", wav))])
         assert refused.status_code == 503 and "busy" in refused.json()["detail"]
         assert int(refused.headers["Retry-After"]) >= 1

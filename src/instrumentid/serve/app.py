@@ -3,8 +3,10 @@
 Every request goes through the one :class:`~instrumentid.predict.Predictor`, so the server
 returns exactly the records ``instrumentid predict --format json`` prints. Inference runs off
 the event loop: each ``POST /predict`` is one job of an :class:`InferenceQueue` (a few worker
-threads, a bounded number of waiting requests); when it is full the answer is 503 with a
-``Retry-After`` header. Shutting down (the app's lifespan) finishes the accepted requests first.
+threads, a bounded number of waiting requests; when it is full the answer is 503 with a
+``Retry-After`` header), and the workers' windows are scored together, in batches across
+requests, by the one model thread of a :class:`WindowBatcher`. Shutting down (the app's
+lifespan) finishes the accepted requests first.
 Uploads are streamed to a temporary file with a size cap (413 past it); audio longer than the
 duration cap or that cannot be decoded gives an error record naming the file (422 when every
 file of a request fails), never a 500. ``/docs`` is Swagger UI from local files (no CDN).
@@ -32,6 +34,7 @@ from instrumentid.labels import NAMES
 from instrumentid.predict import Predictor
 from instrumentid.serve.docs import add_offline_docs
 from instrumentid.serve.inference_queue import InferenceQueue, QueueFull
+from instrumentid.serve.window_batcher import WindowBatcher, batched
 
 CHUNK = 1 << 20
 log = logging.getLogger("instrumentid.serve")
@@ -57,16 +60,20 @@ def _safe_name(filename: str | None) -> str:
     return Path(filename or "upload").name or "upload"
 
 
-def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: int = 1,
+def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: int = 8,
                queue_size: int = 32) -> FastAPI:
-    """The app; ``workers`` threads run inference, at most ``queue_size`` requests wait for one."""
+    """The app: ``workers`` requests are handled at once (their windows scored together by one
+    model thread), at most ``queue_size`` more wait; past that, 503."""
     limits = limits or Limits()
     work = InferenceQueue(workers=workers, queue_size=queue_size)
+    batcher = WindowBatcher(predictor.score_windows, max_windows=predictor.batch_size)
+    served = batched(predictor, batcher)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         yield
         await anyio.to_thread.run_sync(work.close)  # the server stopped accepting; finish what was accepted
+        await anyio.to_thread.run_sync(batcher.close)
 
     app = FastAPI(
         title="instrumentid",
@@ -77,7 +84,7 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
     )
     app.state.inference = work
     add_offline_docs(app)
-    _add_info_routes(app, predictor, limits, work)
+    _add_info_routes(app, predictor, limits, work, batcher)
 
     @app.post("/predict", responses=PREDICT_RESPONSES)
     async def predict(
@@ -88,7 +95,7 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
         if len(files) > limits.max_files:
             raise HTTPException(413, f"too many files: {len(files)} (at most {limits.max_files} per request)")
         try:
-            job = work.submit(_predict_uploads, predictor, limits, files, segments, threshold)
+            job = work.submit(_predict_uploads, served, limits, files, segments, threshold)
         except QueueFull as exc:
             raise HTTPException(503, str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from None
         records = await asyncio.wrap_future(job)
@@ -99,7 +106,8 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
     return app
 
 
-def _add_info_routes(app: FastAPI, predictor: Predictor, limits: Limits, work: InferenceQueue) -> None:
+def _add_info_routes(app: FastAPI, predictor: Predictor, limits: Limits, work: InferenceQueue,
+                     batcher: WindowBatcher) -> None:
     page = (resources.files("instrumentid") / "serve" / "static" / "index.html").read_text(encoding="utf-8")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -117,7 +125,8 @@ def _add_info_routes(app: FastAPI, predictor: Predictor, limits: Limits, work: I
             "instrumentid_version": __version__,
         }, "limits": {"max_upload_mb": limits.max_upload_mb, "max_duration_s": limits.max_duration_s,
                       "max_files": limits.max_files},
-            "queue": {"workers": work.workers, "queue_size": work.queue_size, "pending": work.pending}}
+            "queue": {"workers": work.workers, "queue_size": work.queue_size, "pending": work.pending,
+                      "batches": batcher.batches, "windows": batcher.windows}}
 
     @app.get("/labels")
     def labels() -> list[dict]:

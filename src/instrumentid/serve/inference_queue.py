@@ -1,8 +1,9 @@
 """A bounded queue of inference jobs run by a few worker threads, off the server's event loop.
 
-The server hands each ``POST /predict`` request to :class:`InferenceQueue` as one job; worker
-threads (one per CPU core by default) share the one :class:`~instrumentid.predict.Predictor`
-(its forward pass keeps no state). At most ``workers + queue_size`` requests are held at once:
+The server hands each ``POST /predict`` request to :class:`InferenceQueue` as one job; the
+worker threads upload, decode and window their requests' files in parallel and share the one
+:class:`~instrumentid.predict.Predictor`, whose forward passes one model thread batches across
+requests (:mod:`instrumentid.serve.window_batcher`). At most ``workers + queue_size`` requests are held at once:
 past that, :meth:`InferenceQueue.submit` raises :class:`QueueFull`, which the server answers
 with 503 and a ``Retry-After`` estimated from recent job times. :meth:`InferenceQueue.close`
 stops accepting, lets queued and running jobs finish, and joins the workers (graceful shutdown).
