@@ -23,7 +23,7 @@ help:
 	@echo "make test           set up (incl. FluidSynth, SoundFonts, chromium via apt when root), run all tests"
 	@echo "make default-model  re-run the recipe of the bundled default and audioset-zeroshot models (~60 min, 2 CPU cores)"
 	@echo "make fast-model     re-run the recipe of the bundled fast model (small CNN, ~25 min)"
-	@echo "make bench          speed benchmarks (predict, synth)"
+	@echo "make bench          speed benchmarks (predict, synth, the server under load)"
 	@echo "make test-zoo       the timm backbone in .venv-zoo (torch 2.14.1 + torchvision, ~5.5 GB)"
 	@echo "make serve          HTTP server with a web page on http://127.0.0.1:8000"
 
@@ -80,6 +80,7 @@ test-zoo: $(ZOO_VENV)/.zoo
 bench: setup-dev
 	$(BIN)/python benchmarks/predict_speed.py
 	$(BIN)/python benchmarks/synth_speed.py
+	$(BIN)/python benchmarks/serve_load.py
 
 default-model: setup-dev system
 	$(BIN)/python recipes/default_model.py
