@@ -38,7 +38,7 @@ def chromium_or_skip() -> str:
     missing = []
     if importlib.util.find_spec("playwright") is None:
         missing.append("the playwright package (pip install -e '.[dev]')")
-    if not executable:
+    if not executable or not Path(executable).is_file():
         missing.append("a chromium executable (apt-get install chromium, or set INSTRUMENTID_CHROMIUM)")
     if not missing:
         return executable
