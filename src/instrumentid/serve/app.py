@@ -1,20 +1,30 @@
-"""The FastAPI app: the web page, ``POST /predict``, ``/health``, ``/labels`` (the contract).
+"""The FastAPI app: the web page, ``POST /predict``, ``/health``, ``/labels``, ``/docs`` (the contract).
 
 Every request goes through the one :class:`~instrumentid.predict.Predictor`, so the server
-returns exactly the records ``instrumentid predict --format json`` prints. Uploads are
-streamed to a temporary file with a size cap (413 past it); audio longer than the duration
-cap or that cannot be decoded gives 422 with the problem named, never a 500.
+returns exactly the records ``instrumentid predict --format json`` prints. Inference runs off
+the event loop: each ``POST /predict`` is one job of an :class:`InferenceQueue` (a few worker
+threads, a bounded number of waiting requests; when it is full the answer is 503 with a
+``Retry-After`` header), and the workers' windows are scored together, in batches across
+requests, by the one model thread of a :class:`WindowBatcher`. Shutting down (the app's
+lifespan) finishes the accepted requests first.
+Uploads are streamed to a temporary file with a size cap (413 past it); audio longer than the
+duration cap or that cannot be decoded gives an error record naming the file (422 when every
+file of a request fails), never a 500. ``/docs`` is Swagger UI from local files (no CDN).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
 import os
 import tempfile
-import threading
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI, File, HTTPException, Query, UploadFile
 from fastapi.responses import HTMLResponse
 
@@ -22,8 +32,19 @@ from instrumentid import __version__, audio, schema
 from instrumentid.errors import InstrumentIdError
 from instrumentid.labels import NAMES
 from instrumentid.predict import Predictor
+from instrumentid.serve.docs import add_offline_docs
+from instrumentid.serve.inference_queue import InferenceQueue, QueueFull
+from instrumentid.serve.window_batcher import WindowBatcher, batched
 
 CHUNK = 1 << 20
+log = logging.getLogger("instrumentid.serve")
+
+#: Responses of ``POST /predict`` besides 200, for the OpenAPI page.
+PREDICT_RESPONSES = {
+    413: {"description": "an upload is over --max-upload-mb, or too many files in one request"},
+    422: {"description": "every file failed (each problem named), or a bad query parameter"},
+    503: {"description": "the inference queue is full or the server is shutting down; see Retry-After"},
+}
 
 
 @dataclass(frozen=True)
@@ -39,15 +60,54 @@ def _safe_name(filename: str | None) -> str:
     return Path(filename or "upload").name or "upload"
 
 
-def create_app(predictor: Predictor, limits: Limits | None = None) -> FastAPI:
+def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: int = 8,
+               queue_size: int = 32) -> FastAPI:
+    """The app: ``workers`` requests are handled at once (their windows scored together by one
+    model thread), at most ``queue_size`` more wait; past that, 503."""
     limits = limits or Limits()
-    lock = threading.Lock()  # one forward pass at a time: 2 cores are better used by torch's threads
+    work = InferenceQueue(workers=workers, queue_size=queue_size)
+    batcher = WindowBatcher(predictor.score_windows, max_windows=predictor.batch_size)
+    served = batched(predictor, batcher)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        await anyio.to_thread.run_sync(work.close)  # the server stopped accepting; finish what was accepted
+        await anyio.to_thread.run_sync(batcher.close)
+
     app = FastAPI(
         title="instrumentid",
         version=__version__,
         description="Which musical instruments play in a recording (IRMAS labels). "
         "POST audio files to /predict; the response is one predict record per file.",
+        docs_url=None, redoc_url=None, lifespan=lifespan,
     )
+    app.state.inference = work
+    add_offline_docs(app)
+    _add_info_routes(app, predictor, limits, work, batcher)
+
+    @app.post("/predict", responses=PREDICT_RESPONSES)
+    async def predict(
+        files: list[UploadFile] = File(..., description="one or more audio files"),
+        segments: bool = Query(False, description="add per-window scores (a timeline)"),
+        threshold: float | None = Query(None, ge=0.0, le=1.0, description="one threshold for every label"),
+    ) -> list[dict]:
+        if len(files) > limits.max_files:
+            raise HTTPException(413, f"too many files: {len(files)} (at most {limits.max_files} per request)")
+        try:
+            job = work.submit(_predict_uploads, served, limits, files, segments, threshold)
+        except QueueFull as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from None
+        records = await asyncio.wrap_future(job)
+        if all(schema.is_error(r) for r in records):
+            raise HTTPException(422, "; ".join(r["error"] for r in records))
+        return records
+
+    return app
+
+
+def _add_info_routes(app: FastAPI, predictor: Predictor, limits: Limits, work: InferenceQueue,
+                     batcher: WindowBatcher) -> None:
     page = (resources.files("instrumentid") / "serve" / "static" / "index.html").read_text(encoding="utf-8")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -64,50 +124,64 @@ def create_app(predictor: Predictor, limits: Limits | None = None) -> FastAPI:
             "aggregation": predictor.aggregation, "thresholds": [round(float(t), 4) for t in predictor.thresholds],
             "instrumentid_version": __version__,
         }, "limits": {"max_upload_mb": limits.max_upload_mb, "max_duration_s": limits.max_duration_s,
-                      "max_files": limits.max_files}}
+                      "max_files": limits.max_files},
+            "queue": {"workers": work.workers, "queue_size": work.queue_size, "pending": work.pending,
+                      "batches": batcher.batches, "windows": batcher.windows}}
 
     @app.get("/labels")
     def labels() -> list[dict]:
         return [{"code": code, "name": NAMES.get(code, code), "threshold": round(float(t), 4)}
                 for code, t in zip(predictor.labels, predictor.thresholds)]
 
-    @app.post("/predict")
-    def predict(
-        files: list[UploadFile] = File(..., description="one or more audio files"),
-        segments: bool = Query(False, description="add per-window scores (a timeline)"),
-        threshold: float | None = Query(None, ge=0.0, le=1.0, description="one threshold for every label"),
-    ) -> list[dict]:
-        if len(files) > limits.max_files:
-            raise HTTPException(413, f"too many files: {len(files)} (at most {limits.max_files} per request)")
-        records = []
-        for upload in files:
-            name = _safe_name(upload.filename)
-            records.append(_predict_upload(upload, name, segments, threshold))
-        if all(schema.is_error(r) for r in records):
-            raise HTTPException(422, "; ".join(r["error"] for r in records))
-        return records
 
-    def _predict_upload(upload: UploadFile, name: str, segments: bool, threshold: float | None) -> dict:
-        suffix = Path(name).suffix[:10]
-        fd, tmp = tempfile.mkstemp(prefix="instrumentid-", suffix=suffix)
-        try:
-            size = 0
-            with os.fdopen(fd, "wb") as handle:
-                while chunk := upload.file.read(CHUNK):
-                    size += len(chunk)
-                    if size > limits.max_upload_mb * 1e6:
-                        raise HTTPException(413, f"{name}: upload larger than {limits.max_upload_mb:g} MB")
-                    handle.write(chunk)
-            try:
-                duration = audio.info(tmp).duration_seconds
-                if duration > limits.max_duration_s:
-                    return schema.error_record(name, f"{name}: audio is {duration:.0f} s long, "
-                                                     f"longer than the {limits.max_duration_s:g} s limit")
-                with lock:
-                    return predictor.predict_file(tmp, segments=segments, threshold=threshold, name=name)
-            except InstrumentIdError as exc:
-                return schema.error_record(name, str(exc).replace(tmp, name))
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+def _predict_uploads(predictor: Predictor, limits: Limits, uploads: list[UploadFile], segments: bool,
+                     threshold: float | None) -> list[dict]:
+    """One request's job, on a worker thread: one record per upload, in order."""
+    return [_predict_upload(predictor, limits, upload, segments, threshold) for upload in uploads]
 
-    return app
+
+def _spool(upload: UploadFile, name: str, max_upload_mb: float) -> str:
+    """Copy an upload to a temporary file (keeping its suffix, which picks the decoder); 413 past the cap."""
+    fd, tmp = tempfile.mkstemp(prefix="instrumentid-", suffix=Path(name).suffix[:10])
+    try:
+        size = 0
+        with os.fdopen(fd, "wb") as handle:
+            while chunk := upload.file.read(CHUNK):
+                size += len(chunk)
+                if size > max_upload_mb * 1e6:
+                    raise HTTPException(413, f"{name}: upload larger than {max_upload_mb:g} MB")
+                handle.write(chunk)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _predict_upload(predictor: Predictor, limits: Limits, upload: UploadFile, segments: bool,
+                    threshold: float | None) -> dict:
+    name = _safe_name(upload.filename)
+    tmp = _spool(upload, name, limits.max_upload_mb)
+    try:
+        duration = audio.info(tmp).duration_seconds
+        if duration > limits.max_duration_s:
+            return schema.error_record(name, f"{name}: audio is {duration:.0f} s long, "
+                                             f"longer than the {limits.max_duration_s:g} s limit")
+        return _finite(predictor.predict_file(tmp, segments=segments, threshold=threshold, name=name))
+    except InstrumentIdError as exc:
+        return schema.error_record(name, str(exc).replace(tmp, name))
+    except Exception as exc:  # noqa: BLE001 - a bug must not become a 500 for the other files: log it, name it
+        log.exception("unexpected error on %s", name)
+        reason = str(exc).replace(tmp, name).strip().splitlines()
+        return schema.error_record(name, f"{name}: could not be processed (unexpected {type(exc).__name__}"
+                                         f"{': ' + reason[-1] if reason else ''})")
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _finite(record: dict) -> dict:
+    """``record``, or an error record when a score is NaN/Inf: JSON has no NaN, and a null score is no answer."""
+    scores = [*record["scores"].values(), *(v for segment in record.get("segments", []) for v in segment["scores"].values())]
+    if all(math.isfinite(score) for score in scores):
+        return record
+    log.error("non-finite scores for %s", record["file"])
+    return schema.error_record(record["file"], f"{record['file']}: the model gave non-finite scores for this audio")

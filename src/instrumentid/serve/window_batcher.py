@@ -1,0 +1,106 @@
+"""Score the windows of concurrent requests together: one model thread, batches across requests.
+
+The server's request workers decode and window their files in parallel, and each hands its
+windows to :meth:`WindowBatcher.score`; one thread owns the forward pass and scores whatever
+has arrived since its last pass as one batch (up to ``max_windows`` windows of one shape), then
+gives every caller its own rows. A 10-s clip is only 11 windows of the default model, and a
+batch of 40-60 windows costs less per window than 11 (see the README's Speed section), so the
+model thread keeps up with more requests than one request at a time. The model's output for a
+window does not depend on the other windows of its batch (eval mode).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+
+import numpy as np
+
+from instrumentid.predict import Predictor
+
+
+class WindowBatcher:
+    """Coalesce concurrent ``score(windows)`` calls into batched calls of ``score_fn`` on one thread.
+
+    Parameters
+    ----------
+    score_fn : windows ``(n, ...)`` float32 → scores ``(n, n_labels)``; called on the batcher's thread only.
+    max_windows : most windows in one call (a caller with more is scored alone).
+    """
+
+    def __init__(self, score_fn: Callable[[np.ndarray], np.ndarray], *, max_windows: int = 64) -> None:
+        self._score_fn = score_fn
+        self.max_windows = int(max_windows)
+        self._pending: deque[tuple[np.ndarray, Future]] = deque()
+        self._wake = threading.Condition()
+        self._closed = False
+        #: forward passes run and windows scored so far (their ratio is the mean batch size)
+        self.batches, self.windows = 0, 0
+        self._thread = threading.Thread(target=self._run, name="instrumentid-model", daemon=True)
+        self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        """Calls waiting for the model thread."""
+        return len(self._pending)
+
+    def score(self, windows: np.ndarray) -> np.ndarray:
+        """Scores of ``windows`` (blocks until its batch is done; runs inline once closed)."""
+        windows = np.asarray(windows, dtype=np.float32)
+        done: Future = Future()
+        with self._wake:
+            if self._closed:
+                return self._score_fn(windows)
+            self._pending.append((windows, done))
+            self._wake.notify()
+        return done.result()
+
+    def _next_batch(self) -> list[tuple[np.ndarray, Future]] | None:
+        with self._wake:
+            while not self._pending and not self._closed:
+                self._wake.wait()
+            if not self._pending:
+                return None  # closed and drained
+            batch = [self._pending.popleft()]
+            total, shape = len(batch[0][0]), batch[0][0].shape[1:]
+            while (self._pending and self._pending[0][0].shape[1:] == shape
+                   and total + len(self._pending[0][0]) <= self.max_windows):
+                batch.append(self._pending.popleft())
+                total += len(batch[-1][0])
+            return batch
+
+    def _run(self) -> None:
+        while (batch := self._next_batch()) is not None:
+            try:
+                scores = self._score_fn(np.concatenate([windows for windows, _ in batch]))
+            except BaseException as exc:  # noqa: BLE001 - every caller of this batch gets the error
+                for _, done in batch:
+                    done.set_exception(exc)
+                continue
+            self.batches += 1
+            self.windows += len(scores)
+            offset = 0
+            for windows, done in batch:
+                done.set_result(scores[offset : offset + len(windows)])
+                offset += len(windows)
+
+    def close(self) -> None:
+        """Score what is pending, stop the model thread; later calls score inline."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join()
+
+
+def batched(predictor: Predictor, batcher: WindowBatcher) -> Predictor:
+    """A shallow copy of ``predictor`` (same model and settings) whose windows go through ``batcher``.
+
+    Every record still comes from :meth:`Predictor.predict_file`; only the forward passes are
+    shared. ``predictor`` itself is left as it was.
+    """
+    shared = copy.copy(predictor)
+    shared.score_windows = batcher.score
+    return shared

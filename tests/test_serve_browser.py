@@ -1,0 +1,151 @@
+"""The web page in a real browser (Debian's chromium driven by Playwright) against the real server.
+
+Every request the page makes is checked to stay on the server: the page and /docs work offline.
+"""
+
+import csv
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from helpers import chromium_or_skip, shared_data_or_skip
+
+from instrumentid.labels import NAMES
+
+pytestmark = pytest.mark.slow
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "instrumentid" / "assets" / "example.ogg"
+#: a real recording the default model recognises (a piano note; labels.csv says pia)
+REAL_PIANO = "tonejs_instruments_via_lofi_player/samples/piano/A2.flac"
+WAIT_MS = 120_000  # safety net against a hang; nothing here asserts a duration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    return chromium_or_skip()
+
+
+@pytest.fixture(scope="module")
+def server(chromium_path):
+    """``instrumentid serve`` with the default model on a free port; yields its base URL."""
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "instrumentid.cli", "serve", "--port", str(port), "--workers", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(base + "/health", timeout=1) as response:
+                    assert json.load(response)["status"] == "ok"
+                break
+            except OSError:
+                if process.poll() is not None:
+                    pytest.fail("server exited: " + process.stdout.read().decode(errors="replace"))
+                time.sleep(0.5)
+        else:
+            pytest.fail("server did not start")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A page (device pixel ratio 2) on which any request leaving the server is blocked and recorded."""
+    context = browser.new_context(device_scale_factor=2, viewport={"width": 1000, "height": 900})
+    outside: list[str] = []
+
+    def local_only(route):
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", local_only)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    yield page
+    context.close()
+    assert outside == []
+
+
+def _upload(page, path: Path) -> dict:
+    """Choose ``path`` in the page's file picker; the server's record for it."""
+    cards = page.locator(".card").count()
+    with page.expect_response(lambda r: "/predict" in r.url) as answer:
+        page.set_input_files("#picker", str(path))
+    page.locator(".card").nth(cards).wait_for()
+    (record,) = answer.value.json()
+    return record
+
+
+def _ticks(card) -> dict[str, float]:
+    return card.evaluate("""card => Object.fromEntries([...card.querySelectorAll('.bar')].map(
+        bar => [bar.dataset.code, parseFloat(bar.querySelector('.tick').style.left)]))""")
+
+
+def test_page_names_the_instrument_of_a_real_recording(page, server):
+    data = shared_data_or_skip() / "real-train"
+    with open(data / "labels.csv", newline="") as handle:
+        labels = {row["path"]: row["labels"] for row in csv.DictReader(handle)}
+    assert labels[REAL_PIANO] == "pia"
+    page.goto(server + "/")
+    record = _upload(page, data / REAL_PIANO)
+    card = page.locator(".card").first
+    assert "pia" in record["present"]
+    assert NAMES["pia"] in card.locator(".present .chip").all_inner_texts()
+    assert card.locator(".bar.on[data-code=pia]").count() == 1
+
+
+def test_custom_threshold_moves_the_ticks_and_the_timeline_is_sharp(page, server):
+    with urllib.request.urlopen(server + "/labels") as response:
+        model_thresholds = {entry["code"]: entry["threshold"] * 100 for entry in json.load(response)}
+    page.goto(server + "/")
+    _upload(page, EXAMPLE)
+    ticks = _ticks(page.locator(".card").first)
+    assert ticks == pytest.approx(model_thresholds)
+
+    page.fill("#threshold", "0.3")
+    record = _upload(page, EXAMPLE)
+    card = page.locator(".card").first
+    assert _ticks(card) == pytest.approx({code: 30.0 for code in model_thresholds})
+    on = set(card.locator(".bar.on").evaluate_all("bars => bars.map(b => b.dataset.code)"))
+    assert on == {code for code, score in record["scores"].items() if score >= 0.3} == set(record["present"])
+    assert "threshold 0.3" in card.locator(".meta").inner_text()
+
+    # the timeline's backing store has devicePixelRatio (2) pixels per CSS pixel, and fits its card
+    canvas = card.locator("canvas")
+    size = canvas.evaluate("c => [c.width, c.height, c.getBoundingClientRect().width, c.getBoundingClientRect().height]")
+    assert size[0] == round(2 * size[2]) and size[1] == round(2 * size[3])
+    assert size[2] <= card.evaluate("c => c.clientWidth")
+
+
+def test_docs_render_offline(page, server):
+    """Swagger UI comes from the server itself: with every outside request blocked, /predict is listed."""
+    page.goto(server + "/docs")
+    page.locator(".opblock-summary-path", has_text="/predict").wait_for()
+    assert page.locator(".opblock-summary-path", has_text="/health").count() == 1
