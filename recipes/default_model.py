@@ -200,10 +200,8 @@ def summarise(y_true, y_score, thresholds, nonmusic) -> dict:
     flagged = (y_score >= thresholds).any(1)
     per_label = {code: {k: m["per_label"][code][k] for k in ("f1", "precision", "recall", "roc_auc", "support")}
                  for code in LABELS}
-    present = [code for code in LABELS if per_label[code]["support"] > 0]  # macro over labels with positives
-    f1_macro = float(np.mean([per_label[code]["f1"] for code in present])) if present else None
-    return {"roc_auc_macro": m["roc_auc_macro"], "map": m["mean_average_precision"], "f1_macro": f1_macro,
-            "labels_present": len(present),
+    return {"roc_auc_macro": m["roc_auc_macro"], "map": m["mean_average_precision"], "f1_macro": m["f1_macro"],
+            "labels_present": len(m["macro_labels"]),  # macro averages are over the labels with positives
             "negatives_labelled": f"{int(flagged[negatives].sum())}/{int(negatives.sum())}",
             "non_music_labelled": f"{int(flagged[nonmusic].sum())}/{int(nonmusic.sum())}", "per_label": per_label}
 

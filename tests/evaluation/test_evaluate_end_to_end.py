@@ -26,10 +26,14 @@ def test_evaluate_command_writes_outputs(tiny_bundle, irmas_test_dir, tmp_path):
     assert metrics["window"]["n_samples"] == metrics["n_windows"] >= 10
     assert set(metrics["file"]["per_label"]) == set(LABELS)
     assert metrics["file"]["per_label"]["tru"]["average_precision"] is None  # no trumpet in the set
+    # macro averages skip the instruments the set lacks, and the output says which
+    assert metrics["file"]["absent_labels"] == ["cla", "flu", "tru"]
+    assert "macro over 8 of 11 labels present; absent: cla, flu, tru" in proc.stdout
     rows = list(csv.DictReader((out / "predictions.csv").open()))
     assert len(rows) == 10 and list(rows[0])[:2] == ["file", "true"] and list(rows[0])[-1] == "predicted"
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 8 and "<img" in html and 'src="plots/' not in html
+    assert "macro over 8 of 11 labels present" in html
     for png in (out / "plots").glob("*.png"):
         assert png.stat().st_size > 1000
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from instrumentid.evaluation.metrics import binarize, compute_metrics, hamming_score, per_sample_metrics
+from instrumentid.evaluation.metrics import binarize, compute_metrics, hamming_score, macro_note, per_sample_metrics
+from instrumentid.evaluation.report import format_table
 from instrumentid.labels import LABELS
 
 
@@ -25,12 +26,16 @@ def _random(rng, n=60, n_labels=11):
 def _check_against_sklearn(y_true, y_score, thresholds):
     y_pred = binarize(y_score, thresholds)
     m = compute_metrics(y_true, y_score, thresholds)
+    present = np.flatnonzero(y_true.sum(0) > 0)  # macro averages are over the labels with a positive
     for average in ("micro", "macro", "weighted", "samples"):
-        assert m[f"f1_{average}"] == pytest.approx(skm.f1_score(y_true, y_pred, average=average, zero_division=0), abs=1e-6)
-        assert m[f"precision_{average}"] == pytest.approx(
-            skm.precision_score(y_true, y_pred, average=average, zero_division=0), abs=1e-6)
-        assert m[f"recall_{average}"] == pytest.approx(
-            skm.recall_score(y_true, y_pred, average=average, zero_division=0), abs=1e-6)
+        if average == "macro" and not present.size:
+            assert m["f1_macro"] is m["precision_macro"] is m["recall_macro"] is None
+            continue
+        kwargs = {"average": average, "zero_division": 0, "labels": present if average == "macro" else None}
+        assert m[f"f1_{average}"] == pytest.approx(skm.f1_score(y_true, y_pred, **kwargs), abs=1e-6)
+        assert m[f"precision_{average}"] == pytest.approx(skm.precision_score(y_true, y_pred, **kwargs), abs=1e-6)
+        assert m[f"recall_{average}"] == pytest.approx(skm.recall_score(y_true, y_pred, **kwargs), abs=1e-6)
+    assert m["macro_labels"] == [LABELS[j] for j in present]
     assert m["hamming_score"] == pytest.approx(
         skm.jaccard_score(y_true, y_pred, average="samples", zero_division=1), abs=1e-6)
     assert m["hamming_loss"] == pytest.approx(skm.hamming_loss(y_true, y_pred), abs=1e-6)
@@ -76,6 +81,33 @@ def test_label_with_no_positives_and_label_with_all_positives(rng):
     assert m["per_label"]["flu"]["average_precision"] is None and m["per_label"]["flu"]["roc_auc"] is None
     assert m["per_label"]["org"]["roc_auc"] is None and m["per_label"]["org"]["average_precision"] == 1.0
     assert m["n_labels_defined"] == {"average_precision": 10, "roc_auc": 9}
+
+
+def test_macro_averages_only_labels_present_and_says_so(rng):
+    """A set where 5 instruments never occur: they do not drag the macro averages towards 0."""
+    y_true, y_score = _random(rng)
+    absent = ["cel", "cla", "flu", "org", "tru"]
+    columns = [LABELS.index(code) for code in absent]
+    y_true[:, columns] = 0
+    y_score[:, columns] = 0.9  # false alarms on absent labels still count in micro averages
+    m = _check_against_sklearn(y_true, y_score, 0.5)
+    kept = [j for j in range(len(LABELS)) if j not in columns]
+    f1 = [m["per_label"][LABELS[j]]["f1"] for j in kept]
+    assert m["f1_macro"] == pytest.approx(np.mean(f1), abs=1e-9)
+    assert m["recall_macro"] == pytest.approx(np.mean([m["per_label"][LABELS[j]]["recall"] for j in kept]), abs=1e-9)
+    assert m["mean_average_precision"] == pytest.approx(
+        np.mean([m["per_label"][LABELS[j]]["average_precision"] for j in kept]), abs=1e-9)
+    assert m["absent_labels"] == absent and len(m["macro_labels"]) == 6
+    note = "macro over 6 of 11 labels present; absent: cel, cla, flu, org, tru"
+    assert macro_note(m) == note
+    assert note in format_table({"file": m, "window": None})
+
+
+def test_macro_note_when_all_or_no_labels_are_present(rng):
+    y_true, y_score = _random(rng)
+    assert macro_note(compute_metrics(y_true, y_score)) == "macro over all 11 labels (each has a positive)"
+    assert macro_note(compute_metrics(np.zeros_like(y_true), y_score)) == \
+        "macro undefined: none of the 11 labels has a positive"
 
 
 def test_no_positives_anywhere_and_empty_predictions():

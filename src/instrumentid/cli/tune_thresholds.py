@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'label':<8}{'threshold':>10}{'F1 before':>11}{'F1 after':>10}")
     for code, t in result["thresholds"].items():
         print(f"{code:<8}{t:>10.3f}{result['f1_before'][code]:>11.3f}{result['f1_after'][code]:>10.3f}")
-    print(f"macro F1 {result['f1_macro_before']:.3f} -> {result['f1_macro_after']:.3f}, "
+    macro = [f"{v:.3f}" if v is not None else "-" for v in (result["f1_macro_before"], result["f1_macro_after"])]
+    print(f"macro F1 {macro[0]} -> {macro[1]}, "
           f"micro F1 {result['f1_micro_before']:.3f} -> {result['f1_micro_after']:.3f} (on the tuning set)")
     print(f"wrote {result['out']}")
     return 0

@@ -6,13 +6,20 @@ scores into predictions (``y_pred = y_score >= threshold``).
 
 Undefined cases are handled explicitly and the same way everywhere:
 
+* macro averages (F1, precision, recall, ROC-AUC, AP) are taken over the labels **present**
+  in the ground truth (at least one positive; ``macro_labels``), not over all labels: a label
+  absent from the set has no recall to measure, and counting its F1 as 0 would only scale the
+  average down by the share of absent labels. ``absent_labels`` lists the others, and
+  :func:`macro_note` says it in words. With no label present the macro averages are ``None``.
 * precision / recall / F1 with a zero denominator (no predicted positives, or no true
   positives) take the value ``zero_division`` (default ``0.0``), as in scikit-learn's
-  ``zero_division`` argument; the averages include such labels (scikit-learn semantics).
+  ``zero_division`` argument; micro, weighted and samples averages include such labels
+  (scikit-learn semantics).
 * ROC-AUC of a label whose column is all 0 or all 1 is undefined: ``None`` (JSON ``null``).
 * average precision of a label with no positives is undefined: ``None``.
-* macro ROC-AUC and mean average precision (mAP) average only the defined labels
-  (``None`` when no label is defined); ``n_labels_defined`` says how many were used.
+* macro ROC-AUC and mean average precision (mAP) average only the defined labels (so a label
+  present in every file drops out of ROC-AUC too; ``None`` when no label is defined);
+  ``n_labels_defined`` says how many were used.
 * the hamming score (example-based accuracy, ``|y ∩ ŷ| / |y ∪ ŷ|``) of a sample whose true
   and predicted sets are both empty is 1 (a perfect answer), as
   ``jaccard_score(average="samples", zero_division=1)``; its samples-averaged precision,
@@ -169,18 +176,27 @@ def compute_metrics(
     Returns
     -------
     dict
-        JSON-ready: ``n_samples``, ``f1_{micro,macro,weighted,samples}`` (same for
-        ``precision_`` and ``recall_``), ``hamming_score``, ``hamming_loss``,
-        ``exact_match``, ``lrap``, ``mean_average_precision``, ``roc_auc_macro``,
-        ``roc_auc_micro``, ``n_labels_defined`` and ``per_label`` (see
+        JSON-ready: ``n_samples``, ``n_labels``, ``macro_labels`` / ``absent_labels`` (codes
+        with / without a positive), ``f1_{micro,macro,weighted,samples}`` (same for
+        ``precision_`` and ``recall_``; macro over ``macro_labels``), ``hamming_score``,
+        ``hamming_loss``, ``exact_match``, ``lrap``, ``mean_average_precision``,
+        ``roc_auc_macro``, ``roc_auc_micro``, ``n_labels_defined`` and ``per_label`` (see
         :func:`per_label_metrics`).
     """
     y_true, y_score = check_arrays(y_true, y_score, labels)
     y_pred = binarize(y_score, thresholds)
-    out: dict = {"n_samples": int(y_true.shape[0]), "n_labels": int(y_true.shape[1])}
+    has_positive = y_true.sum(axis=0) > 0
+    present = np.flatnonzero(has_positive)
+    out: dict = {"n_samples": int(y_true.shape[0]), "n_labels": int(y_true.shape[1]),
+                 "macro_labels": [code for code, p in zip(labels, has_positive) if p],
+                 "absent_labels": [code for code, p in zip(labels, has_positive) if not p]}
     for average in AVERAGES:
+        if average == "macro" and not present.size:
+            out.update({"f1_macro": None, "precision_macro": None, "recall_macro": None})
+            continue
         precision, recall, f1, _ = skm.precision_recall_fscore_support(
-            y_true, y_pred, average=average, zero_division=zero_division
+            y_true, y_pred, average=average, zero_division=zero_division,
+            labels=present if average == "macro" else None,
         )
         out[f"f1_{average}"] = float(f1)
         out[f"precision_{average}"] = float(precision)
@@ -207,6 +223,17 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "precision_micro", "precision_macro", "recall_micro", "recall_macro",
     "hamming_score", "hamming_loss", "exact_match", "lrap", "mean_average_precision", "roc_auc_macro",
 )
+
+
+def macro_note(metrics: dict) -> str:
+    """Over which labels the macro averages of a :func:`compute_metrics` result were taken, in words."""
+    used, absent = metrics["macro_labels"], metrics["absent_labels"]
+    total = len(used) + len(absent)
+    if not absent:
+        return f"macro over all {total} labels (each has a positive)"
+    if not used:
+        return f"macro undefined: none of the {total} labels has a positive"
+    return f"macro over {len(used)} of {total} labels present; absent: {', '.join(absent)}"
 
 
 def summary(metrics: dict, keys: Sequence[str] = SUMMARY_KEYS) -> dict[str, float | None]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from instrumentid.evaluation.metrics import SUMMARY_KEYS
+from instrumentid.evaluation.metrics import SUMMARY_KEYS, macro_note
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -80,6 +80,8 @@ def format_table(metrics: Mapping, *, levels: Sequence[str] = ("file", "window")
     lines = [f"{'metric':<24}" + "".join(f"{lvl:>10}" for lvl in present)]
     for key in SUMMARY_KEYS:
         lines.append(f"{key:<24}" + "".join(f"{_fmt(metrics[lvl].get(key)):>10}" for lvl in present))
+    if present:
+        lines.append(f"({macro_note(metrics[present[0]])})")
     per_label = metrics[present[0]]["per_label"] if present else {}
     if per_label:
         lines.append("")
@@ -141,6 +143,8 @@ def write_html_report(
             f"<b>{html.escape(str(k))}</b>: {html.escape(str(v))}" for k, v in info.items()) + "</div>")
     parts.append("<h2>Summary</h2>")
     parts.append(_table(["metric", *levels], [[k, *(metrics[lvl].get(k) for lvl in levels)] for k in SUMMARY_KEYS]))
+    if levels:
+        parts.append(f"<p class='meta'>{html.escape(macro_note(metrics[levels[0]]))}</p>")
     for lvl in levels:
         per_label = metrics[lvl]["per_label"]
         parts.append(f"<h2>Per instrument ({lvl} level)</h2>")
