@@ -151,3 +151,37 @@ def test_load_examples_reads_paths_and_refuses_an_empty_dataset(tmp_path):
     assert load_examples(iter(given)) == given
     with pytest.raises(DataError, match="the dataset has no files"):
         load_examples([])
+
+
+def test_crop_sampler_depends_on_seed_and_epoch_alone():
+    """What an epoch draws (clips and crop positions) repeats from (seed, epoch): a resumed run sees the same epochs."""
+    import numpy as np
+
+    from instrumentid.data.module import CropSampler
+
+    weights = np.array([1.0, 1.0, 2.0, 4.0])
+    first = list(CropSampler(4, 10, weights=weights, seed=3, epoch=2))
+    again = CropSampler(4, 10, weights=weights, seed=3)
+    again.set_epoch(2)
+    assert list(again) == first and len(first) == 10
+    again.set_epoch(3)
+    assert list(again) != first
+    assert all(0 <= index < 4 and 0.0 <= position < 1.0 for index, position in first)
+    uniform = [index for index, _ in CropSampler(4, 10, seed=3)]  # shuffled passes: every clip before any repeats
+    assert sorted(uniform[:4]) == sorted(uniform[4:8]) == [0, 1, 2, 3] and len(uniform) == 10
+
+
+@pytest.mark.parametrize("balanced", [True, False])
+def test_epoch_size_sets_the_clips_per_epoch_with_and_without_balancing(tmp_path, balanced):
+    from instrumentid.data.datasets import Example
+    from instrumentid.data.module import InstrumentDataModule
+    from instrumentid.labels import LABELS
+
+    examples = [Example(write_tone(tmp_path / f"{code}.wav", 220.0 + 50 * i, 0.5), (code,), code)
+                for i, code in enumerate(LABELS[:4])]
+    module = InstrumentDataModule(examples, [], labels=LABELS, sample_rate=16_000, window_s=0.25, hop_s=0.25,
+                                  batch_size=5, balanced=balanced, epoch_size=30, progress=False)
+    module.setup()
+    batches = list(module.train_dataloader())
+    assert sum(len(targets) for _, targets in batches) == 30
+    assert all(waveform.shape == (5, 4000) for waveform, _ in batches)

@@ -2,8 +2,10 @@
 
 Audio is decoded once (mono, model sample rate) and kept in memory: a 3 s clip at 16 kHz is
 192 kB, so the 6,705 IRMAS training clips take about 1.3 GB. Training draws a random
-``window_s`` crop of each file (short files are tiled, like the predictor); validation uses
-the predictor's own fixed windows (at most ``max_val_windows`` per file).
+``window_s`` crop of each file (short files are tiled, like the predictor); which files an
+epoch draws and where they are cropped depend on ``(seed, epoch)`` alone (:class:`CropSampler`),
+so a resumed run sees the epochs an uninterrupted one sees. Validation uses the predictor's
+own fixed windows (at most ``max_val_windows`` per file).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from instrumentid import audio
@@ -46,15 +48,51 @@ class CropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.waveforms)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, item: int | tuple[int, float]):
+        """``item`` is ``(index, position)`` from :class:`CropSampler` (``position`` in [0, 1) places
+        the crop), or a bare index for a crop drawn from numpy's global generator."""
+        index, position = item if isinstance(item, tuple) else (item, np.random.random())
         waveform = self.waveforms[index]
         if waveform.size <= self.window:
-            offset = int(np.random.randint(0, max(1, waveform.size)))
+            offset = int(position * max(1, waveform.size))
             crop = tile(np.roll(waveform, -offset), self.window)
         else:
-            start = int(np.random.randint(0, waveform.size - self.window + 1))
+            start = int(position * (waveform.size - self.window + 1))
             crop = waveform[start : start + self.window]
         return torch.from_numpy(np.ascontiguousarray(crop, dtype=np.float32)), torch.from_numpy(self.targets[index])
+
+
+class CropSampler(Sampler):
+    """The ``(index, position)`` pairs of one training epoch, drawn from ``(seed, epoch)`` alone.
+
+    With ``weights`` the ``size`` clips are drawn with replacement in proportion to them
+    (balanced sampling); without, they are shuffled passes over all ``n_items`` clips, cut or
+    repeated to ``size``. ``position`` in [0, 1) places each clip's random crop. Lightning calls
+    :meth:`set_epoch` before every epoch, so an epoch repeats exactly after a resume, and data
+    loader workers draw nothing themselves.
+    """
+
+    def __init__(self, n_items: int, size: int, *, weights: np.ndarray | None = None, seed: int = 0,
+                 epoch: int = 0) -> None:
+        if n_items < 1 or size < 1:
+            raise ValueError(f"n_items and size must be positive, got {n_items} and {size}")
+        self.n_items, self.size, self.seed, self.epoch = n_items, size, seed, epoch
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float64) / np.sum(weights)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        if self.weights is None:
+            passes = -(-self.size // self.n_items)
+            indices = np.concatenate([rng.permutation(self.n_items) for _ in range(passes)])[: self.size]
+        else:
+            indices = rng.choice(self.n_items, size=self.size, replace=True, p=self.weights)
+        yield from zip(indices.tolist(), rng.random(self.size).tolist())
 
 
 class WindowDataset(Dataset):
@@ -99,7 +137,7 @@ class InstrumentDataModule(L.LightningDataModule):
     def __init__(self, train: Sequence[Example], val: Sequence[Example], *, labels: Sequence[str],
                  sample_rate: int, window_s: float, hop_s: float, batch_size: int = 32,
                  balanced: bool = True, epoch_size: int | None = None, num_workers: int = 0,
-                 max_val_windows: int = 8, progress: bool = True) -> None:
+                 max_val_windows: int = 8, progress: bool = True, seed: int = 0) -> None:
         super().__init__()
         if not train:
             raise DataError("no training examples")
@@ -110,6 +148,7 @@ class InstrumentDataModule(L.LightningDataModule):
         self.hop = round(hop_s * sample_rate)
         self.batch_size, self.balanced, self.epoch_size = batch_size, balanced, epoch_size
         self.num_workers, self.max_val_windows, self.progress = num_workers, max_val_windows, progress
+        self.seed = seed
         self.train_set: CropDataset | None = None
         self.val_set: WindowDataset | None = None
 
@@ -124,14 +163,13 @@ class InstrumentDataModule(L.LightningDataModule):
                                          self.max_val_windows)
 
     def train_dataloader(self) -> DataLoader:
+        """``epoch_size`` clips per epoch (balanced or uniform), drawn by a :class:`CropSampler`."""
         assert self.train_set is not None
         size = self.epoch_size or len(self.train_set)
-        if self.balanced:
-            weights = balanced_weights(self.train_set.targets, self.train_set.weights)
-            sampler = WeightedRandomSampler(weights, num_samples=size, replacement=True)
-            return DataLoader(self.train_set, batch_size=self.batch_size, sampler=sampler, drop_last=size > self.batch_size,
-                              num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, drop_last=size > self.batch_size,
+        weights = balanced_weights(self.train_set.targets, self.train_set.weights) if self.balanced else None
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0  # a resumed run starts mid-way
+        sampler = CropSampler(len(self.train_set), size, weights=weights, seed=self.seed, epoch=epoch)
+        return DataLoader(self.train_set, batch_size=self.batch_size, sampler=sampler, drop_last=size > self.batch_size,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def val_dataloader(self) -> DataLoader | list:
