@@ -150,6 +150,21 @@ def _mean_defined(values) -> tuple[float | None, int]:
     return (float(np.mean(defined)) if defined else None), len(defined)
 
 
+def _averages(y_true, y_pred, present: np.ndarray, zero_division: float) -> dict[str, float | None]:
+    """``{f1,precision,recall}_{average}`` for every average; macro over the ``present`` label columns."""
+    out: dict[str, float | None] = {}
+    for average in AVERAGES:
+        if average == "macro" and not present.size:
+            out.update({"f1_macro": None, "precision_macro": None, "recall_macro": None})
+            continue
+        precision, recall, f1, _ = skm.precision_recall_fscore_support(
+            y_true, y_pred, average=average, zero_division=zero_division, labels=present if average == "macro" else None
+        )
+        out.update({f"f1_{average}": float(f1), f"precision_{average}": float(precision),
+                    f"recall_{average}": float(recall)})
+    return out
+
+
 def compute_metrics(
     y_true,
     y_score,
@@ -186,21 +201,10 @@ def compute_metrics(
     y_true, y_score = check_arrays(y_true, y_score, labels)
     y_pred = binarize(y_score, thresholds)
     has_positive = y_true.sum(axis=0) > 0
-    present = np.flatnonzero(has_positive)
     out: dict = {"n_samples": int(y_true.shape[0]), "n_labels": int(y_true.shape[1]),
                  "macro_labels": [code for code, p in zip(labels, has_positive) if p],
-                 "absent_labels": [code for code, p in zip(labels, has_positive) if not p]}
-    for average in AVERAGES:
-        if average == "macro" and not present.size:
-            out.update({"f1_macro": None, "precision_macro": None, "recall_macro": None})
-            continue
-        precision, recall, f1, _ = skm.precision_recall_fscore_support(
-            y_true, y_pred, average=average, zero_division=zero_division,
-            labels=present if average == "macro" else None,
-        )
-        out[f"f1_{average}"] = float(f1)
-        out[f"precision_{average}"] = float(precision)
-        out[f"recall_{average}"] = float(recall)
+                 "absent_labels": [code for code, p in zip(labels, has_positive) if not p],
+                 **_averages(y_true, y_pred, np.flatnonzero(has_positive), zero_division)}
     out["hamming_score"] = float(hamming_score(y_true, y_pred).mean())
     out["hamming_loss"] = float(skm.hamming_loss(y_true, y_pred))
     out["exact_match"] = float(skm.accuracy_score(y_true, y_pred))
