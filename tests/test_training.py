@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from instrumentid.bundle import load_bundle
 from instrumentid.errors import ConfigError
 from instrumentid.labels import LABELS
 from instrumentid.training.config import TrainConfig
+from instrumentid.training.resume import checkpoint_dir, prepare_checkpoints
 
 from helpers import REPO, write_tone
 
@@ -157,3 +159,70 @@ def test_yamnet_fine_tunes_only_its_top_blocks_through_train(tone_dataset, tmp_p
     frozen = [k for k in before if k.startswith("backbone.blocks.") and int(k.split(".")[2]) < 13]
     assert frozen and all(torch.equal(trained[k], before[k]) for k in frozen)
     assert not torch.equal(trained["backbone.blocks.13.convs.1.weight"], before["backbone.blocks.13.convs.1.weight"])
+
+
+#: TINY with augmentation and dropout on: a resumed run must redraw the same random values.
+TINY_RANDOM = ["--model-params", "{widths: [4, 8, 8, 8], dropout: 0.2}", "--window-s", "1.0", "--hop-s", "1.0",
+               "--n-mels", "32", "--batch-size", "8", "--epoch-size", "32", "--epochs", "4", "--progress", "false",
+               "--lowpass-p", "0.5", "--val-fraction", "0.34", "--seed", "5", "--num-workers", "0"]
+
+
+def _state_dicts(out):
+    import torch
+
+    last = torch.load(checkpoint_dir(out) / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    return last, load_bundle(out)["state_dict"]
+
+
+@pytest.mark.slow
+def test_resume_after_kill_ends_with_the_uninterrupted_weights(tone_dataset, tmp_path):
+    import torch
+
+    whole = tmp_path / "whole.iid"
+    result = _cli("train", "--data", tone_dataset, *TINY_RANDOM, "--out", whole, "--run-dir", tmp_path / "whole")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    out = tmp_path / "cut.iid"
+    args = ["train", "--data", tone_dataset, *TINY_RANDOM, "--out", out, "--run-dir", tmp_path / "cut"]
+    last = checkpoint_dir(out) / "last.ckpt"
+    process = subprocess.Popen([sys.executable, "-m", "instrumentid.cli", *map(str, args)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while not last.exists() and process.poll() is None:
+            time.sleep(0.01)
+        assert process.poll() is None, "the run ended before its first checkpoint could be interrupted"
+        process.kill()  # SIGKILL: no clean-up of any kind
+    finally:
+        process.kill()
+        process.wait()
+    assert not out.exists()
+
+    resumed = _cli(*args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming from {last}" in resumed.stderr
+    logs = sorted((tmp_path / "cut" / "logs").glob("version_*/metrics.csv"))
+    epochs = {int(line.split(",")[0]) for line in logs[-1].read_text().splitlines()[1:]}
+    assert 0 not in epochs and max(epochs) == 3  # it continued; it did not start over
+    for expected, actual in zip(_state_dicts(whole), _state_dicts(out)):  # last checkpoint, then bundle
+        assert expected.keys() == actual.keys()
+        for key in expected:
+            assert torch.equal(expected[key], actual[key]), key
+
+
+def test_resume_refuses_a_changed_config_and_starts_over_without_a_checkpoint(tmp_path, capsys):
+    """Resuming under another config would mix two runs; a missing checkpoint just means a fresh start."""
+    config = TrainConfig(data=["d"], out=str(tmp_path / "m.iid"), seed=1)
+    folder = checkpoint_dir(config.out)
+    assert folder == tmp_path / "m.iid.ckpt"
+    folder.mkdir()
+    (folder / "best-epoch=3.ckpt").write_bytes(b"old")
+    assert prepare_checkpoints(config) is None  # a fresh run clears earlier checkpoints, keeps its config
+    assert [p.name for p in folder.iterdir()] == ["config.yaml"]
+    config.resume = True
+    assert prepare_checkpoints(config) is None and "starting from scratch" in capsys.readouterr().err
+    (folder / "last.ckpt").write_bytes(b"checkpoint")
+    config.progress, config.num_workers = False, 2  # changes nothing in the result
+    assert prepare_checkpoints(config) == folder / "last.ckpt"
+    config.lr, config.seed = 0.1, 2
+    with pytest.raises(ConfigError, match=r"cannot resume with a different config \(lr, seed differ"):
+        prepare_checkpoints(config)

@@ -10,13 +10,16 @@ examples:
   instrumentid train --data data/synth/IRMAS-TrainingData --data extra.csv --model cnn-wide --epochs 30
   instrumentid train --config configs/fast.yaml --epochs 2             # flags override the YAML
   instrumentid train --data tiny/ --fast-dev-run                        # check the pipeline
+  instrumentid train --config configs/fast.yaml --out fast.iid --resume # continue after a crash or kill -9
 
 Datasets: an IRMAS training folder (<code>/[code][genre]NNNN__K.wav), an IRMAS testing folder
 (*.wav + .txt), a CSV (file + one 0/1 column per label, or file + ';'-joined labels) or a
 folder with labels.csv. Without --val-data, a grouped split keeps all excerpts of a song on
-one side. The run folder gets the resolved config, CSV (and TensorBoard, if installed) logs
-and the best checkpoint by validation macro-F1 (logs/version_N/checkpoints); --out gets the bundle, with thresholds tuned
-on the validation set. Every config field is a flag; --config YAML sets many at once.
+one side. The run folder gets the resolved config and CSV (and TensorBoard, if installed) logs;
+--out gets the bundle, with thresholds tuned on the validation set, and <out>.ckpt/ the
+checkpoints: last.ckpt (every epoch) and the best by validation macro-F1. --resume continues
+from last.ckpt (same config and seed: the weights of an uninterrupted run).
+Every config field is a flag; --config YAML sets many at once.
 """
 
 

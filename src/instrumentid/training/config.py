@@ -55,8 +55,9 @@ class TrainConfig:
     aggregation: str = field(default="mean", metadata={"help": "window aggregation stored in the bundle: mean | max | topk"})
     tune_thresholds: bool = field(default=True, metadata={"help": "tune per-label thresholds on the validation set"})
     # run
-    out: str = field(default="model.iid", metadata={"help": "output bundle path"})
-    run_dir: str = field(default="runs", metadata={"help": "folder for logs, checkpoints and the resolved config"})
+    out: str = field(default="model.iid", metadata={"help": "output bundle path; checkpoints go to <out>.ckpt/"})
+    resume: bool = field(default=False, metadata={"help": "continue from <out>.ckpt/last.ckpt when it exists (same config and seed: the same weights as an uninterrupted run)"})
+    run_dir: str = field(default="runs", metadata={"help": "folder for logs and the resolved config"})
     seed: int = field(default=0, metadata={"help": "random seed (runs with the same seed repeat)"})
     accelerator: str = field(default="auto", metadata={"help": "Lightning accelerator: auto | cpu | gpu"})
     devices: str = field(default="auto", metadata={"help": "Lightning devices, e.g. 1, 4 or auto (DDP when > 1)"})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import json
+import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from instrumentid.labels import LABELS
 from instrumentid.models import build, entry
 from instrumentid.training.config import TrainConfig
 from instrumentid.training.module import InstrumentModule, pos_weight_from
+from instrumentid.training.resume import AtomicCheckpointIO, ReseedEachBatch, checkpoint_dir, prepare_checkpoints
 
 
 def read_all(paths: Sequence[str]) -> list[Example]:
@@ -72,11 +75,8 @@ def _devices(value: str):
     return int(value) if value.isdigit() else value
 
 
-def train(config: TrainConfig) -> Path | None:
-    """Train per ``config`` and write the bundle to ``config.out``; returns its path (None on DDP ranks > 0)."""
-    if not config.data:
-        raise ConfigError("no training data: give --data PATH (IRMAS folder, CSV or folder with labels.csv)")
-    L.seed_everything(config.seed, workers=True, verbose=False)
+def _split(config: TrainConfig) -> tuple[list[Example], list[Example]]:
+    """Training and validation examples: ``--val-data``, or a grouped split of ``--data``."""
     examples = read_all(config.data)
     if config.label_overrides:
         examples = apply_overrides(examples, config.label_overrides)
@@ -86,19 +86,11 @@ def train(config: TrainConfig) -> Path | None:
         train_examples, val_examples = grouped_split(examples, config.val_fraction, config.seed)
     if not val_examples:
         raise DataError("the validation split is empty: give --val-data or more training groups")
+    return train_examples, val_examples
 
-    run_dir = Path(config.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
 
-    features = config.features()
-    datamodule = InstrumentDataModule(
-        train_examples, val_examples, labels=LABELS, sample_rate=config.sample_rate, window_s=config.window_s,
-        hop_s=config.hop_s, batch_size=config.batch_size, balanced=config.balanced,
-        epoch_size=config.epoch_size or None, num_workers=config.num_workers, progress=config.progress,
-    )
-    datamodule.setup()
-    train_set = datamodule.train_set
+def _module(config: TrainConfig, features: dict, train_set) -> tuple[InstrumentModule, dict]:
+    """The LightningModule (a fresh registry model) and the normalisation measured on training crops."""
     if entry(config.model).normalize:
         sample = torch.stack([train_set[i][0] for i in range(min(len(train_set), 512))])
         normalization = compute_normalization(build_frontend(features).features, sample.split(64))
@@ -112,10 +104,11 @@ def train(config: TrainConfig) -> Path | None:
         label_smoothing=config.label_smoothing, mix_p=config.mix_p, noise_p=config.noise_p, eq_p=config.eq_p,
         gain_p=config.gain_p, lowpass_p=config.lowpass_p, specaugment=config.specaugment, aggregation=config.aggregation,
     )
+    return module, normalization
+
+
+def _trainer(config: TrainConfig, run_dir: Path, checkpoints: list[ModelCheckpoint]) -> L.Trainer:
     loggers = [CSVLogger(run_dir, name="logs")]
-    # checkpoints beside this run's logs (logs/version_N/checkpoints), never mixed with an earlier run's
-    checkpoint = ModelCheckpoint(dirpath=Path(loggers[0].log_dir) / "checkpoints", monitor="val/f1_macro",
-                                 mode="max", save_top_k=1, filename="best-{epoch}")
     try:
         from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -125,14 +118,49 @@ def train(config: TrainConfig) -> Path | None:
     except ImportError:
         pass
     devices = _devices(config.devices)
-    trainer = L.Trainer(
+    return L.Trainer(
         max_epochs=config.epochs, max_time=_max_time(config.max_minutes), accelerator=config.accelerator, devices=devices,
         strategy="ddp" if isinstance(devices, int) and devices > 1 else "auto",
-        logger=loggers, callbacks=[checkpoint], fast_dev_run=config.fast_dev_run,
-        enable_progress_bar=config.progress, enable_model_summary=False, log_every_n_steps=10,
-        deterministic="warn", num_sanity_val_steps=0,
+        logger=loggers, callbacks=[*checkpoints, ReseedEachBatch(config.seed)], plugins=[AtomicCheckpointIO()],
+        fast_dev_run=config.fast_dev_run, enable_progress_bar=config.progress, enable_model_summary=False,
+        log_every_n_steps=10, deterministic="warn", num_sanity_val_steps=0,
     )
-    trainer.fit(module, datamodule=datamodule)
+
+
+def train(config: TrainConfig) -> Path | None:
+    """Train per ``config`` and write the bundle to ``config.out``; returns its path (None on DDP ranks > 0).
+
+    Checkpoints go to ``<out>.ckpt/`` (see :mod:`instrumentid.training.resume`); with
+    ``config.resume`` the run continues from its ``last.ckpt``.
+    """
+    if not config.data:
+        raise ConfigError("no training data: give --data PATH (IRMAS folder, CSV or folder with labels.csv)")
+    resume_from = prepare_checkpoints(config)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    train_examples, val_examples = _split(config)
+    run_dir = Path(config.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+    features = config.features()
+    datamodule = InstrumentDataModule(
+        train_examples, val_examples, labels=LABELS, sample_rate=config.sample_rate, window_s=config.window_s,
+        hop_s=config.hop_s, batch_size=config.batch_size, balanced=config.balanced,
+        epoch_size=config.epoch_size or None, num_workers=config.num_workers, progress=config.progress, seed=config.seed,
+    )
+    datamodule.setup()
+    module, normalization = _module(config, features, datamodule.train_set)
+    folder = checkpoint_dir(config.out)
+    checkpoint = ModelCheckpoint(dirpath=folder, monitor="val/f1_macro", mode="max", save_top_k=1,
+                                 filename="best-{epoch}", enable_version_counter=False)
+    # after the best one, so that last.ckpt records which checkpoint is best
+    last = ModelCheckpoint(dirpath=folder, filename="last", save_top_k=1, enable_version_counter=False)
+    trainer = _trainer(config, run_dir, [checkpoint, last])
+    if resume_from is not None:
+        print(f"resuming from {resume_from}", file=sys.stderr)
+    with warnings.catch_warnings():  # the folder is ours: a fresh run empties it, a resumed one continues in it
+        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
     if not trainer.is_global_zero:  # DDP: rank 0 writes the bundle
         return None
     if checkpoint.best_model_path and not config.fast_dev_run:
@@ -148,7 +176,8 @@ def _compact(metrics: dict) -> dict:
             "roc_auc_macro", "exact_match")
     per_label = {code: {k: v[k] for k in ("f1", "precision", "recall", "roc_auc", "average_precision", "support")}
                  for code, v in metrics["per_label"].items()}
-    return {"files": metrics["n_samples"], **{k: metrics[k] for k in keys}, "per_label": per_label}
+    return {"files": metrics["n_samples"], **{k: metrics[k] for k in keys}, "absent_labels": metrics["absent_labels"],
+            "per_label": per_label}
 
 
 def _write_bundle(config, module, features, normalization, train_examples, val_examples, best_score) -> Path:
@@ -172,6 +201,7 @@ def _write_bundle(config, module, features, normalization, train_examples, val_e
         from instrumentid.evaluation.thresholds import tune_thresholds
 
         thresholds = np.clip(tune_thresholds(y_true, y_score), 0.02, 0.98)
+    validation = compute_metrics(y_true, y_score, thresholds, LABELS)
     metadata = {
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "instrumentid_version": __version__,
@@ -182,7 +212,7 @@ def _write_bundle(config, module, features, normalization, train_examples, val_e
         "train_files": len(train_examples),
         "val_files": len(val_examples),
         "best_val_f1_macro_at_0.5": float(best_score) if best_score is not None else None,
-        "validation": _compact(compute_metrics(y_true, y_score, thresholds, LABELS)),
+        "validation": _compact(validation),
         "thresholds_tuned_on": "validation set" if config.tune_thresholds else "fixed 0.5",
         "config": json.loads(json.dumps(config.to_dict())),
     }
