@@ -51,6 +51,7 @@ def test_train_bundle_predict_end_to_end(tone_dataset, tmp_path):
     assert bundle["labels"] == list(LABELS) and bundle["model"]["name"] == "cnn"
     assert all(0 < t < 1 for t in bundle["thresholds"])
     assert bundle["metadata"]["validation"]["files"] > 0 and bundle["metadata"]["train_files"] > 0
+    assert bundle["metadata"]["warnings"] == []  # a model that learned is not called untrained
     assert (tmp_path / "run" / "config.yaml").is_file() and list((tmp_path / "run" / "logs").rglob("metrics.csv"))
     # the trained model tells the tones apart: top label is right for most classes on new clips
     probe = tmp_path / "probe"
@@ -226,3 +227,30 @@ def test_resume_refuses_a_changed_config_and_starts_over_without_a_checkpoint(tm
     config.lr, config.seed = 0.1, 2
     with pytest.raises(ConfigError, match=r"cannot resume with a different config \(lr, seed differ"):
         prepare_checkpoints(config)
+
+
+def test_one_step_train_warns_that_the_model_is_untrained(tone_dataset, tmp_path):
+    out = tmp_path / "one.iid"
+    result = _cli("train", "--data", tone_dataset, "--epochs", "1", "--epoch-size", "16", "--batch-size", "16",
+                  "--window-s", "1.0", "--hop-s", "1.0", "--n-mels", "32", "--model-params", "{widths: [4, 8, 8, 8]}",
+                  "--progress", "false", "--out", out, "--run-dir", tmp_path / "run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    warnings = load_bundle(out)["metadata"]["warnings"]
+    assert warnings and all(w.startswith("untrained: ") for w in warnings)
+    said = result.stderr.index(f"warning: {out}: untrained: ")
+    assert said < result.stderr.index(f"wrote {out}")  # before the bundle exists
+
+
+def test_untrained_rule():
+    from instrumentid.evaluation.metrics import compute_metrics
+    from instrumentid.training.run import untrained_warnings
+
+    y_true = np.eye(len(LABELS), dtype=int)
+    learned = np.clip(y_true * 0.8 + 0.1, 0, 1)
+    assert untrained_warnings(learned, compute_metrics(y_true, learned)) == []
+    flat = np.full(y_true.shape, 0.47) + np.arange(len(LABELS))[:, None] * 1e-4  # tiny, useless variation
+    [chance, equal] = untrained_warnings(flat, compute_metrics(y_true, flat))
+    assert "macro ROC-AUC 0.500 is no better than chance" in chance and "all but equal" in equal
+    reversed_ = 1 - learned  # varied scores, ranked the wrong way round
+    [warning] = untrained_warnings(reversed_, compute_metrics(y_true, reversed_))
+    assert "macro ROC-AUC 0.000" in warning

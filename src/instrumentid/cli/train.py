@@ -18,7 +18,8 @@ folder with labels.csv. Without --val-data, a grouped split keeps all excerpts o
 one side. The run folder gets the resolved config and CSV (and TensorBoard, if installed) logs;
 --out gets the bundle, with thresholds tuned on the validation set, and <out>.ckpt/ the
 checkpoints: last.ckpt (every epoch) and the best by validation macro-F1. --resume continues
-from last.ckpt (same config and seed: the weights of an uninterrupted run).
+from last.ckpt (same config and seed: the weights of an uninterrupted run). A model whose
+validation is at chance gets a warning, also kept in the bundle's metadata["warnings"].
 Every config field is a flag; --config YAML sets many at once.
 """
 

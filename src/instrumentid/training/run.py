@@ -170,6 +170,31 @@ def train(config: TrainConfig) -> Path | None:
                          best_score=checkpoint.best_model_score)
 
 
+#: Validation macro ROC-AUC at or below this is chance level (a coin toss scores 0.5).
+CHANCE_ROC_AUC = 0.55
+#: When no label's score varies by this much across the validation files, the scores ignore the input.
+FLAT_SCORE_SPREAD = 0.01
+
+
+def untrained_warnings(y_score: np.ndarray, metrics: dict) -> list[str]:
+    """Why a trained model looks untrained (empty when it does not).
+
+    Two signs, either one enough: validation macro ROC-AUC (over labels with positives and
+    negatives) at most :data:`CHANCE_ROC_AUC`, or scores that barely vary between validation
+    files (every label's max - min below :data:`FLAT_SCORE_SPREAD`), as after a handful of steps.
+    """
+    reasons = []
+    auc = metrics.get("roc_auc_macro")
+    if auc is not None and auc <= CHANCE_ROC_AUC:
+        reasons.append(f"validation macro ROC-AUC {auc:.3f} is no better than chance (<= {CHANCE_ROC_AUC})")
+    if len(y_score) > 1:
+        spread = float(np.ptp(y_score, axis=0).max())
+        if spread < FLAT_SCORE_SPREAD:
+            reasons.append(f"validation scores are all but equal for every file (largest spread {spread:.2g} "
+                           f"< {FLAT_SCORE_SPREAD})")
+    return [f"untrained: {reason}; its labels are guesses - train longer or check the data" for reason in reasons]
+
+
 def _compact(metrics: dict) -> dict:
     """The headline and per-label validation numbers kept in the bundle's metadata."""
     keys = ("f1_micro", "f1_macro", "precision_macro", "recall_macro", "lrap", "mean_average_precision",
@@ -202,6 +227,9 @@ def _write_bundle(config, module, features, normalization, train_examples, val_e
 
         thresholds = np.clip(tune_thresholds(y_true, y_score), 0.02, 0.98)
     validation = compute_metrics(y_true, y_score, thresholds, LABELS)
+    untrained = untrained_warnings(y_score, validation)
+    for warning in untrained:
+        print(f"warning: {config.out}: {warning}", file=sys.stderr)
     metadata = {
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "instrumentid_version": __version__,
@@ -214,6 +242,7 @@ def _write_bundle(config, module, features, normalization, train_examples, val_e
         "best_val_f1_macro_at_0.5": float(best_score) if best_score is not None else None,
         "validation": _compact(validation),
         "thresholds_tuned_on": "validation set" if config.tune_thresholds else "fixed 0.5",
+        "warnings": untrained,
         "config": json.loads(json.dumps(config.to_dict())),
     }
     bundle = make_bundle(**common, thresholds=thresholds, metadata=metadata)
