@@ -74,6 +74,22 @@ def write_tone(path: Path, freq: float = 440.0, seconds: float = 1.0, sample_rat
     return path
 
 
+def encode_with_av(path: Path, codec: str, rate: int, channels: int, seconds: float = 1.0, freq: float = 440.0) -> Path:
+    """A tone encoded by PyAV (``aac`` in .m4a, ``ac3``, ``opus`` in .mka...): formats libsndfile cannot write."""
+    av = pytest.importorskip("av")
+    t = np.arange(int(rate * seconds)) / rate
+    samples = np.stack([0.5 * np.sin(2 * np.pi * freq * t)] * channels).astype(np.float32)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate, layout={1: "mono", 2: "stereo", 3: "3.0", 6: "5.1"}[channels])
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=stream.layout.name)
+        frame.rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
 def tiny_bundle_dict(seed: int = 0, **overrides) -> dict:
     torch.manual_seed(seed)
     params = {"n_labels": len(LABELS), "widths": [4, 8, 8, 8], "dropout": 0.0}

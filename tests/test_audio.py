@@ -5,7 +5,7 @@ import soundfile as sf
 from instrumentid import audio
 from instrumentid.errors import AudioError
 
-from helpers import tone, write_tone
+from helpers import encode_with_av, tone, write_tone
 
 CASES = [
     ("wav", "PCM_U8", 8_000), ("wav", "PCM_16", 16_000), ("wav", "PCM_24", 22_050), ("wav", "PCM_32", 44_100),
@@ -127,26 +127,11 @@ def test_directory_is_not_audio(tmp_path):
         audio.load(tmp_path)
 
 
-def _encode_with_av(path, codec, rate, channels, seconds=1.0, freq=440.0):
-    av = pytest.importorskip("av")
-    t = np.arange(int(rate * seconds)) / rate
-    samples = np.stack([0.5 * np.sin(2 * np.pi * freq * t)] * channels).astype(np.float32)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=rate, layout="stereo" if channels == 2 else "mono")
-        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=stream.layout.name)
-        frame.rate = rate
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
-
-
 @pytest.mark.parametrize("suffix,codec", [(".m4a", "aac"), (".ac3", "ac3"), (".mka", "opus")])
 def test_formats_beyond_libsndfile(tmp_path, suffix, codec):
     """AAC, AC-3, Opus-in-Matroska decode through PyAV, in the same shape and with the same checks."""
     rate = 48_000 if codec == "opus" else 44_100
-    path = _encode_with_av(tmp_path / f"t{suffix}", codec, rate, 2)
+    path = encode_with_av(tmp_path / f"t{suffix}", codec, rate, 2)
     meta = audio.info(path)
     assert meta.sample_rate == rate and meta.channels == 2 and meta.format == "av"
     waveform, sr = audio.load(path, sample_rate=16_000)
@@ -161,7 +146,7 @@ def test_container_files_are_decoded_once_per_prediction(tmp_path, tiny_bundle, 
     """An M4A costs one full decode in predict (it used to cost three: info, stream, load)."""
     from instrumentid.predict import Predictor
 
-    path = _encode_with_av(tmp_path / "t.m4a", "aac", 44_100, 2)
+    path = encode_with_av(tmp_path / "t.m4a", "aac", 44_100, 2)
     calls = []
     real_decode = audio._av_decode
     monkeypatch.setattr(audio, "_av_decode", lambda p: calls.append(p) or real_decode(p))
