@@ -68,6 +68,28 @@ def _check_rate(path: Path, sample_rate: int) -> None:
         )
 
 
+def _av_read(frames) -> tuple[list[np.ndarray], int]:
+    """PyAV's decoded ``frames`` as planar float32 ``(channels, samples)`` blocks and their rate.
+
+    Every block has the first frame's channel layout and rate: a stream may change them midway
+    (AC-3 switching between 5.1 and stereo), and one resampler takes only one input setup.
+    """
+    import av
+
+    blocks, resampler, setup, target = [], None, None, None
+    for frame in frames:
+        target = target or (frame.layout.name, frame.sample_rate)
+        if (frame.format.name, frame.layout.name, frame.sample_rate) != setup:
+            if resampler is not None:
+                blocks += [f.to_ndarray() for f in resampler.resample(None)]
+            resampler = av.AudioResampler(format="fltp", layout=target[0], rate=target[1])
+            setup = (frame.format.name, frame.layout.name, frame.sample_rate)
+        blocks += [f.to_ndarray() for f in resampler.resample(frame)]
+    if resampler is not None:
+        blocks += [f.to_ndarray() for f in resampler.resample(None)]
+    return blocks, (target[1] if target else 0)
+
+
 def _av_decode(path: Path) -> tuple[np.ndarray, int]:
     """Decode with PyAV (FFmpeg's libraries, shipped in its wheel): M4A/AAC, WMA, Opus, video files.
 
@@ -76,19 +98,31 @@ def _av_decode(path: Path) -> tuple[np.ndarray, int]:
     import av
 
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), metadata_errors="replace") as container:  # tags are not ours to validate
             stream = next((s for s in container.streams if s.type == "audio"), None)
             if stream is None:
                 raise AudioError(f"{path}: not a readable audio file (no audio stream)")
-            resampler = av.AudioResampler(format="fltp")  # planar float32, same rate and layout
-            blocks = [frame.to_ndarray() for packet in container.decode(stream) for frame in resampler.resample(packet)]
-            blocks += [frame.to_ndarray() for frame in resampler.resample(None)]
-            rate = stream.rate
+            blocks, rate = _av_read(container.decode(stream))
     except av.FFmpegError as exc:
         raise AudioError(f"{path}: not a readable audio file or unsupported format ({_reason(exc)})") from None
     if not blocks:
         raise AudioError(f"{path}: audio has zero length")
     return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32), int(rate)
+
+
+def _sf_read(path: Path) -> tuple[np.ndarray, int]:
+    """The whole file as float32 ``(channels, samples)`` via libsndfile, read in blocks of about 2**20
+    samples: ``soundfile.read`` allocates what the header declares, and a damaged MP3 header can
+    declare 10^10 frames."""
+    with sf.SoundFile(str(path)) as handle:
+        block_frames = max(1024, 2**20 // handle.channels)
+        blocks = []
+        while True:
+            block = handle.read(block_frames, dtype="float32", always_2d=True)
+            blocks.append(block)
+            if block.shape[0] < block_frames:
+                break
+        return np.ascontiguousarray(np.concatenate(blocks).T), handle.samplerate
 
 
 def _soundfile_info(path: Path):
@@ -151,7 +185,7 @@ def array_to_mono(waveform, sample_rate: int, *, name: str = "<waveform>",
     Accepts ``(samples,)``, ``(samples, channels)`` as ``soundfile.read`` returns it, and
     ``(channels, samples)``; the layout is inferred when only one axis can be channels (at most
     :data:`MAX_CHANNELS`), else give ``channels_first``. Integer arrays are scaled by their dtype
-    (int16 ÷ 32768, uint8 centred on 128…). The rate and NaN/Inf checks are the file reader's.
+    (int16 ÷ 32768, uint8 centred on 128…). The rate, NaN/Inf and magnitude checks are the file reader's.
     """
     array = np.asarray(waveform)
     if array.dtype.kind in "iu":
@@ -230,8 +264,7 @@ def load(
     path = Path(path)
     _check_exists(path)
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        waveform = np.ascontiguousarray(data.T)
+        waveform, rate = _sf_read(path)
     except (sf.LibsndfileError, RuntimeError, TypeError):
         waveform, rate = _av_decode(path)
     if waveform.shape[-1] == 0:
@@ -241,7 +274,10 @@ def load(
     if mono:
         waveform = to_mono(waveform)
     if sample_rate is not None and sample_rate != rate:
+        frames = waveform.shape[-1]
         waveform, rate = resample(waveform, rate, sample_rate), sample_rate
+        if waveform.shape[-1] == 0:
+            raise AudioError(f"{path}: audio has zero length at {sample_rate} Hz ({frames} frame(s) before resampling)")
     if normalize == "peak":
         waveform = normalize_peak(waveform)
     elif normalize == "loudness":
@@ -275,6 +311,7 @@ def stream(
         meta.samplerate, sample_rate, 1, dtype="float32"
     )
     block_frames = max(1024, int(block_seconds * meta.samplerate))
+    produced = 0
     try:
         with sf.SoundFile(str(path)) as handle:
             while True:
@@ -285,11 +322,15 @@ def stream(
                 if resampler is not None:
                     mono = resampler.resample_chunk(np.ascontiguousarray(mono), last=last)
                 if mono.size:
+                    produced += mono.size
                     yield mono.astype(np.float32, copy=False)
                 if last:
                     break
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(f"{path}: could not decode audio ({_reason(exc)})") from None
+    if not produced:  # the header promised frames the data does not hold, or too few to resample
+        raise AudioError(f"{path}: audio has zero length at {sample_rate} Hz ({meta.frames} frame(s) declared at "
+                         f"{meta.samplerate} Hz)")
 
 
 def write(
