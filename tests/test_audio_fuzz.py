@@ -10,17 +10,25 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import os
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from instrumentid import audio
 from instrumentid.errors import AudioError
 
 from helpers import encode_with_av, tone
 
+#: Examples per property; INSTRUMENTID_FUZZ_EXAMPLES=20000 fuzzes deeper locally (about 4 ms an example).
+#: CI replays the same cases (as test_serve_fuzz does); local runs explore new ones.
+FUZZ = settings(max_examples=int(os.environ.get("INSTRUMENTID_FUZZ_EXAMPLES", "100")), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow], derandomize=bool(os.environ.get("CI")))
 #: Seconds after which a decode counts as hung: the process is stopped with every thread's traceback.
 HANG_SECONDS = 120
 
@@ -42,6 +50,7 @@ FORMATS = {
     "ac3": (".ac3", None, "ac3", 44_100),
     "mka-opus": (".mka", None, "opus", 48_000),
 }
+SUFFIXES = sorted({suffix for suffix, *_ in FORMATS.values()})
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +118,108 @@ def _write(folder: Path, data: bytes, suffix: str) -> Path:
     path = folder / f"case{suffix}"
     path.write_bytes(data)
     return path
+
+
+# -- random bytes, cut and mutated files -----------------------------------------------------------
+
+@FUZZ
+@given(data=st.binary(max_size=4096), suffix=st.sampled_from(SUFFIXES))
+def test_random_bytes(folder, data, suffix):
+    check_decodes_or_refuses(_write(folder, data, suffix))
+
+
+@st.composite
+def mutated(draw, seeds: dict[str, bytes]):
+    """A seed file cut short and/or with bytes overwritten, a range deleted or repeated."""
+    name = draw(st.sampled_from(sorted(seeds)))
+    data = bytearray(seeds[name])
+    for _ in range(draw(st.integers(0, 12))):
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    start = draw(st.integers(0, len(data)))
+    stop = draw(st.integers(start, min(len(data), start + 512)))
+    splice = draw(st.sampled_from(["none", "delete", "repeat"]))
+    if splice == "delete":
+        del data[start:stop]
+    elif splice == "repeat":
+        data[start:start] = data[start:stop]
+    cut = draw(st.one_of(st.none(), st.integers(0, len(data))))
+    return FORMATS[name][0], bytes(data[:cut])
+
+
+@FUZZ
+@given(data=st.data())
+def test_cut_and_mutated_files_of_every_format(folder, seed_files, data):
+    suffix, content = data.draw(mutated(seed_files))
+    check_decodes_or_refuses(_write(folder, content, suffix))
+
+
+def test_every_seed_file_decodes(folder, seed_files):
+    """The unmutated seeds are valid audio (else the mutations would test nothing)."""
+    for name, content in seed_files.items():
+        path = _write(folder, content, FORMATS[name][0])
+        assert audio.load(path)[0].size > 0, name
+
+
+# -- absurd headers --------------------------------------------------------------------------------
+
+def wav_bytes(*, channels=1, rate=16_000, bits=16, tag=1, data_size=None, riff_size=None, block_align=None,
+              payload=b"\x10\x20" * 400) -> bytes:
+    """A RIFF/WAVE file with every header field under control (sizes default to the true ones)."""
+    align = (channels * bits // 8) & 0xFFFF if block_align is None else block_align
+    fmt = struct.pack("<HHIIHH", tag, channels, rate & 0xFFFFFFFF, (rate * align) & 0xFFFFFFFF, align, bits)
+    body = (b"WAVEfmt " + struct.pack("<I", len(fmt)) + fmt + b"data"
+            + struct.pack("<I", len(payload) if data_size is None else data_size) + payload)
+    return b"RIFF" + struct.pack("<I", len(body) if riff_size is None else riff_size) + body
+
+
+def au_bytes(*, channels=1, rate=16_000, encoding=3, data_size=None, payload=b"\x10\x20" * 400) -> bytes:
+    """A Sun/NeXT .au file (32-bit fields, so up to 4·10⁹ channels can be declared)."""
+    size = len(payload) if data_size is None else data_size
+    return b".snd" + struct.pack(">IIIII", 24, size, encoding, rate, channels) + payload
+
+
+U16 = st.one_of(st.sampled_from([0, 1, 2, 3, 8, 255, 1024, 1025, 0xFFFF]), st.integers(0, 0xFFFF))
+U32 = st.one_of(st.sampled_from([0, 1, 7_999, 8_000, 44_100, 192_001, 10**9, 2**31 - 1, 2**32 - 1]),
+                st.integers(0, 2**32 - 1))
+
+
+@FUZZ
+@given(channels=U16, rate=U32, bits=st.one_of(st.sampled_from([0, 1, 8, 12, 16, 24, 32, 64]), U16),
+       tag=st.sampled_from([0, 1, 2, 3, 6, 7, 0x11, 0x55, 0xFFFE, 0xFFFF]),
+       data_size=st.one_of(st.none(), U32), riff_size=st.one_of(st.none(), U32),
+       block_align=st.one_of(st.none(), U16), payload=st.binary(max_size=2048))
+def test_absurd_wav_headers(folder, channels, rate, bits, tag, data_size, riff_size, block_align, payload):
+    data = wav_bytes(channels=channels, rate=rate, bits=bits, tag=tag, data_size=data_size, riff_size=riff_size,
+                     block_align=block_align, payload=payload)
+    check_decodes_or_refuses(_write(folder, data, ".wav"))
+
+
+@FUZZ
+@given(channels=st.one_of(st.sampled_from([0, 1, 2, 1024, 1025, 10**9]), U32), rate=U32,
+       encoding=st.one_of(st.sampled_from([1, 2, 3, 4, 5, 6, 7, 27]), U32),
+       data_size=st.one_of(st.none(), U32), payload=st.binary(max_size=2048))
+def test_absurd_au_headers(folder, channels, rate, encoding, data_size, payload):
+    data = au_bytes(channels=channels, rate=rate, encoding=encoding, data_size=data_size, payload=payload)
+    check_decodes_or_refuses(_write(folder, data, ".au"))
+
+
+# -- NaN, Inf and overflowing floats ---------------------------------------------------------------
+
+@FUZZ
+@given(values=st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=2, max_size=600),
+       channels=st.sampled_from([1, 2, 3]), subtype=st.sampled_from(["FLOAT", "DOUBLE"]),
+       rate=st.sampled_from([8_000, 16_000, 44_100]))
+def test_float_wavs_with_nan_inf_and_extreme_values(folder, values, channels, subtype, rate):
+    samples = np.asarray(values, dtype=np.float32)[: len(values) // channels * channels].reshape(-1, channels)
+    path = folder / "floats.wav"
+    sf.write(path, samples, rate, subtype=subtype)
+    check_decodes_or_refuses(path)
+    if not np.isfinite(samples).all():
+        with pytest.raises(AudioError, match="NaN or infinite"):
+            audio.load(path)
+    elif samples.size and np.abs(samples).max() > audio.MAX_ABS_SAMPLE:
+        with pytest.raises(AudioError, match="far outside the ±1 full scale"):
+            audio.load(path)
 
 
 # -- what the fuzzing found, kept as regression tests -----------------------------------------------
