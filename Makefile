@@ -81,6 +81,7 @@ bench: setup-dev
 	$(BIN)/python benchmarks/predict_speed.py
 	$(BIN)/python benchmarks/synth_speed.py
 	$(BIN)/python benchmarks/serve_load.py
+	$(BIN)/python benchmarks/batch_speed.py
 
 default-model: setup-dev system
 	$(BIN)/python recipes/default_model.py
