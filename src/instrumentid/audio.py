@@ -13,7 +13,6 @@ Conventions: ``waveform`` is float32 with ``shape=(channels, samples)``; mono he
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import soundfile as sf
 import soxr
 
 from instrumentid.errors import AudioError
+from instrumentid.io import atomic_path
 
 #: File suffixes treated as audio when a folder is walked (predict, datasets).
 AUDIO_SUFFIXES = frozenset(
@@ -345,15 +345,8 @@ def write(
     ``waveform`` is ``(samples,)`` or ``(channels, samples)``; the format follows the suffix.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = np.asarray(waveform, dtype=np.float32)
     data = data.T if data.ndim == 2 else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".wav", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=path.suffix or ".wav") as tmp:
         sf.write(tmp, data, sample_rate, subtype=subtype, format=(path.suffix.lstrip(".") or "wav").upper())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

@@ -30,6 +30,7 @@ from instrumentid import audio
 from instrumentid.data.datasets import Example
 from instrumentid.errors import InstrumentIdError
 from instrumentid.features import build_frontend
+from instrumentid.io import atomic_path
 from instrumentid.labels import LABELS, encode
 from instrumentid.windows import aggregate, iter_windows
 
@@ -91,9 +92,8 @@ class EmbeddingCache:
         if key.is_file():
             return np.load(key)
         patches = self._compute(path)
-        tmp = key.with_suffix(".tmp.npy")
-        np.save(tmp, patches)
-        os.replace(tmp, key)
+        with atomic_path(key, suffix=".npy") as tmp:  # np.save would add ".npy" to any other suffix
+            np.save(tmp, patches)
         return patches
 
     def embed(self, examples: Sequence[Example], *, desc: str = "embedding") -> list[FileEmbeddings]:
