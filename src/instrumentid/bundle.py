@@ -15,7 +15,7 @@ features           feature config dict, e.g. ``{"name": "logmel", "n_mels": 64, 
 normalization      ``{"mean": float, "std": float}`` of the features on the training set
 model              ``{"name": registry name, "params": {...}}``
 state_dict         model weights
-thresholds         one float per label, in (0, 1)
+thresholds         one float per label, in (0, 1) (the rule: :mod:`instrumentid.thresholds`)
 aggregation        how window scores become file scores: ``mean`` | ``max`` | ``topk``
 metadata           data it was trained on, date, validation metrics, package version, recipe
 checksum           SHA-256 over the weights (detects a tampered or truncated file)
@@ -39,6 +39,7 @@ from instrumentid.bundled import BUNDLED, bundled_path, resolve
 from instrumentid.errors import BundleError
 from instrumentid.io import atomic_path
 from instrumentid.labels import LABELS
+from instrumentid.thresholds import check_bundle_thresholds
 from instrumentid.windows import AGGREGATIONS
 
 if TYPE_CHECKING:
@@ -155,11 +156,7 @@ def validate(bundle: Mapping, where: str, *, weights: bool = True) -> None:
     missing = [key for key in REQUIRED_KEYS if key not in bundle and (weights or key not in WEIGHT_KEYS)]
     if missing:
         raise BundleError(f"{where}: bundle is missing key(s): {', '.join(missing)}")
-    labels, thresholds = bundle["labels"], bundle["thresholds"]
-    if len(thresholds) != len(labels):
-        raise BundleError(f"{where}: {len(thresholds)} thresholds for {len(labels)} labels")
-    if not all(0.0 < float(t) < 1.0 for t in thresholds):
-        raise BundleError(f"{where}: thresholds must lie strictly between 0 and 1")
+    check_bundle_thresholds(bundle["thresholds"], bundle["labels"], where)
     if bundle["aggregation"] not in AGGREGATIONS:
         raise BundleError(f"{where}: unknown aggregation {bundle['aggregation']!r} ({', '.join(AGGREGATIONS)})")
     if not float(bundle["hop_s"]) > 0 or not float(bundle["window_s"]) > 0:

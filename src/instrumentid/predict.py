@@ -21,6 +21,7 @@ import numpy as np
 from instrumentid import audio, schema
 from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
 from instrumentid.runtimes import OnnxRuntime, TorchRuntime, open_runtime
+from instrumentid.thresholds import check_threshold
 from instrumentid.windows import aggregate, iter_windows
 
 #: Shortest audio a prediction is made for: below it there is no timbre to judge (a 0.1-s
@@ -289,9 +290,7 @@ class Predictor:
     def _thresholds(self, threshold: float | None) -> np.ndarray:
         if threshold is None:
             return self.thresholds
-        if not 0.0 <= threshold <= 1.0:
-            raise ConfigError(f"threshold must be between 0 and 1, got {threshold}")
-        return np.full(len(self.labels), threshold, dtype=np.float32)
+        return np.full(len(self.labels), check_threshold(threshold, "threshold"), dtype=np.float32)
 
     def record(self, name: str, level: SignalLevel, starts, scores, *, segments: bool = False,
                threshold: float | None = None, aggregation: str | None = None) -> dict:

@@ -23,6 +23,7 @@ import numpy as np
 
 from instrumentid.errors import DataError
 from instrumentid.labels import LABELS
+from instrumentid.thresholds import is_present
 
 
 def group_folds(Y: np.ndarray, groups: Sequence[str] | None, *, n_splits: int = 5, seed: int = 0) -> np.ndarray:
@@ -87,7 +88,7 @@ def find_issues(Y: np.ndarray, probs: np.ndarray, *, threshold: float = 0.5) -> 
     issues = cl_filter.find_label_issues(labels=given, pred_probs=p)
     quality = cl_rank.get_label_quality_scores(labels=given, pred_probs=p)
     suggested = Y.copy()
-    suggested[:, used] = (p >= threshold).astype(int)
+    suggested[:, used] = is_present(p, threshold).astype(int)
     empty = np.flatnonzero(suggested.sum(axis=1) == 0)  # every file keeps at least its likeliest label
     suggested[empty, used[np.argmax(p[empty], axis=1)]] = 1
     ranked = [int(i) for i in np.argsort(quality) if issues[i]]

@@ -75,9 +75,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> None:
     from instrumentid.errors import ConfigError
+    from instrumentid.thresholds import check_threshold
 
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise ConfigError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    if args.threshold is not None:
+        check_threshold(args.threshold, "--threshold")
     if args.resume and (args.output is None or args.format != "jsonl"):
         raise ConfigError("--resume needs --format jsonl and --output FILE (records are appended line by line)")
     if args.engine != "ray" and (args.ray_address or args.ray_actors):

@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.data.datasets import label_matrix, load_examples
-from instrumentid.errors import ConfigError, DataError, InstrumentIdError
+from instrumentid.errors import DataError, InstrumentIdError
 from instrumentid.evaluation import plots as P
 from instrumentid.evaluation.metrics import binarize, compute_metrics, per_sample_metrics
 from instrumentid.evaluation.report import format_table, write_html_report, write_json, write_predictions_csv
+from instrumentid.thresholds import check_threshold
 
 #: Value of precision/recall/F1 when the denominator is zero (documented in docs/evaluation.md).
 ZERO_DIVISION = 0.0
@@ -112,9 +113,7 @@ def resolve_thresholds(predictor, threshold: float | None) -> tuple[np.ndarray, 
     """The bundle's per-label thresholds, or ``threshold`` for every label."""
     if threshold is None:
         return np.asarray(predictor.thresholds, dtype=np.float64), "bundle"
-    if not 0.0 <= float(threshold) <= 1.0:
-        raise ConfigError(f"--threshold must be between 0 and 1, got {threshold}")
-    return np.full(len(predictor.labels), float(threshold)), "--threshold"
+    return np.full(len(predictor.labels), check_threshold(threshold, "--threshold")), "--threshold"
 
 
 def make_plots(out_dir, y_true, y_score, y_pred, labels: Sequence[str], metrics: dict) -> dict[str, Path]:

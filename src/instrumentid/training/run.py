@@ -26,6 +26,7 @@ from instrumentid.errors import ConfigError, DataError
 from instrumentid.features import LogMelConfig, build_frontend, compute_normalization
 from instrumentid.labels import LABELS
 from instrumentid.models import build, entry
+from instrumentid.thresholds import clip_tuned
 from instrumentid.training.config import TrainConfig
 from instrumentid.training.module import InstrumentModule, pos_weight_from
 from instrumentid.training.resume import AtomicCheckpointIO, ReseedEachBatch, checkpoint_dir, prepare_checkpoints
@@ -219,7 +220,7 @@ def _write_bundle(config, module, features, normalization, train_examples, val_e
     if config.tune_thresholds:
         from instrumentid.evaluation.thresholds import tune_thresholds
 
-        thresholds = np.clip(tune_thresholds(y_true, y_score), 0.02, 0.98)
+        thresholds = clip_tuned(tune_thresholds(y_true, y_score))
     validation = compute_metrics(y_true, y_score, thresholds, LABELS)
     untrained = untrained_warnings(y_score, validation)
     for warning in untrained:
