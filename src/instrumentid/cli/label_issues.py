@@ -26,8 +26,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     from instrumentid.analysis.label_issues import label_issues
     from instrumentid.errors import ConfigError
 
@@ -39,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
         model = args.model or default_bundle_path()
     result = label_issues(args.data, args.out, model=model, labels_file=args.labels_file, n_splits=args.folds,
-                          seed=args.seed, progress=sys.stderr.isatty())
+                          seed=args.seed, progress=True)
     print(f"{result['n_issues']} of {result['n_files']} files have suspect labels (features: {result['features']})")
     for row in result["top"][:10]:
         print(f"  {row['quality']}  {row['file']}  given {row['given'] or '-'} -> suggested {row['suggested'] or '-'}")

@@ -13,7 +13,6 @@ convention that a label holds for the whole excerpt).
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,18 +23,11 @@ from instrumentid.errors import DataError, InstrumentIdError
 from instrumentid.evaluation import plots as P
 from instrumentid.evaluation.metrics import binarize, compute_metrics, per_sample_metrics
 from instrumentid.evaluation.report import format_table, write_html_report, write_json, write_predictions_csv
+from instrumentid.io import progress_bar
 from instrumentid.thresholds import check_threshold
 
 #: Value of precision/recall/F1 when the denominator is zero (documented in docs/evaluation.md).
 ZERO_DIVISION = 0.0
-
-
-def _progress(items, enabled: bool, desc: str):
-    if not enabled:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, unit="file", file=sys.stderr, leave=False)
 
 
 def collect_scores(
@@ -74,7 +66,7 @@ def collect_scores(
     truth = label_matrix(examples, labels)
     kept, rows, scores, errors = [], [], [], []
     w_true, w_score, w_file, w_start = [], [], [], []
-    for i, example in enumerate(_progress(examples, progress, "evaluate")):
+    for i, example in enumerate(progress_bar(examples, desc="evaluate", unit="file", quiet=not progress, leave=False)):
         try:
             starts, window_scores = predictor.window_scores(example.path)
         except InstrumentIdError as exc:
