@@ -24,7 +24,9 @@ min_duration_s     optional: shortest audio the model judges (default ``predict.
 
 ``instrumentid export`` turns a bundle into an ONNX graph (front-end included) that carries
 the :func:`header` — every key but the weights — as JSON metadata, plus ``variable_length``;
-see :mod:`instrumentid.export`. This module imports torch only where weights are touched.
+see :mod:`instrumentid.export`. Code that only reads a bundle's description takes
+:func:`info` of it (a :class:`BundleInfo`), which works alike on a bundle and on a header.
+This module imports torch only where weights are touched.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,6 +141,34 @@ def _plain(value):
 def header(bundle: Mapping) -> dict:
     """Everything but the weights: what an exported graph (ONNX) carries as its metadata."""
     return {key: value for key, value in bundle.items() if key not in WEIGHT_KEYS}
+
+
+@dataclass(frozen=True)
+class BundleInfo:
+    """What a bundle says about its model, typed: read it here rather than from the dict's keys."""
+
+    model_name: str
+    labels: tuple[str, ...]
+    thresholds: tuple[float, ...]
+    sample_rate: int
+    window_s: float
+    hop_s: float
+    aggregation: str
+    metadata: dict
+
+
+def info(bundle: Mapping) -> BundleInfo:
+    """The :class:`BundleInfo` of a validated bundle, or of its :func:`header` (an ONNX graph's metadata)."""
+    return BundleInfo(
+        model_name=str(bundle["model"]["name"]),
+        labels=tuple(bundle["labels"]),
+        thresholds=tuple(float(t) for t in bundle["thresholds"]),
+        sample_rate=int(bundle["sample_rate"]),
+        window_s=float(bundle["window_s"]),
+        hop_s=float(bundle["hop_s"]),
+        aggregation=str(bundle["aggregation"]),
+        metadata=dict(bundle.get("metadata") or {}),
+    )
 
 
 def validate(bundle: Mapping, where: str, *, weights: bool = True) -> None:

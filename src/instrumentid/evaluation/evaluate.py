@@ -200,7 +200,7 @@ def evaluate(
         "data": str(data) if isinstance(data, (str, os.PathLike)) else "<examples>",
         "labels_file": str(labels_file) if labels_file else None,
         "model": str(model) if model is not None else "default",
-        "model_name": (predictor.bundle.get("model") or {}).get("name"),
+        "model_name": predictor.info.model_name,
         "aggregation": collected["aggregation"],
         "threshold_source": source,
         "n_files": len(collected["files"]),

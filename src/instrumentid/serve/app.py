@@ -121,7 +121,7 @@ def _add_info_routes(app: FastAPI, predictor: Predictor, limits: Limits, work: I
         metadata = predictor.metadata
         return {"status": "ok", "model": {
             "recipe": metadata.get("recipe"), "created": metadata.get("created"),
-            "model": predictor.bundle["model"]["name"], "labels": list(predictor.labels),
+            "model": predictor.info.model_name, "labels": list(predictor.labels),
             "sample_rate": predictor.sample_rate, "window_s": predictor.window_s, "hop_s": predictor.hop_s,
             "aggregation": predictor.aggregation, "thresholds": [round(float(t), 4) for t in predictor.thresholds],
             "instrumentid_version": __version__,
