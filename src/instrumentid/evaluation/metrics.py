@@ -239,8 +239,3 @@ def macro_note(metrics: dict) -> str:
     if not used:
         return f"macro undefined: none of the {total} labels has a positive"
     return f"macro over {len(used)} of {total} labels present; absent: {', '.join(absent)}"
-
-
-def summary(metrics: dict, keys: Sequence[str] = SUMMARY_KEYS) -> dict[str, float | None]:
-    """The headline numbers of a :func:`compute_metrics` result (no per-label detail)."""
-    return {key: metrics.get(key) for key in keys}
