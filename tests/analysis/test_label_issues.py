@@ -48,9 +48,11 @@ def test_group_folds_keep_groups_together():
     ("classical", "my.iid", "--model goes with --features model"),
     ("spectra", None, "--features must be one of model, classical, not 'spectra'"),
 ])
-def test_features_and_model_must_agree(features, model, match):
+def test_features_and_model_must_agree(features, model, match, tmp_path):
     with pytest.raises(ConfigError, match=match):
         file_vectors([], features=features, model=model)
+    with pytest.raises(ConfigError, match=match):  # said before any data is read
+        label_issues(tmp_path / "no such data", tmp_path / "out", features=features, model=model)
 
 
 def test_label_issues_on_classical_features_needs_no_model(irmas_test_dir, tmp_path):

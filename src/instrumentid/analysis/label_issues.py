@@ -101,6 +101,14 @@ def find_issues(Y: np.ndarray, probs: np.ndarray, *, threshold: float = 0.5) -> 
 FEATURES = ("model", "classical")
 
 
+def check_features(features: str, model) -> None:
+    """A :class:`ConfigError` unless ``features`` is one of :data:`FEATURES` and ``model`` fits it."""
+    if features not in FEATURES:
+        raise ConfigError(f"--features must be one of {', '.join(FEATURES)}, not {features!r}")
+    if features == "classical" and model is not None:
+        raise ConfigError("--model goes with --features model; classical features use no model")
+
+
 def file_vectors(examples: Sequence, *, features: str = "model", model=None,
                  progress: bool = False) -> tuple[np.ndarray, list, list, str]:
     """``(X, ok_examples, errors, description)``: per-file vectors of the kind ``features`` names.
@@ -108,10 +116,7 @@ def file_vectors(examples: Sequence, *, features: str = "model", model=None,
     ``features="model"`` embeds with bundle ``model`` (a path or bundled name; ``None`` = the
     default); ``features="classical"`` computes hand-crafted features and takes no model.
     """
-    if features not in FEATURES:
-        raise ConfigError(f"--features must be one of {', '.join(FEATURES)}, not {features!r}")
-    if features == "classical" and model is not None:
-        raise ConfigError("--model goes with --features model; classical features use no model")
+    check_features(features, model)
     if features == "model":
         from instrumentid.analysis.embed import compute_embeddings
         from instrumentid.predict import Predictor
@@ -135,6 +140,7 @@ def label_issues(data, out, *, features: str = "model", model=None, labels_file=
     """
     from instrumentid.data.datasets import label_matrix, load_examples, write_csv
 
+    check_features(features, model)  # before the data is read
     examples = load_examples(data, labels_file=labels_file)
     X, kept, errors, source = file_vectors(examples, features=features, model=model, progress=progress)
     Y = label_matrix(kept, LABELS)
