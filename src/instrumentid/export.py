@@ -98,7 +98,7 @@ def parity(reference: TorchRuntime, candidate: OnnxRuntime, window: int, *, seed
     """Largest score difference of two runtimes on noise and tone windows (and short ones when
     the model takes any length)."""
     rng = np.random.default_rng(seed)
-    t = np.arange(window) / float(reference.bundle["sample_rate"])
+    t = np.arange(window) / info(reference.bundle).sample_rate
     batch = np.stack([0.1 * rng.standard_normal(window), 0.5 * np.sin(2 * np.pi * 440 * t),
                       0.3 * np.sign(np.sin(2 * np.pi * 220 * t))]).astype(np.float32)
     inputs = [batch]
