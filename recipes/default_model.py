@@ -194,10 +194,11 @@ def non_music(table) -> np.ndarray:
 def summarise(y_true, y_score, thresholds, nonmusic) -> dict:
     from instrumentid.evaluation.metrics import compute_metrics
     from instrumentid.labels import LABELS
+    from instrumentid.thresholds import is_present
 
     m = compute_metrics(y_true, y_score, thresholds, LABELS)
     negatives = y_true.sum(1) == 0
-    flagged = (y_score >= thresholds).any(1)
+    flagged = is_present(y_score, thresholds).any(1)
     per_label = {code: {k: m["per_label"][code][k] for k in ("f1", "precision", "recall", "roc_auc", "support")}
                  for code in LABELS}
     return {"roc_auc_macro": m["roc_auc_macro"], "map": m["mean_average_precision"], "f1_macro": m["f1_macro"],
@@ -330,12 +331,13 @@ def write_scores(path: Path, table, scores: np.ndarray, thresholds: np.ndarray) 
     import csv
 
     from instrumentid.labels import LABELS
+    from instrumentid.schema import present_labels
 
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "labels", *LABELS, "present"])
         for item, row in zip(table, scores):
-            present = [c for c, v, t in zip(LABELS, row, thresholds) if v >= t]
+            present = present_labels(LABELS, row, thresholds)
             writer.writerow([item.example.path, ";".join(item.example.labels), *(f"{v:.4f}" for v in row),
                              ";".join(present)])
 

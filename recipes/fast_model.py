@@ -91,7 +91,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from instrumentid.data.datasets import read_dataset, write_csv
-    from instrumentid.training.run import grouped_split
+    from instrumentid.data.split import grouped_split
 
     size = "quick" if args.quick else "full"
     variant = VARIANTS[args.variant]
@@ -119,7 +119,7 @@ def main() -> int:
 
     # 2. datasets: rendered training clips + negatives + real sources; validation held out by source
     rendered_test = read_dataset(synth_dir / "IRMAS-TestingData")
-    test_train, test_val = grouped_split(rendered_test, 0.5, args.seed)
+    test_train, test_val = grouped_split(rendered_test, val_fraction=0.5, seed=args.seed)
     train_sets = [str(synth_dir / "IRMAS-TrainingData"), str(write_csv(test_train, work / "excerpts_train.csv"))]
     if negatives:
         rendered_negatives = [e for e in read_dataset(synth_dir / "manifest.csv") if e.path.parent.name == "negatives"]

@@ -58,19 +58,10 @@ def test_stream_equals_load_and_is_bounded(tmp_path):
     np.testing.assert_allclose(joined[:n], whole[:n], atol=1e-4)
 
 
-def test_normalisation():
-    y = tone(440, 1.0, 16_000, 0.1)
-    assert np.isclose(np.max(np.abs(audio.normalize_peak(y))), 0.99, atol=1e-6)
-    loud = audio.normalize_loudness(y, target_dbfs=-20.0)
-    assert np.isclose(20 * np.log10(np.sqrt(np.mean(loud.astype(np.float64) ** 2))), -20.0, atol=0.01)
-    silence = np.zeros(100, np.float32)
-    assert (audio.normalize_peak(silence) == 0).all() and audio.is_silent(silence)
-
-
 def test_silent_file_is_allowed(tmp_path):
     sf.write(tmp_path / "silence.wav", np.zeros(16_000, np.float32), 16_000)
     waveform, _ = audio.load(tmp_path / "silence.wav")
-    assert audio.is_silent(waveform)
+    assert waveform.shape == (16_000,) and not waveform.any()
 
 
 def test_write_is_atomic_and_round_trips(tmp_path):

@@ -1,7 +1,9 @@
+import dataclasses
+
 import pytest
 import torch
 
-from instrumentid.bundle import FORMAT_VERSION, build_model, load_bundle, save_bundle
+from instrumentid.bundle import FORMAT_VERSION, build_model, header, info, load_bundle, save_bundle
 from instrumentid.errors import BundleError, ConfigError
 from instrumentid.models import available, build
 
@@ -18,6 +20,18 @@ def test_round_trip_is_weights_only_and_exact(tmp_path):
     x = torch.randn(2, 1, 32, 63)
     torch.testing.assert_close(model_a(x), model_b(x))
     assert loaded["labels"] == bundle["labels"] and loaded["metadata"]["recipe"]
+
+
+def test_info_is_a_typed_view_of_a_bundle_and_of_its_header():
+    bundle = tiny_bundle_dict(thresholds=[0.25] * 11, aggregation="max")
+    about = info(bundle)
+    assert about == info(header(bundle))  # what an ONNX graph carries reads the same
+    assert (about.model_name, about.sample_rate, about.window_s, about.hop_s, about.aggregation) == \
+        ("cnn", 16_000, 1.0, 1.0, "max")
+    assert about.labels == tuple(bundle["labels"]) and about.thresholds == (0.25,) * 11
+    assert about.metadata == {"recipe": "tests/conftest.py tiny_bundle"}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        about.model_name = "other"
 
 
 def test_newer_format_version_is_refused(tmp_path):

@@ -44,6 +44,7 @@ def test_exported_graph_gives_the_bundles_records(tiny_bundle, tiny_onnx, tmp_pa
         assert _max_diff(a, b) <= 1e-3
         assert len(a["segments"]) == len(b["segments"])
     np.testing.assert_allclose(onnx_model.thresholds, torch_model.thresholds)
+    assert onnx_model.info == torch_model.info  # the graph's header gives the same typed view
 
 
 def test_yamnet_default_exports_with_any_length_input_and_matches_on_real_recordings(tmp_path):

@@ -11,10 +11,10 @@ def test_irmas_order_and_names():
     assert set(labels.GENRES) == {"cla", "cou_fol", "jaz_blu", "lat_sou", "pop_roc"}
 
 
-def test_encode_decode_round_trip():
+def test_encode_is_multi_hot_in_label_order():
     vector = labels.encode(["voi", "gac"])
     assert vector.dtype == np.float32 and vector.sum() == 2
-    assert labels.decode(vector) == ["gac", "voi"]
+    assert [code for code, v in zip(labels.LABELS, vector) if v] == ["gac", "voi"]
 
 
 def test_unknown_code_names_it():

@@ -54,9 +54,3 @@ def test_split_command_writes_csvs_train_can_read(irmas_test_dir, tmp_path):
     song = lambda e: e.path.stem.rsplit("-", 1)[0]  # noqa: E731
     assert not {song(e) for e in train} & {song(e) for e in val}
 
-
-def test_grouped_split_stays_importable_from_analysis():
-    from instrumentid.analysis import split as analysis_split
-    from instrumentid.data import split as data_split
-
-    assert analysis_split.grouped_split is data_split.grouped_split

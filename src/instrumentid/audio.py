@@ -1,4 +1,4 @@
-"""Decode, down-mix, resample and normalise audio; stream long files in blocks.
+"""Decode, down-mix and resample audio; stream long files in blocks.
 
 Decoding uses soundfile (libsndfile: WAV, FLAC, OGG/Vorbis, Opus, MP3, AIFF, and more) and
 falls back to PyAV, FFmpeg's libraries shipped in its wheel (M4A/AAC, WMA, video containers...),
@@ -13,7 +13,6 @@ Conventions: ``waveform`` is float32 with ``shape=(channels, samples)``; mono he
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import soundfile as sf
 import soxr
 
 from instrumentid.errors import AudioError
+from instrumentid.io import atomic_path
 
 #: File suffixes treated as audio when a folder is walked (predict, datasets).
 AUDIO_SUFFIXES = frozenset(
@@ -221,32 +221,11 @@ def resample(waveform: np.ndarray, orig_sample_rate: int, target_sample_rate: in
     return np.ascontiguousarray(out.T, dtype=np.float32)
 
 
-def normalize_peak(waveform: np.ndarray, peak: float = 0.99) -> np.ndarray:
-    """Scale so the largest absolute sample is ``peak``; silent input is returned unchanged."""
-    current = float(np.max(np.abs(waveform))) if waveform.size else 0.0
-    return waveform if current <= SILENCE_PEAK else (waveform * (peak / current)).astype(np.float32)
-
-
-def normalize_loudness(waveform: np.ndarray, target_dbfs: float = -20.0) -> np.ndarray:
-    """Scale so the RMS level is ``target_dbfs`` dB full scale (clipped to ±1); silence unchanged."""
-    rms = float(np.sqrt(np.mean(np.square(waveform, dtype=np.float64)))) if waveform.size else 0.0
-    if rms <= SILENCE_PEAK:
-        return waveform
-    gain = 10 ** (target_dbfs / 20) / rms
-    return np.clip(waveform * gain, -1.0, 1.0).astype(np.float32)
-
-
-def is_silent(waveform: np.ndarray) -> bool:
-    """True when no sample rises above :data:`SILENCE_PEAK` (about -90 dBFS)."""
-    return waveform.size == 0 or float(np.max(np.abs(waveform))) <= SILENCE_PEAK
-
-
 def load(
     path: str | os.PathLike,
     *,
     sample_rate: int | None = None,
     mono: bool = True,
-    normalize: str | None = None,
 ) -> tuple[np.ndarray, int]:
     """Decode a whole file.
 
@@ -255,7 +234,6 @@ def load(
     path : audio file (any format soundfile or PyAV reads).
     sample_rate : resample to this rate (Hz); ``None`` keeps the file's rate.
     mono : down-mix to ``shape=(samples,)``; otherwise ``shape=(channels, samples)``.
-    normalize : ``None``, ``"peak"`` or ``"loudness"``.
 
     Returns
     -------
@@ -278,12 +256,6 @@ def load(
         waveform, rate = resample(waveform, rate, sample_rate), sample_rate
         if waveform.shape[-1] == 0:
             raise AudioError(f"{path}: audio has zero length at {sample_rate} Hz ({frames} frame(s) before resampling)")
-    if normalize == "peak":
-        waveform = normalize_peak(waveform)
-    elif normalize == "loudness":
-        waveform = normalize_loudness(waveform)
-    elif normalize is not None:
-        raise ValueError(f"normalize must be None, 'peak' or 'loudness', not {normalize!r}")
     return waveform, rate
 
 
@@ -345,15 +317,8 @@ def write(
     ``waveform`` is ``(samples,)`` or ``(channels, samples)``; the format follows the suffix.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = np.asarray(waveform, dtype=np.float32)
     data = data.T if data.ndim == 2 else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".wav", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=path.suffix or ".wav") as tmp:
         sf.write(tmp, data, sample_rate, subtype=subtype, format=(path.suffix.lstrip(".") or "wav").upper())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

@@ -15,7 +15,7 @@ features           feature config dict, e.g. ``{"name": "logmel", "n_mels": 64, 
 normalization      ``{"mean": float, "std": float}`` of the features on the training set
 model              ``{"name": registry name, "params": {...}}``
 state_dict         model weights
-thresholds         one float per label, in (0, 1)
+thresholds         one float per label, in (0, 1) (the rule: :mod:`instrumentid.thresholds`)
 aggregation        how window scores become file scores: ``mean`` | ``max`` | ``topk``
 metadata           data it was trained on, date, validation metrics, package version, recipe
 checksum           SHA-256 over the weights (detects a tampered or truncated file)
@@ -24,7 +24,9 @@ min_duration_s     optional: shortest audio the model judges (default ``predict.
 
 ``instrumentid export`` turns a bundle into an ONNX graph (front-end included) that carries
 the :func:`header` — every key but the weights — as JSON metadata, plus ``variable_length``;
-see :mod:`instrumentid.export`. This module imports torch only where weights are touched.
+see :mod:`instrumentid.export`. Code that only reads a bundle's description takes
+:func:`info` of it (a :class:`BundleInfo`), which works alike on a bundle and on a header.
+This module imports torch only where weights are touched.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +42,7 @@ from instrumentid.bundled import BUNDLED, bundled_path, resolve
 from instrumentid.errors import BundleError
 from instrumentid.io import atomic_path
 from instrumentid.labels import LABELS
+from instrumentid.thresholds import check_bundle_thresholds
 from instrumentid.windows import AGGREGATIONS
 
 if TYPE_CHECKING:
@@ -139,6 +143,34 @@ def header(bundle: Mapping) -> dict:
     return {key: value for key, value in bundle.items() if key not in WEIGHT_KEYS}
 
 
+@dataclass(frozen=True)
+class BundleInfo:
+    """What a bundle says about its model, typed: read it here rather than from the dict's keys."""
+
+    model_name: str
+    labels: tuple[str, ...]
+    thresholds: tuple[float, ...]
+    sample_rate: int
+    window_s: float
+    hop_s: float
+    aggregation: str
+    metadata: dict
+
+
+def info(bundle: Mapping) -> BundleInfo:
+    """The :class:`BundleInfo` of a validated bundle, or of its :func:`header` (an ONNX graph's metadata)."""
+    return BundleInfo(
+        model_name=str(bundle["model"]["name"]),
+        labels=tuple(bundle["labels"]),
+        thresholds=tuple(float(t) for t in bundle["thresholds"]),
+        sample_rate=int(bundle["sample_rate"]),
+        window_s=float(bundle["window_s"]),
+        hop_s=float(bundle["hop_s"]),
+        aggregation=str(bundle["aggregation"]),
+        metadata=dict(bundle.get("metadata") or {}),
+    )
+
+
 def validate(bundle: Mapping, where: str, *, weights: bool = True) -> None:
     """Raise :class:`BundleError` unless ``bundle`` follows the contract (``weights=False``: a
     :func:`header`, as an ONNX graph carries it)."""
@@ -155,11 +187,7 @@ def validate(bundle: Mapping, where: str, *, weights: bool = True) -> None:
     missing = [key for key in REQUIRED_KEYS if key not in bundle and (weights or key not in WEIGHT_KEYS)]
     if missing:
         raise BundleError(f"{where}: bundle is missing key(s): {', '.join(missing)}")
-    labels, thresholds = bundle["labels"], bundle["thresholds"]
-    if len(thresholds) != len(labels):
-        raise BundleError(f"{where}: {len(thresholds)} thresholds for {len(labels)} labels")
-    if not all(0.0 < float(t) < 1.0 for t in thresholds):
-        raise BundleError(f"{where}: thresholds must lie strictly between 0 and 1")
+    check_bundle_thresholds(bundle["thresholds"], bundle["labels"], where)
     if bundle["aggregation"] not in AGGREGATIONS:
         raise BundleError(f"{where}: unknown aggregation {bundle['aggregation']!r} ({', '.join(AGGREGATIONS)})")
     if not float(bundle["hop_s"]) > 0 or not float(bundle["window_s"]) > 0:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from instrumentid.bundle import header, load_bundle
+from instrumentid.bundle import header, info, load_bundle
 from instrumentid.errors import ConfigError, ExportError
 from instrumentid.io import atomic_path
 from instrumentid.runtimes import ONNX_INPUT, ONNX_METADATA_KEY, ONNX_OUTPUT, OnnxRuntime, TorchRuntime
@@ -60,9 +60,10 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *, chec
     except ImportError:
         raise ConfigError("exporting to ONNX needs the onnx package (pip install 'instrumentid[onnx]')") from None
     bundle = load_bundle(model)
+    about = info(bundle)
     runtime = TorchRuntime(bundle)
     graph = ScoringGraph(runtime.frontend, runtime.model).eval()
-    window = round(float(bundle["window_s"]) * int(bundle["sample_rate"]))
+    window = round(about.window_s * about.sample_rate)
     axes = {0: "batch", 1: "samples"} if runtime.variable_length else {0: "batch"}
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -73,7 +74,7 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *, chec
                               dynamic_axes={ONNX_INPUT: axes, ONNX_OUTPUT: {0: "batch"}})
         except Exception as exc:  # noqa: BLE001 - the exporter's failures are untyped
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ExportError(f"model {bundle['model']['name']!r} cannot be exported to ONNX: {reason[:300]}") from None
+            raise ExportError(f"model {about.model_name!r} cannot be exported to ONNX: {reason[:300]}") from None
     proto = onnx.load_from_string(buffer.getvalue())
     meta = {**header(bundle), "variable_length": runtime.variable_length,
             "exported_from": {"checksum": bundle.get("checksum"), "torch": torch.__version__.split("+")[0],
@@ -97,7 +98,7 @@ def parity(reference: TorchRuntime, candidate: OnnxRuntime, window: int, *, seed
     """Largest score difference of two runtimes on noise and tone windows (and short ones when
     the model takes any length)."""
     rng = np.random.default_rng(seed)
-    t = np.arange(window) / float(reference.bundle["sample_rate"])
+    t = np.arange(window) / info(reference.bundle).sample_rate
     batch = np.stack([0.1 * rng.standard_normal(window), 0.5 * np.sin(2 * np.pi * 440 * t),
                       0.3 * np.sign(np.sin(2 * np.pi * 220 * t))]).astype(np.float32)
     inputs = [batch]

@@ -1,16 +1,18 @@
-"""Atomic file writes: the one helper every writer uses, so a crash never leaves half a file.
+"""File and terminal plumbing every command shares: atomic writes and the progress bar.
 
 >>> with atomic_path("out/model.iid") as tmp:
 ...     torch.save(bundle, tmp)          # written to a hidden temp file beside the target
 >>> # on success the temp file replaces out/model.iid; on any exception it is removed
+>>> for path in progress_bar(paths, desc="predicting", unit="file", quiet=args.quiet): ...
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from instrumentid.errors import ConfigError
@@ -45,3 +47,17 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = "") -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def progress_bar(iterable: Iterable | None = None, *, desc: str, unit: str = "file", total: int | None = None,
+             quiet: bool = False, **options):
+    """A tqdm progress bar on stderr over ``iterable`` (or, with ``iterable=None``, one to ``update()`` by hand).
+
+    It draws only where someone watches: not when ``quiet``, and not when stderr is neither a
+    terminal nor a Jupyter kernel's stream (a pipe or a log file gets no bar). ``options`` go to
+    tqdm (``leave``, ``initial``, ``mininterval``...).
+    """
+    from tqdm.auto import tqdm
+
+    watched = sys.stderr.isatty() or type(sys.stderr).__module__.startswith("ipykernel")
+    return tqdm(iterable, desc=desc, unit=unit, total=total, file=sys.stderr, disable=quiet or not watched, **options)

@@ -77,11 +77,6 @@ def encode(codes: Iterable[str], labels: Sequence[str] = LABELS) -> np.ndarray:
     return vector
 
 
-def decode(vector: Sequence[float] | np.ndarray, labels: Sequence[str] = LABELS, threshold: float = 0.5) -> list[str]:
-    """Codes whose entry in ``vector`` is at least ``threshold``, in label order."""
-    return [code for code, value in zip(labels, vector) if value >= threshold]
-
-
 def family_matrix(labels: Sequence[str] = LABELS) -> np.ndarray:
     """``(n_families, n_labels)`` 0/1 matrix mapping labels to :data:`FAMILY_NAMES`."""
     matrix = np.zeros((len(FAMILY_NAMES), len(labels)), dtype=np.float32)

@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid import audio, schema
+from instrumentid.bundle import info as bundle_info
 from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
 from instrumentid.runtimes import OnnxRuntime, TorchRuntime, open_runtime
+from instrumentid.thresholds import check_threshold
 from instrumentid.windows import aggregate, iter_windows
 
 #: Shortest audio a prediction is made for: below it there is no timbre to judge (a 0.1-s
@@ -209,9 +211,11 @@ class Predictor:
                  device: str = "cpu") -> None:
         self.runtime = bundle if isinstance(bundle, (TorchRuntime, OnnxRuntime)) else TorchRuntime(bundle, device)
         self.bundle = bundle = self.runtime.bundle
-        self.labels: tuple[str, ...] = tuple(bundle["labels"])
-        self.thresholds = np.asarray(bundle["thresholds"], dtype=np.float32)
-        self.aggregation = bundle["aggregation"]
+        #: the bundle's description, typed (the same for a .iid bundle and an ONNX graph's header)
+        self.info = info = bundle_info(bundle)
+        self.labels: tuple[str, ...] = info.labels
+        self.thresholds = np.asarray(info.thresholds, dtype=np.float32)
+        self.aggregation = info.aggregation
         self.batch_size = int(batch_size)
         self.framing = framing = Framing.of(bundle, variable_length=self.runtime.variable_length)
         self.sample_rate, self.window_s, self.hop_s = framing.sample_rate, framing.window_s, framing.hop_s
@@ -232,7 +236,7 @@ class Predictor:
 
     @property
     def metadata(self) -> dict:
-        return self.bundle.get("metadata", {})
+        return self.info.metadata
 
     def _torch(self, what: str) -> TorchRuntime:
         if not isinstance(self.runtime, TorchRuntime):
@@ -289,9 +293,7 @@ class Predictor:
     def _thresholds(self, threshold: float | None) -> np.ndarray:
         if threshold is None:
             return self.thresholds
-        if not 0.0 <= threshold <= 1.0:
-            raise ConfigError(f"threshold must be between 0 and 1, got {threshold}")
-        return np.full(len(self.labels), threshold, dtype=np.float32)
+        return np.full(len(self.labels), check_threshold(threshold, "threshold"), dtype=np.float32)
 
     def record(self, name: str, level: SignalLevel, starts, scores, *, segments: bool = False,
                threshold: float | None = None, aggregation: str | None = None) -> dict:

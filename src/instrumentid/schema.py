@@ -27,6 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from instrumentid.thresholds import is_present
+
 SCORE_DECIMALS = 4
 
 
@@ -35,7 +37,8 @@ def scores_dict(labels: Sequence[str], scores: Sequence[float] | np.ndarray) -> 
 
 
 def present_labels(labels: Sequence[str], scores, thresholds) -> list[str]:
-    return [code for code, s, t in zip(labels, scores, thresholds) if float(s) >= float(t)]
+    """The codes whose score reaches their threshold (:func:`instrumentid.thresholds.is_present`), in label order."""
+    return [code for code, present in zip(labels, is_present(scores, thresholds)) if present]
 
 
 def make_record(

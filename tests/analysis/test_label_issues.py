@@ -3,8 +3,12 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from instrumentid.analysis.label_issues import find_issues, group_folds, out_of_fold_probabilities
+from instrumentid.analysis.label_issues import (file_vectors, find_issues, group_folds, label_issues,
+                                                out_of_fold_probabilities)
+from instrumentid.data import read_dataset
+from instrumentid.errors import ConfigError
 from instrumentid.labels import LABELS
 
 
@@ -40,12 +44,27 @@ def test_group_folds_keep_groups_together():
         assert len({f for f, gg in zip(folds, groups) if gg == g}) == 1
 
 
+@pytest.mark.parametrize("features,model,match", [
+    ("classical", "my.iid", "--model goes with --features model"),
+    ("spectra", None, "--features must be one of model, classical, not 'spectra'"),
+])
+def test_features_and_model_must_agree(features, model, match, tmp_path):
+    with pytest.raises(ConfigError, match=match):
+        file_vectors([], features=features, model=model)
+    with pytest.raises(ConfigError, match=match):  # said before any data is read
+        label_issues(tmp_path / "no such data", tmp_path / "out", features=features, model=model)
+
+
+def test_label_issues_on_classical_features_needs_no_model(irmas_test_dir, tmp_path):
+    result = label_issues(irmas_test_dir, tmp_path, features="classical", n_splits=2)
+    assert result["features"] == "classical features" and result["n_files"] == len(read_dataset(irmas_test_dir))
+    assert (tmp_path / "label_issues.csv").is_file()
+
+
 def test_label_issues_command_writes_csvs(tiny_bundle, irmas_test_dir, tmp_path):
     import csv
     import subprocess
     import sys
-
-    from instrumentid.data import read_dataset
 
     cli = Path(sys.executable).with_name("instrumentid")
     proc = subprocess.run([str(cli), "label-issues", str(irmas_test_dir), "--model", str(tiny_bundle), "--out",

@@ -84,7 +84,7 @@ def file_features(path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE) ->
 def dataset_features(examples: Sequence, *, sample_rate: int = SAMPLE_RATE,
                      progress: bool = False) -> tuple[np.ndarray, list, list[dict]]:
     """Features of every example: ``(X (n_ok, n_features), ok_examples, errors)``."""
-    from instrumentid.analysis.per_file import map_files
+    from instrumentid.data.per_file import map_files
 
     vectors, kept, errors = map_files(examples, lambda path: file_features(path, sample_rate=sample_rate),
                                       desc="features", progress=progress)

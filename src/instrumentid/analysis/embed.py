@@ -30,7 +30,7 @@ def file_embedding(predictor, path) -> np.ndarray:
 
 def compute_embeddings(predictor, examples: Sequence, *, progress: bool = False) -> tuple[np.ndarray, list, list]:
     """``(embeddings (n_ok, dim), ok_examples, errors)`` for labelled examples."""
-    from instrumentid.analysis.per_file import map_files
+    from instrumentid.data.per_file import map_files
 
     vectors, kept, errors = map_files(examples, lambda path: file_embedding(predictor, path), desc="embed",
                                       progress=progress)

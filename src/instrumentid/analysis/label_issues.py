@@ -1,7 +1,8 @@
 """Find suspect labels with cleanlab (confident learning on out-of-fold probabilities).
 
-1. Represent every file by a vector: the bundle's embeddings (``model.embed`` averaged over
-   windows) or, without a model, the classical hand-crafted features.
+1. Represent every file by a vector (``features``): ``"model"``, a bundle's embeddings
+   (``model.embed`` averaged over windows; ``model=None`` is the bundled default, as everywhere),
+   or ``"classical"``, the hand-crafted features of :mod:`~instrumentid.analysis.classical_features`.
 2. Out-of-fold probabilities: K-fold cross-validated predictions of one logistic regression
    per label (``StandardScaler → LogisticRegression``); folds are multilabel-stratified over
    *groups*, so excerpts of one song never help predict each other.
@@ -21,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from instrumentid.errors import DataError
+from instrumentid.errors import ConfigError, DataError
 from instrumentid.labels import LABELS
+from instrumentid.thresholds import is_present
 
 
 def group_folds(Y: np.ndarray, groups: Sequence[str] | None, *, n_splits: int = 5, seed: int = 0) -> np.ndarray:
@@ -87,7 +89,7 @@ def find_issues(Y: np.ndarray, probs: np.ndarray, *, threshold: float = 0.5) -> 
     issues = cl_filter.find_label_issues(labels=given, pred_probs=p)
     quality = cl_rank.get_label_quality_scores(labels=given, pred_probs=p)
     suggested = Y.copy()
-    suggested[:, used] = (p >= threshold).astype(int)
+    suggested[:, used] = is_present(p, threshold).astype(int)
     empty = np.flatnonzero(suggested.sum(axis=1) == 0)  # every file keeps at least its likeliest label
     suggested[empty, used[np.argmax(p[empty], axis=1)]] = 1
     ranked = [int(i) for i in np.argsort(quality) if issues[i]]
@@ -95,31 +97,52 @@ def find_issues(Y: np.ndarray, probs: np.ndarray, *, threshold: float = 0.5) -> 
             "suggested": suggested}
 
 
-def file_vectors(examples: Sequence, model=None, *, progress: bool = False) -> tuple[np.ndarray, list, list, str]:
-    """Embeddings of bundle ``model`` (or classical features when ``model`` is None)."""
-    if model is not None:
+#: What represents a file: a bundle's embeddings, or the hand-crafted classical features.
+FEATURES = ("model", "classical")
+
+
+def check_features(features: str, model) -> None:
+    """A :class:`ConfigError` unless ``features`` is one of :data:`FEATURES` and ``model`` fits it."""
+    if features not in FEATURES:
+        raise ConfigError(f"--features must be one of {', '.join(FEATURES)}, not {features!r}")
+    if features == "classical" and model is not None:
+        raise ConfigError("--model goes with --features model; classical features use no model")
+
+
+def file_vectors(examples: Sequence, *, features: str = "model", model=None,
+                 progress: bool = False) -> tuple[np.ndarray, list, list, str]:
+    """``(X, ok_examples, errors, description)``: per-file vectors of the kind ``features`` names.
+
+    ``features="model"`` embeds with bundle ``model`` (a path or bundled name; ``None`` = the
+    default); ``features="classical"`` computes hand-crafted features and takes no model.
+    """
+    check_features(features, model)
+    if features == "model":
         from instrumentid.analysis.embed import compute_embeddings
         from instrumentid.predict import Predictor
 
         predictor = Predictor.from_bundle(model, runtime="torch")
         X, kept, errors = compute_embeddings(predictor, examples, progress=progress)
-        return X, kept, errors, f"embeddings of {model}"
+        return X, kept, errors, f"embeddings of {model if model is not None else 'default'}"
     from instrumentid.analysis.classical_features import dataset_features
 
     X, kept, errors = dataset_features(examples, progress=progress)
     return X, kept, errors, "classical features"
 
 
-def label_issues(data, out, *, model=None, labels_file=None, n_splits: int = 5, seed: int = 0,
-                 progress: bool = False) -> dict:
+def label_issues(data, out, *, features: str = "model", model=None, labels_file=None, n_splits: int = 5,
+                 seed: int = 0, progress: bool = False) -> dict:
     """Find suspect labels in ``data``; write ``label_issues.csv`` and ``label_overrides.csv`` to ``out``.
+
+    ``features`` and ``model`` as in :func:`file_vectors`.
 
     Returns ``{"n_files", "n_issues", "features", "issues_csv", "overrides_csv", "top": [rows]}``.
     """
     from instrumentid.data.datasets import label_matrix, load_examples, write_csv
 
+    check_features(features, model)  # before the data is read
     examples = load_examples(data, labels_file=labels_file)
-    X, kept, errors, source = file_vectors(examples, model, progress=progress)
+    X, kept, errors, source = file_vectors(examples, features=features, model=model, progress=progress)
     Y = label_matrix(kept, LABELS)
     probs = out_of_fold_probabilities(X, Y, groups=[e.group for e in kept], n_splits=n_splits, seed=seed)
     found = find_issues(Y, probs)

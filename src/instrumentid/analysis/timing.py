@@ -78,7 +78,6 @@ def timing_report(model, durations_s: Sequence[float], out, *, repeats: int = 1)
         writer = csv.DictWriter(handle, fieldnames=["duration_s", "seconds", "real_time_factor"])
         writer.writeheader()
         writer.writerows(rows)
-    name = (predictor.bundle.get("model") or {}).get("name", "model")
     png = P.timing([r["duration_s"] for r in rows], [r["seconds"] for r in rows], out / "timing.png",
-                   title=f"Prediction time vs audio duration ({name}, CPU)")
+                   title=f"Prediction time vs audio duration ({predictor.info.model_name}, CPU)")
     return {"rows": rows, "csv": out / "timing.csv", "png": png}

@@ -33,10 +33,9 @@ def run(args: argparse.Namespace) -> int:
 
     from instrumentid.analysis.classical import evaluate_classical, train_classical
 
-    progress = sys.stderr.isatty()
     if args.action == "train":
         model = train_classical(args.data, args.out, labels_file=args.labels_file, C=args.C, kernel=args.kernel,
-                                progress=progress)
+                                progress=True)
         meta = model["metadata"]
         print(f"trained {len(model['labels'])} SVMs on {meta['n_files']} files "
               f"({len(model['feature_names'])} features); wrote {args.out}")
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         from instrumentid.evaluation.report import format_table
 
         metrics = evaluate_classical(args.data, args.model, args.out, labels_file=args.labels_file,
-                                     plots=not args.no_plots, progress=progress)
+                                     plots=not args.no_plots, progress=True)
         print(format_table(metrics, levels=("file",)))
         print(f"\nwrote {args.out}/metrics.json, predictions.csv, report.html, feature_variance.csv")
         errors = metrics["errors"]

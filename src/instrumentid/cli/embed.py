@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from instrumentid.analysis.embed import embed_dataset
 
     result = embed_dataset(args.data, args.model, args.out, labels_file=args.labels_file,
-                           with_tsne=not args.no_tsne, progress=sys.stderr.isatty())
+                           with_tsne=not args.no_tsne, progress=True)
     print(f"embedded {result['n_files']} files ({result['dim']} dimensions)")
     if result["explained_variance"]:
         top = ", ".join(f"{v:.1%}" for v in result["explained_variance"][:5])

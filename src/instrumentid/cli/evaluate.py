@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     metrics = evaluate(args.data, args.model, args.out, labels_file=args.labels_file, threshold=args.threshold,
                        aggregation=args.aggregation, plots=not args.no_plots,
-                       progress=not args.quiet and sys.stderr.isatty())
+                       progress=not args.quiet)
     print(format_table(metrics))
     print(f"\n{metrics['n_files']} files, {metrics['n_windows']} windows; aggregation {metrics['aggregation']}, "
           f"thresholds from {metrics['threshold_source']}; wrote {args.out}/metrics.json, predictions.csv, report.html")

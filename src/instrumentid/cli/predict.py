@@ -57,8 +57,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
+    from instrumentid.io import progress_bar
     from instrumentid.predict import iter_audio_files
 
     _check(args)
@@ -66,18 +65,18 @@ def run(args: argparse.Namespace) -> int:
     if paths is None:
         print("instrumentid predict: no audio files found in " + ", ".join(args.paths), file=sys.stderr)
         return 1
-    show_progress = not args.quiet and sys.stderr.isatty()
     if args.resume:
-        return _run_resumable(args, paths, show_progress)
-    records, labels = _records(args, tqdm(paths, desc="predicting", unit="file", disable=not show_progress))
+        return _run_resumable(args, paths)
+    records, labels = _records(args, progress_bar(paths, desc="predicting", unit="file", quiet=args.quiet))
     return _write(args, records, labels)
 
 
 def _check(args: argparse.Namespace) -> None:
     from instrumentid.errors import ConfigError
+    from instrumentid.thresholds import check_threshold
 
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise ConfigError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    if args.threshold is not None:
+        check_threshold(args.threshold, "--threshold")
     if args.resume and (args.output is None or args.format != "jsonl"):
         raise ConfigError("--resume needs --format jsonl and --output FILE (records are appended line by line)")
     if args.engine != "ray" and (args.ray_address or args.ray_actors):
@@ -144,9 +143,8 @@ def _write(args: argparse.Namespace, records: Iterable[dict], labels: tuple[str,
     return 1 if failed else 0
 
 
-def _run_resumable(args: argparse.Namespace, paths: Iterable, show_progress: bool) -> int:
-    from tqdm.auto import tqdm
-
+def _run_resumable(args: argparse.Namespace, paths: Iterable) -> int:
+    from instrumentid.io import progress_bar
     from instrumentid.sinks import ResumableLog
 
     with ResumableLog(args.output) as log:
@@ -154,7 +152,7 @@ def _run_resumable(args: argparse.Namespace, paths: Iterable, show_progress: boo
 
         def todo():
             nonlocal skipped
-            for path in tqdm(paths, desc="predicting", unit="file", disable=not show_progress):
+            for path in progress_bar(paths, desc="predicting", unit="file", quiet=args.quiet):
                 if log.seen(path):
                     skipped += 1
                 else:

@@ -1,4 +1,4 @@
-"""Datasets: readers for IRMAS folders and CSVs, training data module, mixing."""
+"""Datasets: readers for IRMAS folders and CSVs, the grouped split, the per-file loop, the training data module."""
 
 from instrumentid.data.datasets import Example, read_dataset
 

@@ -16,11 +16,11 @@ import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
-from tqdm.auto import tqdm
 
 from instrumentid import audio
 from instrumentid.data.datasets import Example, label_matrix
 from instrumentid.errors import DataError
+from instrumentid.io import progress_bar
 from instrumentid.windows import iter_windows, tile
 
 
@@ -28,7 +28,7 @@ def decode_all(examples: Sequence[Example], sample_rate: int, *, desc: str = "de
                progress: bool = True) -> list[np.ndarray]:
     """Decode every example to mono float32 at ``sample_rate``; bad files raise DataError."""
     waveforms = []
-    for example in tqdm(examples, desc=desc, unit="file", disable=not progress, leave=False):
+    for example in progress_bar(examples, desc=desc, unit="file", quiet=not progress, leave=False):
         try:
             waveform, _ = audio.load(example.path, sample_rate=sample_rate)
         except audio.AudioError as exc:

@@ -1,7 +1,7 @@
 """``instrumentid evaluate``: score a labelled dataset with a bundle and report metrics.
 
 One :class:`~instrumentid.predict.Predictor` computes every number: window scores come from
-``Predictor.window_scores`` and file scores from :func:`instrumentid.predict.aggregate` of
+``Predictor.window_scores`` and file scores from :func:`instrumentid.windows.aggregate` of
 them with the bundle's aggregation, exactly what ``predict`` does, so the file-level
 ``present`` sets here equal ``instrumentid predict``'s. Thresholds are the bundle's (or one
 ``--threshold`` for all labels); nothing is tuned on the evaluated set.
@@ -13,28 +13,21 @@ convention that a label holds for the whole excerpt).
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from instrumentid.data.datasets import label_matrix, load_examples
-from instrumentid.errors import ConfigError, DataError, InstrumentIdError
+from instrumentid.data.per_file import map_files
+from instrumentid.errors import DataError
 from instrumentid.evaluation import plots as P
 from instrumentid.evaluation.metrics import binarize, compute_metrics, per_sample_metrics
 from instrumentid.evaluation.report import format_table, write_html_report, write_json, write_predictions_csv
+from instrumentid.thresholds import check_threshold
 
 #: Value of precision/recall/F1 when the denominator is zero (documented in docs/evaluation.md).
 ZERO_DIVISION = 0.0
-
-
-def _progress(items, enabled: bool, desc: str):
-    if not enabled:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, unit="file", file=sys.stderr, leave=False)
 
 
 def collect_scores(
@@ -65,56 +58,49 @@ def collect_scores(
         into files) / ``window_start_s`` when ``windows``, ``errors`` (``[{"file", "error"}]``),
         ``aggregation``.
     """
-    from instrumentid.windows import aggregate
-
     method = aggregation or predictor.aggregation
     examples = load_examples(data, labels_file=labels_file)
-    labels = list(predictor.labels)
-    truth = label_matrix(examples, labels)
-    kept, rows, scores, errors = [], [], [], []
-    w_true, w_score, w_file, w_start = [], [], [], []
-    for i, example in enumerate(_progress(examples, progress, "evaluate")):
-        try:
-            starts, window_scores = predictor.window_scores(example.path)
-        except InstrumentIdError as exc:
-            errors.append({"file": str(example.path), "error": str(exc)})
-            continue
-        file_index = len(kept)
-        kept.append(example)
-        rows.append(truth[i])
-        scores.append(aggregate(window_scores, method))
-        if windows:
-            w_true.append(np.repeat(truth[i][None, :], len(window_scores), axis=0))
-            w_score.append(window_scores)
-            w_file.append(np.full(len(window_scores), file_index))
-            w_start.append(starts)
+    scored, kept, errors = map_files(examples, predictor.window_scores, desc="evaluate", progress=progress)
     if not kept:
         first = errors[0]["error"] if errors else "no files"
         raise DataError(f"{data}: no file could be scored (first error: {first})")
-    n_labels = len(labels)
+    y_true = label_matrix(kept, list(predictor.labels)).astype(np.int64)
     result = {
         "examples": kept,
         "files": [str(e.path) for e in kept],
-        "y_true": np.asarray(rows, dtype=np.int64).reshape(-1, n_labels),
-        "y_score": np.asarray(scores, dtype=np.float64).reshape(-1, n_labels),
+        "y_true": y_true,
+        "y_score": _file_scores(scored, method, n_labels=y_true.shape[1]),
         "errors": errors,
         "aggregation": method,
     }
     if windows:
-        result.update(
-            window_true=np.concatenate(w_true), window_score=np.concatenate(w_score).astype(np.float64),
-            window_file=np.concatenate(w_file), window_start_s=np.concatenate(w_start),
-        )
+        result.update(_window_arrays(scored, y_true))
     return result
+
+
+def _file_scores(scored: Sequence[tuple], method: str, *, n_labels: int) -> np.ndarray:
+    """``(n_files, n_labels)`` float64: each file's window scores aggregated as ``predict`` does."""
+    from instrumentid.windows import aggregate
+
+    return np.asarray([aggregate(scores, method) for _, scores in scored], dtype=np.float64).reshape(-1, n_labels)
+
+
+def _window_arrays(scored: Sequence[tuple], y_true: np.ndarray) -> dict:
+    """Every window with its file's labels, score, file index and start (the IRMAS convention)."""
+    counts = [len(scores) for _, scores in scored]
+    return {
+        "window_true": np.repeat(y_true, counts, axis=0),
+        "window_score": np.concatenate([scores for _, scores in scored]).astype(np.float64),
+        "window_file": np.repeat(np.arange(len(scored)), counts),
+        "window_start_s": np.concatenate([starts for starts, _ in scored]),
+    }
 
 
 def resolve_thresholds(predictor, threshold: float | None) -> tuple[np.ndarray, str]:
     """The bundle's per-label thresholds, or ``threshold`` for every label."""
     if threshold is None:
         return np.asarray(predictor.thresholds, dtype=np.float64), "bundle"
-    if not 0.0 <= float(threshold) <= 1.0:
-        raise ConfigError(f"--threshold must be between 0 and 1, got {threshold}")
-    return np.full(len(predictor.labels), float(threshold)), "--threshold"
+    return np.full(len(predictor.labels), check_threshold(threshold, "--threshold")), "--threshold"
 
 
 def make_plots(out_dir, y_true, y_score, y_pred, labels: Sequence[str], metrics: dict) -> dict[str, Path]:
@@ -214,7 +200,7 @@ def evaluate(
         "data": str(data) if isinstance(data, (str, os.PathLike)) else "<examples>",
         "labels_file": str(labels_file) if labels_file else None,
         "model": str(model) if model is not None else "default",
-        "model_name": (predictor.bundle.get("model") or {}).get("name"),
+        "model_name": predictor.info.model_name,
         "aggregation": collected["aggregation"],
         "threshold_source": source,
         "n_files": len(collected["files"]),

@@ -35,6 +35,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from instrumentid.labels import LABELS
+from instrumentid.thresholds import is_present
 
 #: The averaged F1/precision/recall variants reported.
 AVERAGES: tuple[str, ...] = ("micro", "macro", "weighted", "samples")
@@ -69,7 +70,7 @@ def binarize(y_score, thresholds) -> np.ndarray:
     """``y_score >= thresholds`` as int 0/1; ``thresholds`` is a scalar or one value per label."""
     y_score = np.asarray(y_score, dtype=np.float64)
     thresholds = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), y_score.shape[-1:])
-    return (y_score >= thresholds).astype(np.int64)
+    return is_present(y_score, thresholds).astype(np.int64)
 
 
 def hamming_score(y_true, y_pred) -> np.ndarray:
@@ -238,8 +239,3 @@ def macro_note(metrics: dict) -> str:
     if not used:
         return f"macro undefined: none of the {total} labels has a positive"
     return f"macro over {len(used)} of {total} labels present; absent: {', '.join(absent)}"
-
-
-def summary(metrics: dict, keys: Sequence[str] = SUMMARY_KEYS) -> dict[str, float | None]:
-    """The headline numbers of a :func:`compute_metrics` result (no per-label detail)."""
-    return {key: metrics.get(key) for key in keys}

@@ -4,7 +4,8 @@
 :func:`tune_bundle` runs a bundle's predictor over a labelled dataset, tunes, and writes a new
 bundle whose ``thresholds`` are the tuned ones and whose ``metadata["threshold_tuning"]`` records
 the set, the grid and the F1 before and after. Never tune on the set you report: ``evaluate``
-only applies the bundle's thresholds.
+only applies the bundle's thresholds. The comparison and the ranges thresholds obey live in
+:mod:`instrumentid.thresholds`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.errors import ConfigError
+from instrumentid.thresholds import is_present
 
 #: Names accepted by ``grid``.
 GRIDS: tuple[str, ...] = ("coarse-to-fine", "coarse", "fine")
@@ -26,7 +28,7 @@ COARSE_GRID = np.round(np.arange(0.05, 0.951, 0.05), 4)
 def f1_at_thresholds(y_true_column, y_score_column, thresholds) -> np.ndarray:
     """F1 of one label at each candidate threshold (0.0 when undefined), ``shape=(n_thresholds,)``."""
     truth = np.asarray(y_true_column).astype(bool)[:, None]
-    predicted = np.asarray(y_score_column, dtype=np.float64)[:, None] >= np.asarray(thresholds)[None, :]
+    predicted = is_present(np.asarray(y_score_column)[:, None], np.asarray(thresholds)[None, :])
     tp = np.logical_and(truth, predicted).sum(axis=0)
     denominator = truth.sum() + predicted.sum(axis=0)
     return np.where(denominator > 0, 2.0 * tp / np.maximum(denominator, 1), 0.0)

@@ -35,6 +35,7 @@ from instrumentid.predict import Predictor
 from instrumentid.serve.docs import add_offline_docs
 from instrumentid.serve.inference_queue import InferenceQueue, QueueFull
 from instrumentid.serve.window_batcher import WindowBatcher, batched
+from instrumentid.thresholds import OVERRIDE_RANGE
 
 CHUNK = 1 << 20
 log = logging.getLogger("instrumentid.serve")
@@ -90,7 +91,8 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
     async def predict(
         files: list[UploadFile] = File(..., description="one or more audio files"),
         segments: bool = Query(False, description="add per-window scores (a timeline)"),
-        threshold: float | None = Query(None, ge=0.0, le=1.0, description="one threshold for every label"),
+        threshold: float | None = Query(None, ge=OVERRIDE_RANGE[0], le=OVERRIDE_RANGE[1],
+                                        description="one threshold for every label"),
     ) -> list[dict]:
         if len(files) > limits.max_files:
             raise HTTPException(413, f"too many files: {len(files)} (at most {limits.max_files} per request)")
@@ -119,7 +121,7 @@ def _add_info_routes(app: FastAPI, predictor: Predictor, limits: Limits, work: I
         metadata = predictor.metadata
         return {"status": "ok", "model": {
             "recipe": metadata.get("recipe"), "created": metadata.get("created"),
-            "model": predictor.bundle["model"]["name"], "labels": list(predictor.labels),
+            "model": predictor.info.model_name, "labels": list(predictor.labels),
             "sample_rate": predictor.sample_rate, "window_s": predictor.window_s, "hop_s": predictor.hop_s,
             "aggregation": predictor.aggregation, "thresholds": [round(float(t), 4) for t in predictor.thresholds],
             "instrumentid_version": __version__,

@@ -18,7 +18,6 @@ import contextlib
 import csv
 import multiprocessing
 import os
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import numpy as np
 
 from instrumentid import audio
 from instrumentid.errors import SynthError
-from instrumentid.io import atomic_path
+from instrumentid.io import atomic_path, progress_bar
 from instrumentid.labels import GENRES, LABELS
 from instrumentid.synth.ensembles import genre_for
 from instrumentid.synth.mix import NEGATIVE_KINDS, ClipSpec, Engine
@@ -189,10 +188,8 @@ def render_dataset(out_dir: str | os.PathLike, *, train_per_class: int = 100, te
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     todo = pending(out_dir, plan)
     manifest = _Manifest(out_dir, plan, todo)
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(plan), initial=len(plan) - len(todo), desc="synth", unit="clip", file=sys.stderr,
-               disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(desc="synth", unit="clip", total=len(plan), initial=len(plan) - len(todo), quiet=not progress,
+                       dynamic_ncols=True)
     try:
         with _rendering([(c, str(out_dir)) for c in todo], jobs, (fonts, shared, sample_rate, tuple(hold_out))) as rows:
             for row in rows:

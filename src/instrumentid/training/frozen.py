@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from instrumentid import audio
 from instrumentid.data.datasets import Example
 from instrumentid.errors import InstrumentIdError
 from instrumentid.features import build_frontend
+from instrumentid.io import atomic_path, progress_bar
 from instrumentid.labels import LABELS, encode
 from instrumentid.windows import aggregate, iter_windows
 
@@ -91,15 +91,14 @@ class EmbeddingCache:
         if key.is_file():
             return np.load(key)
         patches = self._compute(path)
-        tmp = key.with_suffix(".tmp.npy")
-        np.save(tmp, patches)
-        os.replace(tmp, key)
+        with atomic_path(key, suffix=".npy") as tmp:  # np.save would add ".npy" to any other suffix
+            np.save(tmp, patches)
         return patches
 
     def embed(self, examples: Sequence[Example], *, desc: str = "embedding") -> list[FileEmbeddings]:
         """Embeddings of every example (files that fail to decode are reported and skipped)."""
         table = []
-        for example in tqdm(examples, desc=desc, unit="file", mininterval=5):
+        for example in progress_bar(examples, desc=desc, unit="file", mininterval=5):
             try:
                 table.append(FileEmbeddings(example, self.get(example.path)))
             except InstrumentIdError as exc:

@@ -21,10 +21,12 @@ from instrumentid import __version__
 from instrumentid.bundle import make_bundle, save_bundle
 from instrumentid.data.datasets import Example, read_dataset
 from instrumentid.data.module import InstrumentDataModule
+from instrumentid.data.split import grouped_split
 from instrumentid.errors import ConfigError, DataError
 from instrumentid.features import LogMelConfig, build_frontend, compute_normalization
 from instrumentid.labels import LABELS
 from instrumentid.models import build, entry
+from instrumentid.thresholds import clip_tuned
 from instrumentid.training.config import TrainConfig
 from instrumentid.training.module import InstrumentModule, pos_weight_from
 from instrumentid.training.resume import AtomicCheckpointIO, ReseedEachBatch, checkpoint_dir, prepare_checkpoints
@@ -47,13 +49,6 @@ def apply_overrides(examples: Sequence[Example], overrides_csv: str) -> list[Exa
     if overrides and not matched:
         raise DataError(f"{overrides_csv}: none of its {len(overrides)} files is in the training data")
     return updated
-
-
-def grouped_split(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """Hold out ``fraction`` of the groups, multilabel-stratified (see :mod:`instrumentid.analysis.split`)."""
-    from instrumentid.analysis.split import grouped_split as stratified
-
-    return stratified(examples, val_fraction=fraction, seed=seed)
 
 
 def model_params(config: TrainConfig, features: dict) -> dict:
@@ -83,7 +78,7 @@ def _split(config: TrainConfig) -> tuple[list[Example], list[Example]]:
     if config.val_data:
         train_examples, val_examples = examples, read_all(config.val_data)
     else:
-        train_examples, val_examples = grouped_split(examples, config.val_fraction, config.seed)
+        train_examples, val_examples = grouped_split(examples, val_fraction=config.val_fraction, seed=config.seed)
     if not val_examples:
         raise DataError("the validation split is empty: give --val-data or more training groups")
     return train_examples, val_examples
@@ -225,7 +220,7 @@ def _write_bundle(config, module, features, normalization, train_examples, val_e
     if config.tune_thresholds:
         from instrumentid.evaluation.thresholds import tune_thresholds
 
-        thresholds = np.clip(tune_thresholds(y_true, y_score), 0.02, 0.98)
+        thresholds = clip_tuned(tune_thresholds(y_true, y_score))
     validation = compute_metrics(y_true, y_score, thresholds, LABELS)
     untrained = untrained_warnings(y_score, validation)
     for warning in untrained:

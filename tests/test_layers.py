@@ -1,0 +1,66 @@
+"""Imports point down: every module imports only from layers below its own (docs/design.md).
+
+A layer is a package (``data``, ``serve``...) or a top-level module; a package may import its
+own modules freely. Imports inside functions count too: a lazy import is still a dependency.
+"""
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "instrumentid"
+
+#: Lowest first; the same picture as docs/design.md.
+LAYERS = (
+    ("errors",),
+    ("labels", "io", "thresholds", "windows", "bundled"),
+    ("schema", "audio", "features", "augment", "losses", "models"),
+    ("bundle", "data", "synth"),
+    ("runtimes",),
+    ("predict",),
+    ("export", "sinks", "scale", "evaluation"),
+    ("training", "analysis"),
+    ("serve",),
+    ("cli",),
+)
+LEVEL = {unit: level for level, units in enumerate(LAYERS) for unit in units}
+
+
+def _unit(module: str) -> str:
+    """``instrumentid.data.split`` -> ``data``; ``instrumentid`` (the package face) -> ``""``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _imports(path: Path):
+    """``(line, module)`` of every instrumentid import in ``path`` (``from instrumentid import x``
+    counts as an import of ``instrumentid.x`` when ``x`` is a module)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names if alias.name.startswith("instrumentid."))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "instrumentid":
+            if node.module != "instrumentid":
+                yield node.lineno, node.module
+            for alias in node.names:
+                target = SRC.joinpath(*node.module.split(".")[1:], alias.name)
+                if target.with_suffix(".py").is_file() or target.is_dir():
+                    yield node.lineno, f"{node.module}.{alias.name}"
+
+
+def test_every_module_is_in_a_layer():
+    units = {p.stem if p.is_file() else p.name for p in SRC.iterdir()
+             if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
+    assert units == set(LEVEL), "add the new module to LAYERS here and to docs/design.md"
+
+
+def test_imports_point_down():
+    upward = []
+    for path in sorted(SRC.rglob("*.py")):
+        source = ".".join(("instrumentid", *path.relative_to(SRC).with_suffix("").parts))
+        here = _unit(source.removesuffix(".__init__"))
+        if here == "":  # the package face (__version__, load_model) sits above everything
+            continue
+        for line, module in _imports(path):
+            there = _unit(module)
+            if there and there != here and LEVEL[there] >= LEVEL[here]:
+                upward.append(f"{path.relative_to(SRC.parent)}:{line} {here} imports {module}")
+    assert not upward, "\n".join(upward)
