@@ -12,7 +12,8 @@ labels             ordered label codes (the order of every score vector)
 sample_rate        Hz the model listens at
 window_s, hop_s    analysis window and hop in seconds
 features           feature config dict, e.g. ``{"name": "logmel", "n_mels": 64, ...}``
-normalization      ``{"mean": float, "std": float}`` of the features on the training set
+normalization      ``{"mean": float, "std": float}`` of the features on the training set (one list
+                   entry per channel for multi-channel front-ends)
 model              ``{"name": registry name, "params": {...}}``
 state_dict         model weights
 thresholds         one float per label, in (0, 1)
@@ -99,7 +100,7 @@ def make_bundle(
         "window_s": float(window_s),
         "hop_s": float(hop_s),
         "features": dict(features),
-        "normalization": {"mean": float(normalization["mean"]), "std": float(normalization["std"])},
+        "normalization": {"mean": _statistic(normalization["mean"]), "std": _statistic(normalization["std"])},
         "model": {"name": model_name, "params": _plain(model_params)},
         "state_dict": {k: v.detach().cpu().clone() for k, v in state_dict.items()},
         "thresholds": [0.5] * len(labels) if thresholds is None else [float(t) for t in thresholds],
@@ -108,6 +109,11 @@ def make_bundle(
     }
     validate(bundle, "<new bundle>")
     return bundle
+
+
+def _statistic(value):
+    """A normalisation statistic: one float, or a list of floats (one per channel)."""
+    return [float(v) for v in value] if isinstance(value, (list, tuple)) else float(value)
 
 
 def round_to_half(model: nn.Module) -> nn.Module:
