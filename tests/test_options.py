@@ -57,3 +57,16 @@ def test_feature_flags_that_do_not_apply_are_refused(tiny_data, tmp_path):
         TrainConfig(features="cqt").feature_config()
     assert TrainConfig(features="wavelet", hop_length=160).feature_config()["hop_length"] == 160
     assert TrainConfig(features="mfcc", n_mels=40, feature_params={"n_mels": 48}).feature_config()["n_mels"] == 48
+
+
+@pytest.mark.parametrize("model,params,features", [
+    ("lstm", {"hidden_size": 16, "num_layers": 1}, "mel"),
+    ("lstm", {"hidden_size": 16, "attention": True, "attention_dim": 8}, "mfcc"),
+    ("parallel-mobilenet", {"widths": [4, 8, 8], "groups": [["cel", "vio", "tru", "org"], ["cla", "flu", "sax"],
+                                                            ["gac", "gel", "pia", "voi"]]}, "multi"),
+])
+def test_architecture_trains_and_round_trips(model, params, features, tiny_data, tmp_path):
+    bundle = _train(tiny_data, tmp_path, model=model, model_params=params, features=features)
+    assert bundle["model"]["name"] == model and bundle["features"]["name"] == features.replace("mel", "logmel")
+    first = _predicts(bundle, tmp_path)
+    assert _predicts(load_bundle(tmp_path / "m.iid"), tmp_path)["scores"] == first["scores"]  # deterministic rebuild
