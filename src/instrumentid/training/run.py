@@ -218,7 +218,8 @@ def _write_bundle(config, module, features, normalization, train_examples, val_e
     model = module.model.cpu().eval()
     common = dict(
         # "pretrained" points at local weights used to start training; the bundle carries the result
-        model_name=config.model, model_params={k: v for k, v in model_params(config, features).items() if k != "pretrained"},
+        model_name=config.model, model_params={**{k: v for k, v in model_params(config, features).items() if k != "pretrained"},
+                                               **getattr(model, "architecture", {})},
         state_dict=model.state_dict(), sample_rate=config.sample_rate, window_s=config.window_s,
         hop_s=config.hop_s, features=features, normalization=normalization, labels=LABELS,
         aggregation=config.aggregation,
