@@ -26,6 +26,20 @@ min_duration_s     optional: shortest audio the model judges (default ``predict.
 ``instrumentid export`` turns a bundle into an ONNX graph (front-end included) that carries
 the :func:`header` — every key but the weights — as JSON metadata, plus ``variable_length``;
 see :mod:`instrumentid.export`. This module imports torch only where weights are touched.
+
+An ensemble (``instrumentid ensemble``) is a bundle like any other, read by the same predictor:
+
+=================  =====================================================================
+features           ``{"name": "waveform", "sample_rate": R}``, R the highest member rate
+normalization      ``{"mean": 0.0, "std": 1.0}`` (each member normalises its own features)
+model              ``{"name": "ensemble", "params": {"members": [...], "weights": [[...]],
+                   "sample_rate": R, "n_labels": L}}``; a member is ``{"model", "features",
+                   "normalization", "sample_rate"}`` copied from its bundle, ``weights`` is
+                   members × labels (normalised per label)
+state_dict         every member's weights under ``members.<i>.`` (covered by the checksum)
+labels, window_s,  shared by all members; ``thresholds`` tuned on a validation set or the
+hop_s, thresholds  members' weighted mean (:mod:`instrumentid.ensemble`)
+=================  =====================================================================
 """
 
 from __future__ import annotations

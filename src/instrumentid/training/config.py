@@ -78,6 +78,9 @@ class TrainConfig:
         from instrumentid.features import ALIASES, FEATURES, feature_config
         from instrumentid.models import entry
 
+        if not entry(self.model).trainable:
+            raise ConfigError(f"model {self.model!r} is assembled from trained bundles, not trained "
+                              f"(see 'instrumentid {self.model} --help')")
         own = entry(self.model).frontend
         name = ALIASES.get(self.features, self.features)
         if own != "logmel":  # raw waveform, or YAMNet's mel fixed by its pretrained weights
