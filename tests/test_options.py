@@ -56,6 +56,8 @@ def test_feature_flags_that_do_not_apply_are_refused(tiny_data, tmp_path):
     with pytest.raises(ConfigError, match="unknown feature front-end 'cqt'"):
         TrainConfig(features="cqt").feature_config()
     assert TrainConfig(features="wavelet", hop_length=160).feature_config()["hop_length"] == 160
+    from_yaml = TrainConfig.from_dict({"features": "mfcc", "feature_params": {"n_mfcc": 13, "deltas": 1}})
+    assert from_yaml.feature_config()["n_mfcc"] == 13 and from_yaml.feature_config()["name"] == "mfcc"
     assert TrainConfig(features="mfcc", n_mels=40, feature_params={"n_mels": 48}).feature_config()["n_mels"] == 48
 
 
