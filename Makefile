@@ -16,13 +16,14 @@ ZOO_VENV := .venv-zoo
 # timm needs torchvision; on this platform it imports only beside these (CUDA) builds.
 ZOO_TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: help setup setup-dev system demo test test-fast test-zoo bench default-model default-model-quick fast-model serve clean
+.PHONY: help setup setup-dev system demo test test-fast test-zoo bench default-model default-model-quick fast-model experiments serve clean
 
 help:
 	@echo "make demo           set up, then predict with the bundled model on the bundled example"
 	@echo "make test           set up (incl. FluidSynth, SoundFonts, chromium via apt when root), run all tests"
 	@echo "make default-model  re-run the recipe of the bundled default and audioset-zeroshot models (~60 min, 2 CPU cores)"
 	@echo "make fast-model     re-run the recipe of the bundled fast model (small CNN, ~25 min)"
+	@echo "make experiments    the small-budget comparison of docs/experiments.md (~30 min, 2 CPU cores)"
 	@echo "make bench          speed benchmarks (predict, synth, the server under load)"
 	@echo "make test-zoo       the timm backbone in .venv-zoo (torch 2.14.1 + torchvision, ~5.5 GB)"
 	@echo "make serve          HTTP server with a web page on http://127.0.0.1:8000"
@@ -91,6 +92,9 @@ default-model-quick: setup-dev system
 
 fast-model: setup-dev system
 	$(BIN)/python recipes/fast_model.py
+
+experiments: setup-dev system
+	$(BIN)/python recipes/experiments.py
 
 serve: setup-dev
 	$(BIN)/instrumentid serve

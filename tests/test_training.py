@@ -132,7 +132,7 @@ def test_every_shipped_config_loads_and_builds_its_model(path):
     from instrumentid.training.run import model_params
 
     config = TrainConfig.from_yaml(path)
-    model = build(config.model, **model_params(config, config.features()))
+    model = build(config.model, **model_params(config, config.feature_config()))
     assert sum(p.numel() for p in model.parameters()) > 0
 
 

@@ -12,7 +12,8 @@ labels             ordered label codes (the order of every score vector)
 sample_rate        Hz the model listens at
 window_s, hop_s    analysis window and hop in seconds
 features           feature config dict, e.g. ``{"name": "logmel", "n_mels": 64, ...}``
-normalization      ``{"mean": float, "std": float}`` of the features on the training set
+normalization      ``{"mean": float, "std": float}`` of the features on the training set (one list
+                   entry per channel for multi-channel front-ends)
 model              ``{"name": registry name, "params": {...}}``
 state_dict         model weights
 thresholds         one float per label, in (0, 1) (the rule: :mod:`instrumentid.thresholds`)
@@ -27,6 +28,20 @@ the :func:`header` — every key but the weights — as JSON metadata, plus ``va
 see :mod:`instrumentid.export`. Code that only reads a bundle's description takes
 :func:`info` of it (a :class:`BundleInfo`), which works alike on a bundle and on a header.
 This module imports torch only where weights are touched.
+
+An ensemble (``instrumentid ensemble``) is a bundle like any other, read by the same predictor:
+
+=================  =====================================================================
+features           ``{"name": "waveform", "sample_rate": R}``, R the highest member rate
+normalization      ``{"mean": 0.0, "std": 1.0}`` (each member normalises its own features)
+model              ``{"name": "ensemble", "params": {"members": [...], "weights": [[...]],
+                   "sample_rate": R, "n_labels": L}}``; a member is ``{"model", "features",
+                   "normalization", "sample_rate"}`` copied from its bundle, ``weights`` is
+                   members × labels (normalised per label)
+state_dict         every member's weights under ``members.<i>.`` (covered by the checksum)
+labels, window_s,  shared by all members; ``thresholds`` tuned on a validation set or the
+hop_s, thresholds  members' weighted mean (:mod:`instrumentid.ensemble`)
+=================  =====================================================================
 """
 
 from __future__ import annotations
@@ -103,7 +118,7 @@ def make_bundle(
         "window_s": float(window_s),
         "hop_s": float(hop_s),
         "features": dict(features),
-        "normalization": {"mean": float(normalization["mean"]), "std": float(normalization["std"])},
+        "normalization": {"mean": _statistic(normalization["mean"]), "std": _statistic(normalization["std"])},
         "model": {"name": model_name, "params": _plain(model_params)},
         "state_dict": {k: v.detach().cpu().clone() for k, v in state_dict.items()},
         "thresholds": [0.5] * len(labels) if thresholds is None else [float(t) for t in thresholds],
@@ -112,6 +127,11 @@ def make_bundle(
     }
     validate(bundle, "<new bundle>")
     return bundle
+
+
+def _statistic(value):
+    """A normalisation statistic: one float, or a list of floats (one per channel)."""
+    return [float(v) for v in value] if isinstance(value, (list, tuple)) else float(value)
 
 
 def round_to_half(model: nn.Module) -> nn.Module:

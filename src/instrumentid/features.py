@@ -9,12 +9,29 @@ read ours.
 
 The feature config is a plain dict (``{"name": "logmel", "n_fft": ..., ...}``) stored in
 every bundle; :func:`build_frontend` rebuilds the module from it, so it lives in one place.
+
+Front-ends by name (:data:`FEATURES`; more register with :func:`register_frontend`):
+
+==========  ==============================================================================
+logmel      log-mel dB, 1 channel (alias ``mel``); librosa's ``melspectrogram`` + ``power_to_db``
+yamnet      YAMNet's own log-mel (its AudioSet weights expect it)
+waveform    the raw window, for models that learn their filters (Wav2Vec2, ensembles)
+mfcc        MFCCs of the log-mel, optional delta / delta-delta channels
+            (:mod:`instrumentid.frontends.mfcc`)
+wavelet     constant-Q wavelet filterbank (librosa's pseudo-CQT), dB or log
+            (:mod:`instrumentid.frontends.wavelet`)
+multi       channels stacked: log-mel, MFCC upsampled, harmonic and percussive log-mel
+            (:mod:`instrumentid.frontends.multi`)
+==========  ==============================================================================
+
+Every spectrogram front-end returns ``(batch, channels, bins, frames)``; normalisation
+statistics are one mean/std, or one per channel for multi-channel front-ends.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -132,21 +149,35 @@ class LogMel(_MelModule):
         config = config or LogMelConfig(**params)
         super().__init__(config, config.n_fft)
 
-    def power_mel(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Mel power spectrogram ``(batch, n_mels, frames)``."""
+    def power_spectrogram(self, waveform: torch.Tensor) -> torch.Tensor:
+        """STFT power ``(batch, 1 + n_fft // 2, frames)`` (``center=True``, zero padding)."""
         c = self.config
         # center=True with pad_mode="constant", spelled out so the ONNX export frames alike
         padded = torch.nn.functional.pad(waveform, (c.n_fft // 2, c.n_fft // 2))
-        return torch.matmul(self.mel_basis, stft_power(padded, c.n_fft, c.hop_length, self.window))
+        return stft_power(padded, c.n_fft, c.hop_length, self.window)
+
+    def power_mel(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Mel power spectrogram ``(batch, n_mels, frames)``."""
+        return torch.matmul(self.mel_basis, self.power_spectrogram(waveform))
+
+    def to_db(self, power_mel: torch.Tensor) -> torch.Tensor:
+        """``power_to_db(S, ref=1.0, amin=1e-10, top_db)`` of ``(batch, n_mels, frames)``, per example."""
+        return power_to_db(power_mel, top_db=self.config.top_db)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         if waveform.dim() == 1:
             waveform = waveform.unsqueeze(0)
-        db = 10.0 * torch.log10(torch.clamp(self.power_mel(waveform), min=1e-10))
-        if self.config.top_db is not None:
-            peak = db.amax(dim=(-2, -1), keepdim=True)
-            db = torch.maximum(db, peak - self.config.top_db)
-        return db.unsqueeze(1)
+        return self.to_db(self.power_mel(waveform)).unsqueeze(1)
+
+
+def power_to_db(power: torch.Tensor, *, top_db: float | None = 80.0, amin: float = 1e-10) -> torch.Tensor:
+    """librosa's ``power_to_db(S, ref=1.0, amin, top_db)`` on ``(batch, bins, frames)``: the
+    floor ``max - top_db`` is taken per example (librosa takes it per call, one example)."""
+    db = 10.0 * torch.log10(torch.clamp(power, min=amin))
+    if top_db is not None:
+        peak = db.amax(dim=(-2, -1), keepdim=True)
+        db = torch.maximum(db, peak - top_db)
+    return db
 
 
 @dataclass(frozen=True)
@@ -228,14 +259,25 @@ class Waveform(nn.Module):
 
 
 class Normalize(nn.Module):
-    """``(x - mean) / std`` with statistics stored as buffers (and in the bundle)."""
+    """``(x - mean) / std`` with statistics stored as buffers (and in the bundle).
 
-    def __init__(self, mean: float = 0.0, std: float = 1.0) -> None:
+    ``mean`` and ``std`` are numbers, or one number per channel of ``(batch, channels, bins,
+    frames)`` features (multi-channel front-ends, whose channels have different scales).
+    """
+
+    def __init__(self, mean: float | Sequence[float] = 0.0, std: float | Sequence[float] = 1.0) -> None:
         super().__init__()
-        if not std > 0:
+        mean_t = torch.as_tensor(mean, dtype=torch.float32)
+        std_t = torch.as_tensor(std, dtype=torch.float32)
+        if mean_t.shape != std_t.shape or mean_t.dim() > 1:
+            raise ConfigError(f"normalisation mean and std must be two numbers or two lists of one length, "
+                              f"got {mean!r} and {std!r}")
+        if not bool((std_t > 0).all()):
             raise ConfigError(f"normalisation std must be positive, got {std}")
-        self.register_buffer("mean", torch.tensor(float(mean)), persistent=False)
-        self.register_buffer("std", torch.tensor(float(std)), persistent=False)
+        if mean_t.dim() == 1:  # per channel: broadcast over (batch, channels, bins, frames)
+            mean_t, std_t = mean_t.view(-1, 1, 1), std_t.view(-1, 1, 1)
+        self.register_buffer("mean", mean_t, persistent=False)
+        self.register_buffer("std", std_t, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
@@ -252,15 +294,27 @@ class Frontend(nn.Sequential):
         return self[0]
 
 
+#: Front-end name → (module class, config dataclass). Extended by :func:`register_frontend`.
 FEATURES = {
     "logmel": (LogMel, LogMelConfig),
     "yamnet": (YamnetLogMel, YamnetMelConfig),
     "waveform": (Waveform, WaveformConfig),
 }
+#: Other spellings accepted on input (the bundle always stores the canonical name).
+ALIASES = {"mel": "logmel"}
+
+
+def register_frontend(name: str, module_cls: type[nn.Module], config_cls: type) -> None:
+    """Add a front-end: ``module_cls(config)`` maps ``(batch, samples)`` to model input;
+    ``config_cls`` is a frozen dataclass whose ``to_dict()`` includes ``"name": name``."""
+    if name in FEATURES:
+        raise ValueError(f"feature front-end {name!r} is already registered")
+    FEATURES[name] = (module_cls, config_cls)
 
 
 def feature_config(name: str = "logmel", **params) -> dict:
     """A validated feature config dict (defaults filled in)."""
+    name = ALIASES.get(name, name)
     if name not in FEATURES:
         raise ConfigError(f"unknown feature front-end {name!r}; available: {', '.join(FEATURES)}")
     _, config_cls = FEATURES[name]
@@ -282,17 +336,33 @@ def build_frontend(features: Mapping, normalization: Mapping | None = None) -> F
     return Frontend(module_cls(config_cls(**params)), Normalize(normalization["mean"], normalization["std"]))
 
 
+def feature_shape(features: Mapping, n_samples: int) -> tuple[int, ...]:
+    """Shape of one example's model input for a window of ``n_samples``: ``(channels, bins,
+    frames)`` for spectrogram front-ends, ``(1, samples)`` for the waveform."""
+    with torch.inference_mode():
+        return tuple(build_frontend(features).features(torch.zeros(1, n_samples)).shape[1:])
+
+
 @torch.inference_mode()
-def compute_normalization(features: nn.Module, batches: Iterable[torch.Tensor]) -> dict[str, float]:
-    """Global mean/std of the features over waveform batches (streaming, float64 sums)."""
+def compute_normalization(features: nn.Module, batches: Iterable[torch.Tensor]) -> dict:
+    """Mean/std of the features over waveform batches (streaming, float64 sums): two numbers,
+    or two lists with one entry per channel when the features have several channels."""
     total, total_sq, count = 0.0, 0.0, 0
     for waveform in batches:
         x = features(waveform).double()
-        total += float(x.sum())
-        total_sq += float(x.square().sum())
-        count += x.numel()
+        per_channel = x.dim() == 4 and x.shape[1] > 1
+        dims = (0, 2, 3) if per_channel else tuple(range(x.dim()))
+        total = total + x.sum(dim=dims)
+        total_sq = total_sq + x.square().sum(dim=dims)
+        count += x.numel() // (x.shape[1] if per_channel else 1)
     if count == 0:
         raise ConfigError("cannot compute normalisation statistics from an empty dataset")
     mean = total / count
-    std = math.sqrt(max(total_sq / count - mean * mean, 1e-12))
-    return {"mean": mean, "std": std}
+    std = torch.sqrt(torch.clamp(total_sq / count - mean * mean, min=1e-12))
+    if mean.dim() == 0:
+        return {"mean": float(mean), "std": float(std)}
+    return {"mean": mean.tolist(), "std": std.tolist()}
+
+
+# the other front-ends register themselves (they build on the log-mel above)
+from instrumentid import frontends  # noqa: E402,F401

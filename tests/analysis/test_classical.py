@@ -80,3 +80,26 @@ def test_load_rejects_other_files(tmp_path):
     bogus.write_text("not a model")
     with pytest.raises(DataError, match="x.joblib"):
         load_classical(bogus)
+
+
+def test_stacking_appends_a_bundles_embedding_and_checks_it(tmp_path):
+    """A backbone's embedding + the hand-made features feed one logistic head per label."""
+    from instrumentid.analysis.classical import evaluate_classical, train_classical
+    from instrumentid.bundle import save_bundle
+    from instrumentid.errors import DataError
+
+    from helpers import tiny_bundle_dict
+
+    bundle = save_bundle(tiny_bundle_dict(), tmp_path / "backbone.iid")
+    train = _irmas_train(tmp_path / "train", per_class=6, seed=0)
+    test = _irmas_train(tmp_path / "test", per_class=3, seed=1)
+    model = train_classical(train, tmp_path / "stack.joblib", embedding_model=bundle, head="logistic")
+    assert len(model["feature_names"]) == len(feature_names()) + 2 * 8  # the tiny CNN embeds into 16 numbers
+    assert model["feature_names"][-1] == "embedding15" and model["embedding_checksum"]
+    metrics = evaluate_classical(test, tmp_path / "stack.joblib", tmp_path / "report", plots=False)
+    assert metrics["model_name"] == "classical-logistic-stacked" and metrics["file"]["f1_micro"] > 0.8
+    changed = tiny_bundle_dict(seed=5)
+    changed["state_dict"] = {k: v + 0.1 if v.is_floating_point() else v for k, v in changed["state_dict"].items()}
+    save_bundle(changed, bundle)
+    with pytest.raises(DataError, match="changed since the stacked model was trained"):
+        evaluate_classical(test, tmp_path / "stack.joblib", tmp_path / "report2", plots=False)

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("instrumentid.cli.synth", "render an IRMAS-format dataset from SoundFonts and real notes"),
     "evaluate": ("instrumentid.cli.evaluate", "metrics, predictions and an HTML report on a labelled set"),
     "tune-thresholds": ("instrumentid.cli.tune_thresholds", "per-label thresholds that maximise F1, into a new bundle"),
+    "ensemble": ("instrumentid.cli.ensemble", "combine trained bundles into one (mean, or weights fitted on a validation set)"),
     "embed": ("instrumentid.cli.embed", "export embeddings (TensorBoard projector, t-SNE/PCA plots)"),
     "gradcam": ("instrumentid.cli.gradcam", "Grad-CAM heat map over the spectrogram for a file and a label"),
     "label-issues": ("instrumentid.cli.label_issues", "find suspect labels with cleanlab"),

@@ -10,17 +10,22 @@ EXAMPLES = """\
 examples:
   instrumentid classical train data/IRMAS-TrainingData --out svm.joblib
   instrumentid classical evaluate data/IRMAS-TestingData --model svm.joblib --out svm-report/
+  instrumentid classical train train.csv --embedding-model cnn.iid --head logistic --out stack.joblib  # stacking
 """
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
     sub = parser.add_subparsers(dest="action", metavar="<action>", required=True)
-    train = sub.add_parser("train", help="extract features and fit one SVM per instrument")
+    train = sub.add_parser("train", help="extract features and fit one SVM (or logistic head) per instrument")
     options.add_dataset(train)
     train.add_argument("--out", required=True, help="model file to write (joblib)")
     train.add_argument("--C", type=float, default=1.0, help="SVM regularisation C (1.0)")
     train.add_argument("--kernel", choices=("rbf", "linear", "poly", "sigmoid"), default="rbf", help="SVM kernel")
+    train.add_argument("--head", choices=("svm", "logistic"), default="svm", help="one per label: calibrated SVM "
+                                                                                   "(default) or logistic regression")
+    train.add_argument("--embedding-model", metavar="BUNDLE", default=None,
+                       help="stacking: append this bundle's mean window embedding to the hand-made features")
     evaluate = sub.add_parser("evaluate", help="metrics, predictions, report and feature-variance ranking")
     options.add_dataset(evaluate)
     options.add_model(evaluate, "model file from 'classical train'", required=True)
@@ -35,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.action == "train":
         model = train_classical(args.data, args.out, labels_file=args.labels_file, C=args.C, kernel=args.kernel,
-                                progress=True)
+                                head=args.head, embedding_model=args.embedding_model, progress=True)
         meta = model["metadata"]
-        print(f"trained {len(model['labels'])} SVMs on {meta['n_files']} files "
+        print(f"trained {len(model['labels'])} {model['head']} heads on {meta['n_files']} files "
               f"({len(model['feature_names'])} features); wrote {args.out}")
         print("highest-variance features: " + ", ".join(r["feature"] for r in model["feature_variance"][:5]))
         errors = meta["errors"]

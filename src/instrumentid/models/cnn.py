@@ -32,24 +32,25 @@ class ConvBlock(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """Log-mel ``(batch, 1, n_mels, frames)`` → logits ``(batch, n_labels)``.
+    """Spectrogram ``(batch, in_channels, bins, frames)`` → logits ``(batch, n_labels)``.
 
     Parameters
     ----------
     n_labels : number of outputs.
     widths : channels of the four conv blocks.
     dropout : dropout before the head.
+    in_channels : input channels (1 for log-mel; more for MFCC deltas or ``multi`` features).
     """
 
     def __init__(self, n_labels: int = 11, widths: tuple[int, ...] | list[int] = (16, 32, 64, 128),
-                 dropout: float = 0.3) -> None:
+                 dropout: float = 0.3, in_channels: int = 1) -> None:
         super().__init__()
         widths = list(widths)
-        blocks, in_ch = [], 1
+        blocks, in_ch = [], in_channels
         for i, width in enumerate(widths):
             blocks.append(ConvBlock(in_ch, width, pool=(2, 2) if i < len(widths) - 1 else (1, 1)))
             in_ch = width
-        self.input_bn = nn.BatchNorm2d(1)
+        self.input_bn = nn.BatchNorm2d(in_channels)
         self.blocks = nn.Sequential(*blocks)
         self.embedding_dim = 2 * in_ch
         self.dropout = nn.Dropout(dropout)
@@ -70,10 +71,11 @@ class SmallCNN(nn.Module):
 
 
 @register("cnn", "small VGG-style CNN on log-mel (default; ~0.3 M parameters, fast on CPU)")
-def build_cnn(n_labels: int = 11, widths=(16, 32, 64, 128), dropout: float = 0.3) -> SmallCNN:
-    return SmallCNN(n_labels=n_labels, widths=widths, dropout=dropout)
+def build_cnn(n_labels: int = 11, widths=(16, 32, 64, 128), dropout: float = 0.3, in_channels: int = 1) -> SmallCNN:
+    return SmallCNN(n_labels=n_labels, widths=widths, dropout=dropout, in_channels=in_channels)
 
 
 @register("cnn-wide", "wider VGG-style CNN on log-mel (~1.2 M parameters; better, ~3x slower)")
-def build_cnn_wide(n_labels: int = 11, widths=(32, 64, 128, 256), dropout: float = 0.3) -> SmallCNN:
-    return SmallCNN(n_labels=n_labels, widths=widths, dropout=dropout)
+def build_cnn_wide(n_labels: int = 11, widths=(32, 64, 128, 256), dropout: float = 0.3,
+                   in_channels: int = 1) -> SmallCNN:
+    return SmallCNN(n_labels=n_labels, widths=widths, dropout=dropout, in_channels=in_channels)

@@ -23,19 +23,21 @@ class ModelEntry:
     frontend: str = "logmel"  # the feature front-end it reads: "logmel", "yamnet" or "waveform"
     #: False for pretrained networks that expect their front-end's raw output (no mean/std scaling)
     normalize: bool = True
+    #: False for models assembled from trained bundles (``ensemble``): ``train`` refuses them
+    trainable: bool = True
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
 def register(name: str, description: str, *, requires: str | None = None, frontend: str = "logmel",
-             normalize: bool = True):
+             normalize: bool = True, trainable: bool = True):
     """Class/function decorator adding a builder to the registry under ``name``."""
 
     def decorator(builder):
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is already registered")
-        _REGISTRY[name] = ModelEntry(name, builder, description, requires, frontend, normalize)
+        _REGISTRY[name] = ModelEntry(name, builder, description, requires, frontend, normalize, trainable)
         return builder
 
     return decorator

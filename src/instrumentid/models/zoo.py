@@ -3,7 +3,9 @@
 Nothing is downloaded: each builder starts from a random initialisation, or from
 ``pretrained=PATH`` — a local Hugging Face model folder (AST, Wav2Vec2) or a local timm
 weights file. ``pretrained`` is a training-time parameter only: the bundle stores the trained
-weights and rebuilds the architecture without it.
+weights and rebuilds the architecture without it (AST and Wav2Vec2 built from a checkpoint
+expose ``architecture = {"backbone_config": <its Hugging Face config>}``, which ``train``
+stores in the bundle's model parameters in place of the path).
 
 ============  ==========  ================================================================
 name          input       architecture
@@ -13,6 +15,10 @@ ast           log-mel     Audio Spectrogram Transformer (``transformers.ASTModel
 wav2vec2      waveform    Wav2Vec2 (``transformers.Wav2Vec2Model``), or its conv feature
                           encoder only (``feature_extractor_only=True``, as the seed team tried)
 ============  ==========  ================================================================
+
+``ast`` and ``wav2vec2`` take ``adapter="bottleneck"`` or ``"lora"`` (with ``adapter_size``,
+``lora_rank``, ``lora_alpha``): the backbone is frozen and only the adapters and the head train
+(:mod:`instrumentid.models.adapters`); ``train`` prints how many parameters that is.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import torch
 from torch import nn
 
 from instrumentid.errors import ConfigError
+from instrumentid.models.adapters import attach_adapters
 from instrumentid.models.registry import register
 
 
@@ -64,26 +71,43 @@ class TimmClassifier(nn.Module):
         return self.head(self.embed(x))
 
 
-class ASTClassifier(nn.Module):
-    """Audio Spectrogram Transformer on log-mel ``(batch, 1, n_mels, frames)``."""
+class _TransformerClassifier(nn.Module):
+    """What AST and Wav2Vec2 share: a Hugging Face backbone, optional adapters, and the
+    architecture a bundle rebuilds them from."""
 
     gradcam_layer = None  # attention maps, not conv feature maps
 
+    @staticmethod
+    def _backbone(model_cls, config_cls, *, pretrained: str | None, backbone_config: dict | None, defaults: dict,
+                  **load):
+        """From a local checkpoint folder, from a stored config (a bundle's), or from ``defaults``."""
+        if pretrained:
+            return model_cls.from_pretrained(pretrained, local_files_only=True, **load)
+        return model_cls(config_cls(**(backbone_config or defaults)))
+
+    def _adapt(self, pretrained: str | None, adapter: str | None, **adapter_params) -> None:
+        #: parameters that rebuild this network without the checkpoint (the bundle stores them)
+        self.architecture = {"backbone_config": self.backbone.config.to_dict()} if pretrained else {}
+        if adapter:
+            self.adapters = attach_adapters(self.backbone, adapter, **adapter_params)
+
+
+class ASTClassifier(_TransformerClassifier):
+    """Audio Spectrogram Transformer on log-mel ``(batch, 1, n_mels, frames)``."""
+
     def __init__(self, n_labels: int = 11, n_mels: int = 64, n_frames: int = 151, hidden_size: int = 192,
                  num_layers: int = 4, num_heads: int = 3, intermediate_size: int = 768, patch_stride: int = 10,
-                 pretrained: str | None = None, dropout: float = 0.1) -> None:
+                 pretrained: str | None = None, dropout: float = 0.1, backbone_config: dict | None = None,
+                 adapter: str | None = None, adapter_size: int = 64, lora_rank: int = 8, lora_alpha: float = 16.0) -> None:
         super().__init__()
         transformers = _import("transformers")
-        if pretrained:
-            self.backbone = transformers.ASTModel.from_pretrained(
-                pretrained, local_files_only=True, num_mel_bins=n_mels, max_length=n_frames,
-                ignore_mismatched_sizes=True)
-        else:
-            config = transformers.ASTConfig(
-                hidden_size=hidden_size, num_hidden_layers=num_layers, num_attention_heads=num_heads,
-                intermediate_size=intermediate_size, num_mel_bins=n_mels, max_length=n_frames,
-                frequency_stride=patch_stride, time_stride=patch_stride)
-            self.backbone = transformers.ASTModel(config)
+        defaults = dict(hidden_size=hidden_size, num_hidden_layers=num_layers, num_attention_heads=num_heads,
+                        intermediate_size=intermediate_size, num_mel_bins=n_mels, max_length=n_frames,
+                        frequency_stride=patch_stride, time_stride=patch_stride)
+        self.backbone = self._backbone(transformers.ASTModel, transformers.ASTConfig, pretrained=pretrained,
+                                       backbone_config=backbone_config, defaults=defaults, num_mel_bins=n_mels,
+                                       max_length=n_frames, ignore_mismatched_sizes=True)
+        self._adapt(pretrained, adapter, adapter_size=adapter_size, lora_rank=lora_rank, lora_alpha=lora_alpha)
         self.embedding_dim = self.backbone.config.hidden_size
         self.head = _Head(self.embedding_dim, n_labels, dropout)
 
@@ -94,24 +118,24 @@ class ASTClassifier(nn.Module):
         return self.head(self.embed(x))
 
 
-class Wav2Vec2Classifier(nn.Module):
+class Wav2Vec2Classifier(_TransformerClassifier):
     """Wav2Vec2 on waveforms ``(batch, 1, samples)``: mean+max pooling of its frames."""
-
-    gradcam_layer = None
 
     def __init__(self, n_labels: int = 11, hidden_size: int = 256, num_layers: int = 4, num_heads: int = 4,
                  intermediate_size: int = 1024, feature_extractor_only: bool = False, freeze_feature_encoder: bool = False,
-                 pretrained: str | None = None, dropout: float = 0.1) -> None:
+                 pretrained: str | None = None, dropout: float = 0.1, backbone_config: dict | None = None,
+                 adapter: str | None = None, adapter_size: int = 64, lora_rank: int = 8, lora_alpha: float = 16.0) -> None:
         super().__init__()
         transformers = _import("transformers")
-        if pretrained:
-            self.backbone = transformers.Wav2Vec2Model.from_pretrained(pretrained, local_files_only=True)
-        else:
-            self.backbone = transformers.Wav2Vec2Model(transformers.Wav2Vec2Config(
-                hidden_size=hidden_size, num_hidden_layers=num_layers, num_attention_heads=num_heads,
-                intermediate_size=intermediate_size))
+        if adapter and feature_extractor_only:
+            raise ConfigError("wav2vec2: adapters live in the transformer layers, which feature_extractor_only skips")
+        defaults = dict(hidden_size=hidden_size, num_hidden_layers=num_layers, num_attention_heads=num_heads,
+                        intermediate_size=intermediate_size)
+        self.backbone = self._backbone(transformers.Wav2Vec2Model, transformers.Wav2Vec2Config, pretrained=pretrained,
+                                       backbone_config=backbone_config, defaults=defaults)
         if freeze_feature_encoder:
             self.backbone.freeze_feature_encoder()
+        self._adapt(pretrained, adapter, adapter_size=adapter_size, lora_rank=lora_rank, lora_alpha=lora_alpha)
         self.feature_extractor_only = feature_extractor_only
         dim = self.backbone.config.conv_dim[-1] if feature_extractor_only else self.backbone.config.hidden_size
         self.embedding_dim = 2 * dim

@@ -28,6 +28,8 @@ class TrainConfig:
     sample_rate: int = field(default=16_000, metadata={"help": "model sample rate (Hz)"})
     window_s: float = field(default=3.0, metadata={"help": "analysis window (seconds)"})
     hop_s: float = field(default=3.0, metadata={"help": "hop between windows at inference (seconds)"})
+    features: str = field(default="logmel", metadata={"help": "feature front-end of spectrogram models: logmel (alias mel) | mfcc | wavelet | multi"})
+    feature_params: dict = field(default_factory=dict, metadata={"help": "front-end parameters as YAML, e.g. '{n_mfcc: 20, deltas: 2}' (mfcc), '{fmin: 55, n_bins: 84, scale: log}' (wavelet), '{channels: [mel, mfcc, harmonic, percussive]}' (multi)"})
     n_mels: int = field(default=64, metadata={"help": "mel bands"})
     n_fft: int = field(default=1024, metadata={"help": "FFT size (samples)"})
     hop_length: int = field(default=320, metadata={"help": "STFT hop (samples)"})
@@ -66,18 +68,33 @@ class TrainConfig:
     progress: bool = field(default=True, metadata={"help": "progress bars"})
     recipe: str = field(default="", metadata={"help": "name of the recipe that produced this run (stored in metadata)"})
 
-    def features(self) -> dict:
-        """The feature config of the chosen model's front-end (log-mel, or raw waveform)."""
-        from instrumentid.features import feature_config
+    def feature_config(self) -> dict:
+        """The feature config: ``features`` for spectrogram models, else the model's own input.
+
+        The mel flags (``n_fft``, ``hop_length``, ``n_mels``, ``fmin``, ``fmax``) apply to the
+        mel-based front-ends (logmel, mfcc, multi); ``wavelet`` takes ``hop_length`` and the rest
+        from ``feature_params``, which override any flag.
+        """
+        from instrumentid.features import ALIASES, FEATURES, feature_config
         from instrumentid.models import entry
 
-        frontend = entry(self.model).frontend
-        if frontend == "waveform":
-            return feature_config("waveform", sample_rate=self.sample_rate)
-        if frontend == "yamnet":  # fixed by the pretrained weights: the mel flags do not apply
-            return feature_config("yamnet", sample_rate=self.sample_rate)
-        return feature_config("logmel", sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
-                              n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax)
+        if not entry(self.model).trainable:
+            raise ConfigError(f"model {self.model!r} is assembled from trained bundles, not trained "
+                              f"(see 'instrumentid {self.model} --help')")
+        own = entry(self.model).frontend
+        name = ALIASES.get(self.features, self.features)
+        if own != "logmel":  # raw waveform, or YAMNet's mel fixed by its pretrained weights
+            if name != "logmel" or self.feature_params:
+                raise ConfigError(f"model {self.model!r} reads its own {own} input: --features and --feature-params "
+                                  "do not apply")
+            return feature_config(own, sample_rate=self.sample_rate)
+        if name in ("yamnet", "waveform"):
+            raise ConfigError(f"--features {name} is not a front-end for model {self.model!r}; "
+                              "choose logmel, mfcc, wavelet or multi")
+        fields = FEATURES[name][1].__dataclass_fields__ if name in FEATURES else {}
+        shared = ("n_fft", "hop_length", "n_mels", "fmin", "fmax") if "n_mels" in fields else ("hop_length",)
+        params = {**{key: getattr(self, key) for key in shared}, **self.feature_params}
+        return feature_config(name, sample_rate=self.sample_rate, **params)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

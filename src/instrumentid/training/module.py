@@ -8,6 +8,8 @@ file-level ``val/f1_macro`` (at 0.5) and ``val/auroc_macro``.
 
 from __future__ import annotations
 
+import sys
+
 import lightning as L
 import numpy as np
 import torch
@@ -36,6 +38,16 @@ class InstrumentModule(L.LightningModule):
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         return self.model(self.frontend(waveform))
+
+    def on_fit_start(self) -> None:
+        """Report what trains: a frozen backbone with adapters shows a small trainable share."""
+        total = sum(p.numel() for p in self.model.parameters())
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        if self.trainer.is_global_zero:
+            print(f"parameters: {trainable:,} trainable of {total:,} ({trainable / max(total, 1):.1%})",
+                  file=sys.stderr, flush=True)
+        for logger in self.loggers:
+            logger.log_hyperparams({"parameters_total": total, "parameters_trainable": trainable})
 
     def training_step(self, batch, batch_idx):
         waveform, targets = batch

@@ -23,7 +23,7 @@ from instrumentid.data.datasets import Example, read_dataset
 from instrumentid.data.module import InstrumentDataModule
 from instrumentid.data.split import grouped_split
 from instrumentid.errors import ConfigError, DataError
-from instrumentid.features import LogMelConfig, build_frontend, compute_normalization
+from instrumentid.features import build_frontend, compute_normalization, feature_shape
 from instrumentid.labels import LABELS
 from instrumentid.models import build, entry
 from instrumentid.thresholds import clip_tuned
@@ -55,9 +55,14 @@ def model_params(config: TrainConfig, features: dict) -> dict:
     """Model parameters: the config's, plus the input geometry for builders that ask for it."""
     params = {"n_labels": len(LABELS), **config.model_params}
     accepted = inspect.signature(entry(config.model).builder).parameters
-    if features["name"] == "logmel":
-        geometry = {"n_mels": config.n_mels,
-                    "n_frames": LogMelConfig(hop_length=config.hop_length).frames(round(config.window_s * config.sample_rate))}
+    if features["name"] not in ("waveform", "yamnet"):
+        channels, bins, frames = feature_shape(features, round(config.window_s * config.sample_rate))
+        geometry = {"n_bins": bins, "n_mels": bins, "n_frames": frames}
+        if channels != 1:
+            if "in_channels" not in accepted:
+                raise ConfigError(f"model {config.model!r} takes one input channel; "
+                                  f"--features {features['name']} gives {channels}")
+            geometry["in_channels"] = channels
         params.update({k: v for k, v in geometry.items() if k in accepted and k not in params})
     return params
 
@@ -137,7 +142,7 @@ def train(config: TrainConfig) -> Path | None:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
 
-    features = config.features()
+    features = config.feature_config()
     datamodule = InstrumentDataModule(
         train_examples, val_examples, labels=LABELS, sample_rate=config.sample_rate, window_s=config.window_s,
         hop_s=config.hop_s, batch_size=config.batch_size, balanced=config.balanced,
@@ -208,7 +213,8 @@ def _write_bundle(config, module, features, normalization, train_examples, val_e
     model = module.model.cpu().eval()
     common = dict(
         # "pretrained" points at local weights used to start training; the bundle carries the result
-        model_name=config.model, model_params={k: v for k, v in model_params(config, features).items() if k != "pretrained"},
+        model_name=config.model, model_params={**{k: v for k, v in model_params(config, features).items() if k != "pretrained"},
+                                               **getattr(model, "architecture", {})},
         state_dict=model.state_dict(), sample_rate=config.sample_rate, window_s=config.window_s,
         hop_s=config.hop_s, features=features, normalization=normalization, labels=LABELS,
         aggregation=config.aggregation,

@@ -1,0 +1,9 @@
+"""Feature front-ends beyond the log-mel: MFCC, a constant-Q wavelet filterbank, multi-channel.
+
+Each module defines a frozen config dataclass and an ``nn.Module`` mapping waveforms
+``(batch, samples)`` to ``(batch, channels, bins, frames)``, and registers both in
+:data:`instrumentid.features.FEATURES` (the one registry ``build_frontend`` and the bundle use).
+They reuse the log-mel machinery of :mod:`instrumentid.features` (STFT, mel filters, dB).
+"""
+
+from instrumentid.frontends import mfcc, multi, wavelet  # noqa: F401  (registers mfcc, multi, wavelet)
