@@ -13,7 +13,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "instrumentid"
 LAYERS = (
     ("errors",),
     ("labels", "io", "thresholds", "windows", "bundled"),
-    ("schema", "audio", "features", "augment", "losses", "models"),
+    ("schema", "audio", "features", "augment", "losses"),
+    ("models",),
     ("bundle", "data", "synth"),
     ("runtimes",),
     ("predict",),
