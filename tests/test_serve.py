@@ -246,3 +246,23 @@ def test_a_bug_or_a_nan_on_one_file_is_that_files_error_record(tiny_bundle, tmp_
     assert bug["error"] == "bug.wav: could not be processed (unexpected RuntimeError: boom)"
     assert nan["error"] == "nan.wav: the model gave non-finite scores for this audio"
     assert "scores" in ok
+
+
+def test_a_pyav_format_is_decoded_once_and_its_duration_cap_holds(client, predictor, tmp_path, monkeypatch):
+    from instrumentid import audio
+
+    from helpers import encode_with_av
+
+    short = encode_with_av(tmp_path / "short.m4a", "aac", 44_100, 2, seconds=2.0)
+    long = encode_with_av(tmp_path / "long.m4a", "aac", 44_100, 1, seconds=7.0)  # over the 5-s cap
+    assert abs(audio.declared_duration(short) - 2.0) < 0.1
+    decodes = []
+    original = audio._av_decode
+    monkeypatch.setattr(audio, "_av_decode", lambda path: decodes.append(path) or original(path))
+    with open(short, "rb") as fs, open(long, "rb") as fl:
+        records = client.post("/predict", files=[("files", ("short.m4a", fs)), ("files", ("long.m4a", fl))]).json()
+    served = records[0]["scores"]
+    assert len(decodes) == 1
+    assert served == predictor.predict(short)["scores"]
+    assert "longer than the 5 s limit" in records[1]["error"]
+    assert len(decodes) == 2  # plus the direct predict above: the server itself decoded once

@@ -149,6 +149,26 @@ def info(path: str | os.PathLike) -> AudioInfo:
     return AudioInfo(str(path), meta.samplerate, meta.channels, meta.frames, meta.format, meta.subtype)
 
 
+def declared_duration(path: str | os.PathLike) -> float | None:
+    """The duration (s) a file's header declares, without decoding any audio: libsndfile's frame
+    count, or the container's duration for PyAV formats; None when the header does not say.
+
+    For limits checked before decoding (the server's duration cap); :func:`info` decodes
+    PyAV formats whole to give exact numbers.
+    """
+    path = Path(path)
+    meta = _soundfile_info(path)
+    if meta is not None:
+        return meta.frames / meta.samplerate if meta.samplerate > 0 else None
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="replace") as container:
+            return container.duration / av.time_base if container.duration else None
+    except av.FFmpegError as exc:
+        raise AudioError(f"{path}: not a readable audio file or unsupported format ({_reason(exc)})") from None
+
+
 def _reason(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[-1] if text else type(exc).__name__

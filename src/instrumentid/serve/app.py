@@ -164,8 +164,8 @@ def _predict_upload(predictor: Predictor, limits: Limits, upload: UploadFile, se
     name = _safe_name(upload.filename)
     tmp = _spool(upload, name, limits.max_upload_mb)
     try:
-        duration = audio.info(tmp).duration_seconds
-        if duration > limits.max_duration_s:
+        duration = audio.declared_duration(tmp)  # from the header: the file is decoded once, to predict
+        if duration is not None and duration > limits.max_duration_s:
             return schema.error_record(name, f"{name}: audio is {duration:.0f} s long, "
                                              f"longer than the {limits.max_duration_s:g} s limit")
         return _finite(predictor.predict_file(tmp, segments=segments, threshold=threshold, name=name))
