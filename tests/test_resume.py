@@ -133,3 +133,27 @@ def test_segments_in_csv_are_a_long_table(tiny_bundle, tmp_path):
     assert [float(r["start_s"]) for r in windows] == [0.0, 1.0, 2.0, 2.5]  # the last window ends with the file
     assert all(0 <= float(r["cel"]) <= 1 for r in windows)
     assert [r["error"] != "" for r in rows if r["file"] == str(broken)] == [True]
+
+
+def test_parquet_shards_hold_one_flat_row_per_file(tiny_bundle, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet", reason="Parquet needs pyarrow (the scale extra)")
+    from instrumentid import sinks
+
+    songs = [write_tone(tmp_path / "in" / f"{i}.wav", 300 + 50 * i, 1.0) for i in range(5)]
+    (tmp_path / "in" / "bad.wav").write_bytes(b"RIFF")
+    out = tmp_path / "shards"
+    with sinks.ParquetShards(out, LABELS, rows_per_shard=2) as shards:
+        for song in songs:
+            shards.write({"file": str(song), "duration_s": 1.0, "scores": dict.fromkeys(LABELS, 0.25),
+                          "present": ["cel"], "warnings": ["short"]})
+    assert sorted(p.name for p in out.iterdir()) == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    rows = pq.read_table(out).to_pylist()
+    assert [r["file"] for r in rows] == [str(s) for s in songs] and rows[0]["cel"] == 0.25
+    assert rows[0]["present"] == "cel" and rows[0]["warnings"] == "short"
+
+    done = run("predict", tmp_path / "in", "-f", "parquet", "-o", tmp_path / "cli", "--model", tiny_bundle)
+    assert done.returncode == 1 and "bad.wav" in done.stderr  # the broken file is a row with its error
+    table = pq.read_table(tmp_path / "cli").to_pylist()
+    assert len(table) == 6 and [r["error"] != "" for r in table].count(True) == 1
+    again = run("predict", tmp_path / "in", "-f", "parquet", "-o", tmp_path / "cli", "--model", tiny_bundle)
+    assert again.returncode == 2 and "already holds part-*.parquet shards" in again.stderr

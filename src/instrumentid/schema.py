@@ -95,18 +95,24 @@ def csv_header(labels: Sequence[str]) -> list[str]:
     return ["file", *labels, "present", "duration_s", "warnings", "error"]
 
 
+def flat_row(record: Mapping, labels: Sequence[str]) -> dict:
+    """One file's record as a flat row (the CSV and Parquet shape): ``file``, one score per label,
+    ``present`` and ``warnings`` (``;``-joined), ``duration_s``, ``error`` (scores None for an error)."""
+    if is_error(record):
+        return {"file": record["file"], **{c: None for c in labels}, "present": "", "duration_s": None,
+                "warnings": "", "error": record["error"]}
+    return {"file": record["file"], **{c: record["scores"][c] for c in labels}, "present": ";".join(record["present"]),
+            "duration_s": record["duration_s"], "warnings": ";".join(record.get("warnings", [])), "error": ""}
+
+
 def to_csv(records: Iterable[Mapping], labels: Sequence[str]) -> str:
     """``file`` + one score column per label (the Lumen/IRMAS CSV shape), then present,
-    duration_s, warnings (``;``-joined) and error."""
+    duration_s, warnings (``;``-joined) and error: :func:`flat_row` per file."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(csv_header(labels))
+    writer = csv.DictWriter(buffer, fieldnames=csv_header(labels), lineterminator="\n")
+    writer.writeheader()
     for record in records:
-        if is_error(record):
-            writer.writerow([record["file"], *([""] * len(labels)), "", "", "", record["error"]])
-        else:
-            writer.writerow([record["file"], *(record["scores"][c] for c in labels), ";".join(record["present"]),
-                             record["duration_s"], ";".join(record.get("warnings", [])), ""])
+        writer.writerow({k: "" if v is None else v for k, v in flat_row(record, labels).items()})
     return buffer.getvalue()
 
 

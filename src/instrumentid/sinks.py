@@ -113,3 +113,51 @@ class ResumableLog:
     def __exit__(self, *exc) -> bool:
         self.close()
         return False
+
+
+class ParquetShards:
+    """Records as flat rows (:func:`schema.flat_row`) in Parquet files ``part-00000.parquet``, …
+    under a folder, ``rows_per_shard`` rows each; every shard is written atomically as it fills,
+    so memory holds at most one shard. Needs pyarrow (the ``scale`` extra)."""
+
+    def __init__(self, folder: str | os.PathLike, labels, *, rows_per_shard: int = 10_000) -> None:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ConfigError("Parquet output needs pyarrow: pip install 'instrumentid[scale]'") from None
+        self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ConfigError(f"{self.folder}: Parquet shards go into a folder; this is a file")
+        if self.folder.is_dir() and any(self.folder.glob("part-*.parquet")):
+            raise ConfigError(f"{self.folder}: already holds part-*.parquet shards; give an empty or new folder")
+        self.labels, self.rows_per_shard = tuple(labels), int(rows_per_shard)
+        self.rows: list[dict] = []
+        self.shards = 0
+
+    def write(self, record: Mapping) -> None:
+        self.rows.append(schema.flat_row(record, self.labels))
+        if len(self.rows) >= self.rows_per_shard:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not self.rows and self.shards:
+            return
+        columns = schema.csv_header(self.labels)
+        table = pa.table({c: [row[c] for row in self.rows] for c in columns},
+                         schema=pa.schema([(c, pa.float64() if c in self.labels or c == "duration_s" else pa.string())
+                                           for c in columns]))
+        with atomic_path(self.folder / f"part-{self.shards:05d}.parquet") as tmp:
+            pq.write_table(table, tmp)
+        self.shards += 1
+        self.rows = []
+
+    def __enter__(self) -> ParquetShards:
+        return self
+
+    def __exit__(self, exc_type, *exc) -> bool:
+        if exc_type is None:
+            self._flush()
+        return False

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from instrumentid import schema
 from instrumentid.cli import options
 
-FORMATS = ("table", "json", "jsonl", "csv")
+FORMATS = ("table", "json", "jsonl", "csv", "parquet")
 ENGINES = ("local", "ray")
 
 EXAMPLES = """\
@@ -21,6 +21,7 @@ examples:
   instrumentid predict take.wav --model my.iid --threshold 0.3
   instrumentid predict archive/ -r -f jsonl -o archive.jsonl --resume    # re-run after a crash: skips done files
   instrumentid predict archive/ -r -f jsonl -o archive.jsonl --resume --engine ray --ray-address auto
+  instrumentid predict archive/ -r -f parquet -o archive-parquet/ --engine ray   # Parquet shards (pyarrow)
   instrumentid predict song.mp3 --model fast.onnx                        # onnxruntime, no torch import
 
 output: one record per file: file, duration_s, scores (all labels), present (scores at or
@@ -36,7 +37,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     options.add_model(parser, help="a bundle (.iid), an exported graph (.onnx) or a bundled model name "
                                    "(default, fast, audioset-zeroshot); default: default")
     parser.add_argument("--format", "-f", choices=FORMATS, default="table", help="output format (default: table)")
-    parser.add_argument("--output", "-o", metavar="FILE", help="write to FILE atomically instead of stdout")
+    parser.add_argument("--output", "-o", metavar="FILE", help="write to FILE atomically instead of stdout "
+                                                               "(with -f parquet: a folder of part-*.parquet shards)")
     parser.add_argument("--resume", action="store_true",
                         help="with -o FILE.jsonl: append each record as it is made and skip files already in "
                              "FILE (same path, size and mtime); a killed run resumes where it stopped")
@@ -79,6 +81,8 @@ def _check(args: argparse.Namespace) -> None:
         check_threshold(args.threshold, "--threshold")
     if args.resume and (args.output is None or args.format != "jsonl"):
         raise ConfigError("--resume needs --format jsonl and --output FILE (records are appended line by line)")
+    if args.format == "parquet" and (args.output is None or args.segments):
+        raise ConfigError("-f parquet writes one row per file into the folder -o DIR (no --segments; use jsonl)")
     if args.engine != "ray" and (args.ray_address or args.ray_actors):
         raise ConfigError("--ray-address and --ray-actors go with --engine ray")
 
@@ -121,9 +125,15 @@ def _report(record: dict) -> bool:
 
 
 def _write(args: argparse.Namespace, records: Iterable[dict], labels: tuple[str, ...]) -> int:
-    from instrumentid.sinks import TextSink
+    from instrumentid.sinks import ParquetShards, TextSink
 
     failed = 0
+    if args.format == "parquet":
+        with ParquetShards(args.output, labels) as shards:
+            for record in records:
+                failed += _report(record)
+                shards.write(record)
+        return 1 if failed else 0
     collected = []
     with TextSink(args.output) as sink:
         for record in records:
