@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -77,10 +79,11 @@ def test_write_is_atomic_and_round_trips(tmp_path):
     [
         (lambda p: p, "file not found"),
         (lambda p: (p.write_bytes(b""), p)[1], "empty"),
+        (lambda p: (os.mkfifo(p), p)[1], "not a regular file"),  # would block forever if opened
         (lambda p: (p.write_text("hello, not audio" * 20), p)[1], "not a readable audio file"),
         (lambda p: (p.write_bytes(np.random.default_rng(0).bytes(4096)), p)[1], "not a readable audio file"),
     ],
-    ids=["missing", "zero-bytes", "text", "random-bytes"],
+    ids=["missing", "zero-bytes", "fifo", "text", "random-bytes"],
 )
 def test_bad_files_raise_audio_error_naming_the_file(tmp_path, make, match):
     path = make(tmp_path / "bad file.wav")

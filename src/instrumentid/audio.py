@@ -57,6 +57,8 @@ def _check_exists(path: Path) -> None:
         raise AudioError(f"{path}: file not found")
     if path.is_dir():
         raise AudioError(f"{path}: is a directory, not an audio file")
+    if not path.is_file():  # a pipe or a device: decoders seek, and a pipe cannot be read twice
+        raise AudioError(f"{path}: not a regular file (a pipe or device); save the audio to a file first")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: file is empty (0 bytes)")
 
