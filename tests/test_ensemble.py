@@ -132,3 +132,12 @@ def test_members_must_share_labels_and_windows():
         TrainConfig(model="ensemble").feature_config()
     with pytest.raises(ConfigError, match="not trained: instrumentid ensemble"):
         build("ensemble")
+
+
+def test_ensemble_exports_to_onnx(tmp_path):
+    """Members, their front-ends and the in-model resampler all go into one graph."""
+    pytest.importorskip("onnxruntime", reason="the onnx extra (onnx, onnxruntime) is not installed")
+    from instrumentid import export
+
+    path = save_bundle(make_ensemble([tiny_bundle_dict(0), _mfcc_bundle(sample_rate=22_050)]), tmp_path / "e.iid")
+    assert export.export_onnx(path, tmp_path / "e.onnx")["max_abs_diff"] < 1e-4

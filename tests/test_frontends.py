@@ -133,3 +133,24 @@ def test_front_end_config_errors():
         feature_config("multi", channels=["mel", "chroma"])
     with pytest.raises(ConfigError, match="deltas need at least delta_width=9 frames"):
         Mfcc(deltas=1)(torch.zeros(1, 1000))
+
+
+@pytest.mark.parametrize("name,params,channels", [("mfcc", {"n_mfcc": 13, "deltas": 2}, 3),
+                                                  ("wavelet", {"fmin": 110.0, "n_bins": 48}, 1),
+                                                  ("multi", {}, 4)])
+def test_front_end_exports_to_onnx_with_its_model(name, params, channels, tmp_path):
+    """The front-end runs inside the exported graph (ONNX STFT; the medians sort), like the log-mel."""
+    pytest.importorskip("onnxruntime", reason="the onnx extra (onnx, onnxruntime) is not installed")
+    from instrumentid import export
+    from instrumentid.bundle import save_bundle
+    from instrumentid.models import build
+
+    from helpers import tiny_bundle_dict
+
+    torch.manual_seed(0)
+    model_params = {"n_labels": 11, "widths": [4, 8, 8, 8], "dropout": 0.0, "in_channels": channels}
+    features = feature_config(name, **params)
+    bundle = tiny_bundle_dict(model_params=model_params, state_dict=build("cnn", **model_params).state_dict(),
+                              features=features, normalization={"mean": [0.0] * channels, "std": [10.0] * channels})
+    report = export.export_onnx(save_bundle(bundle, tmp_path / "m.iid"), tmp_path / "m.onnx")
+    assert report["max_abs_diff"] < 1e-4

@@ -75,8 +75,12 @@ def median_filter(x: torch.Tensor, kernel: int, dim: int) -> torch.Tensor:
     x = x.transpose(dim, -1)
     if x.shape[-1] < half:
         raise ConfigError(f"a median filter of {kernel} is too wide for {x.shape[-1]} frames or bands")
+    n = x.shape[-1]
     padded = torch.cat([x[..., :half].flip(-1), x, x[..., -half:].flip(-1)], dim=-1)
-    return padded.unfold(-1, kernel, 1).median(dim=-1).values.transpose(dim, -1)
+    windows = torch.stack([padded[..., i : i + n] for i in range(kernel)], dim=-1)  # exports, unlike unfold
+    if torch.onnx.is_in_onnx_export():  # ONNX has no median: the middle of the sorted window
+        return windows.sort(dim=-1).values[..., half].transpose(dim, -1)
+    return windows.median(dim=-1).values.transpose(dim, -1)
 
 
 def hpss_masks(magnitude: torch.Tensor, harmonic_kernel: int, percussive_kernel: int) -> tuple[torch.Tensor, torch.Tensor]:
