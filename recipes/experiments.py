@@ -75,7 +75,7 @@ SHARED_WITH_TRAINING = ("tonejs-instruments/guitar-electric",)
 def datasets(work: Path, shared: Path, quick: bool, seed: int, jobs: int) -> tuple[list[str], Path, Path]:
     """Render, split and write the CSVs: ``(training sets, validation csv, test csv)``."""
     from instrumentid.data.datasets import Example, read_dataset, write_csv
-    from instrumentid.training.run import grouped_split
+    from instrumentid.data.split import grouped_split
 
     per_class, excerpts, negatives = SIZES["quick" if quick else "full"]
     synth = work / "synth"
@@ -84,7 +84,7 @@ def datasets(work: Path, shared: Path, quick: bool, seed: int, jobs: int) -> tup
     for prefix in REAL_VALIDATION:
         args += ["--hold-out", prefix]
     instrumentid(*args)
-    excerpts_train, excerpts_val = grouped_split(read_dataset(synth / "IRMAS-TestingData"), 0.5, seed)
+    excerpts_train, excerpts_val = grouped_split(read_dataset(synth / "IRMAS-TestingData"), val_fraction=0.5, seed=seed)
     rendered_negatives = [e for e in read_dataset(synth / "manifest.csv") if e.path.parent.name == "negatives"]
     real_train, real_held_out = real_split(shared)
     notes = [Example(path, (code,), f"real-notes:{folder}") for path, code, folder in real_note_files(shared)
