@@ -190,10 +190,18 @@ def _check_finite(path: Path, block: np.ndarray) -> None:
                          f"(at most ±{MAX_ABS_SAMPLE:g} accepted); the file is corrupt or not audio")
 
 
-def to_mono(waveform: np.ndarray) -> np.ndarray:
-    """Average the channels of ``waveform`` (shape ``(channels, samples)`` or ``(samples,)``)."""
+def to_mono(waveform: np.ndarray, *, channel_axis: int = 0) -> np.ndarray:
+    """Average the channels of ``waveform`` (``(channels, samples)``, ``(samples, channels)`` with
+    ``channel_axis=1``, or ``(samples,)``).
+
+    A product with equal weights, not ``mean``: numpy reduces a short axis about 40 times slower,
+    which cost half a second per 10 minutes of stereo audio.
+    """
     waveform = np.asarray(waveform, dtype=np.float32)
-    return waveform if waveform.ndim == 1 else waveform.mean(axis=0, dtype=np.float32)
+    if waveform.ndim == 1:
+        return waveform
+    weights = np.full(waveform.shape[channel_axis], 1.0 / waveform.shape[channel_axis], dtype=np.float32)
+    return weights @ waveform if channel_axis == 0 else waveform @ weights
 
 
 #: Most channels an in-memory array may have; it also tells ``(samples, channels)`` from ``(channels, samples)``.
@@ -225,7 +233,7 @@ def array_to_mono(waveform, sample_rate: int, *, name: str = "<waveform>",
                 raise AudioError(f"{name}: cannot tell channels from samples in an array of shape {array.shape}; "
                                  "pass channels_first=True or False")
             channels_first = rows_are_channels and not cols_are_channels
-        array = array.mean(axis=0 if channels_first else 1, dtype=np.float32)
+        array = to_mono(array, channel_axis=0 if channels_first else 1)
     elif array.ndim != 1:
         raise AudioError(f"{name}: expected a 1-d or 2-d audio array, got shape {array.shape}")
     _check_finite(Path(name), array)
@@ -312,7 +320,7 @@ def stream(
                 block = handle.read(block_frames, dtype="float32", always_2d=True)
                 last = block.shape[0] < block_frames
                 _check_finite(path, block)
-                mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+                mono = to_mono(block, channel_axis=1) if block.shape[1] > 1 else block[:, 0]
                 if resampler is not None:
                     mono = resampler.resample_chunk(np.ascontiguousarray(mono), last=last)
                 if mono.size:

@@ -49,7 +49,8 @@ class SignalLevel:
             if block.size:
                 self.samples += block.size
                 self.peak = max(self.peak, float(np.max(np.abs(block))))
-                self.energy += float(np.dot(block.astype(np.float64), block.astype(np.float64)))
+                wide = block.astype(np.float64)  # float32 sums of 10⁷ squares drift
+                self.energy += float(np.dot(wide, wide))
             yield block
 
     @property
