@@ -92,22 +92,30 @@ def _split(config: TrainConfig) -> tuple[list[Example], list[Example]]:
     return train_examples, val_examples
 
 
+def build_module(config: TrainConfig, features: dict, normalization: dict,
+                 pos_weight: torch.Tensor | None = None) -> InstrumentModule:
+    """The LightningModule of ``config`` around a fresh registry model.
+
+    What depends on the training data (``normalization``, ``pos_weight``) comes in measured,
+    so a config can be checked to build without any data.
+    """
+    model = build(config.model, **model_params(config, features))
+    return InstrumentModule(
+        model, features=features, normalization=normalization, n_labels=len(LABELS), lr=config.lr,
+        weight_decay=config.weight_decay, loss=config.loss, pos_weight=pos_weight,
+        label_smoothing=config.label_smoothing, augment=config.augment, aggregation=config.aggregation,
+    )
+
+
 def _module(config: TrainConfig, features: dict, train_set) -> tuple[InstrumentModule, dict]:
-    """The LightningModule (a fresh registry model) and the normalisation measured on training crops."""
+    """The LightningModule and the normalisation measured on training crops."""
     if entry(config.model).normalize:
         sample = torch.stack([train_set[i][0] for i in range(min(len(train_set), 512))])
         normalization = compute_normalization(build_frontend(features).features, sample.split(64))
     else:  # pretrained weights expect the front-end's own scale
         normalization = {"mean": 0.0, "std": 1.0}
-    model = build(config.model, **model_params(config, features))
-    module = InstrumentModule(
-        model, features=features, normalization=normalization, n_labels=len(LABELS), lr=config.lr,
-        weight_decay=config.weight_decay, loss=config.loss,
-        pos_weight=pos_weight_from(train_set.targets) if config.pos_weight else None,
-        label_smoothing=config.label_smoothing, mix_p=config.mix_p, noise_p=config.noise_p, eq_p=config.eq_p,
-        gain_p=config.gain_p, lowpass_p=config.lowpass_p, specaugment=config.specaugment, aggregation=config.aggregation,
-    )
-    return module, normalization
+    pos_weight = pos_weight_from(train_set.targets) if config.pos_weight else None
+    return build_module(config, features, normalization, pos_weight), normalization
 
 
 def _trainer(config: TrainConfig, run_dir: Path, checkpoints: list[ModelCheckpoint]) -> L.Trainer:
