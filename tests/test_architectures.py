@@ -69,3 +69,27 @@ def test_parallel_mobilenet_group_errors():
 def test_lstm_refuses_input_of_another_geometry():
     with pytest.raises(ConfigError, match="built for 64 values per frame, got 3 x 20"):
         build("lstm")(torch.randn(1, 3, 20, 10))
+
+
+def test_every_registry_entry_declares_the_geometry_its_builder_takes():
+    """``train`` trusts the declared geometry instead of reading signatures; this keeps the two in step."""
+    import inspect
+
+    from instrumentid.models import available
+    from instrumentid.models.registry import GEOMETRY
+
+    for name, entry in available().items():
+        taken = GEOMETRY & set(inspect.signature(entry.builder).parameters)
+        assert entry.geometry == taken, name
+
+
+def test_stored_params_drop_training_only_weights_and_add_what_the_model_reports():
+    from instrumentid.models import stored_params
+
+    class Reporting(torch.nn.Module):
+        architecture = {"backbone_config": {"hidden_size": 8}}
+
+    params = {"n_labels": 11, "pretrained": "weights/start.pt", "dropout": 0.1}
+    assert stored_params(torch.nn.Linear(1, 1), params) == {"n_labels": 11, "dropout": 0.1}
+    assert stored_params(Reporting(), params) == {"n_labels": 11, "dropout": 0.1,
+                                                  "backbone_config": {"hidden_size": 8}}

@@ -70,3 +70,47 @@ def test_specaugment_masks_bands_to_zero():
     out = augment.SpecAugment(freq_masks=1, max_freq_width=8, time_masks=1, max_time_width=10).train()(features)
     assert (out == 0).any() and (out == 1).float().mean() > 0.7
     assert torch.equal(augment.SpecAugment().eval()(features), features)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: augment.RandomGain(p=0.5), lambda: augment.MixClips(p=0.5), lambda: augment.AddNoise(p=0.5),
+     lambda: augment.RandomEQ(p=0.5), lambda: augment.RandomLowPass(16_000, p=0.5)],
+    ids=["RandomGain", "MixClips", "AddNoise", "RandomEQ", "RandomLowPass"],
+)
+def test_drawn_values_are_kept_and_applying_them_again_replays_the_call(make):
+    x, y = _tones([220, 330, 440, 550]), torch.eye(4, len(LABELS))
+    transform = make().train()
+    out, labels = transform(x, y, torch.Generator().manual_seed(1))
+    drawn = {name: value.clone() for name, value in transform.drawn.items()}
+    assert drawn and all(4 in value.shape for value in drawn.values())  # one value per clip (per round)
+    state = torch.get_rng_state()
+    again, again_labels = transform.apply(x, y)  # from the kept values alone: draws nothing
+    assert torch.equal(again, out) and torch.equal(again_labels, labels)
+    assert torch.equal(torch.get_rng_state(), state)
+    redrawn = make().randomize_parameters(x, torch.Generator().manual_seed(1))  # same generator state, same draw
+    assert redrawn.keys() == drawn.keys() and all(torch.equal(redrawn[k], drawn[k]) for k in drawn)
+    other = make().randomize_parameters(x, torch.Generator().manual_seed(2))
+    assert any(not torch.equal(other[k], drawn[k]) for k in drawn)
+
+
+def test_a_chain_call_can_be_read_back_from_its_transforms():
+    chain = augment.build_waveform_augment(mix_p=1.0, noise_p=1.0, eq_p=1.0, gain_p=1.0, lowpass_p=1.0).train()
+    x, y = _tones([220, 330, 440]), torch.eye(3, len(LABELS))
+    out, labels = chain(x, y, torch.Generator().manual_seed(0))
+    replayed, replayed_labels = x, y
+    for transform in chain:
+        replayed, replayed_labels = transform.apply(replayed, replayed_labels)
+    assert torch.equal(replayed, out) and torch.equal(replayed_labels, labels)
+    assert chain[0].drawn["apply"].flatten().tolist() == [1.0, 1.0, 1.0]  # p=1: every clip changed
+
+
+def test_specaugment_keeps_its_masks_and_replays_them():
+    features = torch.randn(3, 1, 32, 50)
+    spec = augment.SpecAugment(freq_masks=2, max_freq_width=6, time_masks=1, max_time_width=10).train()
+    out = spec(features, torch.Generator().manual_seed(4))
+    assert spec.drawn["freq_start"].shape == (2, 3, 1) and spec.drawn["time_width"].shape == (1, 3, 1)
+    assert torch.equal(spec.apply(features), out)
+    start, width = spec.drawn["time_start"][0, 0, 0], spec.drawn["time_width"][0, 0, 0]
+    assert (out[0, :, :, start:start + width] == 0).all()
+    assert torch.equal(augment.SpecAugment(freq_masks=0, time_masks=0).train()(features), features)

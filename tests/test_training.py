@@ -125,15 +125,44 @@ def test_ddp_on_two_cpu_processes(tone_dataset, tmp_path):
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
-def test_every_shipped_config_loads_and_builds_its_model(path):
-    """A typo in a shipped YAML (or a model that stopped accepting its parameters) fails here, fast."""
-    from instrumentid.models import build
-    from instrumentid.training.config import TrainConfig
-    from instrumentid.training.run import model_params
+def test_every_shipped_config_builds_its_model_and_module(path):
+    """A typo in a shipped YAML, a model that stopped accepting its parameters, or module wiring
+    that drifted from the config fails here, fast and without data."""
+    import torch
+
+    from instrumentid.training.run import build_module
 
     config = TrainConfig.from_yaml(path)
-    model = build(config.model, **model_params(config, config.feature_config()))
-    assert sum(p.numel() for p in model.parameters()) > 0
+    features = config.feature_config()
+    module = build_module(config, features, normalization={"mean": 0.0, "std": 1.0})
+    assert sum(p.numel() for p in module.model.parameters()) > 0
+    assert [t.p for t in module.augment] == [config.augment.gain_p, config.augment.eq_p, config.augment.mix_p,
+                                             config.augment.lowpass_p, config.augment.noise_p]
+    torch.manual_seed(0)
+    waveform = torch.randn(2, round(config.window_s * config.sample_rate)) * 0.1
+    augmented, targets = module.train().augment(waveform, torch.eye(2, len(LABELS)))
+    assert augmented.shape == waveform.shape and targets.shape == (2, len(LABELS))
+    assert module.eval()(waveform).shape == (2, len(LABELS))
+
+
+def test_augmentation_settings_are_one_group_with_top_level_keys_and_flags():
+    """Configs and checkpoints written before the grouping name ``mix_p`` etc. at the top level."""
+    import argparse
+
+    from instrumentid.training.config import AugmentConfig, add_config_arguments, config_from_args
+
+    config = TrainConfig.from_dict({"mix_p": 0.1, "specaugment": False, "lr": 0.01})
+    assert config.augment == AugmentConfig(mix_p=0.1, specaugment=False) and config.lr == 0.01
+    flat = config.to_dict()
+    assert flat["mix_p"] == 0.1 and "augment" not in flat and TrainConfig.from_dict(flat) == config
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    from_flags = config_from_args(parser.parse_args(["--noise-p", "0", "--specaugment", "false"]))
+    assert from_flags.augment == AugmentConfig(noise_p=0.0, specaugment=False)
+    with pytest.raises(ConfigError, match="eq_p is a probability"):
+        TrainConfig.from_dict({"eq_p": 1.5})
+    with pytest.raises(ConfigError, match="unknown config field"):
+        TrainConfig.from_dict({"augment": {"mix_p": 0.1}})
 
 
 def test_yamnet_fine_tunes_only_its_top_blocks_through_train(tone_dataset, tmp_path):

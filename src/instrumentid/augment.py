@@ -1,9 +1,14 @@
 """Batch augmentations that run on the batch's device (waveforms and spectrograms).
 
-Each transform is an ``nn.Module`` that acts only in training mode and draws its random
-values with ``torch`` (seeded by Lightning's ``seed_everything``). Waveform transforms take
-``(waveform (batch, samples), targets (batch, n_labels))`` and return both, so mixing can
-update labels; :class:`SpecAugment` works on features ``(batch, 1, n_mels, frames)``.
+Each transform is an ``nn.Module`` that acts only in training mode, in two steps (as
+audiomentations' transforms do): ``randomize_parameters`` draws every random value of the call
+and keeps them in the transform's ``drawn`` dict; ``apply`` changes the batch using only those,
+so what a call did can be logged, and applying again replays it exactly. Calling a transform
+does both. Draws come from the ``torch.Generator`` given (on the batch's device), else from
+torch's global generator, which Lightning's ``seed_everything`` and the trainer's per-batch
+reseeding seed. Waveform transforms take ``(waveform (batch, samples), targets (batch,
+n_labels))`` and return both, so mixing can update labels; :class:`SpecAugment` works on
+features ``(batch, 1, n_mels, frames)``.
 """
 
 from __future__ import annotations
@@ -11,16 +16,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+Drawn = dict[str, torch.Tensor]
 
-def _uniform(low: float, high: float, size: int, device) -> torch.Tensor:
-    return torch.rand(size, device=device) * (high - low) + low
+
+def _uniform(low: float, high: float, size: int, device, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.rand(size, device=device, generator=generator) * (high - low) + low
 
 
 class WaveformTransform(nn.Module):
-    """Base of the waveform transforms: owns ``p`` and the train-only switch.
+    """Base of the waveform transforms: owns ``p``, the train-only switch and the drawn values.
 
-    Subclasses write ``apply(waveform, targets)``; it runs only in training mode with
-    ``p > 0`` and draws, through :meth:`chosen`, which examples of the batch it changes.
+    Subclasses write ``draw(waveform, generator)``, returning every random value of one call,
+    and ``apply(waveform, targets)``, which reads them from ``self.drawn`` and draws nothing.
+    Their draws run in the order the transforms always drew in, so a seed gives the same
+    augmentation as before the split into draw and apply.
     """
 
     def __init__(self, p: float) -> None:
@@ -28,17 +37,28 @@ class WaveformTransform(nn.Module):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p must be between 0 and 1, got {p}")
         self.p = p
+        #: the random values of the last call, by name (not ``parameters``: nn.Module's weights)
+        self.drawn: Drawn = {}
 
-    def chosen(self, waveform: torch.Tensor) -> torch.Tensor:
+    def chosen(self, waveform: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """``(batch, 1)`` float mask: 1 for the examples this call changes (probability ``p``)."""
-        return (torch.rand(waveform.shape[0], 1, device=waveform.device) < self.p).float()
+        return (torch.rand(waveform.shape[0], 1, device=waveform.device, generator=generator) < self.p).float()
+
+    def randomize_parameters(self, waveform: torch.Tensor, generator: torch.Generator | None = None) -> Drawn:
+        """Draw this call's random values for ``waveform``'s batch and keep them in ``drawn``."""
+        self.drawn = self.draw(waveform, generator)
+        return self.drawn
+
+    def draw(self, waveform: torch.Tensor, generator: torch.Generator | None) -> Drawn:
+        raise NotImplementedError
 
     def apply(self, waveform: torch.Tensor, targets: torch.Tensor):
         raise NotImplementedError
 
-    def forward(self, waveform, targets):
+    def forward(self, waveform, targets, generator: torch.Generator | None = None):
         if not self.training or self.p <= 0:
             return waveform, targets
+        self.randomize_parameters(waveform, generator)
         return self.apply(waveform, targets)
 
 
@@ -60,9 +80,12 @@ class RandomGain(WaveformTransform):
         super().__init__(p)
         self.min_gain_db, self.max_gain_db = min_gain_db, max_gain_db
 
+    def draw(self, waveform, generator):
+        gain_db = _uniform(self.min_gain_db, self.max_gain_db, waveform.shape[0], waveform.device, generator)
+        return {"gain_db": gain_db[:, None], "apply": self.chosen(waveform, generator)}
+
     def apply(self, waveform, targets):
-        gain_db = _uniform(self.min_gain_db, self.max_gain_db, waveform.shape[0], waveform.device)[:, None]
-        return waveform * 10 ** (self.chosen(waveform) * gain_db / 20), targets
+        return waveform * 10 ** (self.drawn["apply"] * self.drawn["gain_db"] / 20), targets
 
 
 class MixClips(WaveformTransform):
@@ -77,16 +100,27 @@ class MixClips(WaveformTransform):
         super().__init__(p)
         self.max_extra, self.min_rel_db, self.max_rel_db = max_extra, min_rel_db, max_rel_db
 
-    def apply(self, waveform, targets):
+    def draw(self, waveform, generator):
+        """Per mixing round (first axis): which examples get a partner, which one, how loud."""
         batch, device = waveform.shape[0], waveform.device
-        if batch < 2:
+        if batch < 2 or self.max_extra < 1:  # nothing to mix in
+            return {}
+        rounds = []
+        for _ in range(self.max_extra):
+            apply = self.chosen(waveform, generator)
+            offset = torch.randint(1, batch, (batch,), device=device, generator=generator)
+            partner = (torch.arange(batch, device=device) + offset) % batch
+            rel_db = _uniform(self.min_rel_db, self.max_rel_db, batch, device, generator)
+            rounds.append((apply, partner, rel_db))
+        apply, partner, rel_db = (torch.stack(values) for values in zip(*rounds))
+        return {"apply": apply, "partner": partner, "rel_db": rel_db}
+
+    def apply(self, waveform, targets):
+        if not self.drawn:
             return waveform, targets
         out, labels = waveform.clone(), targets.clone()
         rms = waveform.square().mean(dim=1).sqrt().clamp_min(1e-5)
-        for _ in range(self.max_extra):
-            apply = self.chosen(waveform)
-            partner = (torch.arange(batch, device=device) + torch.randint(1, batch, (batch,), device=device)) % batch
-            rel_db = _uniform(self.min_rel_db, self.max_rel_db, batch, device)
+        for apply, partner, rel_db in zip(self.drawn["apply"], self.drawn["partner"], self.drawn["rel_db"]):
             scale = (rms * 10 ** (rel_db / 20) / rms[partner])[:, None]
             out = out + apply * scale * waveform[partner]
             labels = torch.maximum(labels, apply * targets[partner])
@@ -101,16 +135,21 @@ class AddNoise(WaveformTransform):
         super().__init__(p)
         self.min_snr_db, self.max_snr_db = min_snr_db, max_snr_db
 
-    def apply(self, waveform, targets):
+    def draw(self, waveform, generator):
+        """The white noise itself is drawn too: coloured and scaled in ``apply``, it replays exactly."""
         batch, device = waveform.shape[0], waveform.device
-        white = torch.randn_like(waveform)
-        exponent = torch.randint(0, 3, (batch, 1), device=device).float()  # 0 white, 1 pink, 2 brown
+        white = torch.randn(waveform.shape, dtype=waveform.dtype, device=device, generator=generator)
+        exponent = torch.randint(0, 3, (batch, 1), device=device, generator=generator).float()  # white, pink, brown
+        snr_db = _uniform(self.min_snr_db, self.max_snr_db, batch, device, generator)[:, None]
+        return {"white": white, "exponent": exponent, "snr_db": snr_db, "apply": self.chosen(waveform, generator)}
+
+    def apply(self, waveform, targets):
+        drawn = self.drawn
         index = (_bins(waveform) * (waveform.shape[1] // 2)).clamp_min(1)
-        noise = _filter(white, index.pow(-exponent / 2))
+        noise = _filter(drawn["white"], index.pow(-drawn["exponent"] / 2))
         noise = noise / noise.square().mean(dim=1, keepdim=True).sqrt().clamp_min(1e-8)
         signal_rms = waveform.square().mean(dim=1, keepdim=True).sqrt()
-        snr_db = _uniform(self.min_snr_db, self.max_snr_db, batch, device)[:, None]
-        return waveform + self.chosen(waveform) * noise * signal_rms * 10 ** (-snr_db / 20), targets
+        return waveform + drawn["apply"] * noise * signal_rms * 10 ** (-drawn["snr_db"] / 20), targets
 
 
 class RandomEQ(WaveformTransform):
@@ -120,15 +159,21 @@ class RandomEQ(WaveformTransform):
         super().__init__(p)
         self.max_tilt_db, self.max_band_db = max_tilt_db, max_band_db
 
-    def apply(self, waveform, targets):
+    def draw(self, waveform, generator):
+        """Tilt (dB from bottom to top), band centre and width (0-1 of the spectrum), band gain (dB)."""
         batch, device = waveform.shape[0], waveform.device
-        position = _bins(waveform)
-        tilt = _uniform(-self.max_tilt_db, self.max_tilt_db, batch, device)[:, None] * (position - 0.5)
-        centre = torch.rand(batch, 1, device=device) ** 2
-        width = _uniform(0.02, 0.2, batch, device)[:, None]
-        band = _uniform(-self.max_band_db, self.max_band_db, batch, device)[:, None]
-        band = band * torch.exp(-0.5 * ((position - centre) / width) ** 2)
-        return _filter(waveform, 10 ** (self.chosen(waveform) * (tilt + band) / 20)), targets
+        tilt_db = _uniform(-self.max_tilt_db, self.max_tilt_db, batch, device, generator)[:, None]
+        centre = torch.rand(batch, 1, device=device, generator=generator) ** 2
+        width = _uniform(0.02, 0.2, batch, device, generator)[:, None]
+        band_db = _uniform(-self.max_band_db, self.max_band_db, batch, device, generator)[:, None]
+        return {"tilt_db": tilt_db, "centre": centre, "width": width, "band_db": band_db,
+                "apply": self.chosen(waveform, generator)}
+
+    def apply(self, waveform, targets):
+        drawn, position = self.drawn, _bins(waveform)
+        tilt = drawn["tilt_db"] * (position - 0.5)
+        band = drawn["band_db"] * torch.exp(-0.5 * ((position - drawn["centre"]) / drawn["width"]) ** 2)
+        return _filter(waveform, 10 ** (drawn["apply"] * (tilt + band) / 20)), targets
 
 
 class RandomLowPass(WaveformTransform):
@@ -144,47 +189,77 @@ class RandomLowPass(WaveformTransform):
         self.sample_rate = sample_rate
         self.min_cutoff_hz, self.max_cutoff_hz = min_cutoff_hz, max_cutoff_hz
 
+    def draw(self, waveform, generator):
+        cutoff_hz = _uniform(self.min_cutoff_hz, self.max_cutoff_hz, waveform.shape[0], waveform.device, generator)
+        return {"cutoff_hz": cutoff_hz[:, None], "apply": self.chosen(waveform, generator)}
+
     def apply(self, waveform, targets):
-        freqs = _bins(waveform, self.sample_rate / 2)
-        cutoff = _uniform(self.min_cutoff_hz, self.max_cutoff_hz, waveform.shape[0], waveform.device)[:, None]
+        freqs, cutoff, apply = _bins(waveform, self.sample_rate / 2), self.drawn["cutoff_hz"], self.drawn["apply"]
         response = torch.sigmoid((cutoff - freqs) / (0.05 * cutoff))  # ~ -40 dB a fifth above the cutoff
-        apply = self.chosen(waveform)
         return _filter(waveform, apply * response + (1 - apply)), targets
 
 
 class SpecAugment(nn.Module):
-    """Frequency and time masking on ``(batch, 1, n_mels, frames)`` features (mask value 0 = mean)."""
+    """Frequency and time masking on ``(batch, 1, n_mels, frames)`` features (mask value 0 = mean).
+
+    Like the waveform transforms it draws first (``randomize_parameters``, kept in ``drawn``:
+    start and width of every mask, ``(masks, batch, 1)`` per axis) and then ``apply``-s.
+    """
 
     def __init__(self, freq_masks: int = 2, max_freq_width: int = 8, time_masks: int = 2, max_time_width: int = 20) -> None:
         super().__init__()
         self.freq_masks, self.max_freq_width = freq_masks, max_freq_width
         self.time_masks, self.max_time_width = time_masks, max_time_width
+        #: the mask positions of the last call (see the class docstring)
+        self.drawn: Drawn = {}
 
-    def _mask(self, x, axis: int, count: int, max_width: int):
-        size = x.shape[axis]
+    @staticmethod
+    def _draw_masks(features, axis: int, count: int, max_width: int, generator) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, size, device = features.shape[0], features.shape[axis], features.device
+        starts, widths = [], []
         for _ in range(count):
-            width = torch.randint(0, max_width + 1, (x.shape[0], 1), device=x.device)
-            start = (torch.rand(x.shape[0], 1, device=x.device) * (size - width).clamp_min(1)).long()
-            index = torch.arange(size, device=x.device)[None, :]
-            mask = (index >= start) & (index < start + width)
-            shape = [x.shape[0], 1, 1, 1]
-            shape[axis] = size
-            x = x.masked_fill(mask.view(shape), 0.0)
+            width = torch.randint(0, max_width + 1, (batch, 1), device=device, generator=generator)
+            starts.append((torch.rand(batch, 1, device=device, generator=generator) * (size - width).clamp_min(1)).long())
+            widths.append(width)
+        empty = torch.zeros(0, batch, 1, dtype=torch.long, device=device)
+        return (torch.stack(starts), torch.stack(widths)) if count else (empty, empty)
+
+    def randomize_parameters(self, features: torch.Tensor, generator: torch.Generator | None = None) -> Drawn:
+        """Draw every mask of this call (frequency masks first) and keep them in ``drawn``."""
+        freq_start, freq_width = self._draw_masks(features, 2, self.freq_masks, self.max_freq_width, generator)
+        time_start, time_width = self._draw_masks(features, 3, self.time_masks, self.max_time_width, generator)
+        self.drawn = {"freq_start": freq_start, "freq_width": freq_width,
+                      "time_start": time_start, "time_width": time_width}
+        return self.drawn
+
+    @staticmethod
+    def _mask(x, axis: int, starts: torch.Tensor, widths: torch.Tensor):
+        size = x.shape[axis]
+        index = torch.arange(size, device=x.device)[None, :]
+        shape = [x.shape[0], 1, 1, 1]
+        shape[axis] = size
+        for start, width in zip(starts, widths):
+            x = x.masked_fill(((index >= start) & (index < start + width)).view(shape), 0.0)
         return x
 
-    def forward(self, features):
+    def apply(self, features: torch.Tensor) -> torch.Tensor:
+        features = self._mask(features, 2, self.drawn["freq_start"], self.drawn["freq_width"])
+        return self._mask(features, 3, self.drawn["time_start"], self.drawn["time_width"])
+
+    def forward(self, features, generator: torch.Generator | None = None):
         if not self.training or features.dim() != 4:  # spectrograms only, not raw waveforms
             return features
-        features = self._mask(features, 2, self.freq_masks, self.max_freq_width)
-        return self._mask(features, 3, self.time_masks, self.max_time_width)
+        self.randomize_parameters(features, generator)
+        return self.apply(features)
 
 
 class WaveformAugment(nn.Sequential):
-    """A chain of waveform transforms, each taking and returning ``(waveform, targets)``."""
+    """A chain of waveform transforms, each taking and returning ``(waveform, targets)``;
+    after a call, each transform's ``drawn`` holds what it did."""
 
-    def forward(self, waveform, targets):
+    def forward(self, waveform, targets, generator: torch.Generator | None = None):
         for transform in self:
-            waveform, targets = transform(waveform, targets)
+            waveform, targets = transform(waveform, targets, generator)
         return waveform, targets
 
 

@@ -70,12 +70,13 @@ class SmallCNN(nn.Module):
         return self.head(self.dropout(self.embed(x)))
 
 
-@register("cnn", "small VGG-style CNN on log-mel (default; ~0.3 M parameters, fast on CPU)")
+@register("cnn", "small VGG-style CNN on log-mel (default; ~0.3 M parameters, fast on CPU)", geometry=("in_channels",))
 def build_cnn(n_labels: int = 11, widths=(16, 32, 64, 128), dropout: float = 0.3, in_channels: int = 1) -> SmallCNN:
     return SmallCNN(n_labels=n_labels, widths=widths, dropout=dropout, in_channels=in_channels)
 
 
-@register("cnn-wide", "wider VGG-style CNN on log-mel (~1.2 M parameters; better, ~3x slower)")
+@register("cnn-wide", "wider VGG-style CNN on log-mel (~1.2 M parameters; better, ~3x slower)",
+          geometry=("in_channels",))
 def build_cnn_wide(n_labels: int = 11, widths=(32, 64, 128, 256), dropout: float = 0.3,
                    in_channels: int = 1) -> SmallCNN:
     return SmallCNN(n_labels=n_labels, widths=widths, dropout=dropout, in_channels=in_channels)

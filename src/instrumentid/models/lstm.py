@@ -79,7 +79,8 @@ class LSTMClassifier(nn.Module):
         return self.head(self.dropout(self.embed(x)))
 
 
-@register("lstm", "bidirectional LSTM over spectrogram frames; '{attention: true}' pools with additive attention")
+@register("lstm", "bidirectional LSTM over spectrogram frames; '{attention: true}' pools with additive attention",
+          geometry=("in_channels", "n_bins"))
 def build_lstm(n_labels: int = 11, in_channels: int = 1, n_bins: int = 64, hidden_size: int = 128, num_layers: int = 2,
                attention: bool = False, attention_dim: int = 128, dropout: float = 0.2) -> LSTMClassifier:
     return LSTMClassifier(n_labels, in_channels, n_bins, hidden_size, num_layers, attention, attention_dim, dropout)

@@ -79,7 +79,8 @@ class ParallelMobileNet(nn.Module):
         return logits[:, self.label_order]
 
 
-@register("parallel-mobilenet", "k small MobileNets, each scoring its own group of labels ('{groups: [[cel, vio], ...]}')")
+@register("parallel-mobilenet", "k small MobileNets, each scoring its own group of labels ('{groups: [[cel, vio], ...]}')",
+          geometry=("in_channels",))
 def build_parallel_mobilenet(n_labels: int = 11, in_channels: int = 1, groups=DEFAULT_GROUPS, widths=(16, 32, 64, 128),
                              dropout: float = 0.2) -> ParallelMobileNet:
     return ParallelMobileNet(n_labels, in_channels, groups, widths, dropout)

@@ -4,8 +4,9 @@ Nothing is downloaded: each builder starts from a random initialisation, or from
 ``pretrained=PATH`` — a local Hugging Face model folder (AST, Wav2Vec2) or a local timm
 weights file. ``pretrained`` is a training-time parameter only: the bundle stores the trained
 weights and rebuilds the architecture without it (AST and Wav2Vec2 built from a checkpoint
-expose ``architecture = {"backbone_config": <its Hugging Face config>}``, which ``train``
-stores in the bundle's model parameters in place of the path).
+expose ``architecture = {"backbone_config": <its Hugging Face config>}``, which
+:func:`~instrumentid.models.registry.stored_params` puts in the bundle's model parameters in
+place of the path).
 
 ============  ==========  ================================================================
 name          input       architecture
@@ -160,7 +161,7 @@ def build_timm(n_labels: int = 11, backbone: str = "efficientnet_b0", pretrained
 
 
 @register("ast", "Audio Spectrogram Transformer on log-mel (transformers; pretrained from a local folder)",
-          requires="transformers:zoo")
+          requires="transformers:zoo", geometry=("n_mels", "n_frames"))
 def build_ast(n_labels: int = 11, n_mels: int = 64, n_frames: int = 151, **params) -> ASTClassifier:
     return ASTClassifier(n_labels, n_mels, n_frames, **params)
 

@@ -1,4 +1,10 @@
-"""Training configuration: one dataclass, loadable from YAML, every field also a CLI flag."""
+"""Training configuration: one dataclass, loadable from YAML, every field also a CLI flag.
+
+Augmentation settings are grouped in :class:`AugmentConfig`, which :class:`TrainConfig` holds
+as ``augment`` and the LightningModule receives whole. YAML files, saved run configs and
+flags keep naming its fields at the top level (``mix_p: 0.5``, ``--mix-p 0.5``), so configs
+and checkpoints written before the grouping still load and resume.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,29 @@ from typing import Any
 import yaml
 
 from instrumentid.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """How often (and whether) each training augmentation acts; see :mod:`instrumentid.augment`."""
+
+    mix_p: float = field(default=0.5, metadata={"help": "probability of mixing in each of up to 2 other clips (labels united)"})
+    noise_p: float = field(default=0.5, metadata={"help": "probability of added noise at 10-40 dB SNR"})
+    eq_p: float = field(default=0.5, metadata={"help": "probability of random EQ colouring"})
+    lowpass_p: float = field(default=0.25, metadata={"help": "probability of a random low-pass (band-limited recordings)"})
+    gain_p: float = field(default=0.8, metadata={"help": "probability of random gain"})
+    specaugment: bool = field(default=True, metadata={"help": "frequency/time masking on features"})
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_p") and not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{f.name} is a probability between 0 and 1, got {value}")
+
+
+#: TrainConfig fields that group another dataclass's fields; YAML keys and flags name those
+#: fields directly, at the top level.
+GROUPS = {"augment": AugmentConfig}
 
 
 @dataclass
@@ -46,13 +75,8 @@ class TrainConfig:
     pos_weight: bool = field(default=False, metadata={"help": "weight positives by negative/positive ratio in BCE"})
     label_smoothing: float = field(default=0.0, metadata={"help": "label smoothing towards 0.5"})
     balanced: bool = field(default=True, metadata={"help": "sample every label equally often"})
-    # augmentation
-    mix_p: float = field(default=0.5, metadata={"help": "probability of mixing in each of up to 2 other clips (labels united)"})
-    noise_p: float = field(default=0.5, metadata={"help": "probability of added noise at 10-40 dB SNR"})
-    eq_p: float = field(default=0.5, metadata={"help": "probability of random EQ colouring"})
-    lowpass_p: float = field(default=0.25, metadata={"help": "probability of a random low-pass (band-limited recordings)"})
-    gain_p: float = field(default=0.8, metadata={"help": "probability of random gain"})
-    specaugment: bool = field(default=True, metadata={"help": "frequency/time masking on features"})
+    # augmentation (its fields are top-level YAML keys and flags)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     # aggregation and thresholds for the bundle
     aggregation: str = field(default="mean", metadata={"help": "window aggregation stored in the bundle: mean | max | topk"})
     tune_thresholds: bool = field(default=True, metadata={"help": "tune per-label thresholds on the validation set"})
@@ -97,15 +121,22 @@ class TrainConfig:
         return feature_config(name, sample_rate=self.sample_rate, **params)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The flat mapping YAML files and saved configs use (group fields at the top level)."""
+        values: dict[str, Any] = {}
+        for key, value in dataclasses.asdict(self).items():
+            values.update(value if key in GROUPS else {key: value})
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown = sorted(set(values) - {f.name for _, f in flat_fields()})
         if unknown:
             raise ConfigError(f"unknown config field(s): {', '.join(unknown)}")
-        return cls(**values)
+        group_of = _group_of()
+        own = {key: value for key, value in values.items() if key not in group_of}
+        groups = {group: kind(**{key: value for key, value in values.items() if group_of.get(key) == group})
+                  for group, kind in GROUPS.items()}
+        return cls(**own, **groups)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:
@@ -120,6 +151,19 @@ class TrainConfig:
         return cls.from_dict(values)
 
 
+def flat_fields() -> list[tuple[str | None, dataclasses.Field]]:
+    """Every YAML key and flag of a TrainConfig, in order, with its group (None: TrainConfig's own)."""
+    flat: list[tuple[str | None, dataclasses.Field]] = []
+    for f in fields(TrainConfig):
+        flat.extend([(f.name, inner) for inner in fields(GROUPS[f.name])] if f.name in GROUPS else [(None, f)])
+    return flat
+
+
+def _group_of() -> dict[str, str]:
+    """Group field name → the TrainConfig field that holds it (``"mix_p"`` → ``"augment"``)."""
+    return {f.name: group for group, f in flat_fields() if group is not None}
+
+
 def _bool(text: str) -> bool:
     lowered = text.lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -131,10 +175,10 @@ def _bool(text: str) -> bool:
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One ``--flag`` per TrainConfig field (default None = keep the YAML/default value)."""
-    defaults = TrainConfig()
-    for f in fields(TrainConfig):
+    defaults = TrainConfig().to_dict()
+    for _, f in flat_fields():
         flag = "--" + f.name.replace("_", "-")
-        default = getattr(defaults, f.name)
+        default = defaults[f.name]
         help_text = f"{f.metadata.get('help', '')} (default: {default!r})"
         if isinstance(default, bool):
             parser.add_argument(flag, type=_bool, nargs="?", const=True, default=None, metavar="BOOL", help=help_text)
@@ -149,8 +193,5 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """YAML file (``args.config``) first, then every flag given on the command line."""
     config = TrainConfig.from_yaml(args.config) if getattr(args, "config", None) else TrainConfig()
-    for f in fields(TrainConfig):
-        value = getattr(args, f.name, None)
-        if value is not None:
-            setattr(config, f.name, value)
-    return config
+    given = {f.name: getattr(args, f.name) for _, f in flat_fields() if getattr(args, f.name, None) is not None}
+    return TrainConfig.from_dict({**config.to_dict(), **given})

@@ -18,20 +18,21 @@ from torchmetrics.functional.classification import multilabel_auroc, multilabel_
 from instrumentid.augment import SpecAugment, build_waveform_augment
 from instrumentid.features import build_frontend
 from instrumentid.losses import build_loss
+from instrumentid.training.config import AugmentConfig
 
 
 class InstrumentModule(L.LightningModule):
     def __init__(self, model: torch.nn.Module, *, features: dict, normalization: dict, n_labels: int,
                  lr: float = 2e-3, weight_decay: float = 1e-2, loss: str = "bce",
                  pos_weight: torch.Tensor | None = None, label_smoothing: float = 0.0,
-                 mix_p: float = 0.5, noise_p: float = 0.5, eq_p: float = 0.5, gain_p: float = 0.8, lowpass_p: float = 0.0,
-                 specaugment: bool = True, aggregation: str = "mean") -> None:
+                 augment: AugmentConfig = AugmentConfig(), aggregation: str = "mean") -> None:
         super().__init__()
         self.model = model
         self.frontend = build_frontend(features, normalization)
-        self.augment = build_waveform_augment(mix_p=mix_p, noise_p=noise_p, eq_p=eq_p, gain_p=gain_p, lowpass_p=lowpass_p,
+        self.augment = build_waveform_augment(mix_p=augment.mix_p, noise_p=augment.noise_p, eq_p=augment.eq_p,
+                                              gain_p=augment.gain_p, lowpass_p=augment.lowpass_p,
                                               sample_rate=int(features["sample_rate"]))
-        self.spec_augment = SpecAugment() if specaugment else torch.nn.Identity()
+        self.spec_augment = SpecAugment() if augment.specaugment else torch.nn.Identity()
         self.criterion = build_loss(loss, pos_weight=pos_weight, label_smoothing=label_smoothing)
         self.n_labels, self.lr, self.weight_decay, self.aggregation = n_labels, lr, weight_decay, aggregation
         self._val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []

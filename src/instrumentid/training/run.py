@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import json
 import sys
 import warnings
@@ -25,7 +24,7 @@ from instrumentid.data.split import grouped_split
 from instrumentid.errors import ConfigError, DataError
 from instrumentid.features import build_frontend, compute_normalization, feature_shape
 from instrumentid.labels import LABELS
-from instrumentid.models import build, entry
+from instrumentid.models import build, entry, stored_params
 from instrumentid.thresholds import clip_tuned
 from instrumentid.training.config import TrainConfig
 from instrumentid.training.module import InstrumentModule, pos_weight_from
@@ -52,18 +51,22 @@ def apply_overrides(examples: Sequence[Example], overrides_csv: str) -> list[Exa
 
 
 def model_params(config: TrainConfig, features: dict) -> dict:
-    """Model parameters: the config's, plus the input geometry for builders that ask for it."""
+    """Model parameters: the config's, plus the input geometry the registry entry declares.
+
+    ``in_channels`` is only set when it is not 1 (every builder's default), so single-channel
+    bundles keep the parameters they always stored.
+    """
     params = {"n_labels": len(LABELS), **config.model_params}
-    accepted = inspect.signature(entry(config.model).builder).parameters
+    takes = entry(config.model).geometry
     if features["name"] not in ("waveform", "yamnet"):
         channels, bins, frames = feature_shape(features, round(config.window_s * config.sample_rate))
         geometry = {"n_bins": bins, "n_mels": bins, "n_frames": frames}
         if channels != 1:
-            if "in_channels" not in accepted:
+            if "in_channels" not in takes:
                 raise ConfigError(f"model {config.model!r} takes one input channel; "
                                   f"--features {features['name']} gives {channels}")
             geometry["in_channels"] = channels
-        params.update({k: v for k, v in geometry.items() if k in accepted and k not in params})
+        params.update({k: v for k, v in geometry.items() if k in takes and k not in params})
     return params
 
 
@@ -89,22 +92,30 @@ def _split(config: TrainConfig) -> tuple[list[Example], list[Example]]:
     return train_examples, val_examples
 
 
+def build_module(config: TrainConfig, features: dict, normalization: dict,
+                 pos_weight: torch.Tensor | None = None) -> InstrumentModule:
+    """The LightningModule of ``config`` around a fresh registry model.
+
+    What depends on the training data (``normalization``, ``pos_weight``) comes in measured,
+    so a config can be checked to build without any data.
+    """
+    model = build(config.model, **model_params(config, features))
+    return InstrumentModule(
+        model, features=features, normalization=normalization, n_labels=len(LABELS), lr=config.lr,
+        weight_decay=config.weight_decay, loss=config.loss, pos_weight=pos_weight,
+        label_smoothing=config.label_smoothing, augment=config.augment, aggregation=config.aggregation,
+    )
+
+
 def _module(config: TrainConfig, features: dict, train_set) -> tuple[InstrumentModule, dict]:
-    """The LightningModule (a fresh registry model) and the normalisation measured on training crops."""
+    """The LightningModule and the normalisation measured on training crops."""
     if entry(config.model).normalize:
         sample = torch.stack([train_set[i][0] for i in range(min(len(train_set), 512))])
         normalization = compute_normalization(build_frontend(features).features, sample.split(64))
     else:  # pretrained weights expect the front-end's own scale
         normalization = {"mean": 0.0, "std": 1.0}
-    model = build(config.model, **model_params(config, features))
-    module = InstrumentModule(
-        model, features=features, normalization=normalization, n_labels=len(LABELS), lr=config.lr,
-        weight_decay=config.weight_decay, loss=config.loss,
-        pos_weight=pos_weight_from(train_set.targets) if config.pos_weight else None,
-        label_smoothing=config.label_smoothing, mix_p=config.mix_p, noise_p=config.noise_p, eq_p=config.eq_p,
-        gain_p=config.gain_p, lowpass_p=config.lowpass_p, specaugment=config.specaugment, aggregation=config.aggregation,
-    )
-    return module, normalization
+    pos_weight = pos_weight_from(train_set.targets) if config.pos_weight else None
+    return build_module(config, features, normalization, pos_weight), normalization
 
 
 def _trainer(config: TrainConfig, run_dir: Path, checkpoints: list[ModelCheckpoint]) -> L.Trainer:
@@ -212,9 +223,7 @@ def _write_bundle(config, module, features, normalization, train_examples, val_e
 
     model = module.model.cpu().eval()
     common = dict(
-        # "pretrained" points at local weights used to start training; the bundle carries the result
-        model_name=config.model, model_params={**{k: v for k, v in model_params(config, features).items() if k != "pretrained"},
-                                               **getattr(model, "architecture", {})},
+        model_name=config.model, model_params=stored_params(model, model_params(config, features)),
         state_dict=model.state_dict(), sample_rate=config.sample_rate, window_s=config.window_s,
         hop_s=config.hop_s, features=features, normalization=normalization, labels=LABELS,
         aggregation=config.aggregation,
