@@ -68,3 +68,16 @@ def test_imports_point_down():
             if there and there != here and LEVEL[there] >= LEVEL[here]:
                 upward.append(f"{path.relative_to(SRC.parent)}:{line} {here} imports {module}")
     assert not upward, "\n".join(upward)
+
+
+#: Longest function allowed in ``src/`` (lines from ``def`` to its last line): longer ones are
+#: split where a step has a name of its own.
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_function_is_longer_than_the_limit():
+    long = [f"{path.relative_to(SRC)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for path in SRC.rglob("*.py") for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+    assert not long, "split these functions:\n" + "\n".join(long)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -27,8 +26,7 @@ def run(args: argparse.Namespace) -> int:
     entries = available()
     width = max(len(name) for name in entries)
     for name, entry in sorted(entries.items()):
-        note = ""
-        if entry.requires and importlib.util.find_spec(entry.requires.split(":")[0]) is None:
-            note = f"  [needs: pip install 'instrumentid[{entry.requires.split(':')[-1]}]']"
+        extra = entry.missing_extra()
+        note = f"  [needs: pip install 'instrumentid[{extra}]']" if extra else ""
         print(f"  {name:<{width}}  {entry.description}{note}")
     return 0

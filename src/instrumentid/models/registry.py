@@ -10,6 +10,7 @@ is the one rule for what a bundle keeps of the parameters a model was built with
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +33,14 @@ class ModelEntry:
     #: input-geometry parameters the builder takes, among :data:`GEOMETRY`; ``train`` sets them
     #: from the front-end's output shape unless the config's model parameters give them
     geometry: frozenset[str] = frozenset()
+
+    def missing_extra(self) -> str | None:
+        """The pip extra to install when the module this entry ``requires`` is not importable
+        (``"zoo"`` for ``"transformers:zoo"``), else ``None``."""
+        if not self.requires:
+            return None
+        module, _, extra = self.requires.partition(":")
+        return None if importlib.util.find_spec(module) is not None else (extra or module)
 
 
 #: The input-geometry parameters a builder may declare: channels, frequency bins (``n_bins`` or
