@@ -11,7 +11,8 @@ For each bundled model (default, fast; or --model ...), in one run:
 * for the default model, ratios measured side by side: 1 vs 2 torch threads, batch 8/32/64/128
   windows, and the YAMNet backbone with contiguous vs channels-last activations,
 * the same for each model exported to ONNX and run by onnxruntime (``instrumentid export``;
-  no torch import in that process), and the onnxruntime-over-torch speed-up ratios,
+  no torch import in that process), the onnxruntime-over-torch speed-up ratios, and its time
+  per batch size relative to 8 windows (onnxruntime's default),
 * start-up: ``instrumentid --help`` and ``instrumentid predict`` on a 1-s file, wall seconds.
 
     python benchmarks/predict_speed.py [--model default --model fast] [--repeats 3] [--no-onnx]
@@ -150,8 +151,18 @@ def onnx_speed(models: list[str], tmp: Path, torch_results: dict, ten: Path, one
             speed["process_realtime_factor"] / torch_speed["process_realtime_factor"], 2)
         speed["in_process_speedup_over_torch"] = round(
             speed["in_process_realtime_factor"] / torch_speed["in_process_realtime_factor"], 2)
+        speed["batch_time_relative_to_8"] = onnx_batch_ratios(graph, ten, repeats)
         out[model] = speed
     return out
+
+
+def onnx_batch_ratios(graph: Path, ten: Path, repeats: int) -> dict:
+    """In-process time of the 10-min file per onnxruntime batch size, relative to 8 (its default)."""
+    from instrumentid.predict import Predictor
+
+    times = {size: best_of(repeats, lambda s=size: Predictor.from_bundle(graph, batch_size=s).predict_file(ten))
+             for size in (4, 8, 16, 64)}
+    return {str(k): round(v / times[8], 2) for k, v in times.items()}
 
 
 def startup(one: Path, repeats: int) -> dict:

@@ -208,7 +208,7 @@ class Predictor:
     ``bundle`` is a bundle dict (run in PyTorch) or an already opened runtime.
     """
 
-    def __init__(self, bundle: Mapping | TorchRuntime | OnnxRuntime, *, batch_size: int = 64,
+    def __init__(self, bundle: Mapping | TorchRuntime | OnnxRuntime, *, batch_size: int | None = None,
                  device: str = "cpu") -> None:
         self.runtime = bundle if isinstance(bundle, (TorchRuntime, OnnxRuntime)) else TorchRuntime(bundle, device)
         self.bundle = bundle = self.runtime.bundle
@@ -217,7 +217,8 @@ class Predictor:
         self.labels: tuple[str, ...] = info.labels
         self.thresholds = np.asarray(info.thresholds, dtype=np.float32)
         self.aggregation = info.aggregation
-        self.batch_size = int(batch_size)
+        #: windows scored together (default: the runtime's own, 64 in PyTorch, 8 in onnxruntime)
+        self.batch_size = int(batch_size or self.runtime.batch_size)
         self.framing = framing = Framing.of(bundle, variable_length=self.runtime.variable_length)
         self.sample_rate, self.window_s, self.hop_s = framing.sample_rate, framing.window_s, framing.hop_s
         self.window_samples, self.hop_samples = framing.window_samples, framing.hop_samples

@@ -32,6 +32,8 @@ class TorchRuntime:
     """A bundle's front-end and model in PyTorch (``torch.inference_mode``)."""
 
     name = "torch"
+    #: windows per forward pass unless told otherwise (batches of 8/32 took 1.15/1.05x the time of 64)
+    batch_size = 64
 
     def __init__(self, bundle: Mapping, device: str | torch.device = "cpu") -> None:
         import torch
@@ -69,6 +71,10 @@ class OnnxRuntime:
     """
 
     name = "onnxruntime"
+    #: windows per run unless told otherwise: onnxruntime keeps every intermediate of a batch, and
+    #: small ones stay in cache (10-min file, 2 cores: batch 8 ran 1.2-1.6x faster than 64 with a
+    #: third of the memory, for both bundled models)
+    batch_size = 8
 
     def __init__(self, path: str | os.PathLike, *, threads: int | None = None) -> None:
         from instrumentid.bundle import validate

@@ -57,7 +57,7 @@ def decode_row(row: dict, framing: Framing) -> dict:
 class ScoreActor:
     """Loads the model once; scores decoded files into records (a Ray ``map_batches`` actor)."""
 
-    def __init__(self, model: str, runtime: str, batch_size: int, threads: int, options: dict) -> None:
+    def __init__(self, model: str, runtime: str, batch_size: int | None, threads: int, options: dict) -> None:
         if runtime != "onnxruntime" and not str(model).lower().endswith(".onnx"):
             import torch
 
@@ -89,7 +89,7 @@ def predict_files(
     address: str | None = None,
     actors: int | None = None,
     threads_per_actor: int = 1,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     segments: bool = False,
     threshold: float | None = None,
     aggregation: str | None = None,

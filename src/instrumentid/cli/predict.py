@@ -46,7 +46,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, metavar="X", help="one threshold in [0, 1] for every label")
     options.add_aggregation(parser)
     parser.add_argument("--recursive", "-r", action="store_true", help="walk folders recursively")
-    parser.add_argument("--batch-size", type=int, default=64, help="windows per forward pass (default: 64)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="windows per forward pass (default: 64 in PyTorch, 8 in onnxruntime)")
     parser.add_argument("--runtime", choices=("auto", "torch", "onnxruntime"), default="auto",
                         help="auto: onnxruntime for .onnx graphs (see 'instrumentid export'), torch for bundles")
     parser.add_argument("--engine", choices=ENGINES, default="local",
