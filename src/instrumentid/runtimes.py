@@ -72,8 +72,8 @@ class OnnxRuntime:
 
     name = "onnxruntime"
     #: windows per run unless told otherwise: onnxruntime keeps every intermediate of a batch, and
-    #: small ones stay in cache (10-min file, 2 cores: batch 8 ran 1.2-1.6x faster than 64 with a
-    #: third of the memory, for both bundled models)
+    #: small ones stay in cache (benchmarks/predict_speed.py, 2 cores: batch 64 took 1.07-1.2x the
+    #: time of 8 in-process, up to 1.6x as a process, with three times the memory)
     batch_size = 8
 
     def __init__(self, path: str | os.PathLike, *, threads: int | None = None) -> None:
