@@ -6,7 +6,9 @@
 
 Steps
 1. ``instrumentid synth`` renders IRMAS-format data (SoundFonts + the real-note sampler, rooms,
-   microphones, noise, guitar effects, ensembles) and all-negative clips into ``--work``.
+   microphones, noise, guitar effects, ensembles) and all-negative clips into ``--work``,
+   among them test tones (sines, sweeps, dial tones, beeps): a quarter of those join the
+   validation set, so the tuned thresholds stay above what the model gives a test signal.
 2. Real recordings from ``../shared/data/real-train`` are split **by source**: a fixed list of
    sources (REAL_VALIDATION below) never reaches training; they join the validation set with
    a grouped split of the rendered multi-instrument excerpts. Without ``../shared`` the recipe
@@ -45,10 +47,13 @@ VARIANTS = {
 }
 
 SIZES = {
-    # train clips per class, test excerpts, negative clips
-    "full": (420, 360, 600),
-    "quick": (4, 12, 6),
+    # train clips per class, test excerpts, negative clips, test tones
+    "full": (420, 360, 600, 240),
+    "quick": (4, 12, 6, 4),
 }
+#: Share of the test tones (sines, sweeps, dial tones, beeps) kept for validation, where the
+#: thresholds are tuned: a threshold must stay above what the model gives a test signal.
+TONE_VALIDATION = 0.25
 
 
 def real_notes(shared: Path) -> list:
@@ -103,11 +108,12 @@ def main() -> int:
         print(f"note: no real recordings at {args.shared}: training and validating on rendered data only")
 
     # 1. render
-    per_class, excerpts, negatives = SIZES[size]
-    negatives = variant.get("negatives", negatives)
+    per_class, excerpts, negatives, tones = SIZES[size]
+    negatives, tones = variant.get("negatives", negatives), variant.get("negatives", tones)
     synth_dir = work / "synth"
     synth_args = ["synth", "--out", str(synth_dir), "--train-per-class", str(per_class), "--test-excerpts",
-                  str(excerpts), "--negatives", str(negatives), "--seed", str(args.seed), "--jobs", str(args.jobs),
+                  str(excerpts), "--negatives", str(negatives), "--test-tones", str(tones), "--seed", str(args.seed),
+                  "--jobs", str(args.jobs),
                   *variant.get("synth", [])]
     if has_shared and variant.get("real", True):
         synth_args += ["--shared-data", str(args.shared)]
@@ -121,10 +127,13 @@ def main() -> int:
     rendered_test = read_dataset(synth_dir / "IRMAS-TestingData")
     test_train, test_val = grouped_split(rendered_test, val_fraction=0.5, seed=args.seed)
     train_sets = [str(synth_dir / "IRMAS-TrainingData"), str(write_csv(test_train, work / "excerpts_train.csv"))]
-    if negatives:
-        rendered_negatives = [e for e in read_dataset(synth_dir / "manifest.csv") if e.path.parent.name == "negatives"]
-        train_sets.append(str(write_csv(rendered_negatives, work / "negatives.csv")))
     val_examples = list(test_val)
+    if negatives or tones:
+        rendered_negatives = [e for e in read_dataset(synth_dir / "manifest.csv") if e.path.parent.name == "negatives"]
+        tone_clips = [e for e in rendered_negatives if e.path.name.startswith("tone_")]
+        held_tones = tone_clips[: round(TONE_VALIDATION * len(tone_clips))]
+        train_sets.append(str(write_csv([e for e in rendered_negatives if e not in held_tones], work / "negatives.csv")))
+        val_examples += held_tones
     if has_shared and variant.get("real", True):
         real_train, real_val = real_split(args.shared, keep_negatives=variant.get("real_negatives", True))
         train_sets.append(str(write_csv(real_train, work / "real_train.csv")))

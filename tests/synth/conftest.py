@@ -39,10 +39,11 @@ def shared_data():
 
 @pytest.fixture(scope="session")
 def small_dataset(tmp_path_factory, soundfonts):
-    """2 training clips per class, 3 short test excerpts, 3 negatives (uses shared data if present)."""
+    """2 training clips per class, 3 short test excerpts, 3 negatives and 2 test tones (uses shared
+    data if present)."""
     from instrumentid.synth import render_dataset
 
     out = tmp_path_factory.mktemp("synth") / "data"
     render_dataset(out, train_per_class=2, test_excerpts=3, negatives=3, seed=7, jobs=1, soundfonts=soundfonts,
-                   progress=False, test_seconds=(5.0, 6.0))
+                   progress=False, test_seconds=(5.0, 6.0), tones=2)
     return out

@@ -57,6 +57,16 @@ def test_plan_names_balance_and_seeds():
     assert all(bigger.get(c.file) == c.spec.seed for c in train if c.file in bigger)
 
 
+def test_test_tones_leave_every_other_clip_as_it_was():
+    plain = plan_dataset(train_per_class=2, test_excerpts=3, negatives=4, seed=3)
+    with_tones = plan_dataset(train_per_class=2, test_excerpts=3, negatives=4, seed=3, tones=5)
+    assert with_tones[: len(plain)] == plain
+    tones = with_tones[len(plain):]
+    assert [c.file for c in tones] == [f"negatives/tone_{i:04d}.wav" for i in range(1, 6)]
+    assert all(c.spec.kind == "negative" and c.spec.negative_kind == "tone" for c in tones)
+    assert len({c.spec.seed for c in with_tones}) == len(with_tones)
+
+
 def test_plan_rejects_unknown_class():
     with pytest.raises(SynthError, match="xyz"):
         plan_dataset(train_per_class=1, test_excerpts=0, classes=("xyz",))

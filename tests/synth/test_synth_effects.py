@@ -100,6 +100,21 @@ def test_noise_colours_have_their_slope(rng, color, slope_db):
     assert fx.rms(noise) == pytest.approx(1.0, rel=1e-3)
 
 
+def test_test_tones_are_what_they_say():
+    """Every shape appears; peaks are 1; a steady sine's spectrum peaks at the frequency it names."""
+    sr, n, shapes = 16_000, 16_000, set()
+    for seed in range(40):
+        tone, name = fx.test_tone(n, sr, np.random.default_rng(seed))
+        shape = name.split()[0]
+        shapes.add(shape)
+        assert tone.shape == (n,) and np.isfinite(tone).all() and np.abs(tone).max() == pytest.approx(1.0, abs=1e-6)
+        if shape == "sine":
+            named = float(name.split()[1])
+            found = np.argmax(np.abs(np.fft.rfft(tone))) * sr / n
+            assert abs(found - named) <= 1.0, name
+    assert shapes == set(fx.TONE_SHAPES)
+
+
 def test_add_at_snr_is_exact(rng):
     x = _sine(440)
     noise = fx.colored_noise(x.shape, "white", rng)

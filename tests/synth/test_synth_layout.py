@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from pathlib import Path
 from collections import Counter
 
 import numpy as np
@@ -34,7 +35,10 @@ def test_layout_and_names_are_irmas(small_dataset):
     assert len(tests) == 3
     for path in tests:
         assert TEST_NAME.match(path.name) and path.with_suffix(".txt").is_file()
-    assert len(list((small_dataset / "negatives").glob("*.wav"))) == 3
+    assert len(list((small_dataset / "negatives").glob("neg_*.wav"))) == 3
+    tones = [r for r in _manifest(small_dataset) if Path(r["file"]).name.startswith("tone_")]
+    assert len(tones) == 2 and all(r["split"] == "negative" and r["labels"] == "" for r in tones)
+    assert all(r["programs"].startswith("tone:") for r in tones)
     assert not list(small_dataset.rglob(".*"))  # no temporary files left
 
 
@@ -61,7 +65,7 @@ def test_wav_format_and_levels(small_dataset):
 
 def test_label_files_match_manifest(small_dataset):
     rows = {r["file"]: r for r in _manifest(small_dataset)}
-    assert len(rows) == 11 * 2 + 3 + 3
+    assert len(rows) == 11 * 2 + 3 + 3 + 2
     for path in (small_dataset / "IRMAS-TestingData").glob("*.txt"):
         codes = [line.strip() for line in path.read_text().splitlines() if line.strip()]
         assert 1 <= len(codes) <= 4 and set(codes) <= set(LABELS)

@@ -14,6 +14,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-excerpts", type=int, default=20, metavar="M", help="multi-instrument test excerpts (default 20)")
     parser.add_argument("--negatives", "--mix-negatives", type=int, default=0, metavar="N",
                         help="also write N clips with no IRMAS instrument into negatives/ (default 0)")
+    parser.add_argument("--test-tones", type=int, default=0, metavar="N",
+                        help="also write N test signals with no instrument (sines, sweeps, dial tones, beeps) "
+                             "into negatives/tone_NNNN.wav (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default 0)")
     parser.add_argument("--jobs", type=int, default=1, metavar="J", help="worker processes (default 1)")
     parser.add_argument("--sample-rate", type=int, default=44100, help="Hz (default 44100, like IRMAS)")
@@ -41,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, jobs=args.jobs, sample_rate=args.sample_rate, soundfonts=args.soundfont,
         shared_data=False if args.no_shared_data else args.shared_data, classes=classes,
         progress=not args.quiet, test_seconds=tuple(args.test_seconds), hold_out=tuple(args.hold_out),
+        tones=args.test_tones,
     )
     print(f"wrote {out}/manifest.csv", file=sys.stderr)
     return 0

@@ -35,7 +35,7 @@ from instrumentid.synth.soundfonts import require_soundfonts
 
 TRAIN_DIR, TEST_DIR, NEG_DIR, MANIFEST = "IRMAS-TrainingData", "IRMAS-TestingData", "negatives", "manifest.csv"
 COLUMNS = ("file", "split", "labels", "genre", "programs", "soundfont", "seed", "effects", "duration_s")
-_SPLIT_ID = {"train": 0, "test": 1, "negative": 2}
+_SPLIT_ID = {"train": 0, "test": 1, "negative": 2, "tone": 3}
 _NEG_WEIGHTS = {"drums_bass": 2, "drums": 1, "bass": 1, "other": 1, "noise": 1.5, "real": 3, "real_drums": 1.5}
 
 
@@ -58,9 +58,14 @@ def default_shared_data() -> Path | None:
 
 def plan_dataset(*, train_per_class: int, test_excerpts: int, negatives: int = 0, seed: int = 0,
                  classes: tuple[str, ...] | list[str] = LABELS, train_seconds: float = 3.0,
-                 test_seconds: tuple[float, float] = (5.0, 20.0)) -> list[PlannedClip]:
-    """Every clip to render, with names and seeds (pure function of the arguments)."""
-    for name, value in (("train_per_class", train_per_class), ("test_excerpts", test_excerpts), ("negatives", negatives)):
+                 test_seconds: tuple[float, float] = (5.0, 20.0), tones: int = 0) -> list[PlannedClip]:
+    """Every clip to render, with names and seeds (pure function of the arguments).
+
+    ``tones`` test-signal negatives (``negatives/tone_NNNN.wav``) have seeds of their own, so
+    asking for them leaves every other clip as it was.
+    """
+    for name, value in (("train_per_class", train_per_class), ("test_excerpts", test_excerpts), ("negatives", negatives),
+                        ("tones", tones)):
         if value < 0:
             raise SynthError(f"{name} must be >= 0, got {value}")
     unknown = [c for c in classes if c not in LABELS]
@@ -101,7 +106,13 @@ def plan_dataset(*, train_per_class: int, test_excerpts: int, negatives: int = 0
         spec = ClipSpec("negative", _seed(seed, 2, i), _seed(seed, 2, 10**7 + i), train_seconds,
                         genres[int(r.integers(len(genres)))], negative_kind=kinds[int(r.choice(len(kinds), p=weights / weights.sum()))])
         plan.append(PlannedClip(spec, f"{NEG_DIR}/neg_{i + 1:04d}.wav"))
-    assert set(kinds) == set(NEGATIVE_KINDS)
+    for i in range(tones):
+        split = _SPLIT_ID["tone"]
+        genre = genres[int(np.random.default_rng(_seed(seed, split, 10**6 + i)).integers(len(genres)))]
+        spec = ClipSpec("negative", _seed(seed, split, i), _seed(seed, split, 10**7 + i), train_seconds, genre,
+                        negative_kind="tone")
+        plan.append(PlannedClip(spec, f"{NEG_DIR}/tone_{i + 1:04d}.wav"))
+    assert set(kinds) | {"tone"} == set(NEGATIVE_KINDS)
     return plan
 
 
@@ -165,13 +176,14 @@ def render_dataset(out_dir: str | os.PathLike, *, train_per_class: int = 100, te
                    soundfonts: list[str | os.PathLike] | None = None, shared_data: str | os.PathLike | bool | None = None,
                    classes: list[str] | tuple[str, ...] | None = None, progress: bool = True,
                    train_seconds: float = 3.0, test_seconds: tuple[float, float] = (5.0, 20.0),
-                   hold_out: tuple[str, ...] | list[str] = ()) -> Path:
+                   hold_out: tuple[str, ...] | list[str] = (), tones: int = 0) -> Path:
     """Render (or finish rendering) an IRMAS-format dataset into ``out_dir``; returns ``out_dir``.
 
     ``soundfonts=None`` searches the usual places; ``shared_data=None`` uses
     ``<repo>/../shared/data`` when present (real notes for the sampler, real negatives),
     ``False`` disables it. ``hold_out`` lists ``real-train/`` path prefixes never used as
-    backgrounds or negatives (keep a validation set's sources out of training data).
+    backgrounds or negatives (keep a validation set's sources out of training data). ``tones``
+    adds test-signal negatives (sines, sweeps, dial tones, beeps; see :func:`plan_dataset`).
     Finished clips are skipped, so an interrupted run resumes.
     """
     out_dir = Path(out_dir)
@@ -182,7 +194,8 @@ def render_dataset(out_dir: str | os.PathLike, *, train_per_class: int = 100, te
     if jobs < 1:
         raise SynthError(f"jobs must be >= 1, got {jobs}")
     plan = plan_dataset(train_per_class=train_per_class, test_excerpts=test_excerpts, negatives=negatives, seed=seed,
-                        classes=tuple(classes or LABELS), train_seconds=train_seconds, test_seconds=test_seconds)
+                        classes=tuple(classes or LABELS), train_seconds=train_seconds, test_seconds=test_seconds,
+                        tones=tones)
     out_dir.mkdir(parents=True, exist_ok=True)
     for sub in {str(Path(c.file).parent) for c in plan}:
         (out_dir / sub).mkdir(parents=True, exist_ok=True)

@@ -162,6 +162,37 @@ def colored_noise(shape: tuple[int, ...], color: str, rng: np.random.Generator) 
     return (noise / (np.sqrt(np.mean(noise ** 2)) + 1e-12)).astype(np.float32)
 
 
+#: Test-signal shapes of :func:`test_tone`.
+TONE_SHAPES = ("sine", "sweep", "dual", "beeps")
+
+
+def test_tone(n: int, sample_rate: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """A unit-peak test signal of ``n`` samples and its description: a steady sine, a
+    logarithmic sweep, two sines at once (a dial tone), or a sine switched on and off (beeps);
+    frequencies log-uniform over 50 Hz-12 kHz (below Nyquist). No instrument sounds like these,
+    and users try them first."""
+    top = min(12_000.0, 0.45 * sample_rate)
+    freq = lambda: float(np.exp(rng.uniform(np.log(50.0), np.log(top))))  # noqa: E731
+    t = np.arange(n) / sample_rate
+    shape = str(rng.choice(TONE_SHAPES))
+    if shape == "sweep":
+        f0, f1 = freq(), freq()
+        rate = np.log(f1 / f0) / max(t[-1], 1e-9) if n > 1 else 0.0
+        phase = 2 * np.pi * f0 * (np.expm1(rate * t) / rate if rate else t)
+        signal, name = np.sin(phase), f"sweep {f0:.0f}-{f1:.0f} Hz"
+    elif shape == "dual":
+        f0, f1 = freq(), freq()
+        signal, name = np.sin(2 * np.pi * f0 * t) + np.sin(2 * np.pi * f1 * t), f"dual {f0:.0f}+{f1:.0f} Hz"
+    else:
+        f0 = freq()
+        signal, name = np.sin(2 * np.pi * f0 * t), f"{shape} {f0:.0f} Hz"
+        if shape == "beeps":
+            period = rng.uniform(0.15, 1.0)
+            signal = signal * ((t % period) < period * rng.uniform(0.2, 0.7))
+    peak = float(np.max(np.abs(signal))) if n else 0.0
+    return (signal / peak if peak > 0 else signal).astype(np.float32), name
+
+
 def add_at_snr(waveform: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
     """``waveform + noise`` scaled so that signal RMS / noise RMS = ``snr_db``."""
     scale = rms(waveform) / (rms(noise) + 1e-12) / db_to_gain(snr_db)

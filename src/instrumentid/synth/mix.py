@@ -22,7 +22,7 @@ from instrumentid.synth.voice import sing
 #: Share of clips of a sampler-capable class that use the real-note sampler.
 SAMPLER_SHARE = 0.5
 KINDS = ("train", "test", "negative")
-NEGATIVE_KINDS = ("drums_bass", "drums", "bass", "other", "noise", "real", "real_drums")
+NEGATIVE_KINDS = ("drums_bass", "drums", "bass", "other", "noise", "real", "real_drums", "tone")
 
 
 @dataclass(frozen=True)
@@ -225,6 +225,11 @@ class Engine:
             stems["real"] = chain.place(real, rng, pan=0.0)
             levels["real"] = -20.0
             clip.programs.append(f"real:{name}")
+        if kind == "tone":
+            tone, name = fx.test_tone(n, sr, rng)
+            stems["tone"] = chain.place(tone, rng, pan=0.0)
+            levels["tone"] = -20.0
+            clip.programs.append(f"tone:{name}")
         if kind == "noise" or not stems:
             color = str(rng.choice(["white", "pink", "brown"]))
             noise = fx.colored_noise((n,), color, rng)
