@@ -22,16 +22,9 @@ from instrumentid.features import LogMel, LogMelConfig, register_frontend
 
 
 @dataclass(frozen=True)
-class MfccConfig:
-    """Log-mel parameters (librosa names) plus ``n_mfcc`` coefficients and ``deltas`` (0, 1 or 2)."""
+class MfccConfig(LogMelConfig):
+    """The log-mel's parameters (inherited) plus ``n_mfcc`` coefficients and ``deltas`` (0, 1 or 2)."""
 
-    sample_rate: int = 16_000
-    n_fft: int = 1024
-    hop_length: int = 320
-    n_mels: int = 64
-    fmin: float = 30.0
-    fmax: float = 8000.0
-    top_db: float | None = 80.0
     n_mfcc: int = 20
     deltas: int = 0
     delta_width: int = 9

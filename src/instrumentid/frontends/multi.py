@@ -28,24 +28,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from instrumentid.errors import ConfigError
-from instrumentid.features import LogMel, register_frontend
+from instrumentid.features import LogMel, LogMelConfig, register_frontend
 from instrumentid.frontends.mfcc import dct_matrix, mel_config_of
 
 CHANNELS = ("mel", "mfcc", "harmonic", "percussive")
 
 
 @dataclass(frozen=True)
-class MultiConfig:
-    """Log-mel parameters (librosa names), the channels to stack, ``n_mfcc``, and the median
+class MultiConfig(LogMelConfig):
+    """The log-mel's parameters (inherited), the channels to stack, ``n_mfcc``, and the median
     filter lengths of the harmonic/percussive split (frames, mel bands)."""
 
-    sample_rate: int = 16_000
-    n_fft: int = 1024
-    hop_length: int = 320
-    n_mels: int = 64
-    fmin: float = 30.0
-    fmax: float = 8000.0
-    top_db: float | None = 80.0
     channels: tuple[str, ...] = CHANNELS
     n_mfcc: int = 20
     harmonic_kernel: int = 31
