@@ -22,7 +22,7 @@ help:
 	@echo "make demo           set up, then predict with the bundled model on the bundled example"
 	@echo "make test           set up (incl. FluidSynth, SoundFonts, chromium via apt when root), run all tests"
 	@echo "make default-model  re-run the recipe of the bundled default and audioset-zeroshot models (~60 min, 2 CPU cores)"
-	@echo "make fast-model     re-run the recipe of the bundled fast model (small CNN, ~25 min)"
+	@echo "make fast-model     re-run the recipe of the bundled fast model (small CNN, ~45 min)"
 	@echo "make experiments    the small-budget comparison of docs/experiments.md (~30 min, 2 CPU cores)"
 	@echo "make bench          speed benchmarks (predict, synth, the server under load)"
 	@echo "make test-zoo       the timm backbone in .venv-zoo (torch 2.14.1 + torchvision, ~5.5 GB)"
