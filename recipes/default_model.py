@@ -219,37 +219,40 @@ def summarise(y_true, y_score, thresholds, nonmusic) -> dict:
             "non_music_labelled": f"{int(flagged[nonmusic].sum())}/{int(nonmusic.sum())}", "per_label": per_label}
 
 
-def calibrate(y_true, y_score, nonmusic, n_real: int | None = None) -> tuple[np.ndarray, float]:
+def calibrate(y_true, y_score, nonmusic, n_real: int | None = None) -> np.ndarray:
     """Per-label thresholds: F1-optimal on the real rows (the first ``n_real``) for labels with at
     least ``MIN_POSITIVES`` real positives, on all rows (real + rendered) for the others; then
     raised just above the highest out-of-fold score any real non-music recording got for that
     label (the model must not name an instrument in speech or a dog), and kept in
     [``MIN_THRESHOLD``, 0.95]."""
-    from instrumentid.evaluation.thresholds import f1_at_thresholds, tune_thresholds
+    from instrumentid.evaluation.thresholds import tune_thresholds
 
     n_real = len(y_true) if n_real is None else n_real
     real_only = tune_thresholds(y_true[:n_real], y_score[:n_real])
     with_rendered = tune_thresholds(y_true, y_score)
-    grid = np.round(np.arange(0.05, 0.951, 0.01), 3)
-    present = np.flatnonzero(y_true.sum(0) > 0)
-    macro = np.mean([f1_at_thresholds(y_true[:, j], y_score[:, j], grid) for j in present], axis=0)
-    shared = float(grid[int(np.argmax(macro))])
+    shared = macro_f1_threshold(y_true, y_score)
     real_positives = y_true[:n_real].sum(0)
     thresholds = np.where(real_positives >= MIN_POSITIVES, real_only,
                           np.where(y_true.sum(0) >= MIN_POSITIVES, with_rendered, shared))
     if nonmusic.any():
         thresholds = np.maximum(thresholds, y_score[nonmusic].max(0) + NON_MUSIC_MARGIN)
-    return np.clip(thresholds, MIN_THRESHOLD, 0.95), shared
+    return np.clip(thresholds, MIN_THRESHOLD, 0.95)
 
 
-def global_threshold(y_true, y_score, nonmusic) -> float:
-    """One threshold for every label: macro-F1-optimal, then above every real non-music score."""
+def macro_f1_threshold(y_true, y_score) -> float:
+    """The one threshold (grid 0.05-0.95, step 0.01) with the best F1 averaged over the labels
+    that have positives."""
     from instrumentid.evaluation.thresholds import f1_at_thresholds
 
     grid = np.round(np.arange(0.05, 0.951, 0.01), 3)
     present = np.flatnonzero(y_true.sum(0) > 0)
-    best = float(grid[int(np.argmax(np.mean([f1_at_thresholds(y_true[:, j], y_score[:, j], grid) for j in present],
-                                                axis=0)))])
+    macro = np.mean([f1_at_thresholds(y_true[:, j], y_score[:, j], grid) for j in present], axis=0)
+    return float(grid[int(np.argmax(macro))])
+
+
+def global_threshold(y_true, y_score, nonmusic) -> float:
+    """One threshold for every label: macro-F1-optimal, then above every real non-music score."""
+    best = macro_f1_threshold(y_true, y_score)
     floor = float(y_score[nonmusic].max()) + NON_MUSIC_MARGIN if nonmusic.any() else 0.0
     return float(np.clip(max(best, floor), 0.05, 0.95))
 
@@ -283,7 +286,7 @@ def tabulate(scores: dict[str, np.ndarray], y_eval, nonmusic, folds) -> list[dic
     rows = []
     for key, table_scores in scores.items():
         name, agg, window = key.split("|")
-        thresholds, _ = calibrate(y_eval, table_scores, nonmusic)
+        thresholds = calibrate(y_eval, table_scores, nonmusic)
         row = {"variant": name, "aggregation": agg, "window": window, "rendered data": VARIANTS[name][2],
                **summarise(y_eval, table_scores, thresholds, nonmusic),
                "nested": {rule: nested(y_eval, table_scores, nonmusic, folds, rule) for rule in THRESHOLD_RULES}}
@@ -314,7 +317,7 @@ def thresholds_by(rule: str, y_true, y_score, nonmusic, n_real: int | None = Non
     """Thresholds by one of ``THRESHOLD_RULES``: per label (:func:`calibrate`) or one for all
     (:func:`global_threshold`); both stay above every real non-music score seen."""
     if rule == "per label":
-        return calibrate(y_true, y_score, nonmusic, n_real)[0]
+        return calibrate(y_true, y_score, nonmusic, n_real)
     return np.full(y_true.shape[1], global_threshold(y_true, y_score, nonmusic))
 
 

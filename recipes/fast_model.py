@@ -43,7 +43,7 @@ REAL_WEIGHT = 3.0
 VARIANTS = {
     "full": {},
     "soundfont-only": {"synth": ["--no-shared-data"], "real": False},
-    "no-negatives": {"negatives": 0, "real_negatives": False},
+    "no-negatives": {"negatives": 0, "tones": 0, "real_negatives": False},
 }
 
 SIZES = {
@@ -109,7 +109,7 @@ def main() -> int:
 
     # 1. render
     per_class, excerpts, negatives, tones = SIZES[size]
-    negatives, tones = variant.get("negatives", negatives), variant.get("negatives", tones)
+    negatives, tones = variant.get("negatives", negatives), variant.get("tones", tones)
     synth_dir = work / "synth"
     synth_args = ["synth", "--out", str(synth_dir), "--train-per-class", str(per_class), "--test-excerpts",
                   str(excerpts), "--negatives", str(negatives), "--test-tones", str(tones), "--seed", str(args.seed),
