@@ -12,9 +12,9 @@ import torch
 from helpers import shared_data_or_skip, tone, yamnet_wheel_or_skip
 
 from instrumentid.features import YamnetLogMel, YamnetMelConfig
-from instrumentid.labels import LABELS
+from instrumentid.labels import BY_CODE, LABELS, VOCABULARY
 from instrumentid.models import build
-from instrumentid.models.yamnet import AUDIOSET_MAP, HEADS, YamnetClassifier, zeroshot_logits
+from instrumentid.models.yamnet import HEADS, YamnetClassifier, zeroshot_logits
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,16 @@ def test_zeroshot_head_takes_the_best_mapped_audioset_class():
     audioset = torch.randn(3, 521)
     logits = zeroshot_logits(audioset, LABELS)
     for j, code in enumerate(LABELS):
-        assert torch.equal(logits[:, j], audioset[:, list(AUDIOSET_MAP[code])].amax(dim=1))
+        assert torch.equal(logits[:, j], audioset[:, [i for i, _ in BY_CODE[code].audioset]].amax(dim=1))
+
+
+def test_zeroshot_over_the_vocabulary_gives_a_shared_class_to_the_label_it_names():
+    audioset = torch.randn(3, 521)
+    logits = zeroshot_logits(audioset, VOCABULARY)
+    pia, epi = VOCABULARY.index("pia"), VOCABULARY.index("epi")
+    assert torch.equal(logits[:, pia], audioset[:, 148])  # "Electric piano" is epi's once epi is a label
+    assert torch.equal(logits[:, epi], audioset[:, 149])
+    assert torch.equal(logits[:, VOCABULARY.index("obo")], audioset[:, 190])  # no oboe class: woodwinds
 
 
 def test_audioset_head_starts_as_the_zeroshot_mapping():

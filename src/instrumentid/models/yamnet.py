@@ -20,7 +20,7 @@ mlp         deep head: ``hidden`` units, ReLU, dropout, linear
 fluffy      one small binary MLP per label on the shared embedding ("Fluffy")
 cosine      ArcFace-style cosine classifier: scaled cosine between the L2-normalised
             embedding and one learned direction per label, plus a bias
-zeroshot    no training: AudioSet classes mapped to the labels (:data:`AUDIOSET_MAP`),
+zeroshot    no training: AudioSet classes mapped to the labels (:mod:`instrumentid.labels`),
             a label's probability is the largest of its classes'
 audioset    the zero-shot logits, rescaled per label, plus a learned linear correction
             from the embedding (starts as exactly the zero-shot mapping)
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from instrumentid.errors import ConfigError
-from instrumentid.labels import LABELS
+from instrumentid.labels import BY_CODE, LABELS, audioset_classes
 from instrumentid.models.registry import register
 
 #: (kind, stride, output channels) of YAMNet's 14 blocks; "conv" is a full 3×3 convolution,
@@ -57,22 +57,6 @@ N_AUDIOSET_CLASSES = 521
 #: Frames of one YAMNet patch (0.96 s at a 10-ms hop); the final map has 1/32 of the time steps.
 PATCH_FRAMES = 96
 
-#: AudioSet class indices (yamnet_class_map.csv) that stand for each IRMAS label in the
-#: zero-shot head. Chosen from the ontology by name; generic parents ("Guitar", "Keyboard")
-#: are left out where they would blur two labels.
-AUDIOSET_MAP: dict[str, tuple[int, ...]] = {
-    "cel": (188,),                                  # Cello
-    "cla": (193,),                                  # Clarinet
-    "flu": (191,),                                  # Flute
-    "gac": (138, 135),                              # Acoustic guitar, Guitar
-    "gel": (136,),                                  # Electric guitar
-    "org": (150, 151, 152),                         # Organ, Electronic organ, Hammond organ
-    "pia": (148, 149),                              # Piano, Electric piano
-    "sax": (192,),                                  # Saxophone
-    "tru": (182,),                                  # Trumpet
-    "vio": (186,),                                  # Violin, fiddle
-    "voi": (24, 25, 29, 249),                       # Singing, Choir, Child singing, Vocal music
-}
 HEADS = ("linear", "mlp", "fluffy", "cosine", "zeroshot", "audioset")
 POOLINGS = ("mean", "max")
 
@@ -163,9 +147,9 @@ def zeroshot_logits(audioset_logits: torch.Tensor, labels: Sequence[str]) -> tor
     """Per label, the logit of its most probable AudioSet class (``max`` commutes with sigmoid)."""
     columns = []
     for code in labels:
-        if code not in AUDIOSET_MAP:
+        if code not in BY_CODE:
             raise ConfigError(f"label {code!r} has no AudioSet classes for the zero-shot head")
-        columns.append(audioset_logits[..., list(AUDIOSET_MAP[code])].amax(dim=-1))
+        columns.append(audioset_logits[..., list(audioset_classes(code, labels))].amax(dim=-1))
     return torch.stack(columns, dim=-1)
 
 
