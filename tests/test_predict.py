@@ -53,7 +53,7 @@ def test_record_follows_the_contract(tiny_bundle, tmp_path):
     predictor = Predictor.from_bundle(tiny_bundle)
     path = write_tone(tmp_path / "a.wav", 440, 2.5, 44_100, channels=2)
     record = predictor.predict_file(path, segments=True)
-    assert set(record) == {"file", "duration_s", "scores", "present", "segments"}
+    assert set(record) == {"file", "duration_s", "scores", "present", "activity", "segments"}
     assert record["duration_s"] == 2.5 and list(record["scores"]) == list(predictor.labels)
     assert all(0 <= v <= 1 for v in record["scores"].values())
     assert [(s["start_s"], s["end_s"]) for s in record["segments"]] == [(0.0, 1.0), (1.0, 2.0), (1.5, 2.5)]
@@ -89,7 +89,7 @@ def test_half_second_file_is_flagged_short(tiny_bundle, tmp_path):
 
 def test_silence_names_no_instrument_whatever_the_threshold(tiny_bundle, tmp_path):
     sf.write(tmp_path / "zeros.wav", np.zeros(32_000, np.float32), 16_000)
-    quiet = write_tone(tmp_path / "quiet.wav", 440, 2.0, 16_000, amplitude=10 ** (-70 / 20))  # -73 dBFS RMS
+    quiet = write_tone(tmp_path / "quiet.wav", 440, 2.0, 16_000, amplitude=10 ** (-80 / 20))  # -83 dBFS RMS: below the floor
     predictor = Predictor.from_bundle(tiny_bundle)
     for path, warning in ((tmp_path / "zeros.wav", "all-silent"), (quiet, "near-silent")):
         record = predictor.predict_file(path, threshold=0.0, segments=True)

@@ -236,6 +236,19 @@ def power_to_db(power: torch.Tensor, *, top_db: float | None = 80.0, amin: float
     return db
 
 
+def level_windows(waveform: torch.Tensor, level_dbfs: float, max_gain_db: float) -> torch.Tensor:
+    """Scale each row of ``(batch, samples)`` to an RMS of ``level_dbfs`` dBFS, with at most
+    ``max_gain_db`` of gain (digital silence stays silent) and never more than the row needs.
+
+    Per window, so it streams, and a function of the window alone, so the exported graph does it too.
+    """
+    rms = waveform.square().mean(dim=-1, keepdim=True).sqrt()
+    target = 10.0 ** (level_dbfs / 20.0)
+    max_gain = 10.0 ** (max_gain_db / 20.0)
+    gain = torch.clamp(target / torch.clamp(rms, min=1e-12), max=max_gain)
+    return waveform * gain
+
+
 @dataclass(frozen=True)
 class YamnetMelConfig:
     """YAMNet's front-end (AudioSet-trained weights expect exactly this input).
@@ -244,6 +257,11 @@ class YamnetMelConfig:
     padding), periodic Hann window, |FFT| of ``n_fft`` points (magnitude, not power),
     ``n_mels`` HTK-scale triangles from ``fmin`` to ``fmax`` without area normalisation,
     ``log(mel + log_offset)``.
+
+    ``level_dbfs``: when set, every window is first scaled to that RMS level (:func:`level_windows`,
+    at most ``max_gain_db`` of gain), so a clean recording at -50 dBFS reads like the same
+    recording at -1 dBFS (YAMNet's fixed ``log_offset`` would otherwise bury it). ``None`` (the
+    default, and every bundle made before the option) leaves the waveform as it is.
     """
 
     sample_rate: int = 16_000
@@ -254,6 +272,8 @@ class YamnetMelConfig:
     fmin: float = 125.0
     fmax: float = 7500.0
     log_offset: float = 0.001
+    level_dbfs: float | None = None
+    max_gain_db: float = 60.0
 
     def to_dict(self) -> dict:
         return {"name": "yamnet", **asdict(self)}
@@ -278,6 +298,8 @@ class YamnetLogMel(_MelModule):
         c = self.config
         if waveform.dim() == 1:
             waveform = waveform.unsqueeze(0)
+        if c.level_dbfs is not None:
+            waveform = level_windows(waveform, c.level_dbfs, c.max_gain_db)
         if waveform.shape[-1] < c.win_length:
             waveform = torch.nn.functional.pad(waveform, (0, c.win_length - waveform.shape[-1]))
         if torch.onnx.is_in_onnx_export():

@@ -23,20 +23,20 @@ from instrumentid.bundle import info as bundle_info
 from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
 from instrumentid.runtimes import OnnxRuntime, TorchRuntime, open_runtime
 from instrumentid.thresholds import check_threshold
-from instrumentid.windows import aggregate, iter_windows
+from instrumentid.windows import activity, aggregate, audible, iter_windows, window_dbfs
 
 #: Shortest audio a prediction is made for: below it there is no timbre to judge (a 0.1-s
 #: stroke is about 10 spectrogram frames).
 MIN_DURATION_S = 0.1
-#: Audio whose overall RMS is below this (dBFS) is treated as silence: no instrument is named.
-QUIET_DBFS = -60.0
 
 
 class SignalLevel:
     """Watches the blocks of a stream go by: length, peak and RMS, so nothing is decoded twice.
 
-    ``silent`` (peak at or below :data:`audio.SILENCE_PEAK`, or RMS below :data:`QUIET_DBFS`)
-    means the predictor names no instrument and says why in the record's ``warnings``.
+    A file names no instrument when its peak is digital silence (:data:`audio.SILENCE_PEAK`,
+    ``all-silent``) or when no window rises above the noise floor
+    (:data:`instrumentid.windows.SILENCE_FLOOR_DBFS`, ``near-silent``); the record's
+    ``warnings`` say which. Quiet audio above the floor is scored like loud audio.
     """
 
     def __init__(self, sample_rate: int, samples: int = 0, peak: float = 0.0, energy: float = 0.0) -> None:
@@ -62,15 +62,12 @@ class SignalLevel:
         rms = math.sqrt(self.energy / self.samples) if self.samples else 0.0
         return 20 * math.log10(rms) if rms > 0 else -math.inf
 
-    @property
-    def silent(self) -> bool:
-        return self.peak <= audio.SILENCE_PEAK or self.rms_dbfs < QUIET_DBFS
-
-    def warnings(self, window_s: float) -> list[str]:
+    def warnings(self, window_s: float, keep: np.ndarray) -> list[str]:
+        """``all-silent`` / ``near-silent`` (no window in ``keep``) and ``short`` (under one window)."""
         found = []
         if self.peak <= audio.SILENCE_PEAK:
             found.append("all-silent")
-        elif self.rms_dbfs < QUIET_DBFS:
+        elif not np.any(keep):
             found.append("near-silent")
         if self.duration_s < window_s:
             found.append("short")
@@ -270,21 +267,27 @@ class Predictor:
     def _blocks(self, path: Path) -> Iterator[np.ndarray]:
         return self.framing.blocks(path)
 
-    def _score_stream(self, windows: Iterable[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-        starts, scores, batch = [], [], []
+    def _score_stream(self, windows: Iterable[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(starts_s, scores, levels_dbfs)`` of a stream of windows, scored in batches."""
+        starts, scores, levels, batch = [], [], [], []
         for start, samples in windows:
             starts.append(start)
             batch.append(samples)
             if len(batch) == self.batch_size:
-                scores.append(self.score_windows(np.stack(batch)))
+                stacked = np.stack(batch)
+                scores.append(self.score_windows(stacked))
+                levels.append(window_dbfs(stacked))
                 batch = []
         if batch:
-            scores.append(self.score_windows(np.stack(batch)))
-        return np.asarray(starts) / self.sample_rate, np.concatenate(scores)
+            stacked = np.stack(batch)
+            scores.append(self.score_windows(stacked))
+            levels.append(window_dbfs(stacked))
+        return np.asarray(starts) / self.sample_rate, np.concatenate(scores), np.concatenate(levels)
 
     def window_scores(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         """``(starts_s (n,), scores (n, n_labels))`` of every analysis window of a file."""
-        return self._score_stream(self._windows(self._blocks(Path(path))))
+        starts, scores, _ = self._score_stream(self._windows(self._blocks(Path(path))))
+        return starts, scores
 
     def window_features(self, path: str | os.PathLike):
         """Normalised model input ``(n_windows, 1, n_mels, frames)`` of every window of a file (torch runtime)."""
@@ -297,28 +300,45 @@ class Predictor:
             return self.thresholds
         return np.full(len(self.labels), check_threshold(threshold, "threshold"), dtype=np.float32)
 
-    def record(self, name: str, level: SignalLevel, starts, scores, *, segments: bool = False,
-               threshold: float | None = None, aggregation: str | None = None) -> dict:
-        """The record of a file from its level and window scores (engines that score apart call this)."""
-        thresholds = self._thresholds(threshold)
-        file_scores = aggregate(scores, aggregation or self.aggregation)
+    def label_columns(self, labels: Sequence[str] | None) -> np.ndarray:
+        """Positions of ``labels`` (a subset of the model's, e.g. ``--labels irmas``) in its score
+        vectors, in the model's order; all labels for None."""
+        if labels is None:
+            return np.arange(len(self.labels))
+        missing = [code for code in labels if code not in self.labels]
+        if missing:
+            raise ConfigError(f"labels {', '.join(missing)} are not in this model's vocabulary "
+                              f"({', '.join(self.labels)})")
+        return np.array([j for j, code in enumerate(self.labels) if code in set(labels)], dtype=int)
+
+    def record(self, name: str, level: SignalLevel, starts, scores, levels, *, segments: bool = False,
+               threshold: float | None = None, aggregation: str | None = None,
+               labels: Sequence[str] | None = None) -> dict:
+        """The record of a file from its level, window scores and window levels (dBFS) — engines
+        that score apart call this. ``labels`` restricts the record to those codes."""
+        columns = self.label_columns(labels)
+        codes = tuple(self.labels[j] for j in columns)
+        thresholds, scores = self._thresholds(threshold)[columns], np.asarray(scores)[:, columns]
+        keep = audible(levels)
+        file_scores = aggregate(scores, aggregation or self.aggregation, keep)
         duration_s = level.duration_s
+        warnings = level.warnings(self.window_s, keep)
+        abstain = level.peak <= audio.SILENCE_PEAK or not keep.any()
         segment_list = None
-        warnings = level.warnings(self.window_s)
-        abstain = level.silent
         if segments:
-            segment_list = [
-                schema.make_segment(s, min(s + self.window_s, duration_s), self.labels, sc, thresholds, abstain=abstain)
-                for s, sc in zip(starts, scores)
-            ]
-        return schema.make_record(name, duration_s, self.labels, file_scores, thresholds,
+            segment_list = [schema.make_segment(s, min(s + self.window_s, duration_s), codes, sc, thresholds,
+                                                abstain=abstain or not on)
+                            for s, sc, on in zip(starts, scores, keep)]
+        active = {} if abstain else activity(starts, scores, thresholds, window_s=self.window_s,
+                                             duration_s=duration_s, labels=codes, keep=keep)
+        return schema.make_record(name, duration_s, codes, file_scores, thresholds, activity=active,
                                   segments=segment_list, warnings=warnings, abstain=abstain)
 
     def _predict_blocks(self, name: str, blocks: Iterable[np.ndarray], **options) -> dict:
         level = SignalLevel(self.sample_rate)
-        starts, scores = self._score_stream(self._windows(level.watch(blocks)))
+        starts, scores, levels = self._score_stream(self._windows(level.watch(blocks)))
         self.framing.check_length(name, level)
-        return self.record(name, level, starts, scores, **options)
+        return self.record(name, level, starts, scores, levels, **options)
 
     def predict_file(
         self,
@@ -328,11 +348,13 @@ class Predictor:
         threshold: float | None = None,
         aggregation: str | None = None,
         name: str | None = None,
+        labels: Sequence[str] | None = None,
     ) -> dict:
-        """Predict one file; raises :class:`~instrumentid.errors.AudioError` on bad audio."""
+        """Predict one file; raises :class:`~instrumentid.errors.AudioError` on bad audio.
+        ``labels`` restricts the record to those codes (``labels=instrumentid.labels.LABELS``)."""
         path = Path(path)
         return self._predict_blocks(name or str(path), self._blocks(path), segments=segments, threshold=threshold,
-                                    aggregation=aggregation)
+                                    aggregation=aggregation, labels=labels)
 
     def predict_waveform(
         self,
@@ -344,6 +366,7 @@ class Predictor:
         segments: bool = False,
         threshold: float | None = None,
         aggregation: str | None = None,
+        labels: Sequence[str] | None = None,
     ) -> dict:
         """Predict an in-memory waveform: ``(samples,)``, ``(samples, channels)`` as soundfile
         returns it, or ``(channels, samples)`` (see :func:`instrumentid.audio.array_to_mono`).
@@ -354,7 +377,8 @@ class Predictor:
         if mono.size == 0:
             raise AudioError(f"{name}: audio has zero length")
         mono = audio.resample(mono, int(sample_rate), self.sample_rate)
-        return self._predict_blocks(name, [mono], segments=segments, threshold=threshold, aggregation=aggregation)
+        return self._predict_blocks(name, [mono], segments=segments, threshold=threshold, aggregation=aggregation,
+                                    labels=labels)
 
     def predict(self, path: str | os.PathLike, **kwargs) -> dict:
         """Alias of :meth:`predict_file` (``load_model().predict("a.wav")``)."""

@@ -23,13 +23,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from instrumentid import schema
 from instrumentid.errors import ConfigError, InstrumentIdError
 from instrumentid.predict import Framing, Predictor, SignalLevel
+from instrumentid.windows import window_dbfs
 
 
 def _ray():
@@ -78,7 +79,7 @@ class ScoreActor:
                                  for j in range(0, len(windows), predictor.batch_size)])
         level = SignalLevel(predictor.sample_rate, batch["samples"][i], batch["peak"][i], batch["energy"][i])
         starts = np.frombuffer(batch["starts"][i], dtype=np.float64)
-        return predictor.record(path, level, starts, scores, **self.options)
+        return predictor.record(path, level, starts, scores, window_dbfs(windows), **self.options)
 
 
 def predict_files(
@@ -93,6 +94,7 @@ def predict_files(
     segments: bool = False,
     threshold: float | None = None,
     aggregation: str | None = None,
+    labels: Sequence[str] | None = None,
 ) -> Iterator[dict]:
     """Records of ``paths`` computed on a Ray cluster (see the module docs).
 
@@ -101,6 +103,7 @@ def predict_files(
     """
     ray = _ray()
     local = Predictor.from_bundle(model, runtime=runtime)  # validates the model before the cluster starts
+    local.label_columns(labels)  # and the label subset
     items = [{"path": str(p)} for p in paths]
     if not items:
         return
@@ -113,7 +116,8 @@ def predict_files(
     cpus = int(ray.cluster_resources().get("CPU", 1))
     actors = actors or max(1, (cpus - 1) // threads_per_actor)
     model_ref = str(model) if model is not None else None
-    options = {"segments": segments, "threshold": threshold, "aggregation": aggregation}
+    options = {"segments": segments, "threshold": threshold, "aggregation": aggregation,
+               "labels": None if labels is None else list(labels)}
     dataset = (
         ray.data.from_items(items)
         .map(decode_row, fn_kwargs={"framing": local.framing})

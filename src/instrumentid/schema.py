@@ -5,10 +5,16 @@ One record per audio file, the same for the CLI, the Python API and the server::
     {"file": "songs/a.wav", "duration_s": 12.4,
      "scores": {"cel": 0.02, ..., "voi": 0.88},        # every label of the bundle
      "present": ["gac", "voi"],                        # scores >= per-label thresholds
+     "activity": {"gac": [[0.0, 12.4]], "voi": [[3.8, 9.6]]},  # when each label plays (always)
      "segments": [{"start_s": 0.0, "end_s": 3.0, "scores": {...}, "present": [...]}],  # --segments
      "warnings": ["short"]}                            # only when there is something to say:
                                                        # all-silent / near-silent (present is then
                                                        # empty), short (under one window)
+
+``activity`` holds, for every label whose window scores reach its threshold somewhere, the
+contiguous runs of such windows as ``[start_s, end_s]`` pairs (:func:`instrumentid.windows.activity`;
+windows below the noise floor never count); it is ``{}`` when nothing plays. A label can be
+active in a few windows without being ``present`` for the whole file.
 
 Records in a resumable log (``predict -o out.jsonl --resume``) also carry
 ``"source": {"size": bytes, "mtime_ns": ns}`` of the file (see :mod:`instrumentid.sinks`).
@@ -48,6 +54,7 @@ def make_record(
     scores,
     thresholds,
     *,
+    activity: Mapping[str, list] | None = None,
     segments: list[dict] | None = None,
     warnings: list[str] | None = None,
     abstain: bool = False,
@@ -58,6 +65,7 @@ def make_record(
         "duration_s": round(float(duration_s), 3),
         "scores": scores_dict(labels, scores),
         "present": [] if abstain else present_labels(labels, scores, thresholds),
+        "activity": {} if abstain or activity is None else dict(activity),
     }
     if segments is not None:
         record["segments"] = segments
@@ -134,6 +142,13 @@ def to_segments_csv(records: Iterable[Mapping], labels: Sequence[str]) -> str:
             writer.writerow([record["file"], segment["start_s"], segment["end_s"],
                              *(segment["scores"][c] for c in labels), ";".join(segment["present"]), ""])
     return buffer.getvalue()
+
+
+def to_audacity(record: Mapping) -> str:
+    """A file's ``activity`` as an Audacity label track: one ``start<TAB>end<TAB>code`` line per
+    contiguous run, sorted by start (File > Import > Labels opens it as is)."""
+    runs = sorted((start, end, code) for code, spans in record.get("activity", {}).items() for start, end in spans)
+    return "".join(f"{start:.6f}\t{end:.6f}\t{code}\n" for start, end, code in runs)
 
 
 def to_table(records: Sequence[Mapping], labels: Sequence[str]) -> str:

@@ -17,8 +17,16 @@ import numpy as np
 
 from instrumentid.errors import ConfigError
 
-#: How window scores become file scores (the bundle's ``aggregation``).
-AGGREGATIONS = ("mean", "max", "topk")
+#: How window scores become file scores (the bundle's ``aggregation``): ``mean``, ``max``,
+#: ``topk`` (the mean of the best quarter of windows) and ``top3`` (the mean of the best three:
+#: an instrument that plays clearly for three windows of a long file counts).
+AGGREGATIONS = ("mean", "max", "topk", "top3")
+#: The noise floor: a window whose RMS is below this many dBFS holds no instrument. It is left out
+#: of a file's aggregation and of activity, and a file whose every window is below it names none
+#: (``near-silent``; ``all-silent`` when its peak is digital silence, :data:`audio.SILENCE_PEAK`).
+#: Above it, level does not matter: models that scale windows (``level_dbfs``) score a clean
+#: recording at -50 dBFS like the same recording at -1 dBFS.
+SILENCE_FLOOR_DBFS = -75.0
 
 
 def tile(signal: np.ndarray, length: int) -> np.ndarray:
@@ -62,11 +70,29 @@ def iter_windows(blocks: Iterable[np.ndarray], window: int, hop: int, *,
         yield total - window, buffer[buffer.size - window :].copy()
 
 
-def aggregate(window_scores: np.ndarray, method: str = "mean") -> np.ndarray:
-    """Window scores ``(n_windows, n_labels)`` → file scores ``(n_labels,)``."""
+def window_dbfs(windows: np.ndarray) -> np.ndarray:
+    """RMS level in dBFS of each row of ``(n, samples)`` (``-inf`` for digital silence)."""
+    wide = np.asarray(windows, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(np.mean(wide * wide, axis=-1))
+
+
+def audible(levels_dbfs: np.ndarray) -> np.ndarray:
+    """Which windows are above :data:`SILENCE_FLOOR_DBFS`."""
+    return np.asarray(levels_dbfs) >= SILENCE_FLOOR_DBFS
+
+
+def aggregate(window_scores: np.ndarray, method: str = "mean", keep: np.ndarray | None = None) -> np.ndarray:
+    """Window scores ``(n_windows, n_labels)`` → file scores ``(n_labels,)``.
+
+    ``keep`` (booleans, one per window; :func:`audible`) leaves silent windows out, so silence
+    never dilutes an instrument that plays; when no window is kept, all are used.
+    """
     window_scores = np.asarray(window_scores, dtype=np.float32)
     if window_scores.ndim != 2 or window_scores.shape[0] == 0:
         raise ValueError("window_scores must have shape (n_windows >= 1, n_labels)")
+    if keep is not None and np.any(keep):
+        window_scores = window_scores[np.asarray(keep, dtype=bool)]
     if method == "mean":
         return window_scores.mean(axis=0)
     if method == "max":
@@ -74,4 +100,30 @@ def aggregate(window_scores: np.ndarray, method: str = "mean") -> np.ndarray:
     if method == "topk":
         k = max(1, math.ceil(window_scores.shape[0] / 4))
         return np.sort(window_scores, axis=0)[-k:].mean(axis=0)
+    if method == "top3":
+        return np.sort(window_scores, axis=0)[-3:].mean(axis=0)
     raise ConfigError(f"unknown aggregation {method!r}; choose one of {', '.join(AGGREGATIONS)}")
+
+
+def activity(starts_s: np.ndarray, window_scores: np.ndarray, thresholds, *, window_s: float, duration_s: float,
+             labels, keep: np.ndarray | None = None) -> dict[str, list[list[float]]]:
+    """When each label plays: ``{code: [[start_s, end_s], ...]}``, the contiguous runs of windows
+    whose score reaches the label's threshold (overlapping or touching windows merge); silent
+    windows (``keep`` False) never count. Labels that never reach it are left out."""
+    from instrumentid.thresholds import is_present
+
+    on = is_present(window_scores, thresholds)
+    if keep is not None:
+        on &= np.asarray(keep, dtype=bool)[:, None]
+    found: dict[str, list[list[float]]] = {}
+    for j, code in enumerate(labels):
+        runs: list[list[float]] = []
+        for start in np.asarray(starts_s, dtype=np.float64)[on[:, j]]:
+            end = min(start + window_s, duration_s)
+            if runs and start <= runs[-1][1] + 1e-6:
+                runs[-1][1] = max(runs[-1][1], end)
+            else:
+                runs.append([start, end])
+        if runs:
+            found[code] = [[round(a, 3), round(b, 3)] for a, b in runs]
+    return found

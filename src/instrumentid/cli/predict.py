@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from instrumentid import schema
 from instrumentid.cli import options
 
-FORMATS = ("table", "json", "jsonl", "csv", "parquet")
+FORMATS = ("table", "json", "jsonl", "csv", "parquet", "audacity")
 ENGINES = ("local", "ray")
 
 EXAMPLES = """\
@@ -23,10 +23,15 @@ examples:
   instrumentid predict archive/ -r -f jsonl -o archive.jsonl --resume --engine ray --ray-address auto
   instrumentid predict archive/ -r -f parquet -o archive-parquet/ --engine ray   # Parquet shards (pyarrow)
   instrumentid predict song.mp3 --model fast.onnx                        # onnxruntime, no torch import
+  instrumentid predict music/ -r -f csv --labels irmas                   # only the 11 IRMAS labels
+  instrumentid predict take.wav --labels sax,pia,dru                     # only these codes
+  instrumentid predict song.mp3 -f audacity -o song.txt                  # an Audacity label track
 
-output: one record per file: file, duration_s, scores (all labels), present (scores at or
-above the bundle's per-label thresholds, or --threshold), segments (with --segments; in CSV one
-row per window). A file that cannot be read gets {"file", "error"}; the others are still
+output: one record per file: file, duration_s, scores (all labels of the model, or --labels),
+present (scores at or above the bundle's per-label thresholds, or --threshold), activity (when
+each label plays: [start_s, end_s] runs), segments (with --segments; in CSV one row per window).
+-f audacity writes the activity as an Audacity label track (start, end, code; tab-separated):
+to stdout or -o FILE for one file, one DIR/<name>.txt per file with -o DIR for several. A file that cannot be read gets {"file", "error"}; the others are still
 processed and the exit code is 1.
 """
 
@@ -44,6 +49,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "FILE (same path, size and mtime); a killed run resumes where it stopped")
     parser.add_argument("--segments", action="store_true", help="add per-window scores (a timeline)")
     parser.add_argument("--threshold", type=float, metavar="X", help="one threshold in [0, 1] for every label")
+    parser.add_argument("--labels", metavar="SET", type=_label_set, default=None,
+                        help="only these labels in scores, present, activity and columns: 'irmas' (the 11 IRMAS "
+                             "codes), 'extended', or codes like sax,pia,dru (default: every label of the model)")
     options.add_aggregation(parser)
     parser.add_argument("--recursive", "-r", action="store_true", help="walk folders recursively")
     parser.add_argument("--batch-size", type=int, default=None,
@@ -57,6 +65,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray-actors", type=int, metavar="N", default=None,
                         help="with --engine ray: scoring actors (default: the cluster's CPUs minus one)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def _label_set(text: str) -> tuple[str, ...]:
+    from instrumentid.labels import parse_label_set
+
+    try:
+        return parse_label_set(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,6 +99,8 @@ def _check(args: argparse.Namespace) -> None:
         check_threshold(args.threshold, "--threshold")
     if args.resume and (args.output is None or args.format != "jsonl"):
         raise ConfigError("--resume needs --format jsonl and --output FILE (records are appended line by line)")
+    if args.format == "audacity" and args.resume:
+        raise ConfigError("-f audacity writes label tracks; --resume goes with -f jsonl")
     if args.format == "parquet" and (args.output is None or args.segments):
         raise ConfigError("-f parquet writes one row per file into the folder -o DIR (no --segments; use jsonl)")
     if args.engine != "ray" and (args.ray_address or args.ray_actors):
@@ -110,11 +129,12 @@ def _records(args: argparse.Namespace, paths: Iterable) -> tuple[Iterator[dict],
 
         records = predict_files(paths, args.model, runtime=args.runtime, address=args.ray_address,
                                 actors=args.ray_actors, batch_size=args.batch_size, segments=args.segments,
-                                threshold=args.threshold, aggregation=args.aggregation)
+                                threshold=args.threshold, aggregation=args.aggregation, labels=args.labels)
     else:
         records = predictor.predict_files(paths, segments=args.segments, threshold=args.threshold,
-                                          aggregation=args.aggregation)
-    return records, predictor.labels
+                                          aggregation=args.aggregation, labels=args.labels)
+    columns = predictor.label_columns(args.labels)
+    return records, tuple(predictor.labels[j] for j in columns)
 
 
 def _report(record: dict) -> bool:
@@ -129,6 +149,8 @@ def _write(args: argparse.Namespace, records: Iterable[dict], labels: tuple[str,
     from instrumentid.sinks import ParquetShards, TextSink
 
     failed = 0
+    if args.format == "audacity":
+        return _write_audacity(args, records)
     if args.format == "parquet":
         with ParquetShards(args.output, labels) as shards:
             for record in records:
@@ -152,6 +174,40 @@ def _write(args: argparse.Namespace, records: Iterable[dict], labels: tuple[str,
         elif args.format == "table":
             sink.write(schema.to_table(collected, labels))
     return 1 if failed else 0
+
+
+def _write_audacity(args: argparse.Namespace, records: Iterable[dict]) -> int:
+    """One label track: to stdout or ``-o FILE`` for one file; ``-o DIR/<name>.txt`` per file for several."""
+    from pathlib import Path
+
+    from instrumentid.errors import ConfigError
+    from instrumentid.sinks import TextSink
+
+    records = list(records)
+    failed = sum(_report(record) for record in records)
+    done = [record for record in records if not schema.is_error(record)]
+    if len(records) > 1 and (args.output is None or not Path(args.output).is_dir()):
+        raise ConfigError("-f audacity with several files needs -o DIR (an existing folder): one label track per file")
+    if len(records) == 1:
+        with TextSink(args.output) as sink:
+            sink.write(schema.to_audacity(done[0]) if done else "")
+        return 1 if failed else 0
+    used: set[str] = set()
+    for record in done:
+        name = _unique(Path(record["file"]).stem, used)
+        with TextSink(Path(args.output) / f"{name}.txt") as sink:
+            sink.write(schema.to_audacity(record))
+    return 1 if failed else 0
+
+
+def _unique(stem: str, used: set[str]) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``… when another file of the run had the same name."""
+    name, k = stem or "audio", 1
+    while name in used:
+        k += 1
+        name = f"{stem}-{k}"
+    used.add(name)
+    return name
 
 
 def _run_resumable(args: argparse.Namespace, paths: Iterable) -> int:

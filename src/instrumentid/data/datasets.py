@@ -28,7 +28,7 @@ import numpy as np
 from instrumentid.audio import AUDIO_SUFFIXES
 from instrumentid.errors import DataError
 from instrumentid.io import atomic_path
-from instrumentid.labels import GENRES, LABELS, encode
+from instrumentid.labels import GENRES, LABELS, VOCABULARY, check_codes, encode
 
 _TAG = re.compile(r"\[([^\]]+)\]")
 _TEST_STEM = re.compile(r"^(?P<song>.+)-(?P<n>\d+)$")
@@ -48,11 +48,10 @@ class Example:
 
 
 def _split_labels(text: str, where: str) -> tuple[str, ...]:
-    codes = [c for c in re.split(r"[;,\s]+", text.strip()) if c]
-    unknown = [c for c in codes if c not in LABELS]
-    if unknown:
-        raise DataError(f"{where}: unknown instrument code(s) {', '.join(unknown)} (expected {', '.join(LABELS)})")
-    return tuple(sorted(set(codes), key=LABELS.index))
+    try:
+        return check_codes((c for c in re.split(r"[;,\s]+", text.strip()) if c), where)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
 
 
 def _audio_files(root: Path) -> list[Path]:
@@ -66,8 +65,8 @@ def parse_irmas_train_name(path: Path) -> tuple[str, str | None, str]:
         raise DataError(f"{path}: not an IRMAS training file name (expected like '[gac][pop_roc]0042__1.wav')")
     tags = _TAG.findall(match.group("tags"))
     code = tags[0]
-    if code not in LABELS:
-        raise DataError(f"{path}: first tag [{code}] is not an instrument code ({', '.join(LABELS)})")
+    if code not in VOCABULARY:
+        raise DataError(f"{path}: first tag [{code}] is not an instrument code ({', '.join(VOCABULARY)})")
     genre = next((t for t in tags[1:] if t in GENRES), None)
     group_stem = path.stem[: match.start("k") - 2] if match.group("k") else path.stem
     return code, genre, f"{path.parent.name}/{group_stem}"
@@ -77,7 +76,7 @@ def read_irmas_train(root: str | os.PathLike) -> list[Example]:
     root = Path(root)
     examples = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        if folder.name not in LABELS:
+        if folder.name not in VOCABULARY:
             continue
         for path in _audio_files(folder):
             code, genre, group = parse_irmas_train_name(path)
@@ -121,7 +120,7 @@ def read_csv(csv_path: str | os.PathLike, *, root: str | os.PathLike | None = No
     file_column = "file" if "file" in columns else "path" if "path" in columns else None
     if file_column is None:
         raise DataError(f"{csv_path}: needs a 'file' (or 'path') column, found {', '.join(sorted(columns))}")
-    label_columns = [c for c in LABELS if c in columns]
+    label_columns = [c for c in VOCABULARY if c in columns]
     if not label_columns and "labels" not in columns:
         raise DataError(f"{csv_path}: needs a 'labels' column or one 0/1 column per instrument code")
     examples = []
@@ -131,7 +130,7 @@ def read_csv(csv_path: str | os.PathLike, *, root: str | os.PathLike | None = No
         path = path if path.is_absolute() else Path(os.path.normpath(base / path))
         if label_columns:
             try:
-                labels = tuple(c for c in LABELS if c in label_columns and float(row[c] or 0) >= 0.5)
+                labels = tuple(c for c in label_columns if float(row[c] or 0) >= 0.5)
             except ValueError:
                 raise DataError(f"{where}: label columns must hold 0 or 1") from None
         else:
@@ -157,7 +156,7 @@ def detect_layout(path: str | os.PathLike) -> str:
         if path.suffix.lower() in (".csv", ".tsv"):
             return "csv"
         raise DataError(f"{path}: a dataset is a folder or a CSV file")
-    if any(p.is_dir() and p.name in LABELS for p in path.iterdir()):
+    if any(p.is_dir() and p.name in VOCABULARY for p in path.iterdir()):
         return "irmas-train"
     if (path / "labels.csv").is_file():
         return "folder-csv"
@@ -215,20 +214,26 @@ def _relative(path: Path, base: Path) -> str:
         return str(Path(path).resolve())
 
 
-def write_csv(examples, csv_path: str | os.PathLike, *, y=None, extra: dict | None = None) -> Path:
+def write_csv(examples, csv_path: str | os.PathLike, *, y=None, labels: Sequence[str] | None = None,
+              extra: dict | None = None) -> Path:
     """Write examples in the CSV shape every command reads, atomically.
 
-    Columns: ``file`` (relative to the CSV's folder), one 0/1 column per label code (from each
-    example's labels, or the ``(n, n_labels)`` matrix ``y``), ``group``, ``genre``, ``weight``,
-    then ``extra`` columns ``{name: values}``. :func:`read_dataset` reads it back.
+    Columns: ``file`` (relative to the CSV's folder), one 0/1 column per label code (``labels``;
+    default: the 11 IRMAS codes plus any extended code an example has), from each example's
+    labels or the ``(n, len(labels))`` matrix ``y``; ``group``, ``genre``, ``weight``, then
+    ``extra`` columns ``{name: values}``. :func:`read_dataset` reads it back.
     """
     csv_path = Path(csv_path)
     extra = extra or {}
+    examples = list(examples)
+    if labels is None:
+        used = {c for e in examples for c in e.labels}
+        labels = [c for c in VOCABULARY if c in LABELS or c in used]
     with atomic_path(csv_path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["file", *LABELS, "group", "genre", "weight", *extra])
+        writer.writerow(["file", *labels, "group", "genre", "weight", *extra])
         for i, e in enumerate(examples):
-            row = y[i] if y is not None else [int(c in e.labels) for c in LABELS]
+            row = y[i] if y is not None else [int(c in e.labels) for c in labels]
             writer.writerow([_relative(e.path, csv_path.parent), *(int(v) for v in row), e.group, e.genre or "",
                              f"{getattr(e, 'weight', 1.0):g}", *(values[i] for values in extra.values())])
     return csv_path

@@ -29,8 +29,8 @@ from fastapi import FastAPI, File, HTTPException, Query, UploadFile
 from fastapi.responses import HTMLResponse
 
 from instrumentid import __version__, audio, schema
-from instrumentid.errors import InstrumentIdError
-from instrumentid.labels import NAMES
+from instrumentid.errors import ConfigError, InstrumentIdError
+from instrumentid.labels import NAMES, parse_label_set
 from instrumentid.predict import Predictor
 from instrumentid.serve.docs import add_offline_docs
 from instrumentid.serve.inference_queue import InferenceQueue, QueueFull
@@ -79,7 +79,7 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
     app = FastAPI(
         title="instrumentid",
         version=__version__,
-        description="Which musical instruments play in a recording (IRMAS labels). "
+        description="Which musical instruments play in a recording (the IRMAS labels and an extended vocabulary). "
         "POST audio files to /predict; the response is one predict record per file.",
         docs_url=None, redoc_url=None, lifespan=lifespan,
     )
@@ -93,11 +93,14 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
         segments: bool = Query(False, description="add per-window scores (a timeline)"),
         threshold: float | None = Query(None, ge=OVERRIDE_RANGE[0], le=OVERRIDE_RANGE[1],
                                         description="one threshold for every label"),
+        labels: str | None = Query(None, max_length=400, description="only these labels: 'irmas', 'extended' "
+                                   "or comma-separated codes like sax,pia,dru (default: every label of the model)"),
     ) -> list[dict]:
         if len(files) > limits.max_files:
             raise HTTPException(413, f"too many files: {len(files)} (at most {limits.max_files} per request)")
+        subset = _label_subset(predictor, labels)
         try:
-            job = work.submit(_predict_uploads, served, limits, files, segments, threshold)
+            job = work.submit(_predict_uploads, served, limits, files, segments, threshold, subset)
         except QueueFull as exc:
             raise HTTPException(503, str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from None
         records = await asyncio.wrap_future(job)
@@ -136,10 +139,22 @@ def _add_info_routes(app: FastAPI, predictor: Predictor, limits: Limits, work: I
                 for code, t in zip(predictor.labels, predictor.thresholds)]
 
 
+def _label_subset(predictor: Predictor, text: str | None) -> tuple[str, ...] | None:
+    """The ``labels=`` query as codes of the model (400 naming the problem otherwise)."""
+    if text is None:
+        return None
+    try:
+        subset = parse_label_set(text)
+        predictor.label_columns(subset)
+    except (ValueError, ConfigError) as exc:
+        raise HTTPException(400, f"labels: {exc}"[:500]) from None
+    return subset
+
+
 def _predict_uploads(predictor: Predictor, limits: Limits, uploads: list[UploadFile], segments: bool,
-                     threshold: float | None) -> list[dict]:
+                     threshold: float | None, labels: tuple[str, ...] | None = None) -> list[dict]:
     """One request's job, on a worker thread: one record per upload, in order."""
-    return [_predict_upload(predictor, limits, upload, segments, threshold) for upload in uploads]
+    return [_predict_upload(predictor, limits, upload, segments, threshold, labels) for upload in uploads]
 
 
 def _spool(upload: UploadFile, name: str, max_upload_mb: float) -> str:
@@ -160,7 +175,7 @@ def _spool(upload: UploadFile, name: str, max_upload_mb: float) -> str:
 
 
 def _predict_upload(predictor: Predictor, limits: Limits, upload: UploadFile, segments: bool,
-                    threshold: float | None) -> dict:
+                    threshold: float | None, labels: tuple[str, ...] | None = None) -> dict:
     name = _safe_name(upload.filename)
     tmp = _spool(upload, name, limits.max_upload_mb)
     try:
@@ -168,7 +183,7 @@ def _predict_upload(predictor: Predictor, limits: Limits, upload: UploadFile, se
         if duration is not None and duration > limits.max_duration_s:
             return schema.error_record(name, f"{name}: audio is {duration:.0f} s long, "
                                              f"longer than the {limits.max_duration_s:g} s limit")
-        return _finite(predictor.predict_file(tmp, segments=segments, threshold=threshold, name=name))
+        return _finite(predictor.predict_file(tmp, segments=segments, threshold=threshold, name=name, labels=labels))
     except InstrumentIdError as exc:
         return schema.error_record(name, str(exc).replace(tmp, name))
     except Exception as exc:  # noqa: BLE001 - a bug must not become a 500 for the other files: log it, name it

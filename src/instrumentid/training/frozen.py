@@ -31,19 +31,25 @@ from instrumentid.errors import InstrumentIdError
 from instrumentid.features import build_frontend
 from instrumentid.io import atomic_path, progress_bar
 from instrumentid.labels import LABELS, encode
-from instrumentid.windows import aggregate, iter_windows
+from instrumentid.windows import aggregate, audible, iter_windows, window_dbfs
 
 
 @dataclass
 class FileEmbeddings:
-    """The cached feature maps of one file: ``fmaps`` is ``(windows, time steps, dim)`` float16."""
+    """The cached feature maps of one file: ``fmaps`` is ``(windows, time steps, dim)`` float16;
+    ``levels`` the RMS of each window in dBFS (silent windows are left out, as the predictor does)."""
 
     example: Example
     fmaps: np.ndarray
+    levels: np.ndarray
+
+    def target(self, labels: Sequence[str] = LABELS) -> np.ndarray:
+        return encode(self.example.labels, labels)
 
     @property
-    def target(self) -> np.ndarray:
-        return encode(self.example.labels)
+    def keep(self) -> np.ndarray:
+        """Windows above the noise floor (:func:`instrumentid.windows.audible`)."""
+        return audible(self.levels)
 
 
 class EmbeddingCache:
@@ -68,51 +74,57 @@ class EmbeddingCache:
 
         weights = state_checksum(model.backbone.state_dict())[:16]  # a re-imported or rounded backbone re-embeds
         self.tile_short = not getattr(model, "variable_length", False)  # as the predictor windows files
-        self.tag = f"{window_s}-{hop_s}-{weights}-{'tile' if self.tile_short else 'own-length'}"
+        front = hashlib.sha1(repr(sorted(features.items())).encode()).hexdigest()[:8]
+        self.tag = f"{window_s}-{hop_s}-{weights}-{front}-{'tile' if self.tile_short else 'own-length'}"
 
     def _key(self, path: Path) -> Path:
         stat = path.stat()
         digest = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{self.tag}".encode()).hexdigest()
-        return self.folder / f"{digest[:20]}.npy"
+        return self.folder / f"{digest[:20]}.npz"
 
     @torch.inference_mode()
-    def _compute(self, path: Path) -> np.ndarray:
+    def _compute(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
         blocks = audio.stream(path, sample_rate=self.sample_rate)
         windows = [w for _, w in iter_windows(blocks, self.window, self.hop, tile_short=self.tile_short)]
         out = []
         for start in range(0, len(windows), self.batch_size):
             batch = torch.from_numpy(np.stack(windows[start : start + self.batch_size]))
             out.append(self.model.feature_map(self.frontend(batch)).numpy())
-        return np.concatenate(out).astype(np.float16)
+        levels = np.array([window_dbfs(w) for w in windows], dtype=np.float32)
+        return np.concatenate(out).astype(np.float16), levels
 
-    def get(self, path: str | os.PathLike) -> np.ndarray:
+    def get(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+        """``(feature maps, window levels in dBFS)`` of a file, from the cache or computed once."""
         path = Path(path)
         key = self._key(path)
         if key.is_file():
-            return np.load(key)
-        patches = self._compute(path)
-        with atomic_path(key, suffix=".npy") as tmp:  # np.save would add ".npy" to any other suffix
-            np.save(tmp, patches)
-        return patches
+            with np.load(key) as stored:
+                return stored["fmaps"], stored["levels"]
+        fmaps, levels = self._compute(path)
+        with atomic_path(key, suffix=".npz") as tmp:  # np.savez would add ".npz" to any other suffix
+            np.savez(tmp, fmaps=fmaps, levels=levels)
+        return fmaps, levels
 
     def embed(self, examples: Sequence[Example], *, desc: str = "embedding") -> list[FileEmbeddings]:
         """Embeddings of every example (files that fail to decode are reported and skipped)."""
         table = []
         for example in progress_bar(examples, desc=desc, unit="file", mininterval=5):
             try:
-                table.append(FileEmbeddings(example, self.get(example.path)))
+                table.append(FileEmbeddings(example, *self.get(example.path)))
             except InstrumentIdError as exc:
                 print(f"skipped: {exc}")
         return table
 
 
-def _window_arrays(table: Sequence[FileEmbeddings]):
-    """Per-window tensors: feature maps ``(n, steps, dim)``, targets ``(n, labels)``, weights, file index."""
+def _window_arrays(table: Sequence[FileEmbeddings], labels: Sequence[str]):
+    """Per-window tensors of the audible windows: feature maps ``(n, steps, dim)``, targets
+    ``(n, labels)``, weights, file index (a note's silent tail is not an example of its instrument)."""
     patches, targets, weights, files = [], [], [], []
     for index, item in enumerate(table):
-        n = item.fmaps.shape[0]
-        patches.append(item.fmaps)
-        targets.append(np.repeat(item.target[None], n, axis=0))
+        keep = item.keep if item.keep.any() else np.ones(len(item.levels), dtype=bool)
+        n = int(keep.sum())
+        patches.append(item.fmaps[keep])
+        targets.append(np.repeat(item.target(labels)[None], n, axis=0))
         weights.append(np.full(n, item.example.weight / n, dtype=np.float32))  # every file weighs its weight
         files.append(np.full(n, index))
     width = max(p.shape[1] for p in patches)
@@ -147,7 +159,7 @@ def fit_head(model: torch.nn.Module, table: Sequence[FileEmbeddings], *, epochs:
     """
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    fmaps, targets, weights, _ = _window_arrays(table)
+    fmaps, targets, weights, _ = _window_arrays(table, model.labels)
     model.eval()
     embeddings, zeroshot = _head_inputs(model, fmaps)
     del fmaps
@@ -184,9 +196,10 @@ def file_scores(model: torch.nn.Module, table: Sequence[FileEmbeddings], aggrega
     rows = []
     for item in table:
         window_scores = torch.sigmoid(window_logits(model, torch.from_numpy(item.fmaps.astype(np.float32))))
-        rows.append(aggregate(window_scores.numpy(), aggregation))
-    return np.stack(rows) if rows else np.zeros((0, len(LABELS)), dtype=np.float32)
+        rows.append(aggregate(window_scores.numpy(), aggregation, item.keep))
+    return np.stack(rows) if rows else np.zeros((0, len(model.labels)), dtype=np.float32)
 
 
-def targets_of(table: Sequence[FileEmbeddings]) -> np.ndarray:
-    return np.stack([item.target for item in table]) if table else np.zeros((0, len(LABELS)), dtype=np.float32)
+def targets_of(table: Sequence[FileEmbeddings], labels: Sequence[str] = LABELS) -> np.ndarray:
+    """``(files, labels)`` multi-hot targets of a table."""
+    return np.stack([item.target(labels) for item in table]) if table else np.zeros((0, len(labels)), np.float32)
