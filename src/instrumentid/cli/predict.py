@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable, Iterator
 
@@ -101,6 +102,9 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError("--resume needs --format jsonl and --output FILE (records are appended line by line)")
     if args.format == "audacity" and args.resume:
         raise ConfigError("-f audacity writes label tracks; --resume goes with -f jsonl")
+    several = len(args.paths) > 1 or any(os.path.isdir(p) for p in args.paths)
+    if args.format == "audacity" and several and not (args.output and os.path.isdir(args.output)):
+        raise ConfigError("-f audacity with several files needs -o DIR (an existing folder): one label track per file")
     if args.format == "parquet" and (args.output is None or args.segments):
         raise ConfigError("-f parquet writes one row per file into the folder -o DIR (no --segments; use jsonl)")
     if args.engine != "ray" and (args.ray_address or args.ray_actors):
@@ -180,15 +184,12 @@ def _write_audacity(args: argparse.Namespace, records: Iterable[dict]) -> int:
     """One label track: to stdout or ``-o FILE`` for one file; ``-o DIR/<name>.txt`` per file for several."""
     from pathlib import Path
 
-    from instrumentid.errors import ConfigError
     from instrumentid.sinks import TextSink
 
     records = list(records)
     failed = sum(_report(record) for record in records)
     done = [record for record in records if not schema.is_error(record)]
-    if len(records) > 1 and (args.output is None or not Path(args.output).is_dir()):
-        raise ConfigError("-f audacity with several files needs -o DIR (an existing folder): one label track per file")
-    if len(records) == 1:
+    if not (args.output and Path(args.output).is_dir()):
         with TextSink(args.output) as sink:
             sink.write(schema.to_audacity(done[0]) if done else "")
         return 1 if failed else 0

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from instrumentid.errors import ConfigError
+from instrumentid.labels import parse_label_set
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class TrainConfig:
     data: list[str] = field(default_factory=list, metadata={"help": "training dataset(s): IRMAS folder, CSV, folder with labels.csv (repeatable)"})
     val_data: list[str] = field(default_factory=list, metadata={"help": "validation dataset(s); default: a grouped split of --data"})
     label_overrides: str = field(default="", metadata={"help": "CSV (file + label columns, e.g. from 'instrumentid label-issues') whose rows replace the labels of those training files"})
+    labels: str = field(default="irmas", metadata={"help": "the model's label set: irmas (the 11 IRMAS codes), all (the extended vocabulary of 33), extended, or codes like gac,pia,dru; data labels outside it are left out"})
     val_fraction: float = field(default=0.15, metadata={"help": "fraction of --data groups held out for validation when --val-data is not given"})
     # model and features
     model: str = field(default="cnn", metadata={"help": "registry name (see 'instrumentid models')"})
@@ -91,6 +93,13 @@ class TrainConfig:
     fast_dev_run: bool = field(default=False, metadata={"help": "one batch of train and validation, to check the pipeline"})
     progress: bool = field(default=True, metadata={"help": "progress bars"})
     recipe: str = field(default="", metadata={"help": "name of the recipe that produced this run (stored in metadata)"})
+
+    def label_codes(self) -> tuple[str, ...]:
+        """The model's labels (:func:`instrumentid.labels.parse_label_set` of ``labels``)."""
+        try:
+            return parse_label_set(self.labels)
+        except ValueError as exc:
+            raise ConfigError(f"--labels: {exc}") from None
 
     def feature_config(self) -> dict:
         """The feature config: ``features`` for spectrogram models, else the model's own input.

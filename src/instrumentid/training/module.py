@@ -8,6 +8,8 @@ file-level ``val/f1_macro`` (at 0.5) and ``val/auroc_macro``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sys
 
 import lightning as L
@@ -22,7 +24,7 @@ from instrumentid.training.config import AugmentConfig
 
 
 class InstrumentModule(L.LightningModule):
-    def __init__(self, model: torch.nn.Module, *, features: dict, normalization: dict, n_labels: int,
+    def __init__(self, model: torch.nn.Module, *, features: dict, normalization: dict, labels: Sequence[str],
                  lr: float = 2e-3, weight_decay: float = 1e-2, loss: str = "bce",
                  pos_weight: torch.Tensor | None = None, label_smoothing: float = 0.0,
                  augment: AugmentConfig = AugmentConfig(), aggregation: str = "mean") -> None:
@@ -33,8 +35,8 @@ class InstrumentModule(L.LightningModule):
                                               gain_p=augment.gain_p, lowpass_p=augment.lowpass_p,
                                               sample_rate=int(features["sample_rate"]))
         self.spec_augment = SpecAugment() if augment.specaugment else torch.nn.Identity()
-        self.criterion = build_loss(loss, pos_weight=pos_weight, label_smoothing=label_smoothing)
-        self.n_labels, self.lr, self.weight_decay, self.aggregation = n_labels, lr, weight_decay, aggregation
+        self.criterion = build_loss(loss, pos_weight=pos_weight, label_smoothing=label_smoothing, labels=labels)
+        self.n_labels, self.lr, self.weight_decay, self.aggregation = len(labels), lr, weight_decay, aggregation
         self._val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:

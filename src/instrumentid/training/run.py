@@ -23,7 +23,6 @@ from instrumentid.data.module import InstrumentDataModule
 from instrumentid.data.split import grouped_split
 from instrumentid.errors import ConfigError, DataError
 from instrumentid.features import build_frontend, compute_normalization, feature_shape
-from instrumentid.labels import LABELS
 from instrumentid.models import build, entry, stored_params
 from instrumentid.thresholds import clip_tuned
 from instrumentid.training.config import TrainConfig
@@ -56,7 +55,9 @@ def model_params(config: TrainConfig, features: dict) -> dict:
     ``in_channels`` is only set when it is not 1 (every builder's default), so single-channel
     bundles keep the parameters they always stored.
     """
-    params = {"n_labels": len(LABELS), **config.model_params}
+    params = {"n_labels": len(config.label_codes()), **config.model_params}
+    if config.model == "yamnet" and "labels" not in params:
+        params["labels"] = list(config.label_codes())  # its zero-shot heads map AudioSet classes to these codes
     takes = entry(config.model).geometry
     if features["name"] not in ("waveform", "yamnet"):
         channels, bins, frames = feature_shape(features, round(config.window_s * config.sample_rate))
@@ -101,7 +102,7 @@ def build_module(config: TrainConfig, features: dict, normalization: dict,
     """
     model = build(config.model, **model_params(config, features))
     return InstrumentModule(
-        model, features=features, normalization=normalization, n_labels=len(LABELS), lr=config.lr,
+        model, features=features, normalization=normalization, labels=config.label_codes(), lr=config.lr,
         weight_decay=config.weight_decay, loss=config.loss, pos_weight=pos_weight,
         label_smoothing=config.label_smoothing, augment=config.augment, aggregation=config.aggregation,
     )
@@ -155,7 +156,7 @@ def train(config: TrainConfig) -> Path | None:
 
     features = config.feature_config()
     datamodule = InstrumentDataModule(
-        train_examples, val_examples, labels=LABELS, sample_rate=config.sample_rate, window_s=config.window_s,
+        train_examples, val_examples, labels=config.label_codes(), sample_rate=config.sample_rate, window_s=config.window_s,
         hop_s=config.hop_s, batch_size=config.batch_size, balanced=config.balanced,
         epoch_size=config.epoch_size or None, num_workers=config.num_workers, progress=config.progress, seed=config.seed,
     )
@@ -225,18 +226,18 @@ def _write_bundle(config, module, features, normalization, train_examples, val_e
     common = dict(
         model_name=config.model, model_params=stored_params(model, model_params(config, features)),
         state_dict=model.state_dict(), sample_rate=config.sample_rate, window_s=config.window_s,
-        hop_s=config.hop_s, features=features, normalization=normalization, labels=LABELS,
+        hop_s=config.hop_s, features=features, normalization=normalization, labels=config.label_codes(),
         aggregation=config.aggregation,
     )
     predictor = Predictor(make_bundle(**common))
     scored = collect_scores(predictor, val_examples, windows=False)  # file level, through the one predictor
     y_true, y_score = scored["y_true"], scored["y_score"]
-    thresholds = np.full(len(LABELS), 0.5, dtype=np.float32)
+    thresholds = np.full(len(config.label_codes()), 0.5, dtype=np.float32)
     if config.tune_thresholds:
         from instrumentid.evaluation.thresholds import tune_thresholds
 
         thresholds = clip_tuned(tune_thresholds(y_true, y_score))
-    validation = compute_metrics(y_true, y_score, thresholds, LABELS)
+    validation = compute_metrics(y_true, y_score, thresholds, config.label_codes())
     untrained = untrained_warnings(y_score, validation)
     for warning in untrained:
         print(f"warning: {config.out}: {warning}", file=sys.stderr)
