@@ -16,8 +16,10 @@ from instrumentid.synth.music import Song, nearest_in
 from instrumentid.synth.phrases import Note, Part, _jitter, _vel, _voicing
 from instrumentid.synth.soundfonts import PROGRAMS
 
-#: GM programs of ``syn`` by kind: synth basses, leads (square, saw, ...), pads.
-SYNTH_BASS, SYNTH_PAD = (38, 39), tuple(range(88, 96))
+#: GM programs of ``syn`` (the vocabulary's) by kind: synth basses, leads (square, saw, ...), pads.
+SYNTH_BASS = tuple(p for p in PROGRAMS["syn"] if p < 80)
+SYNTH_LEAD = tuple(p for p in PROGRAMS["syn"] if 80 <= p < 88)
+SYNTH_PAD = tuple(p for p in PROGRAMS["syn"] if p >= 88)
 #: The tanpura-like drone of Indian ensembles: GM has no tanpura; the sitar is its nearest relative.
 DRONE_PROGRAM = 104
 _KITS = {"jaz_blu": (32, 40, 0), "cla": (40, 8), "pop_roc": (0, 8, 16, 24, 25), "lat_sou": (0, 8, 24, 25)}
@@ -34,7 +36,7 @@ def program_for(code: str, rng: np.random.Generator, genre: str) -> int:
         return 43 if genre == "cla" else 32
     if code == "syn":
         kind = rng.choice(3, p=[0.25, 0.45, 0.3])
-        return int(rng.choice([SYNTH_BASS, [p for p in programs if 80 <= p < 88], SYNTH_PAD][kind]))
+        return int(rng.choice([SYNTH_BASS, SYNTH_LEAD, SYNTH_PAD][kind]))
     return int(rng.choice(programs))
 
 
@@ -148,10 +150,10 @@ def _sitar(part: Part, song: Song, rng: np.random.Generator, duration_s: float, 
 
 
 def _bagpipes(part: Part, song: Song, rng: np.random.Generator, duration_s: float, lo: int, hi: int) -> None:
-    """A chanter melody over two held drones (tonic and fifth, two octaves down)."""
+    """A chanter melody over the held bass and tenor drones (the tonic, two and one octaves down)."""
     part.notes = phrases.line(song, rng, "bgp", duration_s, lo=lo, hi=hi, articulation="legato")
-    drone = nearest_in(lo - 24, (song.tonic,), 36, 60)
-    part.notes += [Note(0.0, duration_s + 1.0, p, 70) for p in (drone, drone + 7)]
+    drone = nearest_in(lo - 22, (song.tonic,), 40, 52)
+    part.notes += [Note(0.0, duration_s + 1.0, p, 70) for p in (drone, drone + 12)]
     part.articulation = "drone"
 
 

@@ -117,9 +117,12 @@ class Engine:
 
     @staticmethod
     def stem_code(setup: dict) -> str | None:
-        """The vocabulary code a stem plays: its own, or its program's for accompaniment parts."""
+        """The vocabulary code a stem plays: its own, or its program's for accompaniment parts
+        (``None`` for the tanpura-like drone, which is no sitar although GM plays it with one)."""
         code = setup["code"]
-        return code if code in BY_CODE else code_of_program(setup["program"], drums=code == "drums")
+        if code in BY_CODE or code not in ("drums", "bass", "other"):
+            return code if code in BY_CODE else None
+        return code_of_program(setup["program"], drums=code == "drums")
 
     # ------------------------------------------------------------ one stem
     def stem(self, setup: dict, song, rng: np.random.Generator, n: int, duration_s: float, *,
@@ -215,15 +218,30 @@ class Engine:
         low = [s["code"] in _LOW or (s["code"] == "syn" and s["program"] in SYNTH_BASS) for s in (lead, other)]
         return self.stem_code(other) == self.stem_code(lead) or all(low)
 
+    def _band_accompaniment(self, lead: str, song, song_rng: np.random.Generator) -> tuple[list[str], dict]:
+        """0-3 players of an ensemble in which the extended ``lead`` plays (of its genre when there is
+        one), none doubling it; returns their roles and the setups of everyone, lead included."""
+        kinds = ensembles.ensembles_for((lead,))
+        kinds = [k for k in kinds if ensembles.ENSEMBLES[k].genre == song.genre] or kinds
+        kind = str(song_rng.choice(kinds))
+        if ensembles.ENSEMBLES[kind].drone:
+            song.chords = [(song.tonic, "5")]
+        members = {r: code for r, (code, _) in ensembles.band_members(kind, song_rng).items() if r != lead}
+        setups = {r: self.instrument_setup(r, song.genre, song_rng, code=c) for r, c in {lead: lead, **members}.items()}
+        accomp = [r for r in members if not self._clashes(setups[lead], setups[r])]
+        count = int(song_rng.integers(0, 4))
+        return [str(r) for r in song_rng.permutation(accomp)[:count]] if accomp else [], setups
+
     def _train(self, spec: ClipSpec, keep_stems: bool) -> Clip:
         n = int(round(spec.duration_s * self.sample_rate))
         song_rng, rng = np.random.default_rng(spec.song_seed), np.random.default_rng(spec.seed)
         song = make_song(spec.genre, song_rng)
         lead = spec.instrument
-        accomp = self._accompaniment(spec.genre, song_rng, (lead,), int(song_rng.integers(0, 3)))
-        setups = {r: self.instrument_setup(r, spec.genre, song_rng) for r in [lead] + accomp}
         if lead in EXTENDED:
-            accomp = [r for r in accomp if not self._clashes(setups[lead], setups[r])]
+            accomp, setups = self._band_accompaniment(lead, song, song_rng)
+        else:
+            accomp = self._accompaniment(spec.genre, song_rng, (lead,), int(song_rng.integers(0, 3)))
+            setups = {r: self.instrument_setup(r, spec.genre, song_rng) for r in [lead] + accomp}
         song.start_bar = float(rng.integers(len(song.chords)))
         if rng.random() < 0.2:  # some clips are solo
             accomp = []
