@@ -2,7 +2,8 @@
 
 Not a test. Usage::
 
-    .venv/bin/python benchmarks/synth_speed.py [--jobs 2] [--per-class 20] [--no-shared-data] [--soundfont PATH]...
+    .venv/bin/python benchmarks/synth_speed.py [--jobs 2] [--per-class 20] [--classes irmas|extended|all|codes]
+        [--test-excerpts N] [--no-shared-data] [--soundfont PATH]...
 
 Reports the steady-state rate (workers already started and SoundFonts loaded) and the
 end-to-end rate including start-up (loading an .sf3 takes several seconds per worker).
@@ -16,21 +17,26 @@ import tempfile
 import time
 from pathlib import Path
 
+from instrumentid.labels import parse_label_set
 from instrumentid.synth import dataset
-from instrumentid.synth.soundfonts import require_soundfonts
+from instrumentid.synth.soundfonts import renderable, require_soundfonts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--per-class", type=int, default=20, help="training clips per class (11 classes)")
+    parser.add_argument("--per-class", type=int, default=20, help="training clips per class")
+    parser.add_argument("--classes", default="irmas", help="class set, as synth --classes (default irmas)")
+    parser.add_argument("--test-excerpts", type=int, default=0, help="also 3 s test excerpts (ensembles)")
     parser.add_argument("--soundfont", action="append")
     parser.add_argument("--no-shared-data", action="store_true")
     args = parser.parse_args()
     fonts = require_soundfonts(args.soundfont)
     shared = None if args.no_shared_data else dataset.default_shared_data()
-    plan = dataset.plan_dataset(train_per_class=args.per_class, test_excerpts=0, seed=1)
-    warm = dataset.plan_dataset(train_per_class=1, test_excerpts=0, seed=2)
+    classes = tuple(c for c in parse_label_set(args.classes) if renderable(c))
+    plan = dataset.plan_dataset(train_per_class=args.per_class, test_excerpts=args.test_excerpts, seed=1,
+                                classes=classes, test_seconds=(3.0, 3.0))
+    warm = dataset.plan_dataset(train_per_class=1, test_excerpts=0, seed=2, classes=classes[:2])
     with tempfile.TemporaryDirectory() as tmp:
         for clip in plan + warm:
             (Path(tmp) / clip.file).parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from instrumentid.labels import LABELS
+from instrumentid.labels import parse_label_set
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -29,16 +29,37 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hold-out", action="append", default=[], metavar="PREFIX",
                         help="real-train/ path prefix never used as background or negative (repeatable; "
                              "keeps validation sources out of the rendered training data)")
-    parser.add_argument("--classes", default=",".join(LABELS), help="comma-separated codes (default: all 11)")
+    parser.add_argument("--classes", default="irmas", metavar="SET",
+                        help="irmas (default: the 11 IRMAS codes), extended, all, or comma-separated vocabulary "
+                             "codes; codes General MIDI cannot play (man, uke, tab) are skipped with a message")
     parser.add_argument("--test-seconds", type=float, nargs=2, default=(5.0, 20.0), metavar=("MIN", "MAX"),
                         help="test excerpt length range (default 5 20)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _classes(text: str) -> list[str]:
+    """The renderable codes of ``--classes``; one line on stderr names those that cannot be."""
+    from instrumentid.errors import SynthError
+    from instrumentid.synth.dataset import unrenderable_message
+    from instrumentid.synth.soundfonts import renderable
+
+    try:
+        codes = parse_label_set(text)
+    except ValueError as exc:
+        raise SynthError(str(exc).replace("--labels", "--classes")) from None
+    kept = [c for c in codes if renderable(c)]
+    skipped = [c for c in codes if c not in kept]
+    if skipped:
+        print(f"synth: {unrenderable_message(skipped)}; {'skipped' if kept else 'nothing to render'}", file=sys.stderr)
+    return kept
+
+
 def run(args: argparse.Namespace) -> int:
     from instrumentid.synth import render_dataset
 
-    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    classes = _classes(args.classes)
+    if not classes:
+        return 2
     out = render_dataset(
         args.out, train_per_class=args.train_per_class, test_excerpts=args.test_excerpts, negatives=args.negatives,
         seed=args.seed, jobs=args.jobs, sample_rate=args.sample_rate, soundfonts=args.soundfont,

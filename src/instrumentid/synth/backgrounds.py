@@ -1,10 +1,12 @@
 """Real recordings without IRMAS instruments (speech, animals, drums, bass...) from
 ``shared/data/real-train`` (rows of ``labels.csv`` with empty labels), used as backgrounds and
-as negative clips."""
+as negative clips. ``labels-extended.csv`` names the extended instruments in them (``dru``,
+``bas``, ``dbl``), so a class set that has those codes does not get them as negatives."""
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,8 @@ class RealNegatives:
     """Lazily decoded negative recordings at ``sample_rate`` (mono), cached per process.
 
     ``hold_out`` lists path prefixes inside ``real-train/`` that are never used (a validation
-    set's sources must not reach training data as backgrounds).
+    set's sources must not reach training data as backgrounds). ``exclude`` (of
+    :meth:`available` and :meth:`excerpt`) leaves out recordings holding any of those codes.
     """
 
     def __init__(self, shared_data: str | Path | None, sample_rate: int = 44100, *,
@@ -32,17 +35,32 @@ class RealNegatives:
                     held = any(row["path"].startswith(prefix) for prefix in hold_out)
                     if not held and not (row.get("labels") or "").strip() and (self.root / row["path"]).is_file():
                         self.entries.append((row["path"], row.get("note", "")))
+        self.codes = self._extended_codes(self.root / "labels-extended.csv" if self.root else None)
         self._cache: dict[str, np.ndarray] = {}
+
+    @staticmethod
+    def _extended_codes(table: Path | None) -> dict[str, set[str]]:
+        """Path -> extended codes heard in it (``labels-extended.csv``; empty when absent)."""
+        if table is None or not table.is_file():
+            return {}
+        with open(table, newline="") as handle:
+            return {row["path"]: set(filter(None, (row.get("labels_extended") or "").split(";")))
+                    for row in csv.DictReader(handle)}
 
     def __bool__(self) -> bool:
         return bool(self.entries)
 
-    def excerpt(self, rng: np.random.Generator, n_samples: int) -> tuple[np.ndarray, str]:
+    def available(self, exclude: Collection[str] = ()) -> list[str]:
+        """Paths of the negatives holding no code of ``exclude``."""
+        return [rel for rel, _ in self.entries if not self.codes.get(rel, set()) & set(exclude)]
+
+    def excerpt(self, rng: np.random.Generator, n_samples: int, exclude: Collection[str] = ()) -> tuple[np.ndarray, str]:
         """A random ``(n_samples,)`` stretch of a random negative (looped if short) and its name."""
         # pick a source folder first, so 17 bass notes of one folder do not outweigh the dog
-        folders = sorted({str(Path(rel).parent) for rel, _ in self.entries})
+        paths = self.available(exclude)
+        folders = sorted({str(Path(rel).parent) for rel in paths})
         folder = folders[int(rng.integers(len(folders)))]
-        members = [rel for rel, _ in self.entries if str(Path(rel).parent) == folder]
+        members = [rel for rel in paths if str(Path(rel).parent) == folder]
         rel = members[int(rng.integers(len(members)))]
         if rel not in self._cache:
             try:

@@ -4,7 +4,7 @@ Layout under ``out_dir``::
 
     IRMAS-TrainingData/<code>/[<code>][<genre>]NNNN__K.wav   3 s stereo 16-bit clips
     IRMAS-TestingData/<song>-K.wav + <song>-K.txt            5-20 s excerpts, one code per line
-    negatives/neg_NNNN.wav                                   no IRMAS instrument (optional)
+    negatives/neg_NNNN.wav                                   no instrument of the label space (optional)
     manifest.csv                                             one row per finished clip
 
 Every clip's seed derives from ``(seed, split, class, number)``, so output does not depend on
@@ -28,13 +28,15 @@ import numpy as np
 from instrumentid import audio
 from instrumentid.errors import SynthError
 from instrumentid.io import atomic_path, progress_bar
-from instrumentid.labels import GENRES, LABELS
-from instrumentid.synth.ensembles import genre_for
-from instrumentid.synth.mix import NEGATIVE_KINDS, ClipSpec, Engine
-from instrumentid.synth.soundfonts import require_soundfonts
+from instrumentid.labels import BY_CODE, EXTENDED, GENRES, LABELS, NAMES, VOCABULARY
+from instrumentid.synth.ensembles import ENSEMBLES, ensembles_for, genre_for
+from instrumentid.synth.mix import NEGATIVE_KINDS, ClipSpec, Engine, negative_kinds
+from instrumentid.synth.soundfonts import renderable, require_soundfonts
 
 TRAIN_DIR, TEST_DIR, NEG_DIR, MANIFEST = "IRMAS-TrainingData", "IRMAS-TestingData", "negatives", "manifest.csv"
 COLUMNS = ("file", "split", "labels", "genre", "programs", "soundfont", "seed", "effects", "duration_s")
+#: Extra manifest column, written only by runs that render extended ensembles (kind of ensemble).
+ENSEMBLE_COLUMN = "ensemble"
 _SPLIT_ID = {"train": 0, "test": 1, "negative": 2, "tone": 3}
 _NEG_WEIGHTS = {"drums_bass": 2, "drums": 1, "bass": 1, "other": 1, "noise": 1.5, "real": 3, "real_drums": 1.5}
 
@@ -56,63 +58,102 @@ def default_shared_data() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
+def check_classes(classes: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``classes`` as a tuple, each a renderable vocabulary code; :class:`SynthError` otherwise."""
+    unknown = [c for c in classes if c not in BY_CODE]
+    if unknown:
+        raise SynthError(f"unknown class code(s) {', '.join(unknown)}; expected some of {', '.join(VOCABULARY)}")
+    silent = [c for c in classes if not renderable(c)]
+    if silent:
+        raise SynthError(unrenderable_message(silent))
+    return tuple(classes)
+
+
+def unrenderable_message(codes: list[str]) -> str:
+    """One line naming codes that cannot be rendered."""
+    names = ", ".join(f"{c} ({NAMES[c]})" for c in codes)
+    return f"cannot render {names}: General MIDI has no such instrument and no real notes for it are available"
+
+
 def plan_dataset(*, train_per_class: int, test_excerpts: int, negatives: int = 0, seed: int = 0,
                  classes: tuple[str, ...] | list[str] = LABELS, train_seconds: float = 3.0,
                  test_seconds: tuple[float, float] = (5.0, 20.0), tones: int = 0) -> list[PlannedClip]:
     """Every clip to render, with names and seeds (pure function of the arguments).
 
-    ``tones`` test-signal negatives (``negatives/tone_NNNN.wav``) have seeds of their own, so
-    asking for them leaves every other clip as it was.
+    ``classes`` are vocabulary codes; with extended codes among them, test excerpts are
+    :data:`~instrumentid.synth.ensembles.ENSEMBLES` in which some of them play. ``tones``
+    test-signal negatives (``negatives/tone_NNNN.wav``) have seeds of their own, so asking for
+    them leaves every other clip as it was.
     """
     for name, value in (("train_per_class", train_per_class), ("test_excerpts", test_excerpts), ("negatives", negatives),
                         ("tones", tones)):
         if value < 0:
             raise SynthError(f"{name} must be >= 0, got {value}")
-    unknown = [c for c in classes if c not in LABELS]
-    if unknown:
-        raise SynthError(f"unknown class code(s) {', '.join(unknown)}; expected some of {', '.join(LABELS)}")
+    classes = check_classes(classes)
     if not 0 < test_seconds[0] <= test_seconds[1]:
         raise SynthError(f"test_seconds must be 0 < min <= max, got {test_seconds}")
-    plan: list[PlannedClip] = []
-    for code in classes:
-        ci = LABELS.index(code)
-        rng = np.random.default_rng(_seed(seed, 0, ci, 10**6))
-        done, song = 0, 0
-        while done < train_per_class:
-            song += 1
-            song_seed = _seed(seed, 0, ci, 10**7 + song)
-            genre = genre_for(code, np.random.default_rng(song_seed))
-            for k in range(1, min(int(rng.integers(1, 4)), train_per_class - done) + 1):
-                spec = ClipSpec("train", _seed(seed, 0, ci, done), song_seed, train_seconds, genre, instrument=code)
-                plan.append(PlannedClip(spec, f"{TRAIN_DIR}/{code}/[{code}][{genre}]{song:04d}__{k}.wav"))
-                done += 1
+    plan = [c for code in classes for c in _plan_train(code, train_per_class, seed, classes, train_seconds)]
+    plan += _plan_test(test_excerpts, seed, classes, test_seconds)
+    plan += _plan_negatives(negatives, tones, seed, classes, train_seconds)
+    return plan
+
+
+def _plan_train(code: str, count: int, seed: int, classes: tuple[str, ...], seconds: float) -> list[PlannedClip]:
+    """Training clips of ``code``: songs of 1-3 clips each, seeds from the code's vocabulary index."""
+    ci = VOCABULARY.index(code)
+    rng = np.random.default_rng(_seed(seed, 0, ci, 10**6))
+    plan, done, song = [], 0, 0
+    while done < count:
+        song += 1
+        song_seed = _seed(seed, 0, ci, 10**7 + song)
+        genre = genre_for(code, np.random.default_rng(song_seed))
+        for k in range(1, min(int(rng.integers(1, 4)), count - done) + 1):
+            spec = ClipSpec("train", _seed(seed, 0, ci, done), song_seed, seconds, genre, instrument=code, classes=classes)
+            plan.append(PlannedClip(spec, f"{TRAIN_DIR}/{code}/[{code}][{genre}]{song:04d}__{k}.wav"))
+            done += 1
+    return plan
+
+
+def _plan_test(count: int, seed: int, classes: tuple[str, ...], seconds: tuple[float, float]) -> list[PlannedClip]:
+    """Test excerpts: songs of 1-3 excerpts of a genre, or of an ensemble kind with extended codes."""
     rng = np.random.default_rng(_seed(seed, 1, 10**6))
-    done, song = 0, 0
-    genres = list(GENRES)
-    while done < test_excerpts:
+    kinds = ensembles_for(classes) if any(c in EXTENDED for c in classes) else []
+    weights = np.array([ENSEMBLES[k].weight for k in kinds])
+    plan, done, song, genres = [], 0, 0, list(GENRES)
+    while done < count:
         song += 1
         song_seed = _seed(seed, 1, 10**7 + song)
-        genre = genres[int(np.random.default_rng(song_seed).integers(len(genres)))]
-        for k in range(1, min(int(rng.integers(1, 4)), test_excerpts - done) + 1):
-            duration = round(float(rng.uniform(*test_seconds)), 2)
-            spec = ClipSpec("test", _seed(seed, 1, done), song_seed, duration, genre)
-            stem = f"{TEST_DIR}/synth_{genre}_{song:04d}-{k}"
+        song_rng = np.random.default_rng(song_seed)
+        kind = kinds[int(song_rng.choice(len(kinds), p=weights / weights.sum()))] if kinds else None
+        genre = ENSEMBLES[kind].genre if kind else genres[int(song_rng.integers(len(genres)))]
+        for k in range(1, min(int(rng.integers(1, 4)), count - done) + 1):
+            duration = round(float(rng.uniform(*seconds)), 2)
+            spec = ClipSpec("test", _seed(seed, 1, done), song_seed, duration, genre, ensemble=kind, classes=classes)
+            stem = f"{TEST_DIR}/synth_{kind or genre}_{song:04d}-{k}"
             plan.append(PlannedClip(spec, stem + ".wav", stem + ".txt"))
             done += 1
-    kinds = list(_NEG_WEIGHTS)
-    weights = np.array(list(_NEG_WEIGHTS.values()))
-    for i in range(negatives):
+    return plan
+
+
+def _plan_negatives(count: int, tones: int, seed: int, classes: tuple[str, ...], seconds: float) -> list[PlannedClip]:
+    """Negatives of the kinds that hold no code of the label space, then test tones."""
+    allowed = negative_kinds(classes)
+    kinds = [k for k in _NEG_WEIGHTS if k in allowed]
+    weights = np.array([_NEG_WEIGHTS[k] for k in kinds])
+    genres, plan = list(GENRES), []
+    for i in range(count):
         r = np.random.default_rng(_seed(seed, 2, 10**6 + i))
-        spec = ClipSpec("negative", _seed(seed, 2, i), _seed(seed, 2, 10**7 + i), train_seconds,
-                        genres[int(r.integers(len(genres)))], negative_kind=kinds[int(r.choice(len(kinds), p=weights / weights.sum()))])
+        spec = ClipSpec("negative", _seed(seed, 2, i), _seed(seed, 2, 10**7 + i), seconds,
+                        genres[int(r.integers(len(genres)))],
+                        negative_kind=kinds[int(r.choice(len(kinds), p=weights / weights.sum()))], classes=classes)
         plan.append(PlannedClip(spec, f"{NEG_DIR}/neg_{i + 1:04d}.wav"))
     for i in range(tones):
         split = _SPLIT_ID["tone"]
         genre = genres[int(np.random.default_rng(_seed(seed, split, 10**6 + i)).integers(len(genres)))]
-        spec = ClipSpec("negative", _seed(seed, split, i), _seed(seed, split, 10**7 + i), train_seconds, genre,
-                        negative_kind="tone")
+        spec = ClipSpec("negative", _seed(seed, split, i), _seed(seed, split, 10**7 + i), seconds, genre,
+                        negative_kind="tone", classes=classes)
         plan.append(PlannedClip(spec, f"{NEG_DIR}/tone_{i + 1:04d}.wav"))
-    assert set(kinds) | {"tone"} == set(NEGATIVE_KINDS)
+    assert set(_NEG_WEIGHTS) | {"tone"} == set(NEGATIVE_KINDS)
     return plan
 
 
@@ -126,10 +167,12 @@ def read_manifest(out_dir: str | Path) -> dict[str, dict[str, str]]:
 
 
 def write_manifest(out_dir: str | Path, rows: list[dict[str, str]]) -> Path:
-    """Atomically (temp file + rename) write the manifest."""
+    """Atomically (temp file + rename) write the manifest; the ``ensemble`` column only when a
+    row has one (so manifests of IRMAS-style runs keep their columns)."""
     path = Path(out_dir) / MANIFEST
+    columns = COLUMNS + ((ENSEMBLE_COLUMN,) if any(row.get(ENSEMBLE_COLUMN) for row in rows) else ())
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     return path
@@ -168,7 +211,8 @@ def _render_one(args: tuple[PlannedClip, str]) -> dict[str, str]:
             tmp.write_text("".join(f"{code}\n" for code in result.labels))
     return {"file": clip.file, "split": clip.spec.kind, "labels": ";".join(result.labels), "genre": result.genre,
             "programs": ";".join(result.programs), "soundfont": ";".join(result.soundfonts),
-            "seed": str(clip.spec.seed), "effects": ";".join(result.effects), "duration_s": f"{clip.spec.duration_s:g}"}
+            "seed": str(clip.spec.seed), "effects": ";".join(result.effects), "duration_s": f"{clip.spec.duration_s:g}",
+            ENSEMBLE_COLUMN: result.ensemble}
 
 
 def render_dataset(out_dir: str | os.PathLike, *, train_per_class: int = 100, test_excerpts: int = 20,
@@ -184,7 +228,9 @@ def render_dataset(out_dir: str | os.PathLike, *, train_per_class: int = 100, te
     ``False`` disables it. ``hold_out`` lists ``real-train/`` path prefixes never used as
     backgrounds or negatives (keep a validation set's sources out of training data). ``tones``
     adds test-signal negatives (sines, sweeps, dial tones, beeps; see :func:`plan_dataset`).
-    Finished clips are skipped, so an interrupted run resumes.
+    ``classes``: vocabulary codes (default the 11 IRMAS codes); extended codes get labelled
+    drums/basses, ensembles and negatives free of them. Finished clips are skipped, so an
+    interrupted run resumes.
     """
     out_dir = Path(out_dir)
     fonts = require_soundfonts(soundfonts)
@@ -262,9 +308,12 @@ def _rendering(work: list[tuple[PlannedClip, str]], jobs: int, engine_args: tupl
 def render_clip(instrument: str | None = None, *, kind: str = "train", genre: str | None = None, seed: int = 0,
                 duration_s: float = 3.0, sample_rate: int = 44100, soundfonts: list[str | os.PathLike] | None = None,
                 shared_data: str | os.PathLike | bool | None = None, negative_kind: str | None = None,
-                keep_stems: bool = False):
+                keep_stems: bool = False, classes: tuple[str, ...] | list[str] = LABELS, ensemble: str | None = None):
     """Render one mixture in memory and return a :class:`~instrumentid.synth.mix.Clip`
     (``.waveform`` float32 ``(2, samples)``, ``.labels``, ``.stems`` when ``keep_stems``).
+
+    ``classes`` is the class set (an extended ``instrument`` joins it); a test excerpt with
+    ``ensemble`` (a kind of :data:`~instrumentid.synth.ensembles.ENSEMBLES`) is that ensemble.
 
     The engine (SoundFonts, recorded notes) is built once per process and reused.
     """
@@ -275,11 +324,15 @@ def render_clip(instrument: str | None = None, *, kind: str = "train", genre: st
     if _ENGINE is None or getattr(_ENGINE, "_key", None) != key:
         _ENGINE = Engine(fonts, shared, sample_rate)
         _ENGINE._key = key
-    if kind == "train" and instrument not in LABELS:
-        raise SynthError(f"instrument must be one of {', '.join(LABELS)}, got {instrument!r}")
+    if kind == "train" and instrument not in VOCABULARY:
+        raise SynthError(f"instrument must be one of {', '.join(VOCABULARY)}, got {instrument!r}")
+    classes = check_classes(tuple(classes) + ((instrument,) if instrument and instrument not in classes else ()))
+    if ensemble is not None and ensemble not in ENSEMBLES:
+        raise SynthError(f"ensemble must be one of {', '.join(ENSEMBLES)}, got {ensemble!r}")
+    genre = genre or (ENSEMBLES[ensemble].genre if ensemble else None)
     genre = genre or (genre_for(instrument, np.random.default_rng(seed)) if instrument else "pop_roc")
     if genre not in GENRES:
         raise SynthError(f"genre must be one of {', '.join(GENRES)}, got {genre!r}")
     spec = ClipSpec(kind, _seed(seed, 9, 0), _seed(seed, 9, 1), duration_s, genre, instrument=instrument,
-                    negative_kind=negative_kind)
+                    negative_kind=negative_kind, ensemble=ensemble, classes=classes)
     return _ENGINE.render(spec, keep_stems=keep_stems)

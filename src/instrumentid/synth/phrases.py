@@ -1,4 +1,4 @@
-"""Musical content: idiomatic phrases for every IRMAS class and the accompaniment roles.
+"""Musical content: idiomatic phrases for the IRMAS classes and the accompaniment roles.
 
 A :class:`Part` is renderer-independent (seconds, MIDI pitches, velocities, continuous
 expression/vibrato/bend curves), so the same phrase can be played by FluidSynth, by the
@@ -18,12 +18,18 @@ RANGES: dict[str, tuple[int, int]] = {
     "cel": (36, 72), "cla": (52, 86), "flu": (60, 93), "gac": (40, 76), "gel": (40, 84), "org": (36, 84),
     "pia": (28, 96), "sax": (49, 81), "tru": (54, 82), "vio": (55, 93), "voi": (48, 79), "bass": (28, 52),
     "other": (48, 84),
+    # extended codes
+    "bas": (28, 55), "dbl": (28, 55), "mal": (53, 96), "syn": (36, 96), "epi": (28, 91), "hpd": (29, 89),
+    "hrp": (24, 96), "bjo": (48, 81), "sit": (50, 81), "acc": (41, 89), "hmc": (60, 91), "tbn": (40, 72),
+    "hrn": (41, 77), "tba": (28, 58), "obo": (58, 91), "bsn": (34, 72), "bgp": (67, 81), "stp": (55, 88),
 }
 SAX_RANGES = {64: (56, 87), 65: (49, 81), 66: (44, 76), 67: (36, 69)}
 #: vibrato (rate range Hz, depth range cents) for sustained classes.
 VIBRATO = {"cel": ((4.5, 6.5), (12, 35)), "vio": ((5.0, 7.0), (12, 35)), "flu": ((4.5, 6.0), (8, 25)),
            "cla": ((4.5, 5.5), (0, 6)), "sax": ((4.5, 6.0), (15, 40)), "tru": ((4.5, 6.0), (6, 20)),
-           "voi": ((5.0, 6.2), (30, 80)), "org": ((6.0, 7.0), (0, 0))}
+           "voi": ((5.0, 6.2), (30, 80)), "org": ((6.0, 7.0), (0, 0)),
+           "obo": ((4.5, 6.0), (10, 25)), "bsn": ((4.5, 5.5), (8, 20)), "tbn": ((4.5, 5.5), (5, 15)),
+           "hrn": ((4.5, 5.5), (3, 10)), "tba": ((4.0, 5.0), (3, 10)), "hmc": ((5.0, 7.0), (10, 40))}
 _CELLS = [[1, 1, 1, 1], [2, 1, 1], [1.5, 0.5, 1, 1], [0.5] * 8, [3, 1], [4], [1, 0.5, 0.5, 2], [0.5, 0.5, 1, 2],
           [1, 1, 2], [0.75, 0.25, 1, 2], [2, 2], [0.5, 0.5, 0.5, 0.5, 2]]
 _CELLS3 = [[1, 1, 1], [2, 1], [3], [1.5, 0.5, 1], [0.5] * 6, [1, 0.5, 0.5, 1]]
@@ -39,7 +45,7 @@ class Note:
 
 @dataclass
 class Part:
-    """One instrument's line. ``role`` is an IRMAS code or 'bass', 'drums', 'other'."""
+    """One instrument's line. ``role`` is a vocabulary code or 'bass', 'drums', 'other'."""
 
     role: str
     notes: list[Note]
@@ -55,7 +61,8 @@ class Part:
 
     @property
     def drums(self) -> bool:
-        return self.role == "drums"
+        """Played on the GM drum channel: the accompaniment kit or the labelled ``dru``."""
+        return self.role in ("drums", "dru")
 
 
 def _vel(rng: np.random.Generator, base: float, spread: float = 8.0) -> int:

@@ -1,4 +1,4 @@
-"""Find installed General-MIDI SoundFonts and know which GM programs play each IRMAS class."""
+"""Find installed General-MIDI SoundFonts and know which GM programs play each vocabulary code."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from instrumentid.errors import SynthError
-from instrumentid.labels import LABELS
+from instrumentid.labels import INSTRUMENTS, LABELS
 
 #: Folders searched for ``*.sf2`` / ``*.sf3`` (plus ``$INSTRUMENTID_SOUNDFONTS``).
 SEARCH_DIRS: tuple[str, ...] = ("/usr/share/sounds/sf2", "/usr/share/sounds/sf3", "/usr/share/soundfonts")
@@ -17,29 +17,39 @@ ENV_VAR = "INSTRUMENTID_SOUNDFONTS"
 #: What to run when nothing is found (Debian/Ubuntu).
 INSTALL_HINT = "sudo apt-get install fluidsynth fluid-soundfont-gm"
 
-#: GM programs (0-based) that play each IRMAS class; ``voi`` has none (see voice.py).
-PROGRAMS: dict[str, tuple[int, ...]] = {
-    "cel": (42,),
-    "cla": (71,),
-    "flu": (73, 72),  # flute, piccolo
-    "gac": (24, 25),  # nylon, steel
-    "gel": (26, 27, 28, 29, 30),  # jazz, clean, muted, overdriven, distortion
-    "org": (16, 17, 18, 19, 20),  # drawbar, percussive, rock, church, reed
-    "pia": (0, 1, 2),  # acoustic grand, bright, electric grand
-    "sax": (64, 65, 66, 67),  # soprano, alto, tenor, baritone
-    "tru": (56,),
-    "vio": (40,),
-    "voi": (),
-}
-#: Pizzicato strings (used for cello/violin pizzicato variants).
+#: GM programs (0-based) that play each vocabulary code, read from :data:`labels.INSTRUMENTS` (the
+#: one table of what plays each code); for ``dru`` the drum-kit presets of bank 128. ``voi`` has
+#: none (see voice.py); ``man``, ``uke`` and ``tab`` have none and cannot be rendered.
+PROGRAMS: dict[str, tuple[int, ...]] = {i.code: i.programs for i in INSTRUMENTS}
+#: Codes rendered without a GM program: the singing voice (voice.py).
+NON_GM: tuple[str, ...] = ("voi",)
+#: Pizzicato strings (used for cello/violin pizzicato variants; no code of its own).
 PIZZICATO_PROGRAM = 45
-#: Unlabelled accompaniment: GM basses and a few non-IRMAS pitched instruments.
+#: Unlabelled accompaniment: GM basses and a few other pitched instruments. Each program is the
+#: vocabulary's (:func:`code_of_program`: 32 ``dbl``, 33-37 ``bas``, 38-39 ``syn``; 11-12 ``mal``,
+#: 46 ``hrp``, 108 kalimba none), so it is labelled when its code is in the chosen class set.
 BASS_PROGRAMS: tuple[int, ...] = tuple(range(32, 40))
 OTHER_PROGRAMS: tuple[int, ...] = (11, 12, 46, 108)  # vibraphone, marimba, harp, kalimba
+#: GM instruments of no vocabulary code (tubular bells, timpani, koto, kalimba): they stand in for
+#: :data:`OTHER_PROGRAMS` that the chosen class set takes (negatives hold no instrument of the set).
+OUTSIDE_PROGRAMS: tuple[int, ...] = (14, 47, 107, 108)
 #: GM drum kits (bank 128): standard, room, power, electronic, jazz, brush.
 DRUM_KITS: tuple[int, ...] = (0, 8, 16, 24, 32, 40)
+_MELODIC_CODE: dict[int, str] = {p: c for c, programs in PROGRAMS.items() if c != "dru" for p in programs}
 
-assert set(PROGRAMS) == set(LABELS)
+assert set(LABELS) <= set(PROGRAMS) and set(DRUM_KITS) <= set(PROGRAMS["dru"])
+assert len(_MELODIC_CODE) == sum(len(p) for c, p in PROGRAMS.items() if c != "dru"), "a GM program plays two codes"
+assert not {_MELODIC_CODE.get(p) for p in OUTSIDE_PROGRAMS} - {None}
+
+
+def code_of_program(program: int, *, drums: bool = False) -> str | None:
+    """The vocabulary code a GM program plays (``dru`` for any kit), ``None`` for none."""
+    return "dru" if drums else _MELODIC_CODE.get(program)
+
+
+def renderable(code: str) -> bool:
+    """True when ``code`` can be rendered: it has GM programs or its own synthesiser (``voi``)."""
+    return bool(PROGRAMS.get(code)) or code in NON_GM
 
 
 def _candidates(path: Path) -> Iterable[Path]:
