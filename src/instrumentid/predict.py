@@ -177,9 +177,11 @@ class Framing:
     def hop_samples(self) -> int:
         return round(self.hop_s * self.sample_rate)
 
-    def blocks(self, path: Path) -> Iterator[np.ndarray]:
+    def blocks(self, path: Path, max_duration_s: float | None = None) -> Iterator[np.ndarray]:
+        """Decoded blocks at the model's rate; past ``max_duration_s`` of audio, an AudioError."""
         # decoding the next block overlaps with scoring this one (soundfile, soxr and the runtimes release the GIL)
-        return prefetch(audio.stream(path, sample_rate=self.sample_rate, block_seconds=max(30.0, 4 * self.window_s)))
+        return prefetch(audio.stream(path, sample_rate=self.sample_rate, block_seconds=max(30.0, 4 * self.window_s),
+                                     max_seconds=max_duration_s))
 
     def windows(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
         return iter_windows(blocks, self.window_samples, self.hop_samples, tile_short=self.tile_short)
@@ -267,8 +269,8 @@ class Predictor:
     def _windows(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
         return self.framing.windows(blocks)
 
-    def _blocks(self, path: Path) -> Iterator[np.ndarray]:
-        return self.framing.blocks(path)
+    def _blocks(self, path: Path, max_duration_s: float | None = None) -> Iterator[np.ndarray]:
+        return self.framing.blocks(path, max_duration_s)
 
     def _score_stream(self, windows: Iterable[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         starts, scores, batch = [], [], []
@@ -328,11 +330,13 @@ class Predictor:
         threshold: float | None = None,
         aggregation: str | None = None,
         name: str | None = None,
+        max_duration_s: float | None = None,
     ) -> dict:
-        """Predict one file; raises :class:`~instrumentid.errors.AudioError` on bad audio."""
+        """Predict one file; raises :class:`~instrumentid.errors.AudioError` on bad audio, and on
+        audio longer than ``max_duration_s`` (counted while decoding, whatever the header says)."""
         path = Path(path)
-        return self._predict_blocks(name or str(path), self._blocks(path), segments=segments, threshold=threshold,
-                                    aggregation=aggregation)
+        return self._predict_blocks(name or str(path), self._blocks(path, max_duration_s), segments=segments,
+                                    threshold=threshold, aggregation=aggregation)
 
     def predict_waveform(
         self,

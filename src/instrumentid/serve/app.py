@@ -168,7 +168,8 @@ def _predict_upload(predictor: Predictor, limits: Limits, upload: UploadFile, se
         if duration is not None and duration > limits.max_duration_s:
             return schema.error_record(name, f"{name}: audio is {duration:.0f} s long, "
                                              f"longer than the {limits.max_duration_s:g} s limit")
-        return _finite(predictor.predict_file(tmp, segments=segments, threshold=threshold, name=name))
+        return _finite(predictor.predict_file(tmp, segments=segments, threshold=threshold, name=name,
+                                              max_duration_s=limits.max_duration_s))
     except InstrumentIdError as exc:
         return schema.error_record(name, str(exc).replace(tmp, name))
     except Exception as exc:  # noqa: BLE001 - a bug must not become a 500 for the other files: log it, name it
