@@ -116,32 +116,62 @@ def prefetch(items: Iterable, depth: int = 1) -> Iterator:
         thread.join(timeout=5)
 
 
+class UnlistedFolder(type(Path())):
+    """A folder :func:`iter_audio_files` could not list; :meth:`Predictor.predict_files` turns it
+    into an error record naming it (``reason``), so an unreadable folder is never skipped silently."""
+
+    reason = "cannot be listed"
+
+
 def iter_audio_files(paths: Iterable[str | os.PathLike], *, recursive: bool = False) -> Iterator[Path]:
     """Expand folders into their audio files, lazily (a folder of 10⁵ files is never listed whole).
 
     Files come in full-path order within each folder given; paths that are not folders are
-    yielded as given (missing or unreadable files become error records later).
+    yielded as given (missing or unreadable files become error records later), and so is a folder
+    that cannot be listed, as an :class:`UnlistedFolder`. Each real folder (device, inode) is
+    walked once, so symlink loops end.
     """
+    seen: set[tuple[int, int]] = set()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            yield from _walk(path, recursive)
+            yield from _walk(path, recursive, seen)
         else:
             yield path
 
 
-def _walk(folder: Path, recursive: bool) -> Iterator[Path]:
+def _walk(folder: Path, recursive: bool, seen: set[tuple[int, int]]) -> Iterator[Path]:
     try:
-        entries = list(os.scandir(folder))
-    except OSError:
+        stat = folder.stat()
+        if (stat.st_dev, stat.st_ino) in seen:
+            return
+        seen.add((stat.st_dev, stat.st_ino))
+        entries = [(entry, _is_dir(entry)) for entry in os.scandir(folder)]
+    except OSError as exc:
+        unlisted = UnlistedFolder(folder)
+        unlisted.reason = f"cannot list this folder ({exc.strerror or exc})"
+        yield unlisted
         return
     # sort as full paths sort: "b.wav" before the folder "b/"
-    for entry in sorted(entries, key=lambda e: e.name + ("/" if e.is_dir() else "")):
-        if entry.is_dir():
+    for entry, is_dir in sorted(entries, key=lambda pair: pair[0].name + ("/" if pair[1] else "")):
+        if is_dir:
             if recursive:
-                yield from _walk(Path(entry.path), recursive)
-        elif entry.is_file() and Path(entry.name).suffix.lower() in audio.AUDIO_SUFFIXES:
-            yield Path(entry.path)
+                yield from _walk(Path(entry.path), recursive, seen)
+        elif Path(entry.name).suffix.lower() in audio.AUDIO_SUFFIXES:
+            yield Path(entry.path)  # not only regular files: an unreadable or dangling one gets its error record
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    """Is ``entry`` a folder (after symlinks)? False for a broken or looping link (it becomes an error record)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def printable_name(path: str | os.PathLike) -> str:
+    """``path`` as text that can be printed and encoded: bytes that are not UTF-8 as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def find_audio_files(paths: Sequence[str | os.PathLike], *, recursive: bool = False) -> list[Path]:
@@ -367,7 +397,12 @@ class Predictor:
     def predict_files(self, paths: Iterable[str | os.PathLike], **kwargs) -> Iterator[dict]:
         """One record per path, in order; a failing file yields an error record instead."""
         for path in paths:
+            name = printable_name(path)
             try:
+                if isinstance(path, UnlistedFolder):
+                    raise AudioError(f"{name}: {path.reason}")
+                if name != str(path):
+                    raise AudioError(f"{name}: the file name is not valid UTF-8; rename the file")
                 yield self.predict_file(path, **kwargs)
             except InstrumentIdError as exc:
-                yield schema.error_record(str(path), str(exc))
+                yield schema.error_record(name, str(exc))
