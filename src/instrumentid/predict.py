@@ -404,5 +404,5 @@ class Predictor:
                 if name != str(path):
                     raise AudioError(f"{name}: the file name is not valid UTF-8; rename the file")
                 yield self.predict_file(path, **kwargs)
-            except InstrumentIdError as exc:
-                yield schema.error_record(name, str(exc))
+            except InstrumentIdError as exc:  # a model failure's message does not name the file: prefix it
+                yield schema.error_record(name, str(exc) if str(exc).startswith(name) else f"{name}: {exc}")
