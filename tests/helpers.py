@@ -136,3 +136,21 @@ def make_irmas_test(root: Path, songs: dict = SONGS, seconds: float = 1.5) -> Pa
             write_chord(root / f"{song}-{n}.wav", [LABEL_FREQS[c] for c in labels], seconds=seconds, seed=seed)
             (root / f"{song}-{n}.txt").write_text("".join(f"{c}\t\n" for c in labels))
     return root
+
+
+def encode_long_stream(path: Path, seconds: int, *, live: bool = True, rate: int = 48_000) -> Path:
+    """Opus in Matroska, encoded one second at a time; ``live`` omits the duration from the header
+    (as a live stream does). A file only PyAV reads, whose header cannot bound its decoding."""
+    av = pytest.importorskip("av")
+    t = np.arange(rate) / rate
+    with av.open(str(path), "w", format="matroska", options={"live": "1"} if live else {}) as container:
+        stream = container.add_stream("libopus", rate=rate, layout="mono")
+        for second in range(seconds):
+            block = (0.3 * np.sin(2 * np.pi * (220 + 50 * (second % 7)) * t)).astype(np.float32)[None, :]
+            frame = av.AudioFrame.from_ndarray(block, format="flt", layout="mono")
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path

@@ -142,7 +142,7 @@ def test_container_files_are_decoded_once_per_prediction(tmp_path, tiny_bundle, 
 
     path = encode_with_av(tmp_path / "t.m4a", "aac", 44_100, 2)
     calls = []
-    real_decode = audio._av_decode
-    monkeypatch.setattr(audio, "_av_decode", lambda p: calls.append(p) or real_decode(p))
+    real_decode = audio._av_source
+    monkeypatch.setattr(audio, "_av_source", lambda p, *a: calls.append(p) or real_decode(p, *a))
     record = Predictor.from_bundle(tiny_bundle).predict_file(path)
     assert len(calls) == 1 and abs(record["duration_s"] - 1.0) < 0.05

@@ -46,7 +46,7 @@ def test_log_drops_a_torn_last_line_and_skips_only_unchanged_files(tmp_path):
 def test_log_refuses_what_is_not_a_record_log(tmp_path):
     out = tmp_path / "notes.jsonl"
     out.write_text("hello\n")
-    with pytest.raises(ConfigError, match="line 1 is not a JSON record"):
+    with pytest.raises(ConfigError, match="line 1 is not a predict record"):
         ResumableLog(out)
     with pytest.raises(ConfigError, match="is a folder"):
         ResumableLog(tmp_path)

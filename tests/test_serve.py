@@ -257,8 +257,8 @@ def test_a_pyav_format_is_decoded_once_and_its_duration_cap_holds(client, predic
     long = encode_with_av(tmp_path / "long.m4a", "aac", 44_100, 1, seconds=7.0)  # over the 5-s cap
     assert abs(audio.declared_duration(short) - 2.0) < 0.1
     decodes = []
-    original = audio._av_decode
-    monkeypatch.setattr(audio, "_av_decode", lambda path: decodes.append(path) or original(path))
+    original = audio._av_source
+    monkeypatch.setattr(audio, "_av_source", lambda path, *a: decodes.append(path) or original(path, *a))
     with open(short, "rb") as fs, open(long, "rb") as fl:
         records = client.post("/predict", files=[("files", ("short.m4a", fs)), ("files", ("long.m4a", fl))]).json()
     served = records[0]["scores"]

@@ -70,61 +70,105 @@ def _check_rate(path: Path, sample_rate: int) -> None:
         )
 
 
-def _av_read(frames) -> tuple[list[np.ndarray], int]:
-    """PyAV's decoded ``frames`` as planar float32 ``(channels, samples)`` blocks and their rate.
+#: FFmpeg demuxers PyAV may use, matched against the format FFmpeg probes from the file's content
+#: (``format_whitelist``): audio containers only. Playlists (hls), concat scripts, image and
+#: video-only formats are refused, since some of them open other files or URLs by themselves.
+AV_DEMUXERS = ("wav", "w64", "flac", "ogg", "mp3", "mov", "matroska", "aac", "ac3", "eac3", "aiff", "caf",
+               "asf", "au", "wv", "ape", "dts", "amr")
+#: Largest block a reader holds (samples over all channels): 8 M float32 samples, 32 MB.
+MAX_BLOCK_SAMPLES = 2**23
+
+
+def _av_open(path: Path):
+    """``path`` opened by PyAV through the file protocol alone, as one of :data:`AV_DEMUXERS`."""
+    import av
+
+    options = {"format_whitelist": ",".join(AV_DEMUXERS), "protocol_whitelist": "file"}
+    try:
+        return av.open("file:" + os.path.abspath(path), container_options=options, metadata_errors="replace")
+    except av.ArgumentError:  # FFmpeg's answer to a format off the whitelist (EINVAL)
+        raise AudioError(f"{path}: not an audio container this reader opens (playlists, concat scripts, images "
+                         "and network streams are refused)") from None
+    except (av.FFmpegError, UnicodeError) as exc:
+        raise AudioError(f"{path}: not a readable audio file or unsupported format ({_reason(exc)})") from None
+
+
+def _av_planar(frames) -> Iterator[tuple[int, np.ndarray]]:
+    """PyAV's decoded ``frames`` as ``(rate, planar float32 (channels, samples))`` blocks.
 
     Every block has the first frame's channel layout and rate: a stream may change them midway
     (AC-3 switching between 5.1 and stereo), and one resampler takes only one input setup.
     """
     import av
 
-    blocks, resampler, setup, target = [], None, None, None
+    resampler, setup, target = None, None, None
     for frame in frames:
         target = target or (frame.layout.name, frame.sample_rate)
         if (frame.format.name, frame.layout.name, frame.sample_rate) != setup:
             if resampler is not None:
-                blocks += [f.to_ndarray() for f in resampler.resample(None)]
+                yield from ((target[1], f.to_ndarray()) for f in resampler.resample(None))
             resampler = av.AudioResampler(format="fltp", layout=target[0], rate=target[1])
             setup = (frame.format.name, frame.layout.name, frame.sample_rate)
-        blocks += [f.to_ndarray() for f in resampler.resample(frame)]
+        yield from ((target[1], f.to_ndarray()) for f in resampler.resample(frame))
     if resampler is not None:
-        blocks += [f.to_ndarray() for f in resampler.resample(None)]
-    return blocks, (target[1] if target else 0)
+        yield from ((target[1], f.to_ndarray()) for f in resampler.resample(None))
 
 
-def _av_decode(path: Path) -> tuple[np.ndarray, int]:
-    """Decode with PyAV (FFmpeg's libraries, shipped in its wheel): M4A/AAC, WMA, Opus, video files.
+def _gathered(blocks: Iterator[tuple[int, np.ndarray]], block_seconds: float) -> Iterator[tuple[int, np.ndarray]]:
+    """PyAV's frame-sized ``(rate, (channels, n))`` blocks joined into blocks of about ``block_seconds``."""
+    pending, size, rate = [], 0, 0
+    for rate, block in blocks:
+        pending.append(block)
+        size += block.shape[1]
+        if size >= _block_frames(rate, block.shape[0], block_seconds):
+            yield rate, np.concatenate(pending, axis=1)
+            pending, size = [], 0
+    if pending:
+        yield rate, np.concatenate(pending, axis=1)
 
-    Returns float32 ``(channels, samples)`` at the file's own rate; AudioError on failure.
-    """
+
+def _av_source(path: Path, block_seconds: float) -> Iterator[tuple[int, np.ndarray]]:
+    """The file decoded by PyAV (M4A/AAC, WMA, Opus, video files) as ``(rate, (channels, n))`` blocks."""
     import av
 
+    with _av_open(path) as container:
+        stream = next((s for s in container.streams if s.type == "audio"), None)
+        if stream is None:
+            raise AudioError(f"{path}: not a readable audio file (no audio stream)")
+        try:
+            yield from _gathered(_av_planar(container.decode(stream)), block_seconds)
+        except av.FFmpegError as exc:
+            raise AudioError(f"{path}: not a readable audio file or unsupported format ({_reason(exc)})") from None
+
+
+def _block_frames(rate: int, channels: int, block_seconds: float) -> int:
+    return max(1024, min(int(block_seconds * rate), MAX_BLOCK_SAMPLES // max(1, channels)))
+
+
+def _sf_source(path: Path, block_seconds: float) -> Iterator[tuple[int, np.ndarray]]:
+    """The file read by libsndfile in blocks, as ``(rate, (channels, n))``: never what the header
+    declares at once (a damaged MP3 header can declare 10^10 frames)."""
     try:
-        with av.open(str(path), metadata_errors="replace") as container:  # tags are not ours to validate
-            stream = next((s for s in container.streams if s.type == "audio"), None)
-            if stream is None:
-                raise AudioError(f"{path}: not a readable audio file (no audio stream)")
-            blocks, rate = _av_read(container.decode(stream))
-    except av.FFmpegError as exc:
-        raise AudioError(f"{path}: not a readable audio file or unsupported format ({_reason(exc)})") from None
-    if not blocks:
-        raise AudioError(f"{path}: audio has zero length")
-    return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32), int(rate)
+        with sf.SoundFile(str(path)) as handle:
+            block_frames = _block_frames(handle.samplerate, handle.channels, block_seconds)
+            while True:
+                block = handle.read(block_frames, dtype="float32", always_2d=True)
+                if block.shape[0]:
+                    yield handle.samplerate, block.T
+                if block.shape[0] < block_frames:
+                    return
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioError(f"{path}: could not decode audio ({_reason(exc)})") from None
 
 
-def _sf_read(path: Path) -> tuple[np.ndarray, int]:
-    """The whole file as float32 ``(channels, samples)`` via libsndfile, read in blocks of about 2**20
-    samples: ``soundfile.read`` allocates what the header declares, and a damaged MP3 header can
-    declare 10^10 frames."""
-    with sf.SoundFile(str(path)) as handle:
-        block_frames = max(1024, 2**20 // handle.channels)
-        blocks = []
-        while True:
-            block = handle.read(block_frames, dtype="float32", always_2d=True)
-            blocks.append(block)
-            if block.shape[0] < block_frames:
-                break
-        return np.ascontiguousarray(np.concatenate(blocks).T), handle.samplerate
+def _source(path: Path, block_seconds: float = 30.0) -> Iterator[tuple[int, np.ndarray]]:
+    """Every decoder's output as ``(rate, float32 (channels, n))`` blocks of bounded size, checked
+    finite: libsndfile when it reads the file, else PyAV."""
+    reader = _sf_source if _soundfile_info(path) is not None else _av_source
+    for rate, block in reader(path, block_seconds):
+        _check_rate(path, rate)
+        _check_finite(path, block)
+        yield rate, block
 
 
 def _soundfile_info(path: Path):
@@ -141,13 +185,16 @@ def _soundfile_info(path: Path):
 
 
 def info(path: str | os.PathLike) -> AudioInfo:
-    """Header information of an audio file (decoded whole only for formats libsndfile cannot read)."""
+    """Header information of an audio file (counted block by block for formats libsndfile cannot read)."""
     path = Path(path)
     meta = _soundfile_info(path)
     if meta is None:
-        waveform, rate = _av_decode(path)
-        _check_rate(path, rate)
-        return AudioInfo(str(path), rate, waveform.shape[0], waveform.shape[1], "av", "FLOAT")
+        rate, channels, frames = 0, 0, 0
+        for rate, block in _source(path):
+            channels, frames = block.shape[0], frames + block.shape[1]
+        if not frames:
+            raise AudioError(f"{path}: audio has zero length")
+        return AudioInfo(str(path), rate, channels, frames, "av", "FLOAT")
     return AudioInfo(str(path), meta.samplerate, meta.channels, meta.frames, meta.format, meta.subtype)
 
 
@@ -155,8 +202,8 @@ def declared_duration(path: str | os.PathLike) -> float | None:
     """The duration (s) a file's header declares, without decoding any audio: libsndfile's frame
     count, or the container's duration for PyAV formats; None when the header does not say.
 
-    For limits checked before decoding (the server's duration cap); :func:`info` decodes
-    PyAV formats whole to give exact numbers.
+    For limits checked before decoding (the server's duration cap); a header may lie, so
+    :func:`stream` counts the samples too (``max_seconds``).
     """
     path = Path(path)
     meta = _soundfile_info(path)
@@ -164,11 +211,8 @@ def declared_duration(path: str | os.PathLike) -> float | None:
         return meta.frames / meta.samplerate if meta.samplerate > 0 else None
     import av
 
-    try:
-        with av.open(str(path), metadata_errors="replace") as container:
-            return container.duration / av.time_base if container.duration else None
-    except av.FFmpegError as exc:
-        raise AudioError(f"{path}: not a readable audio file or unsupported format ({_reason(exc)})") from None
+    with _av_open(path) as container:
+        return container.duration / av.time_base if container.duration else None
 
 
 def _reason(exc: Exception) -> str:
@@ -251,11 +295,24 @@ def resample(waveform: np.ndarray, orig_sample_rate: int, target_sample_rate: in
     return np.ascontiguousarray(out.T, dtype=np.float32)
 
 
+def _capped(path: Path, blocks: Iterator[tuple[int, np.ndarray]],
+            max_seconds: float | None) -> Iterator[tuple[int, np.ndarray]]:
+    """``blocks`` while the samples counted so far fit ``max_seconds`` (None: no cap); AudioError
+    past it, whatever the header said."""
+    frames = 0
+    for rate, block in blocks:
+        frames += block.shape[-1]
+        if max_seconds is not None and frames > max_seconds * rate:
+            raise AudioError(f"{path}: audio is longer than the {max_seconds:g} s limit")
+        yield rate, block
+
+
 def load(
     path: str | os.PathLike,
     *,
     sample_rate: int | None = None,
     mono: bool = True,
+    max_seconds: float | None = None,
 ) -> tuple[np.ndarray, int]:
     """Decode a whole file.
 
@@ -264,23 +321,19 @@ def load(
     path : audio file (any format soundfile or PyAV reads).
     sample_rate : resample to this rate (Hz); ``None`` keeps the file's rate.
     mono : down-mix to ``shape=(samples,)``; otherwise ``shape=(channels, samples)``.
+    max_seconds : refuse (AudioError) audio longer than this, counted while decoding.
 
     Returns
     -------
     (waveform, sample_rate) with float32 samples in [-1, 1] for integer formats.
     """
     path = Path(path)
-    _check_exists(path)
-    try:
-        waveform, rate = _sf_read(path)
-    except (sf.LibsndfileError, RuntimeError, TypeError):
-        waveform, rate = _av_decode(path)
-    if waveform.shape[-1] == 0:
+    rate, blocks = 0, []
+    for rate, block in _capped(path, _source(path), max_seconds):
+        blocks.append(to_mono(block) if mono else block)
+    if not blocks:
         raise AudioError(f"{path}: audio has zero length")
-    _check_rate(path, rate)
-    _check_finite(path, waveform)
-    if mono:
-        waveform = to_mono(waveform)
+    waveform = np.ascontiguousarray(np.concatenate(blocks, axis=-1), dtype=np.float32)
     if sample_rate is not None and sample_rate != rate:
         frames = waveform.shape[-1]
         waveform, rate = resample(waveform, rate, sample_rate), sample_rate
@@ -294,45 +347,32 @@ def stream(
     *,
     sample_rate: int,
     block_seconds: float = 30.0,
+    max_seconds: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield mono float32 blocks of the file resampled to ``sample_rate``.
 
-    Memory stays bounded by ``block_seconds`` whatever the file's length: blocks are read with
-    ``soundfile.blocks`` and resampled with a streaming soxr resampler, so the concatenated
-    blocks equal (to resampler precision) :func:`load` of the whole file.
+    Memory stays bounded by ``block_seconds`` whatever the file's length and decoder: blocks are
+    decoded one at a time (libsndfile or PyAV) and resampled with a streaming soxr resampler, so
+    the concatenated blocks equal (to resampler precision) :func:`load` of the whole file.
+    ``max_seconds`` stops decoding with an AudioError once more audio than that has been counted.
     """
     path = Path(path)
-    meta = _soundfile_info(path)
-    if meta is None:  # decoded whole, once, by PyAV: no block reader for these containers
-        waveform, _ = load(path, sample_rate=sample_rate)
-        step = max(1, int(block_seconds * sample_rate))
-        for start in range(0, waveform.shape[0], step):
-            yield waveform[start : start + step]
-        return
-    resampler = None if meta.samplerate == sample_rate else soxr.ResampleStream(
-        meta.samplerate, sample_rate, 1, dtype="float32"
-    )
-    block_frames = max(1024, int(block_seconds * meta.samplerate))
-    produced = 0
-    try:
-        with sf.SoundFile(str(path)) as handle:
-            while True:
-                block = handle.read(block_frames, dtype="float32", always_2d=True)
-                last = block.shape[0] < block_frames
-                _check_finite(path, block)
-                mono = to_mono(block, channel_axis=1) if block.shape[1] > 1 else block[:, 0]
-                if resampler is not None:
-                    mono = resampler.resample_chunk(np.ascontiguousarray(mono), last=last)
-                if mono.size:
-                    produced += mono.size
-                    yield mono.astype(np.float32, copy=False)
-                if last:
-                    break
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioError(f"{path}: could not decode audio ({_reason(exc)})") from None
+    resampler, produced, frames = None, 0, 0
+    for rate, block in _capped(path, _source(path, block_seconds), max_seconds):
+        frames += block.shape[1]
+        mono = to_mono(block)
+        if rate != sample_rate:
+            resampler = resampler or soxr.ResampleStream(rate, sample_rate, 1, dtype="float32")
+            mono = resampler.resample_chunk(np.ascontiguousarray(mono))
+        if mono.size:
+            produced += mono.size
+            yield mono.astype(np.float32, copy=False)
+    tail = resampler.resample_chunk(np.zeros(0, np.float32), last=True) if resampler else np.zeros(0, np.float32)
+    if tail.size:
+        produced += tail.size
+        yield tail
     if not produced:  # the header promised frames the data does not hold, or too few to resample
-        raise AudioError(f"{path}: audio has zero length at {sample_rate} Hz ({meta.frames} frame(s) declared at "
-                         f"{meta.samplerate} Hz)")
+        raise AudioError(f"{path}: audio has zero length at {sample_rate} Hz ({frames} frame(s) decoded)")
 
 
 def write(

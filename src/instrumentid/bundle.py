@@ -19,7 +19,7 @@ state_dict         model weights
 thresholds         one float per label, in (0, 1) (the rule: :mod:`instrumentid.thresholds`)
 aggregation        how window scores become file scores: ``mean`` | ``max`` | ``topk``
 metadata           data it was trained on, date, validation metrics, package version, recipe
-checksum           SHA-256 over the weights (detects a tampered or truncated file)
+checksum           SHA-256 over the weights (detects a tampered or truncated file); required to load
 min_duration_s     optional: shortest audio the model judges (default ``predict.MIN_DURATION_S``)
 =================  =====================================================================
 
@@ -248,6 +248,9 @@ def load_bundle(path: str | os.PathLike | None = None) -> dict:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(f"{path}: not a readable model bundle ({reason[:200]})") from None
     validate(bundle, str(path))
+    if "checksum" not in bundle:
+        raise BundleError(f"{path}: bundle has no checksum, so its weights cannot be verified "
+                          "(save_bundle writes one; re-save a bundle you trust)")
     return bundle
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -30,10 +31,13 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = "") -> Iterator[Path]:
 
     The file gets the permissions a plain ``open(path, "w")`` would (``0o666 & ~umask``), the
     parent folder is created, and a ``path`` that is a folder is refused with one clear error.
+    A symlink's target is replaced (the link stays); a device, FIFO or socket is never replaced.
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)  # replace the link's target
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder; give a file name to write")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{path}: is not a regular file (a device, pipe or socket); refusing to replace it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
@@ -47,6 +51,16 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = "") -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def is_special_output(path: str | os.PathLike) -> bool:
+    """Is ``path`` an existing non-regular file (a FIFO, ``/dev/stdout``, a terminal), written in
+    place rather than replaced by :func:`atomic_path`?"""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def progress_bar(iterable: Iterable | None = None, *, desc: str, unit: str = "file", total: int | None = None,

@@ -113,32 +113,62 @@ def prefetch(items: Iterable, depth: int = 1) -> Iterator:
         thread.join(timeout=5)
 
 
+class UnlistedFolder(type(Path())):
+    """A folder :func:`iter_audio_files` could not list; :meth:`Predictor.predict_files` turns it
+    into an error record naming it (``reason``), so an unreadable folder is never skipped silently."""
+
+    reason = "cannot be listed"
+
+
 def iter_audio_files(paths: Iterable[str | os.PathLike], *, recursive: bool = False) -> Iterator[Path]:
     """Expand folders into their audio files, lazily (a folder of 10⁵ files is never listed whole).
 
     Files come in full-path order within each folder given; paths that are not folders are
-    yielded as given (missing or unreadable files become error records later).
+    yielded as given (missing or unreadable files become error records later), and so is a folder
+    that cannot be listed, as an :class:`UnlistedFolder`. Each real folder (device, inode) is
+    walked once, so symlink loops end.
     """
+    seen: set[tuple[int, int]] = set()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            yield from _walk(path, recursive)
+            yield from _walk(path, recursive, seen)
         else:
             yield path
 
 
-def _walk(folder: Path, recursive: bool) -> Iterator[Path]:
+def _walk(folder: Path, recursive: bool, seen: set[tuple[int, int]]) -> Iterator[Path]:
     try:
-        entries = list(os.scandir(folder))
-    except OSError:
+        stat = folder.stat()
+        if (stat.st_dev, stat.st_ino) in seen:
+            return
+        seen.add((stat.st_dev, stat.st_ino))
+        entries = [(entry, _is_dir(entry)) for entry in os.scandir(folder)]
+    except OSError as exc:
+        unlisted = UnlistedFolder(folder)
+        unlisted.reason = f"cannot list this folder ({exc.strerror or exc})"
+        yield unlisted
         return
     # sort as full paths sort: "b.wav" before the folder "b/"
-    for entry in sorted(entries, key=lambda e: e.name + ("/" if e.is_dir() else "")):
-        if entry.is_dir():
+    for entry, is_dir in sorted(entries, key=lambda pair: pair[0].name + ("/" if pair[1] else "")):
+        if is_dir:
             if recursive:
-                yield from _walk(Path(entry.path), recursive)
-        elif entry.is_file() and Path(entry.name).suffix.lower() in audio.AUDIO_SUFFIXES:
-            yield Path(entry.path)
+                yield from _walk(Path(entry.path), recursive, seen)
+        elif Path(entry.name).suffix.lower() in audio.AUDIO_SUFFIXES:
+            yield Path(entry.path)  # not only regular files: an unreadable or dangling one gets its error record
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    """Is ``entry`` a folder (after symlinks)? False for a broken or looping link (it becomes an error record)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def printable_name(path: str | os.PathLike) -> str:
+    """``path`` as text that can be printed and encoded: bytes that are not UTF-8 as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def find_audio_files(paths: Sequence[str | os.PathLike], *, recursive: bool = False) -> list[Path]:
@@ -174,9 +204,11 @@ class Framing:
     def hop_samples(self) -> int:
         return round(self.hop_s * self.sample_rate)
 
-    def blocks(self, path: Path) -> Iterator[np.ndarray]:
+    def blocks(self, path: Path, max_duration_s: float | None = None) -> Iterator[np.ndarray]:
+        """Decoded blocks at the model's rate; past ``max_duration_s`` of audio, an AudioError."""
         # decoding the next block overlaps with scoring this one (soundfile, soxr and the runtimes release the GIL)
-        return prefetch(audio.stream(path, sample_rate=self.sample_rate, block_seconds=max(30.0, 4 * self.window_s)))
+        return prefetch(audio.stream(path, sample_rate=self.sample_rate, block_seconds=max(30.0, 4 * self.window_s),
+                                     max_seconds=max_duration_s))
 
     def windows(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
         return iter_windows(blocks, self.window_samples, self.hop_samples, tile_short=self.tile_short)
@@ -264,8 +296,8 @@ class Predictor:
     def _windows(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
         return self.framing.windows(blocks)
 
-    def _blocks(self, path: Path) -> Iterator[np.ndarray]:
-        return self.framing.blocks(path)
+    def _blocks(self, path: Path, max_duration_s: float | None = None) -> Iterator[np.ndarray]:
+        return self.framing.blocks(path, max_duration_s)
 
     def _score_stream(self, windows: Iterable[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(starts_s, scores, levels_dbfs)`` of a stream of windows, scored in batches."""
@@ -349,12 +381,14 @@ class Predictor:
         aggregation: str | None = None,
         name: str | None = None,
         labels: Sequence[str] | None = None,
+        max_duration_s: float | None = None,
     ) -> dict:
-        """Predict one file; raises :class:`~instrumentid.errors.AudioError` on bad audio.
+        """Predict one file; raises :class:`~instrumentid.errors.AudioError` on bad audio, and on
+        audio longer than ``max_duration_s`` (counted while decoding, whatever the header says).
         ``labels`` restricts the record to those codes (``labels=instrumentid.labels.LABELS``)."""
         path = Path(path)
-        return self._predict_blocks(name or str(path), self._blocks(path), segments=segments, threshold=threshold,
-                                    aggregation=aggregation, labels=labels)
+        return self._predict_blocks(name or str(path), self._blocks(path, max_duration_s), segments=segments,
+                                    threshold=threshold, aggregation=aggregation, labels=labels)
 
     def predict_waveform(
         self,
@@ -387,7 +421,12 @@ class Predictor:
     def predict_files(self, paths: Iterable[str | os.PathLike], **kwargs) -> Iterator[dict]:
         """One record per path, in order; a failing file yields an error record instead."""
         for path in paths:
+            name = printable_name(path)
             try:
+                if isinstance(path, UnlistedFolder):
+                    raise AudioError(f"{name}: {path.reason}")
+                if name != str(path):
+                    raise AudioError(f"{name}: the file name is not valid UTF-8; rename the file")
                 yield self.predict_file(path, **kwargs)
-            except InstrumentIdError as exc:
-                yield schema.error_record(str(path), str(exc))
+            except InstrumentIdError as exc:  # a model failure's message does not name the file: prefix it
+                yield schema.error_record(name, str(exc) if str(exc).startswith(name) else f"{name}: {exc}")

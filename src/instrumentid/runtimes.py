@@ -106,7 +106,13 @@ class OnnxRuntime:
         self.variable_length = bool(self.bundle.get("variable_length", False))
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
-        return self.session.run([ONNX_OUTPUT], {ONNX_INPUT: np.ascontiguousarray(windows, dtype=np.float32)})[0]
+        """Scores of ``windows``; a failure of the graph at run time is a BundleError (an error
+        record for the file being scored, not the end of the batch)."""
+        try:
+            return self.session.run([ONNX_OUTPUT], {ONNX_INPUT: np.ascontiguousarray(windows, dtype=np.float32)})[0]
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped failures
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            raise BundleError(f"the ONNX graph failed on this audio ({reason[:200]})") from None
 
 
 def is_onnx(path: str | os.PathLike) -> bool:

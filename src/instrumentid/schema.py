@@ -19,7 +19,8 @@ active in a few windows without being ``present`` for the whole file.
 Records in a resumable log (``predict -o out.jsonl --resume``) also carry
 ``"source": {"size": bytes, "mtime_ns": ns}`` of the file (see :mod:`instrumentid.sinks`).
 CSV: one row per file (:func:`to_csv`), or with ``--segments`` one row per window
-(:func:`to_segments_csv`, long format).
+(:func:`to_segments_csv`, long format). Text cells that a spreadsheet would run as a formula
+(``= + - @``, tab, CR) get a ``'`` prefix, and every cell with a CR or LF is quoted.
 
 A file that fails yields ``{"file": ..., "error": "..."}``.
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -113,14 +115,40 @@ def flat_row(record: Mapping, labels: Sequence[str]) -> dict:
             "duration_s": record["duration_s"], "warnings": ";".join(record.get("warnings", [])), "error": ""}
 
 
+#: What a spreadsheet takes as the start of a formula (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Characters a terminal may act on: C0 and C1 controls, DEL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def csv_cell(value):
+    """``value`` safe for a spreadsheet: a text starting a formula gets a ``'`` prefix."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def _write_row(buffer: io.StringIO, row: Iterable) -> None:
+    """One CSV row (``\n``-terminated) of :func:`csv_cell` cells; a row with a bare CR in a cell is
+    quoted whole (the csv module quotes only the line terminator's characters, here LF)."""
+    cells = ["" if cell is None else csv_cell(cell) for cell in row]
+    carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells)
+    csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL if carriage_return else csv.QUOTE_MINIMAL
+               ).writerow(cells)
+
+
+def for_terminal(text: str) -> str:
+    """``text`` with control characters (escape sequences) and undecodable bytes shown as escapes."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def to_csv(records: Iterable[Mapping], labels: Sequence[str]) -> str:
     """``file`` + one score column per label (the Lumen/IRMAS CSV shape), then present,
     duration_s, warnings (``;``-joined) and error: :func:`flat_row` per file."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=csv_header(labels), lineterminator="\n")
-    writer.writeheader()
+    buffer, header = io.StringIO(), csv_header(labels)
+    _write_row(buffer, header)
     for record in records:
-        writer.writerow({k: "" if v is None else v for k, v in flat_row(record, labels).items()})
+        row = flat_row(record, labels)
+        _write_row(buffer, (row[column] for column in header))
     return buffer.getvalue()
 
 
@@ -132,15 +160,14 @@ def to_segments_csv(records: Iterable[Mapping], labels: Sequence[str]) -> str:
     """The timeline in long format: one row per window (``file, start_s, end_s``, one score
     column per label, ``present``); a file that failed gets one row with its ``error``."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(segments_csv_header(labels))
+    _write_row(buffer, segments_csv_header(labels))
     for record in records:
         if is_error(record):
-            writer.writerow([record["file"], "", "", *([""] * len(labels)), "", record["error"]])
+            _write_row(buffer, [record["file"], "", "", *([""] * len(labels)), "", record["error"]])
             continue
         for segment in record.get("segments", []):
-            writer.writerow([record["file"], segment["start_s"], segment["end_s"],
-                             *(segment["scores"][c] for c in labels), ";".join(segment["present"]), ""])
+            _write_row(buffer, [record["file"], segment["start_s"], segment["end_s"],
+                                *(segment["scores"][c] for c in labels), ";".join(segment["present"]), ""])
     return buffer.getvalue()
 
 
@@ -153,13 +180,13 @@ def to_audacity(record: Mapping) -> str:
 
 def to_table(records: Sequence[Mapping], labels: Sequence[str]) -> str:
     """A fixed-width table for terminals: one row per file, scores ×100, present codes."""
-    name_width = min(40, max([4, *(len(_short(r["file"])) for r in records)]))
+    name_width = min(40, max([4, *(len(_short(for_terminal(r["file"]))) for r in records)]))
     header = f"{'file':<{name_width}} {'dur_s':>7} " + " ".join(f"{c:>4}" for c in labels) + "  present"
     lines = [header, "-" * len(header)]
     for record in records:
-        name = _short(record["file"])[-name_width:]
+        name = _short(for_terminal(record["file"]))[-name_width:]
         if is_error(record):
-            lines.append(f"{name:<{name_width}} ERROR: {record['error']}")
+            lines.append(f"{name:<{name_width}} ERROR: {for_terminal(record['error'])}")
             continue
         cells = " ".join(f"{round(record['scores'][c] * 100):>4d}" for c in labels)
         present = ",".join(record["present"]) or "-"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from instrumentid import schema
 from instrumentid.errors import ConfigError
-from instrumentid.io import atomic_path
+from instrumentid.io import atomic_path, is_special_output
 
 
 def source_stat(path: str | os.PathLike) -> dict:
@@ -30,6 +30,11 @@ def source_stat(path: str | os.PathLike) -> dict:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
+def _record_prefix(line: bytes) -> bool:
+    """Could ``line`` be the start of a record line (a torn one)?"""
+    return line.startswith(RECORD_START) or RECORD_START.startswith(line)
+
+
 def _key(file: str, source: Mapping | None) -> tuple:
     source = source or {}
     return str(file), source.get("size"), source.get("mtime_ns")
@@ -37,7 +42,8 @@ def _key(file: str, source: Mapping | None) -> tuple:
 
 class TextSink:
     """stdout (flushed per write, so JSONL streams) or a file that replaces ``output`` atomically
-    when the run completes (nothing is left behind when it fails)."""
+    when the run completes (nothing is left behind when it fails); an existing FIFO or device
+    (``/dev/stdout``) is written in place."""
 
     def __init__(self, output: str | os.PathLike | None) -> None:
         self.output = Path(output) if output else None
@@ -47,8 +53,9 @@ class TextSink:
     def __enter__(self) -> TextSink:
         if self.output is not None:
             with self._stack.pop_all() as stack:  # undone if opening fails half-way
-                tmp = stack.enter_context(atomic_path(self.output))
-                self.handle = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
+                # a FIFO or /dev/stdout is written in place: replacing it would break the reader or the device
+                target = self.output if is_special_output(self.output) else stack.enter_context(atomic_path(self.output))
+                self.handle = stack.enter_context(open(target, "w", encoding="utf-8", newline=""))
                 self._stack = stack.pop_all()
         return self
 
@@ -60,17 +67,29 @@ class TextSink:
         return self._stack.__exit__(*exc)
 
 
+#: Longest line read back from a resume log (bytes); a record with a 10-h timeline is about 10 MB.
+MAX_LOG_LINE = 2**26
+#: How every line of a resume log starts (:func:`schema.to_jsonl_line` of a record: ``file`` first).
+RECORD_START = b'{"file": '
+
+
 class ResumableLog:
-    """An append-only JSONL file of records that a later run can resume from."""
+    """An append-only JSONL file of records that a later run can resume from.
+
+    Only a log of records is touched: a symlink, a special file, or any line that is not one of
+    this log's records (or a torn last line that is not the start of one) is refused, not truncated.
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         if self.path.is_dir():
             raise ConfigError(f"{self.path}: is a folder; give a file name for the output")
+        if self.path.is_symlink() or (self.path.exists() and not self.path.is_file()):
+            raise ConfigError(f"{self.path}: is a symlink or not a regular file; --resume appends only to a plain file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.done: set[tuple] = self._read_back() if self.path.exists() else set()
         try:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot write the output ({exc.strerror})") from None
         self.written = 0
@@ -78,19 +97,26 @@ class ResumableLog:
     def _read_back(self) -> set[tuple]:
         done, good = set(), 0
         with open(self.path, "rb") as handle:
-            for line in handle:
-                if not line.endswith(b"\n"):
-                    break  # a line torn by a kill: dropped, its file is predicted again
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    raise ConfigError(f"{self.path}: line {len(done) + 1} is not a JSON record; "
-                                      "is this a predict --resume output?") from None
-                done.add(_key(record.get("file", ""), record.get("source")))
+            for number, line in enumerate(iter(lambda: handle.readline(MAX_LOG_LINE + 1), b""), 1):
+                if len(line) <= MAX_LOG_LINE and not line.endswith(b"\n") and _record_prefix(line):
+                    break  # the last line, torn by a kill: dropped, its file is predicted again
+                done.add(self._parse(line, number))
                 good += len(line)
         if good < self.path.stat().st_size:
             os.truncate(self.path, good)
         return done
+
+    def _parse(self, line: bytes, number: int) -> tuple:
+        """The resume key of line ``number``; ConfigError when it is not one of this log's records."""
+        try:
+            record = json.loads(line) if len(line) <= MAX_LOG_LINE and line.endswith(b"\n") else None
+        except ValueError:
+            record = None
+        if not (isinstance(record, dict) and isinstance(record.get("file"), str)
+                and isinstance(record.get("source"), dict)):
+            raise ConfigError(f"{self.path}: line {number} is not a predict record (or is longer than "
+                              f"{MAX_LOG_LINE} bytes); is this a predict --resume output? Nothing was changed")
+        return _key(record["file"], record["source"])
 
     def seen(self, path: str | os.PathLike) -> bool:
         """Is the record of this file (same size and modification time) already in the log?"""

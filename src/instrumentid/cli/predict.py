@@ -144,7 +144,7 @@ def _records(args: argparse.Namespace, paths: Iterable) -> tuple[Iterator[dict],
 def _report(record: dict) -> bool:
     """Print a failed record's error; True when it failed."""
     if schema.is_error(record):
-        print(f"instrumentid predict: {record['error']}", file=sys.stderr)
+        print(f"instrumentid predict: {schema.for_terminal(record['error'])}", file=sys.stderr)
         return True
     return False
 

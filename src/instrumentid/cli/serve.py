@@ -51,6 +51,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              f"their windows together in batches (default: {DEFAULT_WORKERS})")
     parser.add_argument("--queue-size", type=_non_negative_int, default=32,
                         help="requests that may wait for a free worker; one more gets 503 + Retry-After (default: 32)")
+    _add_hardening(parser)
+
+
+def _add_hardening(parser: argparse.ArgumentParser) -> None:
+    """The limits that keep hostile clients from exhausting memory, disk, file descriptors or time."""
+    parser.add_argument("--max-request-mb", type=float, default=200.0,
+                        help="largest request body, counted while it streams in: 413 at once past it (default: 200)")
+    parser.add_argument("--read-timeout-s", type=float, default=30.0,
+                        help="longest wait for the next piece of a request body: 408 after it (default: 30)")
+    parser.add_argument("--max-connections", type=_positive_int, default=1000,
+                        help="open connections and requests at most; more get 503 (default: 1000)")
+    parser.add_argument("--keep-alive-s", type=float, default=5.0,
+                        help="idle keep-alive connections are closed after this (default: 5)")
+    parser.add_argument("--shutdown-timeout-s", type=float, default=30.0,
+                        help="on SIGTERM, longest wait for accepted requests before closing (default: 30)")
+    parser.add_argument("--allowed-hosts", nargs="+", metavar="HOST", default=None,
+                        help="Host headers answered (DNS rebinding); default: the --host address and localhost")
+    parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                        help="a site (https://example.org) whose pages may POST here; repeatable (default: none)")
+
+
+def _allowed_hosts(args: argparse.Namespace) -> list[str]:
+    return args.allowed_hosts or sorted({args.host, "localhost", "127.0.0.1", "::1"})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +87,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"the server needs the 'serve' extra: pip install 'instrumentid[serve]' ({exc.name} missing)") from None
     from instrumentid.predict import Predictor
 
-    limits = Limits(max_upload_mb=args.max_upload_mb, max_duration_s=args.max_duration_s, max_files=args.max_files)
-    app = create_app(Predictor.from_bundle(args.model), limits, workers=args.workers, queue_size=args.queue_size)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    limits = Limits(max_upload_mb=args.max_upload_mb, max_duration_s=args.max_duration_s, max_files=args.max_files,
+                    max_request_mb=args.max_request_mb, read_timeout_s=args.read_timeout_s)
+    app = create_app(Predictor.from_bundle(args.model), limits, workers=args.workers, queue_size=args.queue_size,
+                     allowed_hosts=_allowed_hosts(args), cors_origins=tuple(args.cors_origin))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", limit_concurrency=args.max_connections,
+                timeout_keep_alive=args.keep_alive_s, timeout_graceful_shutdown=args.shutdown_timeout_s,
+                h11_max_incomplete_event_size=64 * 1024)
     return 0

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import math
 import os
+import re
 import tempfile
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,13 +27,17 @@ from pathlib import Path
 
 import anyio
 from fastapi import FastAPI, File, HTTPException, Query, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from instrumentid import __version__, audio, schema
 from instrumentid.errors import ConfigError, InstrumentIdError
 from instrumentid.labels import NAMES, parse_label_set
 from instrumentid.predict import Predictor
 from instrumentid.serve.docs import add_offline_docs
+from instrumentid.serve.guard import RequestGuard
 from instrumentid.serve.inference_queue import InferenceQueue, QueueFull
 from instrumentid.serve.window_batcher import WindowBatcher, batched
 from instrumentid.thresholds import OVERRIDE_RANGE
@@ -50,21 +55,28 @@ PREDICT_RESPONSES = {
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-file upload size (MB) and audio duration (s) caps; files per request."""
+    """Per-file upload size (MB) and audio duration (s) caps; files per request; the whole request
+    body (MB) and how long one read of it may wait (s)."""
 
     max_upload_mb: float = 100.0
     max_duration_s: float = 3600.0
     max_files: int = 32
+    max_request_mb: float = 200.0
+    read_timeout_s: float = 30.0
 
 
 def _safe_name(filename: str | None) -> str:
-    return Path(filename or "upload").name or "upload"
+    """The upload's base name, NUL bytes shown as ``\\x00`` (a path may not hold them)."""
+    return (Path(filename or "upload").name or "upload").replace("\x00", "\\x00")
 
 
 def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: int = 8,
-               queue_size: int = 32) -> FastAPI:
+               queue_size: int = 32, allowed_hosts: list[str] | None = None,
+               cors_origins: tuple[str, ...] = ()) -> FastAPI:
     """The app: ``workers`` requests are handled at once (their windows scored together by one
-    model thread), at most ``queue_size`` more wait; past that, 503."""
+    model thread), at most ``queue_size`` more wait, uploads included; past that, 503.
+    ``allowed_hosts`` (None: any) are the ``Host`` headers answered; ``cors_origins`` may POST
+    from other sites (:class:`~instrumentid.serve.guard.RequestGuard`)."""
     limits = limits or Limits()
     work = InferenceQueue(workers=workers, queue_size=queue_size)
     batcher = WindowBatcher(predictor.score_windows, max_windows=predictor.batch_size)
@@ -84,6 +96,7 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
         docs_url=None, redoc_url=None, lifespan=lifespan,
     )
     app.state.inference = work
+    _add_guards(app, limits, work, allowed_hosts, cors_origins)
     add_offline_docs(app)
     _add_info_routes(app, predictor, limits, work, batcher)
 
@@ -111,6 +124,22 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
     return app
 
 
+def _add_guards(app: FastAPI, limits: Limits, work: InferenceQueue, allowed_hosts: list[str] | None,
+                cors_origins: tuple[str, ...]) -> None:
+    """Body, admission and origin limits, the ``Host`` check, and 422s that never echo the input."""
+    app.add_middleware(RequestGuard, queue=work, max_body_bytes=int(limits.max_request_mb * 1e6),
+                       read_timeout_s=limits.read_timeout_s, cors_origins=tuple(cors_origins))
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"])
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))[:200]} for e in exc.errors()[:20]]
+        return JSONResponse({"detail": errors}, 422)
+
+
 def _add_info_routes(app: FastAPI, predictor: Predictor, limits: Limits, work: InferenceQueue,
                      batcher: WindowBatcher) -> None:
     page = (resources.files("instrumentid") / "serve" / "static" / "index.html").read_text(encoding="utf-8")
@@ -129,7 +158,7 @@ def _add_info_routes(app: FastAPI, predictor: Predictor, limits: Limits, work: I
             "aggregation": predictor.aggregation, "thresholds": [round(float(t), 4) for t in predictor.thresholds],
             "instrumentid_version": __version__,
         }, "limits": {"max_upload_mb": limits.max_upload_mb, "max_duration_s": limits.max_duration_s,
-                      "max_files": limits.max_files},
+                      "max_files": limits.max_files, "max_request_mb": limits.max_request_mb},
             "queue": {"workers": work.workers, "queue_size": work.queue_size, "pending": work.pending,
                       "batches": batcher.batches, "windows": batcher.windows}}
 
@@ -158,8 +187,9 @@ def _predict_uploads(predictor: Predictor, limits: Limits, uploads: list[UploadF
 
 
 def _spool(upload: UploadFile, name: str, max_upload_mb: float) -> str:
-    """Copy an upload to a temporary file (keeping its suffix, which picks the decoder); 413 past the cap."""
-    fd, tmp = tempfile.mkstemp(prefix="instrumentid-", suffix=Path(name).suffix[:10])
+    """Copy an upload to a temporary file (keeping the letters and digits of its suffix, a hint
+    for the decoder); 413 past the cap."""
+    fd, tmp = tempfile.mkstemp(prefix="instrumentid-", suffix=re.sub(r"[^.A-Za-z0-9]", "", Path(name).suffix)[:10])
     try:
         size = 0
         with os.fdopen(fd, "wb") as handle:
@@ -177,13 +207,16 @@ def _spool(upload: UploadFile, name: str, max_upload_mb: float) -> str:
 def _predict_upload(predictor: Predictor, limits: Limits, upload: UploadFile, segments: bool,
                     threshold: float | None, labels: tuple[str, ...] | None = None) -> dict:
     name = _safe_name(upload.filename)
+    if "\x00" in (upload.filename or ""):
+        return schema.error_record(name, f"{name}: the file name holds a NUL byte")
     tmp = _spool(upload, name, limits.max_upload_mb)
     try:
         duration = audio.declared_duration(tmp)  # from the header: the file is decoded once, to predict
         if duration is not None and duration > limits.max_duration_s:
             return schema.error_record(name, f"{name}: audio is {duration:.0f} s long, "
                                              f"longer than the {limits.max_duration_s:g} s limit")
-        return _finite(predictor.predict_file(tmp, segments=segments, threshold=threshold, name=name, labels=labels))
+        return _finite(predictor.predict_file(tmp, segments=segments, threshold=threshold, name=name, labels=labels,
+                                              max_duration_s=limits.max_duration_s))
     except InstrumentIdError as exc:
         return schema.error_record(name, str(exc).replace(tmp, name))
     except Exception as exc:  # noqa: BLE001 - a bug must not become a 500 for the other files: log it, name it
