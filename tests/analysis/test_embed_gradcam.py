@@ -76,3 +76,21 @@ def test_stitch_averages_overlaps():
     maps[1] *= 3
     out = stitch(maps, [0.0, 0.5], frames_per_second=4, total_frames=6)
     np.testing.assert_allclose(out[0], [1, 1, 2, 2, 3, 3])
+
+
+@pytest.mark.parametrize("name", ["default", "audioset-zeroshot", "fast"])
+def test_gradcam_on_every_bundled_model(name, tmp_path, saved_figures):
+    """A frozen YAMNet backbone still gives a map (the gradient flows from the input), laid out like
+    the spectrogram (YAMNet's maps are time-first), and the command writes the picture."""
+    example = Path(__file__).parents[2] / "src" / "instrumentid" / "assets" / "example.ogg"
+    out = tmp_path / f"{name}.png"
+    proc = subprocess.run([str(CLI), "gradcam", str(example), "--model", name, "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_size > 1000 and f"wrote {out}" in proc.stdout
+    result = gradcam(Predictor.from_bundle(name, runtime="torch"), example)
+    assert result["heatmap"].shape == result["spectrogram"].shape
+    if name == "audioset-zeroshot":  # its best label scores 0.15 here: no region adds evidence
+        assert result["heatmap"].max() == 0 and "the map is empty" in proc.stdout
+    else:
+        assert result["heatmap"].max() == 1.0 and result["heatmap"].std(axis=1).max() > 0  # varies along time
