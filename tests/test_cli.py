@@ -4,10 +4,12 @@ import csv
 import importlib
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from instrumentid.cli import COMMANDS, build_parser
@@ -197,3 +199,42 @@ def test_model_flag_takes_a_bundled_name(audio_dir):
     assert result.returncode == 0, result.stderr
     unknown = run("predict", audio_dir, "--model", "no-such-model")
     assert unknown.returncode == 2 and "default, fast, audioset-zeroshot" in unknown.stderr
+
+
+def test_messages_are_one_plain_sentence_naming_the_file(tmp_path):
+    """Odd inputs a new user tries: each is one line naming the file and what to do, with no
+    library jargon (torch's weights_only, a --runtime flag gradcam lacks, mpg123's notes)."""
+    import joblib
+
+    from instrumentid.bundled import exported_path
+
+    example = Path(__file__).parents[1] / "src" / "instrumentid" / "assets" / "example.ogg"
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n")
+    joblib.dump({"svm": 1}, tmp_path / "svm.joblib")
+    for model, says in [(text, "notes.txt: not a model bundle"), (tmp_path / "svm.joblib", "classical evaluate")]:
+        result = run("predict", example, "--model", model)
+        assert result.returncode == 2 and says in result.stderr and "weights_only" not in result.stderr
+        assert len(result.stderr.splitlines()) == 1 and "default, fast, audioset-zeroshot" in result.stderr
+    for command in (["gradcam", example], ["embed", tmp_path, "--out", tmp_path / "e"]):
+        result = run(*command, "--model", exported_path("fast"))
+        assert result.returncode == 2 and "--runtime" not in result.stderr and "PyTorch bundle" in result.stderr
+    (tmp_path / "random.flac").write_bytes(np.random.default_rng(0).bytes(5000))
+    (tmp_path / "text.mp3").write_text("hello, not audio\n" * 20)
+    result = run("predict", tmp_path / "random.flac", tmp_path / "text.mp3", "--model", "fast", "-f", "jsonl")
+    assert result.returncode == 1 and "zero length" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"instrumentid predict: {tmp_path / 'random.flac'}: not decodable audio; check that it is a complete "
+        "audio file, or convert it to WAV or FLAC",
+        f"instrumentid predict: {tmp_path / 'text.mp3'}: not decodable audio (Invalid data found when processing "
+        "input); check that it is a complete audio file, or convert it to WAV or FLAC"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod-000 file anyway")
+def test_unreadable_file_says_permission_denied(audio_dir, tiny_bundle):
+    locked = audio_dir / "a tone.wav"
+    locked.chmod(0)
+    result = run("predict", locked, "--model", tiny_bundle, "-f", "jsonl")
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["error"].endswith("a tone.wav: permission denied (this user may not read it; "
+                                                      "check its owner and mode)")

@@ -303,6 +303,11 @@ def test_tiny_dataset_trains_and_a_failed_run_leaves_nothing(tmp_path):
     result = _cli("train", "--data", tiny, "--fast-dev-run", "--out", out, "--run-dir", tmp_path / "run", *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     assert out.is_file() and not checkpoint_dir(out).exists()  # a fast dev run keeps no checkpoints
+    for noise in ("GPU available", "Tip:", "litlogger", "deprecated"):  # Lightning's, off unless --verbose
+        assert noise not in result.stderr
+    verbose = _cli("train", "--data", tiny, "--fast-dev-run", "--out", out, "--run-dir", tmp_path / "run", "--verbose",
+                   *TINY)
+    assert verbose.returncode == 0 and "GPU available" in verbose.stderr
     one = _tiny_set(tmp_path / "one", groups=1, clips=3)
     failed = _cli("train", "--data", one, "--out", tmp_path / "one.iid", "--run-dir", tmp_path / "run1", *TINY)
     assert failed.returncode != 0 and "--val-data" in failed.stderr and "Traceback" not in failed.stderr

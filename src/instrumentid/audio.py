@@ -12,7 +12,11 @@ Conventions: ``waveform`` is float32 with ``shape=(channels, samples)``; mono he
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +59,8 @@ class AudioInfo:
 def _check_exists(path: Path) -> None:
     if not path.exists():
         raise AudioError(f"{path}: file not found")
+    if not os.access(path, os.R_OK):
+        raise AudioError(f"{path}: permission denied (this user may not read it; check its owner and mode)")
     if path.is_dir():
         raise AudioError(f"{path}: is a directory, not an audio file")
     if not path.is_file():  # a pipe or a device: decoders seek, and a pipe cannot be read twice
@@ -106,9 +112,9 @@ def _av_decode(path: Path) -> tuple[np.ndarray, int]:
                 raise AudioError(f"{path}: not a readable audio file (no audio stream)")
             blocks, rate = _av_read(container.decode(stream))
     except av.FFmpegError as exc:
-        raise AudioError(f"{path}: not a readable audio file or unsupported format ({_reason(exc)})") from None
+        raise undecodable(path, exc) from None
     if not blocks:
-        raise AudioError(f"{path}: audio has zero length")
+        raise undecodable(path)
     return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32), int(rate)
 
 
@@ -116,7 +122,7 @@ def _sf_read(path: Path) -> tuple[np.ndarray, int]:
     """The whole file as float32 ``(channels, samples)`` via libsndfile, read in blocks of about 2**20
     samples: ``soundfile.read`` allocates what the header declares, and a damaged MP3 header can
     declare 10^10 frames."""
-    with sf.SoundFile(str(path)) as handle:
+    with c_stderr_captured(), sf.SoundFile(str(path)) as handle:
         block_frames = max(1024, 2**20 // handle.channels)
         blocks = []
         while True:
@@ -131,7 +137,8 @@ def _soundfile_info(path: Path):
     """libsndfile's header of ``path`` (checked), or None when only PyAV can read the file."""
     _check_exists(path)
     try:
-        meta = sf.info(str(path))
+        with c_stderr_captured():
+            meta = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError):
         return None
     if meta.frames <= 0:
@@ -168,7 +175,40 @@ def declared_duration(path: str | os.PathLike) -> float | None:
         with av.open(str(path), metadata_errors="replace") as container:
             return container.duration / av.time_base if container.duration else None
     except av.FFmpegError as exc:
-        raise AudioError(f"{path}: not a readable audio file or unsupported format ({_reason(exc)})") from None
+        raise undecodable(path, exc) from None
+
+
+def undecodable(path: Path, exc: Exception | None = None) -> AudioError:
+    """The one message for bytes no decoder turns into audio (random data, a text file named .mp3)."""
+    detail = f" ({getattr(exc, 'strerror', None) or _reason(exc)})" if exc is not None else ""
+    return AudioError(f"{path}: not decodable audio{detail}; check that it is a complete audio file, "
+                      "or convert it to WAV or FLAC")
+
+
+_FD2_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def c_stderr_captured() -> Iterator[None]:
+    """Keep what C decoders print on file descriptor 2 (mpg123's "Note: Illegal Audio-MPEG-Header"
+    lines when libsndfile sniffs a file that is not MP3) off the terminal: our :class:`AudioError`
+    says it in one line. Lines of anything else written meanwhile are passed on afterwards; one
+    thread redirects at a time, for the short header reads this wraps."""
+    with _FD2_LOCK, tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            others = [line for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+                      if not line.startswith(("Note: ", "Warning: ", "[src/libmpg123"))]
+            if others:
+                sys.stderr.write("".join(others))
 
 
 def _reason(exc: Exception) -> str:

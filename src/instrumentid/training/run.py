@@ -119,6 +119,18 @@ def _module(config: TrainConfig, features: dict, train_set) -> tuple[InstrumentM
     return build_module(config, features, normalization, pos_weight), normalization
 
 
+def quiet_lightning() -> None:
+    """Lightning's start-up notes (accelerators, tips and adverts, fast-dev-run notes) and the
+    deprecation warnings of the libraries under it off: ``train --verbose`` leaves them on."""
+    import logging
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for category in (DeprecationWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("ignore", message=r".*is deprecated")
+
+
 def _trainer(config: TrainConfig, run_dir: Path, checkpoints: list[ModelCheckpoint]) -> L.Trainer:
     loggers = [CSVLogger(run_dir, name="logs")]
     try:
