@@ -43,7 +43,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     options.add_model(parser)
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    parser.add_argument("--max-upload-mb", type=float, default=100.0, help="largest upload per file (default: 100)")
+    parser.add_argument("--max-upload-mb", type=float, default=None,
+                        help="largest upload per file (default: --max-duration-s of 48-kHz 16-bit stereo WAV, "
+                             "692 MB for an hour; give more for 24-bit or high-rate WAV)")
     parser.add_argument("--max-duration-s", type=float, default=3600.0, help="longest audio per file (default: 3600)")
     parser.add_argument("--max-files", type=_positive_int, default=32, help="most files per request (default: 32)")
     parser.add_argument("--workers", type=_positive_int, default=DEFAULT_WORKERS,

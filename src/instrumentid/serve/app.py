@@ -34,6 +34,7 @@ from instrumentid.labels import NAMES
 from instrumentid.predict import Predictor
 from instrumentid.serve.docs import add_offline_docs
 from instrumentid.serve.inference_queue import InferenceQueue, QueueFull
+from instrumentid.serve.responses import Record
 from instrumentid.serve.window_batcher import WindowBatcher, batched
 from instrumentid.thresholds import OVERRIDE_RANGE
 
@@ -48,17 +49,40 @@ PREDICT_RESPONSES = {
 }
 
 
+#: Bytes per second of 16-bit stereo WAV at 48 kHz (CD audio at 44.1 kHz takes less): the upload
+#: limit follows the duration limit at this rate, so an hour-long WAV fits an hour's limit.
+WAV_BYTES_PER_S = 48_000 * 2 * 2
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Per-file upload size (MB) and audio duration (s) caps; files per request."""
+    """Per-file audio duration (s) and upload size (MB) caps; files per request. Without
+    ``max_upload_mb`` the upload cap follows the duration cap (:meth:`upload_mb`)."""
 
-    max_upload_mb: float = 100.0
+    max_upload_mb: float | None = None
     max_duration_s: float = 3600.0
     max_files: int = 32
 
+    def upload_mb(self) -> float:
+        """The upload cap in MB: ``max_upload_mb``, else ``max_duration_s`` of 48-kHz 16-bit stereo WAV
+        plus 1 MB (headers, tags): 692 MB for an hour."""
+        if self.max_upload_mb is not None:
+            return self.max_upload_mb
+        return math.ceil(self.max_duration_s * WAV_BYTES_PER_S / 1e6) + 1.0
+
+
+#: What browsers escape in a multipart file name (the HTML form-data rules), turned back.
+_FORM_ESCAPES = {"%22": '"', "%0A": "\n", "%0D": "\r"}
+
 
 def _safe_name(filename: str | None) -> str:
-    return Path(filename or "upload").name or "upload"
+    """The uploaded file's name as the user sent it: no folder part, and a browser's ``%22``
+    (for ``"``) and ``%0A``/``%0D`` turned back into the characters (browsers leave ``%`` itself
+    as it is, so a name that really holds ``%22`` comes back with ``"``: rare, and unknowable)."""
+    name = Path(filename or "upload").name or "upload"
+    for escaped, character in _FORM_ESCAPES.items():
+        name = name.replace(escaped, character)
+    return name
 
 
 def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: int = 8,
@@ -87,7 +111,7 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
     add_offline_docs(app)
     _add_info_routes(app, predictor, limits, work, batcher)
 
-    @app.post("/predict", responses=PREDICT_RESPONSES)
+    @app.post("/predict", responses=PREDICT_RESPONSES, response_model=list[Record], response_model_exclude_unset=True)
     async def predict(
         files: list[UploadFile] = File(..., description="one or more audio files"),
         segments: bool = Query(False, description="add per-window scores (a timeline)"),
@@ -125,7 +149,7 @@ def _add_info_routes(app: FastAPI, predictor: Predictor, limits: Limits, work: I
             "sample_rate": predictor.sample_rate, "window_s": predictor.window_s, "hop_s": predictor.hop_s,
             "aggregation": predictor.aggregation, "thresholds": [round(float(t), 4) for t in predictor.thresholds],
             "instrumentid_version": __version__,
-        }, "limits": {"max_upload_mb": limits.max_upload_mb, "max_duration_s": limits.max_duration_s,
+        }, "limits": {"max_upload_mb": limits.upload_mb(), "max_duration_s": limits.max_duration_s,
                       "max_files": limits.max_files},
             "queue": {"workers": work.workers, "queue_size": work.queue_size, "pending": work.pending,
                       "batches": batcher.batches, "windows": batcher.windows}}
@@ -162,7 +186,7 @@ def _spool(upload: UploadFile, name: str, max_upload_mb: float) -> str:
 def _predict_upload(predictor: Predictor, limits: Limits, upload: UploadFile, segments: bool,
                     threshold: float | None) -> dict:
     name = _safe_name(upload.filename)
-    tmp = _spool(upload, name, limits.max_upload_mb)
+    tmp = _spool(upload, name, limits.upload_mb())
     try:
         duration = audio.declared_duration(tmp)  # from the header: the file is decoded once, to predict
         if duration is not None and duration > limits.max_duration_s:
