@@ -8,6 +8,7 @@ files' labels with iterative stratification (``iterstrat``'s
 
 from __future__ import annotations
 
+import math
 import os
 from collections import defaultdict
 from collections.abc import Sequence
@@ -63,7 +64,8 @@ def grouped_split(
     if len(groups) < 2:
         raise DataError(f"the data has {len(groups)} group (song) and a validation split needs at least 2: "
                         "add recordings of another song, or give a separate validation set with --val-data")
-    n_val = min(max(round(val_fraction * len(groups)), 1), len(groups) - 1)
+    # scikit-learn's own count for a fractional test_size (so valid splits are unchanged), kept in 1..n-1
+    n_val = min(max(math.ceil(val_fraction * len(groups)), 1), len(groups) - 1)
     splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
     train_idx, val_idx = next(splitter.split(np.zeros((len(groups), 1)), y))
     train_idx, val_idx = at_least_one_each(train_idx, val_idx, seed)
