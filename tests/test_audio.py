@@ -80,8 +80,8 @@ def test_write_is_atomic_and_round_trips(tmp_path):
         (lambda p: p, "file not found"),
         (lambda p: (p.write_bytes(b""), p)[1], "empty"),
         (lambda p: (os.mkfifo(p), p)[1], "not a regular file"),  # would block forever if opened
-        (lambda p: (p.write_text("hello, not audio" * 20), p)[1], "not a readable audio file"),
-        (lambda p: (p.write_bytes(np.random.default_rng(0).bytes(4096)), p)[1], "not a readable audio file"),
+        (lambda p: (p.write_text("hello, not audio" * 20), p)[1], "not decodable audio"),
+        (lambda p: (p.write_bytes(np.random.default_rng(0).bytes(4096)), p)[1], "not decodable audio"),
     ],
     ids=["missing", "zero-bytes", "fifo", "text", "random-bytes"],
 )

@@ -4,10 +4,12 @@ import csv
 import importlib
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from instrumentid.cli import COMMANDS, build_parser
@@ -84,6 +86,85 @@ def test_table_format(audio_dir, tiny_bundle):
     assert "0.0-1.0 s" in timeline.stdout and "0.5-1.5 s" in timeline.stdout
 
 
+def _vocabulary_bundle(folder: Path) -> Path:
+    """A tiny bundle scoring the whole 33-label vocabulary."""
+    from instrumentid.bundle import save_bundle
+    from instrumentid.labels import VOCABULARY
+    from instrumentid.models import build
+
+    from helpers import tiny_bundle_dict
+
+    params = {"n_labels": len(VOCABULARY), "widths": [4, 8, 8, 8], "dropout": 0.0}
+    bundle = tiny_bundle_dict(model_params=params, state_dict=build("cnn", **params).state_dict(),
+                              labels=list(VOCABULARY))
+    return save_bundle(bundle, folder / "vocabulary.iid")
+
+
+@pytest.mark.parametrize("model", ["fast", "vocabulary"])
+def test_table_names_files_uniquely_and_shows_what_a_person_needs(tmp_path, model):
+    """Same file names in two folders stay apart (relative to the common folder), a newline in a
+    name is escaped, CJK names are padded by display width, the thresholds are stated, and each row
+    shows the top 5 scores and the present labels by name - for 11 labels as for 33."""
+    from instrumentid.labels import NAMES
+    from instrumentid.schema import display_width
+
+    root = tmp_path / "library"
+    files = [root / "take 1" / "Piano_Drums.flac", root / "take 2" / "Piano_Drums.flac",
+             root / "take 2" / "line\nbreak.wav", root / "ピアノ曲.wav"]
+    for path in files:
+        write_tone(path, 261.6, 1.5, 22_050)
+    bundle = model if model == "fast" else _vocabulary_bundle(tmp_path)
+    result = run("predict", *files, "--model", bundle, "--threshold", "0.3")
+    assert result.returncode == 0, result.stderr
+    first, head, rule, *rows = result.stdout.splitlines()
+    assert first == "present = score at or above 0.30 (--threshold, every label)"
+    assert [row.split("  ")[0].rstrip() for row in rows] == [
+        "take 1/Piano_Drums.flac", "take 2/Piano_Drums.flac", "take 2/line\\nbreak.wav", "ピアノ曲.wav"]
+    assert len({display_width(line.split(" 1.5 ")[0]) for line in [head.replace("dur_s", "  1.5"), *rows]}) == 1
+    for row in rows:
+        cells = row.split("  1.5  ")[1].split()
+        codes, scores = cells[0:10:2], [int(v) for v in cells[1:10:2]]
+        assert len(codes) == 5 and scores == sorted(scores, reverse=True)
+        present = [code for code, score in zip(codes, scores) if score >= 30]
+        assert all(f"{NAMES[code]} ({code})" in row for code in present)
+
+
+def test_default_thresholds_are_stated_per_label_and_ctrl_c_keeps_the_scored_rows(tmp_path):
+    """``fast`` has per-label thresholds: the line names each. Rows come as files finish, so Ctrl-C
+    during the second file (a long one) exits 130 with the first file's row already printed."""
+    import signal
+
+    write_tone(tmp_path / "a.wav", 440, 1.0, 16_000)
+    write_tone(tmp_path / "b.wav", 440, 1200.0, 16_000)
+    proc = subprocess.Popen([*EXE, "predict", tmp_path / "a.wav", tmp_path / "b.wav", "--model", "default"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = [proc.stdout.readline() for _ in range(4)]  # thresholds, head, rule, a.wav
+    proc.send_signal(signal.SIGINT)
+    rest, errors = proc.communicate(timeout=120)
+    assert proc.returncode == 130, errors
+    assert lines[3].startswith("a.wav ") and "b.wav" not in rest and "interrupted" in errors
+    per_label = run("predict", tmp_path / "a.wav", "--model", "fast").stdout.splitlines()[0]
+    assert per_label.startswith("present = score at or above its label's threshold (the model's): cel 0.")
+    assert len(per_label.split(":")[1].split()) == 2 * len(LABELS)
+
+
+def test_predict_reads_standard_input(audio_dir, tiny_bundle):
+    """``-`` is standard input, in any format the decoders recognise; the record's file is ``-``."""
+    for name in ("a tone.wav", "Ünïcødé (take 2).flac", "nested/deep.ogg"):
+        data = (audio_dir / name).read_bytes()
+        piped = subprocess.run([*EXE, "predict", "-", "--model", str(tiny_bundle), "-f", "json"], input=data,
+                               capture_output=True, timeout=300)
+        assert piped.returncode == 0, piped.stderr
+        (record,) = json.loads(piped.stdout)
+        direct = json.loads(run("predict", audio_dir / name, "--model", tiny_bundle, "-f", "json").stdout)[0]
+        assert record["file"] == "-" and record["scores"] == direct["scores"]
+    junk = subprocess.run([*EXE, "predict", "-", "--model", str(tiny_bundle), "-f", "jsonl"], input=b"not audio",
+                          capture_output=True, timeout=300)
+    (record,) = [json.loads(line) for line in junk.stdout.splitlines()]
+    assert junk.returncode == 1 and record["file"] == "-" and record["error"].startswith("-: ")
+    assert b"instrumentid-stdin" not in junk.stderr  # the temporary file is never named
+
+
 def test_bad_file_in_batch(audio_dir, tiny_bundle, tmp_path):
     bad = tmp_path / "broken.mp3"
     bad.write_bytes(b"\x00" * 1000)
@@ -118,3 +199,42 @@ def test_model_flag_takes_a_bundled_name(audio_dir):
     assert result.returncode == 0, result.stderr
     unknown = run("predict", audio_dir, "--model", "no-such-model")
     assert unknown.returncode == 2 and "default, fast, audioset-zeroshot" in unknown.stderr
+
+
+def test_messages_are_one_plain_sentence_naming_the_file(tmp_path):
+    """Odd inputs a new user tries: each is one line naming the file and what to do, with no
+    library jargon (torch's weights_only, a --runtime flag gradcam lacks, mpg123's notes)."""
+    import joblib
+
+    from instrumentid.bundled import exported_path
+
+    example = Path(__file__).parents[1] / "src" / "instrumentid" / "assets" / "example.ogg"
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n")
+    joblib.dump({"svm": 1}, tmp_path / "svm.joblib")
+    for model, says in [(text, "notes.txt: not a model bundle"), (tmp_path / "svm.joblib", "classical evaluate")]:
+        result = run("predict", example, "--model", model)
+        assert result.returncode == 2 and says in result.stderr and "weights_only" not in result.stderr
+        assert len(result.stderr.splitlines()) == 1 and "default, fast, audioset-zeroshot" in result.stderr
+    for command in (["gradcam", example], ["embed", tmp_path, "--out", tmp_path / "e"]):
+        result = run(*command, "--model", exported_path("fast"))
+        assert result.returncode == 2 and "--runtime" not in result.stderr and "PyTorch bundle" in result.stderr
+    (tmp_path / "random.flac").write_bytes(np.random.default_rng(0).bytes(5000))
+    (tmp_path / "text.mp3").write_text("hello, not audio\n" * 20)
+    result = run("predict", tmp_path / "random.flac", tmp_path / "text.mp3", "--model", "fast", "-f", "jsonl")
+    assert result.returncode == 1 and "zero length" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"instrumentid predict: {tmp_path / 'random.flac'}: not decodable audio; check that it is a complete "
+        "audio file, or convert it to WAV or FLAC",
+        f"instrumentid predict: {tmp_path / 'text.mp3'}: not decodable audio (Invalid data found when processing "
+        "input); check that it is a complete audio file, or convert it to WAV or FLAC"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod-000 file anyway")
+def test_unreadable_file_says_permission_denied(audio_dir, tiny_bundle):
+    locked = audio_dir / "a tone.wav"
+    locked.chmod(0)
+    result = run("predict", locked, "--model", tiny_bundle, "-f", "jsonl")
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["error"].endswith("a tone.wav: permission denied (this user may not read it; "
+                                                      "check its owner and mode)")

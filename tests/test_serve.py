@@ -266,3 +266,40 @@ def test_a_pyav_format_is_decoded_once_and_its_duration_cap_holds(client, predic
     assert served == predictor.predict(short)["scores"]
     assert "longer than the 5 s limit" in records[1]["error"]
     assert len(decodes) == 2  # plus the direct predict above: the server itself decoded once
+
+
+def test_the_upload_limit_follows_the_duration_limit(predictor, tmp_path):
+    """By default an hour of CD-quality WAV (and of 48-kHz 16-bit stereo) fits the hour's duration
+    limit; a smaller duration limit brings a smaller upload limit with it."""
+    with TestClient(create_app(predictor)) as client:
+        limits = client.get("/health").json()["limits"]
+    assert limits["max_duration_s"] == 3600 and limits["max_upload_mb"] * 1e6 >= 3600 * 48_000 * 2 * 2 + 44
+    with TestClient(create_app(predictor, Limits(max_duration_s=5.0))) as client:
+        assert client.get("/health").json()["limits"]["max_upload_mb"] == 2.0
+        response = client.post("/predict", files=[("files", ("big.wav", bytes(2_100_000)))])
+    assert response.status_code == 413 and "big.wav: upload larger than 2 MB" in response.json()["detail"]
+
+
+def test_names_come_back_as_sent_and_the_openapi_page_describes_the_record(client, tmp_path):
+    """httpx, like browsers, sends a '"' in a file name as %22: the record names the file as the user did."""
+    wav = write_tone(tmp_path / "a.wav").read_bytes()
+    names = ['say "hi".wav', "50% off.wav", "ピアノ.wav"]
+    response = client.post("/predict", files=[("files", (name, wav)) for name in names])
+    assert response.status_code == 200
+    assert [r["file"] for r in response.json()] == names
+    spec = client.get("/openapi.json").json()
+    ok = spec["paths"]["/predict"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok["type"] == "array" and ok["items"]["$ref"].endswith("/Record")
+    record = spec["components"]["schemas"]["Record"]["properties"]
+    assert {"file", "duration_s", "scores", "present", "segments", "warnings", "error", "activity"} <= set(record)
+
+
+def test_an_activity_field_passes_through_the_response_model(tiny_bundle, tmp_path):
+    """The record's optional per-label active ranges are accepted and returned as they are."""
+    predictor = Predictor.from_bundle(tiny_bundle)
+    predict_file = predictor.predict_file
+    predictor.predict_file = lambda path, **kwargs: {**predict_file(path, **kwargs),
+                                                     "activity": {"sax": [[0.0, 0.5]], "pia": []}}
+    with TestClient(create_app(predictor)) as client:
+        (record,) = client.post("/predict", files=[("files", ("a.wav", write_tone(tmp_path / "a.wav").read_bytes()))]).json()
+    assert record["activity"] == {"sax": [[0.0, 0.5]], "pia": []} and "segments" not in record and "error" not in record

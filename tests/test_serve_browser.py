@@ -149,3 +149,46 @@ def test_docs_render_offline(page, server):
     page.goto(server + "/docs")
     page.locator(".opblock-summary-path", has_text="/predict").wait_for()
     assert page.locator(".opblock-summary-path", has_text="/health").count() == 1
+
+
+def test_page_keeps_the_order_of_selection_and_re_marks_on_a_new_threshold(page, server, tmp_path):
+    """No 404 (the favicon is inline); several files chosen at once come back in the order chosen;
+    typing a threshold afterwards re-marks the shown cards without a new upload."""
+    import shutil
+
+    failed = []
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    files = [shutil.copy(EXAMPLE, tmp_path / f"{name}.ogg") for name in ("b-second", "a-first", "c-third")]
+    page.goto(server + "/")
+    with page.expect_response(lambda r: "/predict" in r.url) as answer:
+        page.set_input_files("#picker", [str(f) for f in files])
+    page.locator(".card").nth(2).wait_for()
+    records = answer.value.json()
+    assert page.locator(".card h2").all_inner_texts() == ["b-second.ogg", "a-first.ogg", "c-third.ogg"]
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.fill("#threshold", "0.05")
+    for card, record in zip(page.locator(".card").all(), records):
+        on = set(card.locator(".bar.on").evaluate_all("bars => bars.map(b => b.dataset.code)"))
+        assert on == {code for code, score in record["scores"].items() if score >= 0.05}
+        assert _ticks(card) == pytest.approx({code: 5.0 for code in record["scores"]})
+        assert "threshold 0.05" in card.locator(".meta").inner_text()
+    assert requests == [] and failed == []
+
+
+def test_timeline_draws_a_records_activity(page, server):
+    """A record with the optional "activity" field: its ranges are drawn under the label's row."""
+    record = {"file": "x.wav", "duration_s": 10.0, "scores": {"sax": 0.9, "pia": 0.1}, "present": ["sax"],
+              "segments": [{"start_s": float(s), "end_s": float(s + 1), "scores": {"sax": 0.0, "pia": 0.0},
+                            "present": []} for s in range(10)],
+              "activity": {"sax": [[0.0, 5.0]]}}
+    page.route("**/predict*", lambda route: route.fulfill(json=[record]))
+    page.goto(server + "/")
+    page.set_input_files("#picker", str(EXAMPLE))
+    canvas = page.locator(".card canvas")
+    canvas.wait_for()
+    # the sax row (row 0) at 1/4 and 3/4 of the time axis, on the activity line near the row's bottom
+    dark = canvas.evaluate("""c => { const ctx = c.getContext('2d'), r = window.devicePixelRatio, w = c.width / r;
+        const at = (t, y) => ctx.getImageData(Math.round((120 + (w - 120) * t) * r), Math.round(y * r), 1, 1).data;
+        return [at(0.25, 14)[3], at(0.75, 14)[3], at(0.25, 30)[3]]; }""")
+    assert dark[0] == 255 and dark[1] == 0 and dark[2] == 0  # sax active in 0-5 s only; pia never

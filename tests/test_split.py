@@ -13,6 +13,8 @@ from instrumentid.data import Example, read_dataset
 from instrumentid.errors import DataError
 from instrumentid.labels import LABELS
 
+from helpers import write_tone
+
 
 def _synthetic_examples(n_songs=120, seed=0):
     rng = np.random.default_rng(seed)
@@ -54,3 +56,18 @@ def test_split_command_writes_csvs_train_can_read(irmas_test_dir, tmp_path):
     song = lambda e: e.path.stem.rsplit("-", 1)[0]  # noqa: E731
     assert not {song(e) for e in train} & {song(e) for e in val}
 
+
+
+@pytest.mark.parametrize("fraction", ["0.15", "0.01", "0.99"])
+def test_split_command_keeps_a_group_on_each_side_of_a_tiny_set(tmp_path, fraction):
+    """The small-data rule: 13 recordings at any fraction still leave one on each side."""
+    root = tmp_path / "tiny"
+    for g in range(13):
+        for k in (1, 2):
+            write_tone(root / "gac" / f"[gac][pop_roc]{g:04d}__{k}.wav", 220.0 + g, 0.5, 16_000)
+    cli = Path(sys.executable).with_name("instrumentid")
+    proc = subprocess.run([str(cli), "split", str(root), "--out", str(tmp_path / "s"), "--val-fraction", fraction],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    sides = [list(csv.DictReader(open(tmp_path / "s" / name))) for name in ("train.csv", "val.csv")]
+    assert all(len(rows) >= 2 for rows in sides) and sum(map(len, sides)) == 26

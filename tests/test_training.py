@@ -283,3 +283,33 @@ def test_untrained_rule():
     reversed_ = 1 - learned  # varied scores, ranked the wrong way round
     [warning] = untrained_warnings(reversed_, compute_metrics(y_true, reversed_))
     assert "macro ROC-AUC 0.000" in warning
+
+
+def _tiny_set(root, groups: int, clips: int):
+    """An IRMAS training folder of ``clips`` short clips in ``groups`` recordings (excerpts __1, __2…)."""
+    codes = list(PITCH)
+    for k in range(clips):
+        g = k % groups
+        code = codes[g % len(codes)]
+        write_tone(root / code / f"[{code}][pop_roc]{g:04d}__{k // groups + 1}.wav", PITCH[code], 1.0, 16_000)
+    return root
+
+
+def test_tiny_dataset_trains_and_a_failed_run_leaves_nothing(tmp_path):
+    """22 clips in 13 recordings: the default 0.15 split keeps a group on each side (the small-data
+    rule); a single recording cannot be split, says what to do and leaves no <out>.ckpt/ behind."""
+    tiny = _tiny_set(tmp_path / "tiny", groups=13, clips=22)
+    out = tmp_path / "model.iid"
+    result = _cli("train", "--data", tiny, "--fast-dev-run", "--out", out, "--run-dir", tmp_path / "run", *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert out.is_file() and not checkpoint_dir(out).exists()  # a fast dev run keeps no checkpoints
+    for noise in ("GPU available", "Tip:", "litlogger", "deprecated"):  # Lightning's, off unless --verbose
+        assert noise not in result.stderr
+    verbose = _cli("train", "--data", tiny, "--fast-dev-run", "--out", out, "--run-dir", tmp_path / "run", "--verbose",
+                   *TINY)
+    assert verbose.returncode == 0 and "GPU available" in verbose.stderr
+    one = _tiny_set(tmp_path / "one", groups=1, clips=3)
+    failed = _cli("train", "--data", one, "--out", tmp_path / "one.iid", "--run-dir", tmp_path / "run1", *TINY)
+    assert failed.returncode != 0 and "--val-data" in failed.stderr and "Traceback" not in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.iid", "one", "run", "tiny"]

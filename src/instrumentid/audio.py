@@ -12,7 +12,11 @@ Conventions: ``waveform`` is float32 with ``shape=(channels, samples)``; mono he
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +59,8 @@ class AudioInfo:
 def _check_exists(path: Path) -> None:
     if not path.exists():
         raise AudioError(f"{path}: file not found")
+    if not os.access(path, os.R_OK):
+        raise AudioError(f"{path}: permission denied (this user may not read it; check its owner and mode)")
     if path.is_dir():
         raise AudioError(f"{path}: is a directory, not an audio file")
     if not path.is_file():  # a pipe or a device: decoders seek, and a pipe cannot be read twice
@@ -90,7 +96,7 @@ def _av_open(path: Path):
         raise AudioError(f"{path}: not an audio container this reader opens (playlists, concat scripts, images "
                          "and network streams are refused)") from None
     except (av.FFmpegError, UnicodeError) as exc:
-        raise AudioError(f"{path}: not a readable audio file or unsupported format ({_reason(exc)})") from None
+        raise undecodable(path, exc) from None
 
 
 def _av_planar(frames) -> Iterator[tuple[int, np.ndarray]]:
@@ -138,7 +144,7 @@ def _av_source(path: Path, block_seconds: float) -> Iterator[tuple[int, np.ndarr
         try:
             yield from _gathered(_av_planar(container.decode(stream)), block_seconds)
         except av.FFmpegError as exc:
-            raise AudioError(f"{path}: not a readable audio file or unsupported format ({_reason(exc)})") from None
+            raise undecodable(path, exc) from None
 
 
 def _block_frames(rate: int, channels: int, block_seconds: float) -> int:
@@ -175,7 +181,8 @@ def _soundfile_info(path: Path):
     """libsndfile's header of ``path`` (checked), or None when only PyAV can read the file."""
     _check_exists(path)
     try:
-        meta = sf.info(str(path))
+        with c_stderr_captured():
+            meta = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError):
         return None
     if meta.frames <= 0:
@@ -193,7 +200,7 @@ def info(path: str | os.PathLike) -> AudioInfo:
         for rate, block in _source(path):
             channels, frames = block.shape[0], frames + block.shape[1]
         if not frames:
-            raise AudioError(f"{path}: audio has zero length")
+            raise undecodable(path)
         return AudioInfo(str(path), rate, channels, frames, "av", "FLOAT")
     return AudioInfo(str(path), meta.samplerate, meta.channels, meta.frames, meta.format, meta.subtype)
 
@@ -213,6 +220,39 @@ def declared_duration(path: str | os.PathLike) -> float | None:
 
     with _av_open(path) as container:
         return container.duration / av.time_base if container.duration else None
+
+
+def undecodable(path: Path, exc: Exception | None = None) -> AudioError:
+    """The one message for bytes no decoder turns into audio (random data, a text file named .mp3)."""
+    detail = f" ({getattr(exc, 'strerror', None) or _reason(exc)})" if exc is not None else ""
+    return AudioError(f"{path}: not decodable audio{detail}; check that it is a complete audio file, "
+                      "or convert it to WAV or FLAC")
+
+
+_FD2_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def c_stderr_captured() -> Iterator[None]:
+    """Keep what C decoders print on file descriptor 2 (mpg123's "Note: Illegal Audio-MPEG-Header"
+    lines when libsndfile sniffs a file that is not MP3) off the terminal: our :class:`AudioError`
+    says it in one line. Lines of anything else written meanwhile are passed on afterwards; one
+    thread redirects at a time, for the short header reads this wraps."""
+    with _FD2_LOCK, tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            others = [line for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+                      if not line.startswith(("Note: ", "Warning: ", "[src/libmpg123"))]
+            if others:
+                sys.stderr.write("".join(others))
 
 
 def _reason(exc: Exception) -> str:
@@ -332,7 +372,7 @@ def load(
     for rate, block in _capped(path, _source(path), max_seconds):
         blocks.append(to_mono(block) if mono else block)
     if not blocks:
-        raise AudioError(f"{path}: audio has zero length")
+        raise undecodable(path)
     waveform = np.ascontiguousarray(np.concatenate(blocks, axis=-1), dtype=np.float32)
     if sample_rate is not None and sample_rate != rate:
         frames = waveform.shape[-1]
@@ -371,7 +411,9 @@ def stream(
     if tail.size:
         produced += tail.size
         yield tail
-    if not produced:  # the header promised frames the data does not hold, or too few to resample
+    if not frames:  # no decoder turned the bytes into audio
+        raise undecodable(path)
+    if not produced:  # too few frames to resample
         raise AudioError(f"{path}: audio has zero length at {sample_rate} Hz ({frames} frame(s) decoded)")
 
 

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,6 +230,19 @@ def save_bundle(bundle: Mapping, path: str | os.PathLike) -> Path:
     return path
 
 
+def not_a_bundle(path: Path) -> str:
+    """What a file that is no bundle is, and what to give instead, in one sentence."""
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        return (f"{path}: an exported ONNX graph, which only onnxruntime runs; predict with it, or give the PyTorch "
+                f"bundle (.iid) it was exported from")
+    if suffix == ".joblib":
+        return (f"{path}: a classical (SVM) model, not a bundle; use it with 'instrumentid classical evaluate "
+                f"--model {path}', or give a bundle (.iid) or a bundled name ({', '.join(BUNDLED)})")
+    return (f"{path}: not a model bundle (not an .iid written by 'instrumentid train', or damaged); give a bundle "
+            f"file or a bundled name ({', '.join(BUNDLED)})")
+
+
 def load_bundle(path: str | os.PathLike | None = None) -> dict:
     """Load and validate a bundle: a path, a bundled name (:data:`BUNDLED`), or None for the default."""
     path = resolve(path, runtime="torch")
@@ -240,13 +254,11 @@ def load_bundle(path: str | os.PathLike | None = None) -> dict:
     import torch
 
     try:
-        bundle = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling/zip failure means the file is unusable
-        if path.suffix.lower() == ".onnx":
-            raise BundleError(f"{path}: an exported ONNX graph, not a bundle; predict with it "
-                              "(--model / Predictor.from_bundle) or use the .iid it came from") from None
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BundleError(f"{path}: not a readable model bundle ({reason[:200]})") from None
+        with warnings.catch_warnings():  # torch's notes on pickle protocols of files that are no bundle
+            warnings.simplefilter("ignore")
+            bundle = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - any unpickling/zip failure means the file is unusable
+        raise BundleError(not_a_bundle(path)) from None
     validate(bundle, str(path))
     if "checksum" not in bundle:
         raise BundleError(f"{path}: bundle has no checksum, so its weights cannot be verified "

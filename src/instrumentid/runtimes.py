@@ -131,7 +131,8 @@ def open_runtime(model: str | os.PathLike | None = None, runtime: str = "auto", 
     path = resolve(model, runtime)
     if is_onnx(path):
         if runtime == "torch":
-            raise ConfigError(f"{path}: an ONNX graph runs on onnxruntime (--runtime onnxruntime or auto)")
+            raise ConfigError(f"{path}: an exported ONNX graph, which only onnxruntime runs; this needs the PyTorch "
+                              "bundle (.iid, or a bundled name such as fast) it was exported from")
         return OnnxRuntime(path, threads=threads)
     if runtime == "onnxruntime":
         raise ConfigError(f"{path}: a torch bundle; to run it on onnxruntime, convert it first: "

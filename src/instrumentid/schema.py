@@ -30,7 +30,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -117,8 +116,6 @@ def flat_row(record: Mapping, labels: Sequence[str]) -> dict:
 
 #: What a spreadsheet takes as the start of a formula (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-#: Characters a terminal may act on: C0 and C1 controls, DEL.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def csv_cell(value):
@@ -133,12 +130,6 @@ def _write_row(buffer: io.StringIO, row: Iterable) -> None:
     carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells)
     csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL if carriage_return else csv.QUOTE_MINIMAL
                ).writerow(cells)
-
-
-def for_terminal(text: str) -> str:
-    """``text`` with control characters (escape sequences) and undecodable bytes shown as escapes."""
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def to_csv(records: Iterable[Mapping], labels: Sequence[str]) -> str:
@@ -178,27 +169,89 @@ def to_audacity(record: Mapping) -> str:
     return "".join(f"{start:.6f}\t{end:.6f}\t{code}\n" for start, end, code in runs)
 
 
-def to_table(records: Sequence[Mapping], labels: Sequence[str]) -> str:
-    """A fixed-width table for terminals: one row per file, scores ×100, present codes."""
-    name_width = min(40, max([4, *(len(_short(for_terminal(r["file"]))) for r in records)]))
-    header = f"{'file':<{name_width}} {'dur_s':>7} " + " ".join(f"{c:>4}" for c in labels) + "  present"
-    lines = [header, "-" * len(header)]
-    for record in records:
-        name = _short(for_terminal(record["file"]))[-name_width:]
+#: Scores shown per row of the table (every score stays in JSON, JSONL and CSV).
+TABLE_TOP = 5
+
+
+def escape(text: str) -> str:
+    """``text`` with control and other unprintable characters written as Python escapes (a newline
+    in a file name is ``\\n``), so one record stays one line of the terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for c in text)
+
+
+def display_width(text: str) -> int:
+    """Terminal cells of ``text``: wide and full-width characters (CJK) take 2, combining marks 0."""
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def display_names(files: Sequence[str]) -> dict[str, str]:
+    """Each file name as the table shows it: relative to the files' common folder (distinct files
+    keep distinct names), escaped; ``-`` (standard input) stays ``-``."""
+    import os
+
+    real = [f for f in files if f != "-"]
+    root = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in real]) if real else ""
+    names = {f: escape(os.path.relpath(os.path.abspath(f), root)) for f in real}
+    return {**names, **({"-": "-"} if "-" in files else {})}
+
+
+def thresholds_line(labels: Sequence[str], thresholds, source: str) -> str:
+    """The thresholds in force, in words: one for every label, or each label's."""
+    values = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(labels),))
+    if np.allclose(values, values[0]):
+        return f"present = score at or above {values[0]:.2f} ({source}, every label)"
+    return f"present = score at or above its label's threshold ({source}): " + \
+        " ".join(f"{c} {t:.2f}" for c, t in zip(labels, values))
+
+
+class Table:
+    """The terminal table, written a row at a time as files finish (so an interrupted run keeps
+    the rows it printed): file (relative to the common folder, escaped, padded by display
+    width), duration, the present labels with their names, and the top :data:`TABLE_TOP` scores ×100.
+
+    Parameters
+    ----------
+    files : every file name the records will carry (the first column's width and root come from them).
+    labels, thresholds, source : the model's labels and the thresholds in force, and where they
+        come from (``"the model's"``, ``"--threshold"``), for the line above the table.
+    """
+
+    def __init__(self, files: Sequence[str], labels: Sequence[str], thresholds, source: str) -> None:
+        self.names = display_names(list(files))
+        self.width = max([4, *(display_width(n) for n in self.names.values())])
+        self.labels, self.thresholds, self.source = list(labels), thresholds, source
+
+    def _cell(self, text: str) -> str:
+        return text + " " * (self.width - display_width(text))
+
+    def header(self) -> str:
+        """The thresholds line and the column heads."""
+        shown = min(TABLE_TOP, len(self.labels))
+        head = f"{self._cell('file')} {'dur_s':>7}  {f'top {shown} scores (x100)':<{9 * shown - 2}}  present"
+        return f"{thresholds_line(self.labels, self.thresholds, self.source)}\n{head}\n{'-' * display_width(head)}\n"
+
+    def row(self, record: Mapping) -> str:
+        """One file's line (plus one per window with ``segments``), or its error."""
+        name = self._cell(self.names.get(record["file"], escape(record["file"])))
         if is_error(record):
-            lines.append(f"{name:<{name_width}} ERROR: {for_terminal(record['error'])}")
-            continue
-        cells = " ".join(f"{round(record['scores'][c] * 100):>4d}" for c in labels)
-        present = ",".join(record["present"]) or "-"
+            return f"{name} ERROR: {escape(record['error'])}\n"
         notes = f"  ({', '.join(record['warnings'])})" if record.get("warnings") else ""
-        lines.append(f"{name:<{name_width}} {record['duration_s']:>7.1f} {cells}  {present}{notes}")
+        lines = [f"{name} {record['duration_s']:>7.1f}  {self._scores(record)}{notes}"]
         for segment in record.get("segments", []):
             span = f"  {segment['start_s']:.1f}-{segment['end_s']:.1f} s"
-            cells = " ".join(f"{round(segment['scores'][c] * 100):>4d}" for c in labels)
-            lines.append(f"{span:<{name_width}} {'':>7} {cells}  {','.join(segment['present']) or '-'}")
-    lines.append("(scores x100; present = at or above the bundle's per-label thresholds)")
-    return "\n".join(lines) + "\n"
+            lines.append(f"{self._cell(span)} {'':>7}  {self._scores(segment)}")
+        return "\n".join(lines) + "\n"
 
+    def _scores(self, scored: Mapping) -> str:
+        """The top scores, highest first (``gac  91``), then the present labels by name
+        (``acoustic guitar (gac)``)."""
+        from instrumentid.labels import NAMES
 
-def _short(path: str) -> str:
-    return path.rsplit("/", 1)[-1] if len(path) > 40 else path
+        top = sorted(self.labels, key=lambda c: -scored["scores"][c])[:TABLE_TOP]
+        cells = "  ".join(f"{c:<3} {round(scored['scores'][c] * 100):>3d}" for c in top)
+        present = ", ".join(f"{NAMES.get(c, c)} ({c})" for c in scored["present"]) or "-"
+        return f"{cells}  {present}"
+

@@ -10,7 +10,7 @@ import pytest
 from instrumentid.analysis.embed import reduce_and_plot
 from instrumentid.analysis.gradcam import gradcam, plot_gradcam, stitch
 from instrumentid.errors import ConfigError
-from instrumentid.labels import NAMES
+from instrumentid.labels import LABELS, NAMES
 from instrumentid.predict import Predictor
 
 CLI = Path(sys.executable).with_name("instrumentid")
@@ -76,3 +76,42 @@ def test_stitch_averages_overlaps():
     maps[1] *= 3
     out = stitch(maps, [0.0, 0.5], frames_per_second=4, total_frames=6)
     np.testing.assert_allclose(out[0], [1, 1, 2, 2, 3, 3])
+
+
+@pytest.mark.parametrize("name", ["default", "audioset-zeroshot", "fast"])
+def test_gradcam_on_every_bundled_model(name, tmp_path, saved_figures):
+    """A frozen YAMNet backbone still gives a map (the gradient flows from the input), laid out like
+    the spectrogram (YAMNet's maps are time-first), and the command writes the picture."""
+    example = Path(__file__).parents[2] / "src" / "instrumentid" / "assets" / "example.ogg"
+    out = tmp_path / f"{name}.png"
+    proc = subprocess.run([str(CLI), "gradcam", str(example), "--model", name, "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_size > 1000 and f"wrote {out}" in proc.stdout
+    result = gradcam(Predictor.from_bundle(name, runtime="torch"), example)
+    assert result["heatmap"].shape == result["spectrogram"].shape
+    if name == "audioset-zeroshot":  # its best label scores 0.15 here: no region adds evidence
+        assert result["heatmap"].max() == 0 and "the map is empty" in proc.stdout
+    else:
+        assert result["heatmap"].max() == 1.0 and result["heatmap"].std(axis=1).max() > 0  # varies along time
+
+
+def test_embed_a_plain_folder_of_music_colours_by_predicted_label(tiny_bundle, tmp_path):
+    """No labels anywhere (no <code>/ folders, no .txt, no labels.csv): every audio file below the
+    folder is embedded and coloured by the model's top label for it."""
+    from helpers import write_tone
+
+    library = tmp_path / "My Music"
+    write_tone(library / "album" / "one.flac", 220, 1.5, 44_100)
+    write_tone(library / "two.wav", 440, 1.0, 22_050, channels=2)
+    write_tone(library / "album" / "cd2" / "three.ogg", 330, 2.0, 48_000, subtype="VORBIS")
+    (library / "cover.jpg").write_bytes(b"\xff\xd8 not audio")
+    out = tmp_path / "emb"
+    proc = subprocess.run([str(CLI), "embed", str(library), "--model", str(tiny_bundle), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "coloured by each file's predicted top label" in proc.stdout
+    rows = [line.split("\t") for line in (out / "metadata.tsv").read_text().splitlines()[1:]]
+    assert sorted(r[0] for r in rows) == ["one.flac", "three.ogg", "two.wav"]
+    assert all(r[1] == "none" and r[2].endswith(" (predicted)") and r[2].split()[0] in LABELS for r in rows)
+    assert (out / "pca.png").is_file()

@@ -42,7 +42,9 @@ def window_cams(model, features, label_index: int) -> np.ndarray:
     captured = {}
     handle = layer.register_forward_hook(lambda _m, _i, output: captured.__setitem__("a", output))
     try:
-        x = features.detach().clone()  # leaves inference mode: autograd needs a normal tensor
+        # a normal tensor (not inference mode) that requires grad, so a frozen backbone's
+        # activations are still part of the graph
+        x = features.detach().clone().requires_grad_(True)
         with torch.enable_grad():
             logits = model(x)
             activations = captured["a"]
@@ -51,6 +53,8 @@ def window_cams(model, features, label_index: int) -> np.ndarray:
         handle.remove()
     weights = grads.mean(dim=(2, 3), keepdim=True)
     cam = F.relu((weights * activations).sum(dim=1, keepdim=True))
+    if getattr(model, "gradcam_time_first", False):
+        cam = cam.transpose(2, 3)  # the layer's map is (time, frequency): back to the input's (mels, frames)
     cam = F.interpolate(cam, size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False)
     return cam[:, 0].detach().cpu().numpy()
 

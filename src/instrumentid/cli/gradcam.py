@@ -25,5 +25,6 @@ def run(args: argparse.Namespace) -> int:
     from instrumentid.analysis.gradcam import gradcam_file
 
     result = gradcam_file(args.file, args.model, args.label, args.out)
-    print(f"{result['label']}: file score {result['score']:.3f}; wrote {result['png']}")
+    empty = "" if result["heatmap"].max() > 0 else " (nothing in the file raises this score, so the map is empty)"
+    print(f"{result['label']}: file score {result['score']:.3f}; wrote {result['png']}{empty}")
     return 0

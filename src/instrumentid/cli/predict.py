@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -12,10 +13,13 @@ from instrumentid.cli import options
 
 FORMATS = ("table", "json", "jsonl", "csv", "parquet", "audacity")
 ENGINES = ("local", "ray")
+#: The path that means standard input.
+STDIN = "-"
 
 EXAMPLES = """\
 examples:
   instrumentid predict song.mp3
+  curl -s https://example.org/take.ogg | instrumentid predict -          # '-' reads standard input
   instrumentid predict a.wav b.flac --format json --segments
   instrumentid predict music/ --recursive --format jsonl > predictions.jsonl
   instrumentid predict music/ -r --format csv --output predictions.csv   # written atomically
@@ -32,14 +36,17 @@ output: one record per file: file, duration_s, scores (all labels of the model, 
 present (scores at or above the bundle's per-label thresholds, or --threshold), activity (when
 each label plays: [start_s, end_s] runs), segments (with --segments; in CSV one row per window).
 -f audacity writes the activity as an Audacity label track (start, end, code; tab-separated):
-to stdout or -o FILE for one file, one DIR/<name>.txt per file with -o DIR for several. A file that cannot be read gets {"file", "error"}; the others are still
-processed and the exit code is 1.
+to stdout or -o FILE for one file, one DIR/<name>.txt per file with -o DIR for several. A file
+that cannot be read gets {"file", "error"}; the others are still processed and the exit code is
+1. The table shows, per file, the present labels and the top scores; every score is in json,
+jsonl and csv.
 """
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders; '-' reads standard input "
+                                                                 "(any format the decoders recognise)")
     options.add_model(parser, help="a bundle (.iid), an exported graph (.onnx) or a bundled model name "
                                    "(default, fast, audioset-zeroshot); default: default")
     parser.add_argument("--format", "-f", choices=FORMATS, default="table", help="output format (default: table)")
@@ -82,14 +89,57 @@ def run(args: argparse.Namespace) -> int:
     from instrumentid.predict import iter_audio_files
 
     _check(args)
-    paths = _nonempty(iter_audio_files(args.paths, recursive=args.recursive))
-    if paths is None:
-        print("instrumentid predict: no audio files found in " + ", ".join(args.paths), file=sys.stderr)
-        return 1
-    if args.resume:
-        return _run_resumable(args, paths)
-    records, labels = _records(args, progress_bar(paths, desc="predicting", unit="file", quiet=args.quiet))
-    return _write(args, records, labels)
+    with contextlib.ExitStack() as stack:
+        inputs, aliases = _inputs(args.paths, stack)
+        paths = _nonempty(iter_audio_files(inputs, recursive=args.recursive))
+        if paths is None:
+            print("instrumentid predict: no audio files found in " + ", ".join(args.paths), file=sys.stderr)
+            return 1
+        if args.resume:
+            return _run_resumable(args, paths)
+        if args.format == "table":
+            paths = list(paths)  # the table's first column is sized and rooted from every name
+        records, predictor = _records(args, progress_bar(paths, desc="predicting", unit="file", quiet=args.quiet))
+        table = _table(args, predictor, [aliases.get(str(p), str(p)) for p in paths]) if args.format == "table" else None
+        return _write(args, _as_given(records, aliases), _in_force(args, predictor)[0], table)
+
+
+def _inputs(paths: list[str], stack: contextlib.ExitStack) -> tuple[list[str], dict[str, str]]:
+    """The paths to read, with standard input (``-``) copied to a temporary file that ``stack``
+    removes, and ``{temporary path: "-"}`` to name its record as given."""
+    from instrumentid.io import stdin_file
+
+    inputs, aliases = [], {}
+    for path in paths:
+        if path == STDIN and not aliases:
+            path = str(stack.enter_context(stdin_file()))
+            aliases[path] = STDIN
+        inputs.append(path)
+    return inputs, aliases
+
+
+def _as_given(records: Iterable[dict], aliases: dict[str, str]) -> Iterator[dict]:
+    """``records`` with a temporary file's name (in ``file`` and its error) replaced by the one given."""
+    for record in records:
+        given = aliases.get(record["file"])
+        if given is not None:
+            record = {**record, "file": given}
+            if schema.is_error(record):
+                record["error"] = record["error"].replace(next(iter(aliases)), given)
+        yield record
+
+
+def _in_force(args: argparse.Namespace, predictor) -> tuple[tuple[str, ...], object]:
+    """The labels of the records (the model's, or ``--labels``) and their thresholds in force."""
+    columns = predictor.label_columns(args.labels)
+    thresholds = args.threshold if args.threshold is not None else predictor.thresholds[columns]
+    return tuple(predictor.labels[j] for j in columns), thresholds
+
+
+def _table(args: argparse.Namespace, predictor, names: list[str]) -> schema.Table:
+    """The table for ``names``, stating the thresholds in force (``--threshold`` or the model's)."""
+    labels, thresholds = _in_force(args, predictor)
+    return schema.Table(names, labels, thresholds, "--threshold" if args.threshold is not None else "the model's")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -98,6 +148,8 @@ def _check(args: argparse.Namespace) -> None:
 
     if args.threshold is not None:
         check_threshold(args.threshold, "--threshold")
+    if args.resume and STDIN in args.paths:
+        raise ConfigError("--resume cannot skip standard input ('-'): give file paths")
     if args.resume and (args.output is None or args.format != "jsonl"):
         raise ConfigError("--resume needs --format jsonl and --output FILE (records are appended line by line)")
     if args.format == "audacity" and args.resume:
@@ -123,8 +175,8 @@ def _chain(first, rest: Iterator) -> Iterator:
     yield from rest
 
 
-def _records(args: argparse.Namespace, paths: Iterable) -> tuple[Iterator[dict], tuple[str, ...]]:
-    """The engine's records for ``paths`` and the model's labels."""
+def _records(args: argparse.Namespace, paths: Iterable) -> tuple[Iterator[dict], object]:
+    """The engine's records for ``paths`` and the predictor (its labels and thresholds)."""
     from instrumentid.predict import Predictor
 
     predictor = Predictor.from_bundle(args.model, runtime=args.runtime, batch_size=args.batch_size)
@@ -137,19 +189,21 @@ def _records(args: argparse.Namespace, paths: Iterable) -> tuple[Iterator[dict],
     else:
         records = predictor.predict_files(paths, segments=args.segments, threshold=args.threshold,
                                           aggregation=args.aggregation, labels=args.labels)
-    columns = predictor.label_columns(args.labels)
-    return records, tuple(predictor.labels[j] for j in columns)
+    return records, predictor
 
 
 def _report(record: dict) -> bool:
     """Print a failed record's error; True when it failed."""
     if schema.is_error(record):
-        print(f"instrumentid predict: {schema.for_terminal(record['error'])}", file=sys.stderr)
+        print(f"instrumentid predict: {schema.escape(record['error'])}", file=sys.stderr)
         return True
     return False
 
 
-def _write(args: argparse.Namespace, records: Iterable[dict], labels: tuple[str, ...]) -> int:
+def _write(args: argparse.Namespace, records: Iterable[dict], labels: tuple[str, ...],
+           table: schema.Table | None = None) -> int:
+    """Write ``records`` in ``args.format``: jsonl and table rows as each file finishes, the others
+    at the end; the exit code (1 when a file failed)."""
     from instrumentid.sinks import ParquetShards, TextSink
 
     failed = 0
@@ -163,10 +217,14 @@ def _write(args: argparse.Namespace, records: Iterable[dict], labels: tuple[str,
         return 1 if failed else 0
     collected = []
     with TextSink(args.output) as sink:
+        if table is not None:
+            sink.write(table.header())
         for record in records:
             failed += _report(record)
             if args.format == "jsonl":
                 sink.write(schema.to_jsonl_line(record))
+            elif table is not None:
+                sink.write(table.row(record))
             else:
                 collected.append(record)
         if args.format == "json":
@@ -175,8 +233,6 @@ def _write(args: argparse.Namespace, records: Iterable[dict], labels: tuple[str,
             sink.write(schema.to_segments_csv(collected, labels))
         elif args.format == "csv":
             sink.write(schema.to_csv(collected, labels))
-        elif args.format == "table":
-            sink.write(schema.to_table(collected, labels))
     return 1 if failed else 0
 
 

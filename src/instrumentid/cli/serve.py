@@ -43,7 +43,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     options.add_model(parser)
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    parser.add_argument("--max-upload-mb", type=float, default=100.0, help="largest upload per file (default: 100)")
+    parser.add_argument("--max-upload-mb", type=float, default=None,
+                        help="largest upload per file (default: --max-duration-s of 48-kHz 16-bit stereo WAV, "
+                             "692 MB for an hour; give more for 24-bit or high-rate WAV)")
     parser.add_argument("--max-duration-s", type=float, default=3600.0, help="longest audio per file (default: 3600)")
     parser.add_argument("--max-files", type=_positive_int, default=32, help="most files per request (default: 32)")
     parser.add_argument("--workers", type=_positive_int, default=DEFAULT_WORKERS,
@@ -56,8 +58,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _add_hardening(parser: argparse.ArgumentParser) -> None:
     """The limits that keep hostile clients from exhausting memory, disk, file descriptors or time."""
-    parser.add_argument("--max-request-mb", type=float, default=200.0,
-                        help="largest request body, counted while it streams in: 413 at once past it (default: 200)")
+    parser.add_argument("--max-request-mb", type=float, default=None,
+                        help="largest request body, counted while it streams in: 413 at once past it "
+                             "(default: the upload cap plus 1 MB)")
     parser.add_argument("--read-timeout-s", type=float, default=30.0,
                         help="longest wait for the next piece of a request body: 408 after it (default: 30)")
     parser.add_argument("--max-connections", type=_positive_int, default=1000,

@@ -30,6 +30,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
     parser.add_argument("--config", metavar="YAML", help="YAML file of config fields (flags override it)")
     add_config_arguments(parser)
+    parser.add_argument("--verbose", action="store_true",
+                        help="show Lightning's own notes and the libraries' deprecation warnings (off by default)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
     from instrumentid.training.config import config_from_args
 
     config = config_from_args(args)
+    if not args.verbose:
+        from instrumentid.training.run import quiet_lightning
+
+        quiet_lightning()
     out = train(config)
     if out is not None:
         print(f"wrote {out}", file=sys.stderr)

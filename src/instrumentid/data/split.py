@@ -8,6 +8,7 @@ files' labels with iterative stratification (``iterstrat``'s
 
 from __future__ import annotations
 
+import math
 import os
 from collections import defaultdict
 from collections.abc import Sequence
@@ -51,7 +52,8 @@ def grouped_split(
     Parameters
     ----------
     examples : objects with ``.path``, ``.labels``, ``.group`` (``instrumentid.data.Example``).
-    val_fraction : share of *groups* that go to validation, in (0, 1).
+    val_fraction : share of *groups* that go to validation, in (0, 1); with 2 groups or more,
+        each side gets at least one (:func:`at_least_one_each`).
     seed : random seed of the stratified shuffle.
     """
     from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
@@ -60,16 +62,31 @@ def grouped_split(
         raise ConfigError(f"--val-fraction must be between 0 and 1, got {val_fraction}")
     groups, y = group_label_matrix(examples, labels)
     if len(groups) < 2:
-        raise DataError(f"need at least 2 groups (songs) to split, found {len(groups)}")
-    splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=val_fraction, random_state=seed)
+        raise DataError(f"the data has {len(groups)} group (song) and a validation split needs at least 2: "
+                        "add recordings of another song, or give a separate validation set with --val-data")
+    # scikit-learn's own count for a fractional test_size (so valid splits are unchanged), kept in 1..n-1
+    n_val = min(max(math.ceil(val_fraction * len(groups)), 1), len(groups) - 1)
+    splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
     train_idx, val_idx = next(splitter.split(np.zeros((len(groups), 1)), y))
-    if len(val_idx) == 0 or len(train_idx) == 0:
-        raise DataError(f"val_fraction {val_fraction} leaves one side empty with {len(groups)} groups")
+    train_idx, val_idx = at_least_one_each(train_idx, val_idx, seed)
     val_groups = {groups[i] for i in val_idx}
     train = [e for e in examples if e.group not in val_groups]
     val = [e for e in examples if e.group in val_groups]
     check_no_leakage(train, val)
     return train, val
+
+
+def at_least_one_each(train_idx, val_idx, seed: int = 0) -> tuple[list[int], list[int]]:
+    """The small-data rule: each side keeps at least one group. The validation size asked for is
+    already 1 to n - 1 groups, but on a few groups the iterative stratification can still put them
+    all on one side (13 groups at 0.15); a seeded one then moves over."""
+    rng = np.random.default_rng(seed)
+    train_idx, val_idx = [int(i) for i in train_idx], [int(i) for i in val_idx]
+    if not val_idx:
+        val_idx.append(train_idx.pop(int(rng.integers(len(train_idx)))))
+    if not train_idx:
+        train_idx.append(val_idx.pop(int(rng.integers(len(val_idx)))))
+    return train_idx, val_idx
 
 
 def label_proportions(examples: Sequence, labels: Sequence[str] = LABELS) -> np.ndarray:

@@ -240,6 +240,8 @@ class YamnetClassifier(nn.Module):
         if self.audioset is not None:
             self.audioset.requires_grad_(False)
 
+    gradcam_time_first = True  # the backbone's maps are (time, frequency), the input's (mels, frames)
+
     @property
     def gradcam_layer(self) -> nn.Module:
         """The last backbone block: Grad-CAM hooks its output."""

@@ -39,6 +39,7 @@ from instrumentid.predict import Predictor
 from instrumentid.serve.docs import add_offline_docs
 from instrumentid.serve.guard import RequestGuard
 from instrumentid.serve.inference_queue import InferenceQueue, QueueFull
+from instrumentid.serve.responses import Record
 from instrumentid.serve.window_batcher import WindowBatcher, batched
 from instrumentid.thresholds import OVERRIDE_RANGE
 
@@ -53,21 +54,49 @@ PREDICT_RESPONSES = {
 }
 
 
+#: Bytes per second of 16-bit stereo WAV at 48 kHz (CD audio at 44.1 kHz takes less): the upload
+#: limit follows the duration limit at this rate, so an hour-long WAV fits an hour's limit.
+WAV_BYTES_PER_S = 48_000 * 2 * 2
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Per-file upload size (MB) and audio duration (s) caps; files per request; the whole request
-    body (MB) and how long one read of it may wait (s)."""
+    """Per-file audio duration (s) and upload size (MB) caps; files per request; the whole request
+    body (MB) and how long one read of it may wait (s). Without ``max_upload_mb`` the upload cap
+    follows the duration cap (:meth:`upload_mb`), and without ``max_request_mb`` the body cap
+    follows the upload cap (:meth:`request_mb`)."""
 
-    max_upload_mb: float = 100.0
+    max_upload_mb: float | None = None
     max_duration_s: float = 3600.0
     max_files: int = 32
-    max_request_mb: float = 200.0
+    max_request_mb: float | None = None
     read_timeout_s: float = 30.0
+
+    def upload_mb(self) -> float:
+        """The upload cap in MB: ``max_upload_mb``, else ``max_duration_s`` of 48-kHz 16-bit stereo WAV
+        plus 1 MB (headers, tags): 692 MB for an hour."""
+        if self.max_upload_mb is not None:
+            return self.max_upload_mb
+        return math.ceil(self.max_duration_s * WAV_BYTES_PER_S / 1e6) + 1.0
+
+    def request_mb(self) -> float:
+        """The request body cap in MB: ``max_request_mb``, else one upload at the cap plus 1 MB."""
+        return self.max_request_mb if self.max_request_mb is not None else self.upload_mb() + 1.0
+
+
+#: What browsers escape in a multipart file name (the HTML form-data rules), turned back.
+_FORM_ESCAPES = {"%22": '"', "%0A": "\n", "%0D": "\r"}
 
 
 def _safe_name(filename: str | None) -> str:
-    """The upload's base name, NUL bytes shown as ``\\x00`` (a path may not hold them)."""
-    return (Path(filename or "upload").name or "upload").replace("\x00", "\\x00")
+    """The uploaded file's name as the user sent it: no folder part, and a browser's ``%22``
+    (for ``"``) and ``%0A``/``%0D`` turned back into the characters (browsers leave ``%`` itself
+    as it is, so a name that really holds ``%22`` comes back with ``"``: rare, and unknowable).
+    NUL bytes are shown as ``\\x00`` (a path may not hold them)."""
+    name = Path(filename or "upload").name or "upload"
+    for escaped, character in _FORM_ESCAPES.items():
+        name = name.replace(escaped, character)
+    return name.replace("\x00", "\\x00")
 
 
 def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: int = 8,
@@ -100,7 +129,7 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
     add_offline_docs(app)
     _add_info_routes(app, predictor, limits, work, batcher)
 
-    @app.post("/predict", responses=PREDICT_RESPONSES)
+    @app.post("/predict", responses=PREDICT_RESPONSES, response_model=list[Record], response_model_exclude_unset=True)
     async def predict(
         files: list[UploadFile] = File(..., description="one or more audio files"),
         segments: bool = Query(False, description="add per-window scores (a timeline)"),
@@ -127,7 +156,7 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
 def _add_guards(app: FastAPI, limits: Limits, work: InferenceQueue, allowed_hosts: list[str] | None,
                 cors_origins: tuple[str, ...]) -> None:
     """Body, admission and origin limits, the ``Host`` check, and 422s that never echo the input."""
-    app.add_middleware(RequestGuard, queue=work, max_body_bytes=int(limits.max_request_mb * 1e6),
+    app.add_middleware(RequestGuard, queue=work, max_body_bytes=int(limits.request_mb() * 1e6),
                        read_timeout_s=limits.read_timeout_s, cors_origins=tuple(cors_origins))
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"])
@@ -157,8 +186,8 @@ def _add_info_routes(app: FastAPI, predictor: Predictor, limits: Limits, work: I
             "sample_rate": predictor.sample_rate, "window_s": predictor.window_s, "hop_s": predictor.hop_s,
             "aggregation": predictor.aggregation, "thresholds": [round(float(t), 4) for t in predictor.thresholds],
             "instrumentid_version": __version__,
-        }, "limits": {"max_upload_mb": limits.max_upload_mb, "max_duration_s": limits.max_duration_s,
-                      "max_files": limits.max_files, "max_request_mb": limits.max_request_mb},
+        }, "limits": {"max_upload_mb": limits.upload_mb(), "max_duration_s": limits.max_duration_s,
+                      "max_files": limits.max_files, "max_request_mb": limits.request_mb()},
             "queue": {"workers": work.workers, "queue_size": work.queue_size, "pending": work.pending,
                       "batches": batcher.batches, "windows": batcher.windows}}
 
@@ -209,7 +238,7 @@ def _predict_upload(predictor: Predictor, limits: Limits, upload: UploadFile, se
     name = _safe_name(upload.filename)
     if "\x00" in (upload.filename or ""):
         return schema.error_record(name, f"{name}: the file name holds a NUL byte")
-    tmp = _spool(upload, name, limits.max_upload_mb)
+    tmp = _spool(upload, name, limits.upload_mb())
     try:
         duration = audio.declared_duration(tmp)  # from the header: the file is decoded once, to predict
         if duration is not None and duration > limits.max_duration_s:

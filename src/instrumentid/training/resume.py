@@ -17,6 +17,7 @@ from ``last.ckpt``; with the same seed the result equals an uninterrupted run's,
 from __future__ import annotations
 
 import random
+import shutil
 import sys
 from pathlib import Path
 
@@ -95,3 +96,11 @@ def prepare_checkpoints(config: TrainConfig) -> Path | None:
     with atomic_path(saved_config) as tmp:
         tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     return None
+
+
+def discard_if_empty(config: TrainConfig) -> None:
+    """Remove ``<out>.ckpt/`` when it holds no checkpoint (a run that stopped before its first save,
+    or a fast dev run): there is nothing to resume from, so nothing is left behind."""
+    folder = checkpoint_dir(config.out)
+    if folder.is_dir() and not any(folder.glob("*.ckpt")):
+        shutil.rmtree(folder, ignore_errors=True)

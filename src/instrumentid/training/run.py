@@ -27,7 +27,8 @@ from instrumentid.models import build, entry, stored_params
 from instrumentid.thresholds import clip_tuned
 from instrumentid.training.config import TrainConfig
 from instrumentid.training.module import InstrumentModule, pos_weight_from
-from instrumentid.training.resume import AtomicCheckpointIO, ReseedEachBatch, checkpoint_dir, prepare_checkpoints
+from instrumentid.training.resume import (AtomicCheckpointIO, ReseedEachBatch, checkpoint_dir, discard_if_empty,
+                                        prepare_checkpoints)
 
 
 def read_all(paths: Sequence[str]) -> list[Example]:
@@ -119,6 +120,18 @@ def _module(config: TrainConfig, features: dict, train_set) -> tuple[InstrumentM
     return build_module(config, features, normalization, pos_weight), normalization
 
 
+def quiet_lightning() -> None:
+    """Lightning's start-up notes (accelerators, tips and adverts, fast-dev-run notes) and the
+    deprecation warnings of the libraries under it off: ``train --verbose`` leaves them on."""
+    import logging
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for category in (DeprecationWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("ignore", message=r".*is deprecated")
+
+
 def _trainer(config: TrainConfig, run_dir: Path, checkpoints: list[ModelCheckpoint]) -> L.Trainer:
     loggers = [CSVLogger(run_dir, name="logs")]
     try:
@@ -147,9 +160,17 @@ def train(config: TrainConfig) -> Path | None:
     """
     if not config.data:
         raise ConfigError("no training data: give --data PATH (IRMAS folder, CSV or folder with labels.csv)")
-    resume_from = prepare_checkpoints(config)
     L.seed_everything(config.seed, workers=True, verbose=False)
-    train_examples, val_examples = _split(config)
+    train_examples, val_examples = _split(config)  # data problems stop the run before anything is written
+    resume_from = prepare_checkpoints(config)
+    try:
+        return _fit(config, train_examples, val_examples, resume_from)
+    finally:
+        discard_if_empty(config)
+
+
+def _fit(config: TrainConfig, train_examples, val_examples, resume_from: Path | None) -> Path | None:
+    """Fit the model of ``config`` (continuing from ``resume_from``) and write its bundle."""
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
