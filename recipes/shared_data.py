@@ -26,6 +26,15 @@ REAL_VALIDATION = (
     "librosa_data/audio/pibble",                    # dog (negative)
 )
 
+#: real-extended/ sources no shipped model trains on (path prefixes inside real-extended/): a rock
+#: song and a jazz song (mix and stems), a harmonica player's key, a vibraphone pack.
+EXTENDED_VALIDATION = (
+    "cambridge_mt_patchwerk/graham_",          # rock: bass, drums, electric guitar, voice
+    "cambridge_mt_patchwerk/gin_",             # jazz: double bass, drums, piano, sax, trombone, trumpet
+    "harmonica_amt/G_",                        # harmonica
+    "forbidden_music_freesound/vibraphone_",   # mallets
+)
+
 #: Real single notes used directly as training clips (folder of real-notes/ → label); the
 #: sampler also re-pitches them into phrases. Choir notes are GM renders, not real singing.
 REAL_NOTES = {
@@ -42,8 +51,10 @@ def source_of(relative: str) -> str:
     return "/".join(parts[:3]) if parts[0].startswith("tonejs") else "/".join(parts[:2])
 
 
-def is_held_out(relative: str) -> bool:
-    return any(relative.startswith(prefix) for prefix in REAL_VALIDATION)
+def is_held_out(relative: str, prefixes: tuple[str, ...] = REAL_VALIDATION) -> bool:
+    """Whether a file (its path inside real-train/, or real-extended/ with :data:`EXTENDED_VALIDATION`)
+    belongs to a held-out source."""
+    return any(relative.startswith(prefix) for prefix in prefixes)
 
 
 def real_note_files(shared: Path):
