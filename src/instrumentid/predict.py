@@ -23,7 +23,7 @@ from instrumentid.bundle import info as bundle_info
 from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
 from instrumentid.runtimes import OnnxRuntime, TorchRuntime, open_runtime
 from instrumentid.thresholds import check_threshold
-from instrumentid.windows import activity, aggregate, audible, iter_windows, window_dbfs
+from instrumentid.windows import aggregate, audible, iter_windows, window_dbfs
 
 #: Shortest audio a prediction is made for: below it there is no timbre to judge (a 0.1-s
 #: stroke is about 10 spectrogram frames).
@@ -366,7 +366,7 @@ class Predictor:
             segment_list = [schema.make_segment(s, min(s + self.window_s, duration_s), codes, sc, thresholds,
                                                 abstain=abstain or not on)
                             for s, sc, on in zip(starts, scores, keep)]
-        active = {} if abstain else activity(starts, scores, thresholds, window_s=self.window_s,
+        active = {} if abstain else schema.activity(starts, scores, thresholds, window_s=self.window_s,
                                              duration_s=duration_s, labels=codes, keep=keep)
         return schema.make_record(name, duration_s, codes, file_scores, thresholds, activity=active,
                                   segments=segment_list, warnings=warnings, abstain=abstain)
