@@ -41,3 +41,29 @@ def test_an_onnx_failure_at_run_time_is_an_error_record_and_the_batch_goes_on(tm
     short, long = write_tone(tmp_path / "short.wav", seconds=1.0), write_tone(tmp_path / "long.wav", seconds=2.0)
     failed, scored = predictor.predict_files([long, short])
     assert failed["error"].startswith(f"{long}: the ONNX graph failed") and "scores" in scored
+
+
+class _Payload:
+    """Unpickling this writes a marker file: what a shared pickle could do instead."""
+
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
+
+
+def test_a_pickled_classical_model_is_refused_unread(tmp_path):
+    """Medium 10: 'classical evaluate --model x.joblib' unpickled the file, so it could run code."""
+    import pickle
+
+    from instrumentid.analysis.classical import load_classical
+    from instrumentid.errors import DataError
+
+    marker = tmp_path / "marker"
+    for name in ("svm.joblib", "svm.npz"):
+        (tmp_path / name).write_bytes(pickle.dumps({"format": "instrumentid-classical", "x": _Payload(marker)}))
+        with pytest.raises(DataError, match=f"{name}: a pickle .* could run code; retrain it") as refused:
+            load_classical(tmp_path / name)
+        assert "\n" not in str(refused.value)
+    assert not marker.exists()

@@ -236,7 +236,7 @@ def not_a_bundle(path: Path) -> str:
     if suffix == ".onnx":
         return (f"{path}: an exported ONNX graph, which only onnxruntime runs; predict with it, or give the PyTorch "
                 f"bundle (.iid) it was exported from")
-    if suffix == ".joblib":
+    if suffix in (".npz", ".joblib"):
         return (f"{path}: a classical (SVM) model, not a bundle; use it with 'instrumentid classical evaluate "
                 f"--model {path}', or give a bundle (.iid) or a bundled name ({', '.join(BUNDLED)})")
     return (f"{path}: not a model bundle (not an .iid written by 'instrumentid train', or damaged); give a bundle "
