@@ -67,3 +67,24 @@ def test_a_pickled_classical_model_is_refused_unread(tmp_path):
             load_classical(tmp_path / name)
         assert "\n" not in str(refused.value)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("params", [{"widths": [100_000, 100_000, 100_000, 100_000]}, {"n_labels": 10**9},
+                                    {"widths": [4, 8, 8, 9]}])
+def test_a_bundle_declaring_huge_sizes_is_refused_before_allocating(tmp_path, tiny_bundle, params):
+    """Low: a bundle declaring huge widths made build_model allocate (here 360 GB of convolutions, or a
+    10⁹-label head) before its weights were compared. Its checksum is valid: only the declaration lies."""
+    import resource
+    import time
+
+    from instrumentid.bundle import save_bundle
+
+    bundle = torch.load(tiny_bundle, weights_only=True)
+    bundle["model"]["params"].update(params)
+    crafted = save_bundle(bundle, tmp_path / "crafted.iid")
+    before, started = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.monotonic()
+    with pytest.raises(BundleError, match=r"bundle declares a 'cnn' model of [\d,]+ numbers, but its weights hold 3,772 in"
+                       ) as refused:
+        Predictor.from_bundle(crafted)
+    assert "\n" not in str(refused.value) and time.monotonic() - started < 30
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KiB: no big allocation
