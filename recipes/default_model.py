@@ -171,7 +171,7 @@ def rendered_examples(synth_dir: Path) -> list:
 
 def render(args, work: Path, size: str) -> Path:
     per_class, excerpts, negatives = SIZES[size]
-    synth_dir = work / "synth"
+    synth_dir = args.synth_dir or work / "synth"
     hold_out = sorted({p.name for p in (args.shared / "real-train").iterdir() if p.is_dir()})
     synth_args = ["synth", "--out", str(synth_dir), "--train-per-class", str(per_class), "--test-excerpts",
                   str(excerpts), "--negatives", str(negatives), "--seed", str(args.seed), "--jobs", str(args.jobs),
@@ -472,6 +472,8 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--commercial-only", action="store_true",
                         help="leave out real-extended sources whose licence rules out commercial use")
+    parser.add_argument("--synth-dir", type=Path, help="rendered data to use (default: WORK/synth, rendered if missing)")
+    parser.add_argument("--cache", type=Path, help="embedding cache folder (default: WORK/cache)")
     parser.add_argument("--reuse-cv", action="store_true",
                         help="reuse the cross-validated scores of an earlier run in --work (oof_all.npz)")
     parser.add_argument("--finetune-minutes", type=float, default=None,
@@ -498,7 +500,7 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     # 3. embeddings (frozen backbone, cached)
     backbone = make_model(weights, head="zeroshot")
     def cache(window_s, hop_s):
-        return EmbeddingCache(backbone, FEATURES, window_s=window_s, hop_s=hop_s, folder=work / "cache")
+        return EmbeddingCache(backbone, FEATURES, window_s=window_s, hop_s=hop_s, folder=args.cache or work / "cache")
     real = real_examples(args.shared, commercial_only=args.commercial_only)
     if args.quick:  # a sample of every source keeps the quick run to minutes
         real = real[::6]
