@@ -171,6 +171,16 @@ def printable_name(path: str | os.PathLike) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+def check_path(path: str | os.PathLike) -> None:
+    """Raise :class:`AudioError` naming ``path`` when no engine can read it: a folder that could not
+    be listed (:class:`UnlistedFolder`) or a name that is not UTF-8 (records hold text)."""
+    name = printable_name(path)
+    if isinstance(path, UnlistedFolder):
+        raise AudioError(f"{name}: {path.reason}")
+    if name != str(path):
+        raise AudioError(f"{name}: the file name is not valid UTF-8; rename the file")
+
+
 def find_audio_files(paths: Sequence[str | os.PathLike], *, recursive: bool = False) -> list[Path]:
     """:func:`iter_audio_files` as a list."""
     return list(iter_audio_files(paths, recursive=recursive))
@@ -428,10 +438,7 @@ class Predictor:
         for path in paths:
             name = printable_name(path)
             try:
-                if isinstance(path, UnlistedFolder):
-                    raise AudioError(f"{name}: {path.reason}")
-                if name != str(path):
-                    raise AudioError(f"{name}: the file name is not valid UTF-8; rename the file")
+                check_path(path)
                 yield self.predict_file(path, **kwargs)
             except InstrumentIdError as exc:  # a model failure's message does not name the file: prefix it
                 yield schema.error_record(name, str(exc) if str(exc).startswith(name) else f"{name}: {exc}")
