@@ -126,6 +126,77 @@ def test_no_instrument_on_held_out_real_negatives(relative):
     assert record["present"] == [], record["scores"]
 
 
+#: real-extended files of the sources the recipe holds out (EXTENDED_VALIDATION), with labels the
+#: default must name: a rock mix and its bass and drum stems, a jazz mix's horns, harmonica, vibraphone.
+HELD_OUT_EXTENDED = [
+    ("cambridge_mt_patchwerk/graham_MIX_0-20s.mp3", {"dru", "gel", "voi"}),
+    ("cambridge_mt_patchwerk/graham_E-Bass_0-20s.mp3", {"bas"}),
+    ("cambridge_mt_patchwerk/graham_Drums_0-20s.mp3", {"dru"}),
+    ("harmonica_amt/G_actingcrazyfinal.flac", {"hmc"}),
+    ("forbidden_music_freesound/vibraphone_354.225.flac", {"mal"}),
+]
+
+
+def test_extended_test_files_are_held_out_by_the_recipe():
+    held = _recipe().EXTENDED_VALIDATION
+    for relative, _ in HELD_OUT_EXTENDED:
+        assert any(relative.startswith(prefix) for prefix in held), relative
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("relative,codes", HELD_OUT_EXTENDED)
+def test_held_out_extended_recordings_get_their_labels(relative, codes):
+    path = shared_data_or_skip() / "real-extended" / relative
+    if not path.is_file():
+        pytest.skip(f"{path} is not in this copy of ../shared/data")
+    record = load_model().predict(path)
+    assert codes <= set(record["present"]), record["scores"]
+    if codes.isdisjoint(LABELS):  # an outside instrument is its own class, not the nearest IRMAS name
+        assert set(record["present"]).isdisjoint(LABELS), record["present"]
+
+
+def _sax_and_piano(root):
+    """Held-out real saxophone and piano (filosax player 2; the piano + drums backing), 16 kHz mono."""
+    from instrumentid.audio import load
+
+    sax, _ = load(root / "mirdata_fixtures/filosax/Participant 2/01/Sax.flac", sample_rate=16_000)
+    piano, _ = load(root / "mirdata_fixtures/filosax/Backing/02/Piano_Drums.flac", sample_rate=16_000)
+    return sax, piano
+
+
+@pytest.mark.shared
+def test_an_instrument_that_plays_in_part_of_a_file_is_present(tmp_path):
+    """5 s of saxophone, 30 s of digital silence, 5 s of piano: silence never dilutes either."""
+    import soundfile as sf
+
+    sax, piano = _sax_and_piano(shared_data_or_skip() / "real-train")
+    parts = np.concatenate([sax[:80_000], np.zeros(480_000, np.float32), piano[:80_000]])
+    sf.write(tmp_path / "parts.wav", parts, 16_000)
+    record = load_model().predict(tmp_path / "parts.wav")
+    assert {"sax", "pia"} <= set(record["present"]), record["scores"]
+    assert record["activity"]["sax"][0][0] < 5.0 and record["activity"]["pia"][-1][1] > 35.0
+
+
+@pytest.mark.shared
+def test_a_quiet_take_scores_like_a_loud_one():
+    sax, _ = _sax_and_piano(shared_data_or_skip() / "real-train")
+    sax = sax / np.abs(sax).max()
+    model = load_model()
+    loud, quiet = (model.predict_waveform(sax * 10 ** (db / 20), 16_000) for db in (-1, -50))
+    assert "sax" in quiet["present"] and "warnings" not in quiet
+    assert max(abs(loud["scores"][c] - quiet["scores"][c]) for c in loud["scores"]) < 0.02
+
+
+def test_labels_irmas_gives_the_11_label_record(tmp_path):
+    example = REPO / "src" / "instrumentid" / "assets" / "example.ogg"
+    model = load_model()
+    whole, irmas = model.predict(example), model.predict(example, labels=LABELS)
+    assert list(irmas["scores"]) == list(LABELS)
+    assert irmas["scores"] == {c: whole["scores"][c] for c in LABELS}
+    assert irmas["present"] == [c for c in whole["present"] if c in LABELS]
+    assert set(irmas["activity"]) <= set(LABELS)
+
+
 @pytest.mark.slow
 @pytest.mark.shared
 def test_recipe_quick_runs_end_to_end(tmp_path):

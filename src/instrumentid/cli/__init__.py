@@ -54,8 +54,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ``--help``), so running one command never imports the others' dependencies."""
     parser = argparse.ArgumentParser(
         prog="instrumentid",
-        description="Which musical instruments play in a recording (IRMAS labels: "
-        "cel cla flu gac gel org pia sax tru vio voi).",
+        description="Which musical instruments play in a recording, and when: the IRMAS labels "
+        "(cel cla flu gac gel org pia sax tru vio voi) and an extended vocabulary of 22 more "
+        "(bas dbl dru mal syn epi hpd hrp bjo man uke sit acc hmc tbn hrn tba obo bsn bgp tab stp).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
