@@ -15,6 +15,7 @@ import sys
 
 from instrumentid import __version__
 from instrumentid.errors import InstrumentIdError
+from instrumentid.extras import missing
 
 #: command name -> (module, one-line help). Order is the order shown by ``--help``.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -82,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(importlib.import_module(args._module).run(args) or 0)
     except InstrumentIdError as exc:
         print(f"instrumentid {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # an optional extra is not installed: say which one, in one line
+        error = missing(exc, f"'{args.command}'")
+        if error is None:
+            raise
+        print(f"instrumentid {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
