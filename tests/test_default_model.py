@@ -16,7 +16,7 @@ from instrumentid.bundle import load_bundle
 from instrumentid.bundled import BUNDLED, bundled_path, default_bundle_path
 from instrumentid.labels import LABELS
 
-from helpers import REPO, shared_data_or_skip, write_chord, yamnet_wheel_or_skip
+from helpers import REPO, SLIM_PREAMBLE, TRAIN_MODULES, shared_data_or_skip, write_chord, yamnet_wheel_or_skip
 
 
 def _recipe():
@@ -176,17 +176,11 @@ def test_every_bundled_name_ships_its_onnx_export_and_runs_it_with_the_same_reco
 def test_predicting_with_the_default_model_never_imports_torch(tmp_path):
     """A fresh interpreter that cannot import torch, Lightning or scikit-learn (as in the slim
     install) predicts with the bundled default through the CLI and the Python API."""
-    blocker = ("import sys, importlib.abc\n"
-               "class Block(importlib.abc.MetaPathFinder):\n"
-               "    def find_spec(self, name, path=None, target=None):\n"
-               "        if name.split('.')[0] in ('torch', 'lightning', 'torchmetrics', 'sklearn'):\n"
-               "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-               "sys.meta_path.insert(0, Block())\n")
-    code = blocker + (
+    code = SLIM_PREAMBLE + (
         "from instrumentid import load_model\nfrom instrumentid.cli import main\n"
         "rc = main(['predict', sys.argv[1], '-f', 'json'])\n"
         "record = load_model().predict(sys.argv[1])\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning', 'sklearn'))\n"
+        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {TRAIN_MODULES!r})\n"
         "assert not heavy, heavy\nsys.exit(rc)\n")
     song = write_chord(tmp_path / "song.wav", (262, 330, 392), seconds=1.0)
     done = subprocess.run([sys.executable, "-c", code, str(song)], capture_output=True, text=True, timeout=120)
