@@ -50,11 +50,12 @@ def write_wav(path: Path, minutes: float, sample_rate: int = 44_100) -> Path:
     return path
 
 
+# VmHWM, not getrusage: ru_maxrss keeps the parent's peak across fork + exec (this benchmark's own, with torch)
 PEAK_RSS = """
-import resource, sys
+import sys
 from instrumentid.predict import Predictor
 Predictor.from_bundle(sys.argv[1], runtime=sys.argv[3]).predict_file(sys.argv[2])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) / 1024)
 """
 
 
