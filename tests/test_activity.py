@@ -15,7 +15,8 @@ from instrumentid.bundle import save_bundle
 from instrumentid.features import feature_config
 from instrumentid.labels import LABELS
 from instrumentid.predict import Predictor
-from instrumentid.windows import SILENCE_FLOOR_DBFS, activity, aggregate, audible, window_dbfs
+from instrumentid.schema import activity
+from instrumentid.windows import SILENCE_FLOOR_DBFS, aggregate, audible, window_dbfs
 
 from helpers import tiny_bundle_dict, tone
 

@@ -23,7 +23,7 @@ from instrumentid.bundle import info as bundle_info
 from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
 from instrumentid.runtimes import OnnxRuntime, TorchRuntime, open_runtime
 from instrumentid.thresholds import check_threshold
-from instrumentid.windows import activity, aggregate, audible, iter_windows, window_dbfs
+from instrumentid.windows import aggregate, audible, iter_windows, window_dbfs
 
 #: Shortest audio a prediction is made for: below it there is no timbre to judge (a 0.1-s
 #: stroke is about 10 spectrogram frames).
@@ -169,6 +169,16 @@ def _is_dir(entry: os.DirEntry) -> bool:
 def printable_name(path: str | os.PathLike) -> str:
     """``path`` as text that can be printed and encoded: bytes that are not UTF-8 as ``\\xNN``."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def check_path(path: str | os.PathLike) -> None:
+    """Raise :class:`AudioError` naming ``path`` when no engine can read it: a folder that could not
+    be listed (:class:`UnlistedFolder`) or a name that is not UTF-8 (records hold text)."""
+    name = printable_name(path)
+    if isinstance(path, UnlistedFolder):
+        raise AudioError(f"{name}: {path.reason}")
+    if name != str(path):
+        raise AudioError(f"{name}: the file name is not valid UTF-8; rename the file")
 
 
 def find_audio_files(paths: Sequence[str | os.PathLike], *, recursive: bool = False) -> list[Path]:
@@ -318,8 +328,13 @@ class Predictor:
 
     def window_scores(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         """``(starts_s (n,), scores (n, n_labels))`` of every analysis window of a file."""
-        starts, scores, _ = self._score_stream(self._windows(self._blocks(Path(path))))
+        starts, scores, _ = self.scored_windows(path)
         return starts, scores
+
+    def scored_windows(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(starts_s, scores, levels_dbfs)`` of every window of a file: what a record is made of
+        (windows below :data:`instrumentid.windows.SILENCE_FLOOR_DBFS` are left out of its scores)."""
+        return self._score_stream(self._windows(self._blocks(Path(path))))
 
     def window_features(self, path: str | os.PathLike):
         """Normalised model input ``(n_windows, 1, n_mels, frames)`` of every window of a file (torch runtime)."""
@@ -361,7 +376,7 @@ class Predictor:
             segment_list = [schema.make_segment(s, min(s + self.window_s, duration_s), codes, sc, thresholds,
                                                 abstain=abstain or not on)
                             for s, sc, on in zip(starts, scores, keep)]
-        active = {} if abstain else activity(starts, scores, thresholds, window_s=self.window_s,
+        active = {} if abstain else schema.activity(starts, scores, thresholds, window_s=self.window_s,
                                              duration_s=duration_s, labels=codes, keep=keep)
         return schema.make_record(name, duration_s, codes, file_scores, thresholds, activity=active,
                                   segments=segment_list, warnings=warnings, abstain=abstain)
@@ -423,10 +438,7 @@ class Predictor:
         for path in paths:
             name = printable_name(path)
             try:
-                if isinstance(path, UnlistedFolder):
-                    raise AudioError(f"{name}: {path.reason}")
-                if name != str(path):
-                    raise AudioError(f"{name}: the file name is not valid UTF-8; rename the file")
+                check_path(path)
                 yield self.predict_file(path, **kwargs)
             except InstrumentIdError as exc:  # a model failure's message does not name the file: prefix it
                 yield schema.error_record(name, str(exc) if str(exc).startswith(name) else f"{name}: {exc}")

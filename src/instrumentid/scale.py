@@ -28,9 +28,9 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 
 from instrumentid import schema
-from instrumentid.errors import InstrumentIdError
+from instrumentid.errors import AudioError, InstrumentIdError
 from instrumentid.extras import need
-from instrumentid.predict import Framing, Predictor, SignalLevel
+from instrumentid.predict import Framing, Predictor, SignalLevel, check_path, printable_name
 from instrumentid.windows import window_dbfs
 
 
@@ -101,7 +101,14 @@ def predict_files(
     ray = _ray()
     local = Predictor.from_bundle(model, runtime=runtime)  # validates the model before the cluster starts
     local.label_columns(labels)  # and the label subset
-    items = [{"path": str(p)} for p in paths]
+    items = []
+    for path in paths:
+        try:
+            check_path(path)  # as the local engine: unlisted folders and non-UTF-8 names are error records
+        except AudioError as exc:
+            yield schema.error_record(printable_name(path), str(exc))
+            continue
+        items.append({"path": str(path)})
     if not items:
         return
     if not ray.is_initialized():
