@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "instrumentid"
 #: Lowest first; the same picture as docs/design.md.
 LAYERS = (
     ("errors",),
-    ("labels", "io", "thresholds", "windows", "bundled"),
+    ("labels", "io", "thresholds", "windows", "bundled", "extras"),
     ("schema", "audio", "features", "augment", "losses"),
     ("models",),
     ("bundle", "data", "synth"),

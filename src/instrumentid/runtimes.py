@@ -1,9 +1,9 @@
 """Runtimes: what turns a batch of waveform windows ``(n, samples)`` into label scores ``(n, labels)``.
 
-:class:`TorchRuntime` runs a bundle (``.iid``) in PyTorch: any model, and the only runtime that
-exposes the network itself (Grad-CAM, embeddings). :class:`OnnxRuntime` runs a graph written
-by ``instrumentid export`` (front-end included) in onnxruntime, without importing torch — the
-lighter process start for batch jobs. Both expose the bundle's :func:`~instrumentid.bundle.header`
+:class:`OnnxRuntime` runs a graph written by ``instrumentid export`` (front-end included) in
+onnxruntime, a core dependency, without importing torch: every bundled model runs this way by
+default. :class:`TorchRuntime` runs a bundle (``.iid``) in PyTorch (the ``train`` extra): any
+model, and the only runtime that exposes the network itself (Grad-CAM, embeddings). Both expose the bundle's :func:`~instrumentid.bundle.header`
 as ``bundle``, so :class:`~instrumentid.predict.Predictor` treats them alike.
 """
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from instrumentid.bundled import resolve
 from instrumentid.errors import BundleError, ConfigError
+from instrumentid.extras import need
 
 if TYPE_CHECKING:
     import torch
@@ -79,14 +80,11 @@ class OnnxRuntime:
     def __init__(self, path: str | os.PathLike, *, threads: int | None = None) -> None:
         from instrumentid.bundle import validate
 
+        import onnxruntime
+
         path = Path(path)
         if not path.is_file():
             raise BundleError(f"{path}: ONNX model not found")
-        try:
-            import onnxruntime
-        except ImportError:
-            raise ConfigError(f"{path}: running an ONNX model needs onnxruntime "
-                              "(pip install onnxruntime)") from None
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only: no shape-inference chatter on stderr
         # one core is left to the decoder thread that runs beside scoring (measured on 2 cores:
@@ -123,8 +121,8 @@ def open_runtime(model: str | os.PathLike | None = None, runtime: str = "auto", 
                  device: str = "cpu", threads: int | None = None) -> TorchRuntime | OnnxRuntime:
     """A bundle path, an ``.onnx`` graph or a bundled name → its runtime.
 
-    ``auto`` picks onnxruntime for ``.onnx`` files and torch for bundles; asking for the other
-    one is an error that says how to convert.
+    ``auto`` picks onnxruntime for ``.onnx`` files and bundled names and torch for bundle files;
+    asking for the other one is an error that says how to convert.
     """
     if runtime not in RUNTIMES:
         raise ConfigError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
@@ -137,6 +135,7 @@ def open_runtime(model: str | os.PathLike | None = None, runtime: str = "auto", 
     if runtime == "onnxruntime":
         raise ConfigError(f"{path}: a torch bundle; to run it on onnxruntime, convert it first: "
                           f"instrumentid export {path} --out model.onnx")
+    need("torch", "the torch runtime")
     from instrumentid.bundle import load_bundle
 
     return TorchRuntime(load_bundle(path), device=device)

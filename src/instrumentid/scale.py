@@ -28,17 +28,14 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 
 from instrumentid import schema
-from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
+from instrumentid.errors import AudioError, InstrumentIdError
+from instrumentid.extras import need
 from instrumentid.predict import Framing, Predictor, SignalLevel, check_path, printable_name
 from instrumentid.windows import window_dbfs
 
 
 def _ray():
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("the Ray engine needs the 'scale' extra: pip install 'instrumentid[scale]'") from None
-    return ray
+    return need("ray", "the Ray engine")
 
 
 def decode_row(row: dict, framing: Framing) -> dict:

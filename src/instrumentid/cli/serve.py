@@ -84,16 +84,13 @@ def _allowed_hosts(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        import uvicorn
+    from instrumentid.extras import need
 
-        from instrumentid.serve import Limits, create_app
-        from instrumentid.serve.connections import guarded_protocol
-    except ImportError as exc:
-        from instrumentid.errors import ConfigError
-
-        raise ConfigError(f"the server needs the 'serve' extra: pip install 'instrumentid[serve]' ({exc.name} missing)") from None
+    uvicorn = need("uvicorn", "the server")
+    need("fastapi", "the server")
     from instrumentid.predict import Predictor
+    from instrumentid.serve import Limits, create_app
+    from instrumentid.serve.connections import guarded_protocol
 
     limits = Limits(max_upload_mb=args.max_upload_mb, max_duration_s=args.max_duration_s, max_files=args.max_files,
                     max_request_mb=args.max_request_mb, read_timeout_s=args.read_timeout_s)

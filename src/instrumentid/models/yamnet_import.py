@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from instrumentid.errors import BundleError, ConfigError
+from instrumentid.extras import need
 
 WEIGHTS_FORMAT = "instrumentid-yamnet-weights"
 WEIGHTS_VERSION = 1
@@ -44,11 +45,7 @@ LICENCE = "Apache-2.0 (YAMNet weights, Google); MIT (torch_audioset port)"
 
 
 def _onnx():
-    try:
-        import onnx
-    except ImportError:
-        raise ConfigError("importing weights needs the onnx package: pip install onnx") from None
-    return onnx
+    return need("onnx", "importing weights")
 
 
 def load_onnx(source: str | os.PathLike):
