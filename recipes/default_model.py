@@ -117,6 +117,10 @@ AUC_TOLERANCE = 0.01
 THRESHOLD_RULES = ("per label", "one for all")
 #: Real non-music files (of 6) the shipped model may name an instrument in, out of fold: "almost never".
 NON_MUSIC_BUDGET = 1
+#: Aggregations the shipped model may use: ``mean`` is compared but not shipped, because it halves
+#: an instrument that plays in half of a file (issue 16: one that plays clearly in a few windows of
+#: a long file is present); the others keep a part's best windows.
+SHIPPABLE_AGGREGATIONS = ("max", "topk", "top3")
 #: Share of real files holding only instruments outside the 11 (bass, drums, sitar...) that may get an
 #: IRMAS label, nested: an outside instrument is a class of its own, not the nearest IRMAS name.
 OUTSIDE_BUDGET = 0.05
@@ -351,10 +355,11 @@ def choose(rows) -> tuple[str, str, str]:
     """The shipped ``(variant, aggregation, threshold rule)``: the best **nested** macro-F1 (thresholds
     tuned without the held-out sources, :func:`nested`) among the variants, at the bundle's window,
     whose macro ROC-AUC is within ``AUC_TOLERANCE`` of the zero-shot mapping's and that label at
-    most ``NON_MUSIC_BUDGET`` real non-music files out of fold; among them, those that give at most
+    most ``NON_MUSIC_BUDGET`` real non-music files out of fold, with an aggregation of
+    ``SHIPPABLE_AGGREGATIONS``; among them, those that give at most
     ``OUTSIDE_BUDGET`` of the outside-instrument files an IRMAS label, when any do. The zero-shot mapping (``max``) is
     always eligible and wins ties: nothing learned is kept without evidence it helps."""
-    at_window = [r for r in rows if r["window"] == BUNDLE_GEOMETRY]
+    at_window = [r for r in rows if r["window"] == BUNDLE_GEOMETRY and r["aggregation"] in SHIPPABLE_AGGREGATIONS]
     zeroshot = next(r for r in at_window if r["variant"] == "zeroshot" and r["aggregation"] == "max")
     options = [(r, rule) for r in at_window for rule in THRESHOLD_RULES if r is zeroshot or (
                r["roc_auc_macro"] >= zeroshot["roc_auc_macro"] - AUC_TOLERANCE

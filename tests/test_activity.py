@@ -40,6 +40,9 @@ def test_silent_windows_never_dilute_the_file_score():
     scores = np.array([[0.9], [0.0], [0.0], [0.0], [0.0], [0.0], [0.0], [0.8]])
     levels = np.array([-20.0] + [-np.inf] * 6 + [-30.0])
     assert audible(levels).sum() == 2 and SILENCE_FLOOR_DBFS < -30
+    gaps = np.array([-20.0, -49.0, -51.0, -95.0])  # the loudest window, a quiet one, a gap, the floor
+    np.testing.assert_array_equal(audible(gaps), [True, True, False, False])
+    np.testing.assert_array_equal(audible(gaps - 40.0), [True, True, False, False])  # the same take, 40 dB down
     assert aggregate(scores, "topk", audible(levels))[0] == pytest.approx(0.9)
     assert aggregate(scores, "mean", audible(levels))[0] == pytest.approx(0.85)
     assert aggregate(scores, "top3")[0] == pytest.approx((0.9 + 0.8 + 0.0) / 3)

@@ -89,7 +89,7 @@ def test_half_second_file_is_flagged_short(tiny_bundle, tmp_path):
 
 def test_silence_names_no_instrument_whatever_the_threshold(tiny_bundle, tmp_path):
     sf.write(tmp_path / "zeros.wav", np.zeros(32_000, np.float32), 16_000)
-    quiet = write_tone(tmp_path / "quiet.wav", 440, 2.0, 16_000, amplitude=10 ** (-80 / 20))  # -83 dBFS RMS: below the floor
+    quiet = write_tone(tmp_path / "quiet.wav", 440, 2.0, 16_000, amplitude=10 ** (-90 / 20))  # -93 dBFS RMS: below the floor
     predictor = Predictor.from_bundle(tiny_bundle)
     for path, warning in ((tmp_path / "zeros.wav", "all-silent"), (quiet, "near-silent")):
         record = predictor.predict_file(path, threshold=0.0, segments=True)

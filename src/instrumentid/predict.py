@@ -333,7 +333,7 @@ class Predictor:
 
     def scored_windows(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(starts_s, scores, levels_dbfs)`` of every window of a file: what a record is made of
-        (windows below :data:`instrumentid.windows.SILENCE_FLOOR_DBFS` are left out of its scores)."""
+        (windows that :func:`instrumentid.windows.audible` rejects are left out of its scores)."""
         return self._score_stream(self._windows(self._blocks(Path(path))))
 
     def window_features(self, path: str | os.PathLike):

@@ -66,7 +66,7 @@ def activity(starts_s: np.ndarray, window_scores: np.ndarray, thresholds, *, win
             else:
                 runs.append([start, end])
         if runs:
-            found[code] = [[round(a, 3), round(b, 3)] for a, b in runs]
+            found[code] = [[round(float(a), 3), round(float(b), 3)] for a, b in runs]
     return found
 
 

@@ -24,9 +24,12 @@ AGGREGATIONS = ("mean", "max", "topk", "top3")
 #: The noise floor: a window whose RMS is below this many dBFS holds no instrument. It is left out
 #: of a file's aggregation and of activity, and a file whose every window is below it names none
 #: (``near-silent``; ``all-silent`` when its peak is digital silence, :data:`audio.SILENCE_PEAK`).
-#: Above it, level does not matter: models that scale windows (``level_dbfs``) score a clean
-#: recording at -50 dBFS like the same recording at -1 dBFS.
-SILENCE_FLOOR_DBFS = -75.0
+SILENCE_FLOOR_DBFS = -90.0
+#: ... and so is a window more than this many dB below the file's loudest window: the gaps of a
+#: quiet take stay out whatever the take's level. With both rules, and models that scale windows
+#: (``level_dbfs``), a clean recording whose loudest window is above -60 dBFS RMS (a take peaking
+#: at -50 dBFS) scores like the same recording at -1 dBFS.
+RELATIVE_GATE_DB = 30.0
 
 
 def tile(signal: np.ndarray, length: int) -> np.ndarray:
@@ -78,8 +81,12 @@ def window_dbfs(windows: np.ndarray) -> np.ndarray:
 
 
 def audible(levels_dbfs: np.ndarray) -> np.ndarray:
-    """Which windows are above :data:`SILENCE_FLOOR_DBFS`."""
-    return np.asarray(levels_dbfs) >= SILENCE_FLOOR_DBFS
+    """Which windows count: at or above :data:`SILENCE_FLOOR_DBFS` and within :data:`RELATIVE_GATE_DB`
+    of the loudest window (levels of one file, in dBFS)."""
+    levels = np.asarray(levels_dbfs, dtype=np.float64)
+    if levels.size == 0:
+        return np.zeros(0, dtype=bool)
+    return (levels >= SILENCE_FLOOR_DBFS) & (levels >= np.max(levels) - RELATIVE_GATE_DB)
 
 
 def aggregate(window_scores: np.ndarray, method: str = "mean", keep: np.ndarray | None = None) -> np.ndarray:
