@@ -580,6 +580,7 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     write_scores(work / "oof_scores.csv", eval_tables[BUNDLE_GEOMETRY], real_oof[chosen], thresholds)
     n = len(y_eval)
 
+    # the real song mixes (Cambridge-MT stems summed: *_MIX_*), scored apart when the data holds any
     mixes = np.array(["_MIX_" in item.example.path.name for item in eval_tables[BUNDLE_GEOMETRY]])
 
     def validation_of(name: str, chosen_thresholds) -> dict:
@@ -589,7 +590,8 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
                 **summarise(y_eval, real_oof[name], chosen_thresholds, nonmusic),
                 "nested": next(r["nested"] for r in rows if r["variant"] == name and r["window"] == BUNDLE_GEOMETRY
                                and r["aggregation"] == aggregations[name]),
-                "real_mixes": summarise(y_eval[mixes], real_oof[name][mixes], chosen_thresholds, nonmusic[mixes]),
+                "real_mixes": summarise(y_eval[mixes], real_oof[name][mixes], chosen_thresholds, nonmusic[mixes])
+                if mixes.any() else None,
                 "rendered_ensembles": summarise(y_cal[n:], cal[name][n:], chosen_thresholds, nonmusic_cal[n:])}
 
     validation = validation_of(chosen, thresholds)
