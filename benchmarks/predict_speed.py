@@ -49,7 +49,7 @@ def write_wav(path: Path, minutes: float, sample_rate: int = 44_100) -> Path:
 
 PEAK_RSS = """
 import resource, sys
-from instrumentid.predict import Predictor
+from instrumentid.inference.predictor import Predictor
 Predictor.from_bundle(sys.argv[1]).predict_file(sys.argv[2])
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
@@ -85,7 +85,7 @@ def cli(*args: str) -> list[str]:
 
 def model_speed(model: str, ten: Path, one: Path, sixty: Path, repeats: int) -> dict:
     from instrumentid import audio
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     predictor = Predictor.from_bundle(model)
     predictor.predict_file(ten)  # warm-up
@@ -109,7 +109,7 @@ def default_model_ratios(ten: Path, repeats: int) -> dict:
     import torch
 
     from instrumentid.models.yamnet import YamnetBackbone
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     out = {}
     base_threads = torch.get_num_threads()
@@ -138,7 +138,7 @@ def default_model_ratios(ten: Path, repeats: int) -> dict:
 def onnx_speed(models: list[str], tmp: Path, torch_results: dict, ten: Path, one: Path, sixty: Path,
                repeats: int) -> dict:
     """Each model exported to ONNX, measured like the bundle, and the speed-up over torch."""
-    from instrumentid.export import export_onnx
+    from instrumentid.inference.export import export_onnx
 
     out = {}
     for model in models:
@@ -158,7 +158,7 @@ def onnx_speed(models: list[str], tmp: Path, torch_results: dict, ten: Path, one
 
 def onnx_batch_ratios(graph: Path, ten: Path, repeats: int) -> dict:
     """In-process time of the 10-min file per onnxruntime batch size, relative to 8 (its default)."""
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     times = {size: best_of(repeats, lambda s=size: Predictor.from_bundle(graph, batch_size=s).predict_file(ten))
              for size in (4, 8, 16, 64)}

@@ -43,7 +43,7 @@ def headline(named: dict[str, dict]) -> str:
 
 
 def bundle_table(path: Path) -> str:
-    from instrumentid.bundle import load_bundle
+    from instrumentid.inference.bundle import load_bundle
 
     bundle = load_bundle(path)
     validation = bundle["metadata"]["validation"]

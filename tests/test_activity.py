@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from instrumentid.bundle import save_bundle
-from instrumentid.features import feature_config
+from instrumentid.inference.bundle import save_bundle
+from instrumentid.frontends.core import feature_config
 from instrumentid.labels import LABELS
-from instrumentid.predict import Predictor
-from instrumentid.windows import SILENCE_FLOOR_DBFS, activity, aggregate, audible, window_dbfs
+from instrumentid.inference.predictor import Predictor
+from instrumentid.inference.windows import SILENCE_FLOOR_DBFS, activity, aggregate, audible, window_dbfs
 
 from helpers import tiny_bundle_dict, tone
 

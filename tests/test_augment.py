@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from instrumentid import augment
+from instrumentid.training import augment
 from instrumentid.labels import LABELS
 
 

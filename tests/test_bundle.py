@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 import torch
 
-from instrumentid.bundle import FORMAT_VERSION, build_model, header, info, load_bundle, save_bundle
+from instrumentid.inference.bundle import FORMAT_VERSION, build_model, header, info, load_bundle, save_bundle
 from instrumentid.errors import BundleError, ConfigError
 from instrumentid.models import available, build
 

@@ -88,7 +88,7 @@ def test_table_format(audio_dir, tiny_bundle):
 
 def _vocabulary_bundle(folder: Path) -> Path:
     """A tiny bundle scoring the whole 33-label vocabulary."""
-    from instrumentid.bundle import save_bundle
+    from instrumentid.inference.bundle import save_bundle
     from instrumentid.labels import VOCABULARY
     from instrumentid.models import build
 
@@ -106,7 +106,7 @@ def test_table_names_files_uniquely_and_shows_what_a_person_needs(tmp_path, mode
     name is escaped, CJK names are padded by display width, the thresholds are stated, and each row
     shows the top 5 scores and the present labels by name - for 11 labels as for 33."""
     from instrumentid.labels import NAMES
-    from instrumentid.schema import display_width
+    from instrumentid.inference.schema import display_width
 
     root = tmp_path / "library"
     files = [root / "take 1" / "Piano_Drums.flac", root / "take 2" / "Piano_Drums.flac",
@@ -206,7 +206,7 @@ def test_messages_are_one_plain_sentence_naming_the_file(tmp_path):
     library jargon (torch's weights_only, a --runtime flag gradcam lacks, mpg123's notes)."""
     import joblib
 
-    from instrumentid.bundled import exported_path
+    from instrumentid.inference.shipped import exported_path
 
     example = Path(__file__).parents[1] / "src" / "instrumentid" / "assets" / "example.ogg"
     text = tmp_path / "notes.txt"

@@ -11,8 +11,8 @@ import pytest
 from sklearn.metrics import f1_score
 
 from instrumentid import load_model
-from instrumentid.bundle import load_bundle
-from instrumentid.bundled import BUNDLED, bundled_path, default_bundle_path
+from instrumentid.inference.bundle import load_bundle
+from instrumentid.inference.shipped import BUNDLED, bundled_path, default_bundle_path
 from instrumentid.labels import LABELS
 
 from helpers import REPO, shared_data_or_skip, yamnet_wheel_or_skip
@@ -146,8 +146,8 @@ def test_recipe_quick_runs_end_to_end(tmp_path):
 
 def test_fast_ships_as_its_own_onnx_export_and_gives_the_same_records():
     pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
-    from instrumentid.bundled import exported_path
-    from instrumentid.runtimes import OnnxRuntime
+    from instrumentid.inference.shipped import exported_path
+    from instrumentid.inference.runtimes import OnnxRuntime
 
     bundle = load_bundle("fast")
     graph = OnnxRuntime(exported_path("fast"))

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from instrumentid import export
+from instrumentid.inference import export
 from instrumentid.errors import BundleError, ConfigError, ExportError
-from instrumentid.predict import Predictor
-from instrumentid.runtimes import OnnxRuntime, open_runtime
+from instrumentid.inference.predictor import Predictor
+from instrumentid.inference.runtimes import OnnxRuntime, open_runtime
 
 from helpers import REPO, shared_data_or_skip, write_tone
 

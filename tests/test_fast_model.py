@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from instrumentid.bundle import load_bundle
+from instrumentid.inference.bundle import load_bundle
 from instrumentid.labels import LABELS
 
 from helpers import REPO

@@ -212,7 +212,7 @@ def test_resume_drops_only_a_torn_record_and_names_the_true_bad_line(tmp_path, t
 
 
 def test_resume_reads_lines_with_a_length_cap(tmp_path, monkeypatch):
-    from instrumentid import sinks
+    from instrumentid.inference import sinks
     from instrumentid.errors import ConfigError
 
     monkeypatch.setattr(sinks, "MAX_LOG_LINE", 1000)

@@ -9,10 +9,10 @@ import torch
 
 from helpers import write_tone
 
-from instrumentid.bundle import load_bundle
+from instrumentid.inference.bundle import load_bundle
 from instrumentid.errors import BundleError
-from instrumentid.predict import Predictor
-from instrumentid.runtimes import OnnxRuntime
+from instrumentid.inference.predictor import Predictor
+from instrumentid.inference.runtimes import OnnxRuntime
 
 
 def test_a_bundle_without_its_checksum_is_refused_with_one_line_naming_it(tmp_path, tiny_bundle):

@@ -12,27 +12,24 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "instrumentid"
 #: Lowest first; the same picture as docs/design.md.
 LAYERS = (
     ("errors",),
-    ("labels", "io", "thresholds", "windows", "bundled"),
-    ("schema", "audio", "features", "augment", "losses"),
+    ("labels", "fileio"),
+    ("audio",),
+    ("frontends",),
     ("models",),
-    ("bundle", "data", "synth"),
-    ("runtimes",),
-    ("predict",),
-    ("export", "sinks", "scale", "evaluation"),
-    ("training", "analysis", "ensemble"),
+    ("data", "synth"),
+    ("inference",),
+    ("evaluation",),
+    ("training", "analysis"),
     ("serve",),
     ("cli",),
 )
 LEVEL = {unit: level for level, units in enumerate(LAYERS) for unit in units}
-#: Packages that are part of a layer's unit: ``frontends/`` holds the front-ends that register
-#: themselves in ``features``' registry (features imports it to fill the registry).
-PART_OF = {"frontends": "features"}
 
 
 def _unit(module: str) -> str:
     """``instrumentid.data.split`` -> ``data``; ``instrumentid`` (the package face) -> ``""``."""
     parts = module.split(".")
-    return PART_OF.get(parts[1], parts[1]) if len(parts) > 1 else ""
+    return parts[1] if len(parts) > 1 else ""
 
 
 def _imports(path: Path):
@@ -53,7 +50,7 @@ def _imports(path: Path):
 def test_every_module_is_in_a_layer():
     units = {p.stem if p.is_file() else p.name for p in SRC.iterdir()
              if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
-    assert {PART_OF.get(u, u) for u in units} == set(LEVEL), "add the new module to LAYERS here and to docs/design.md"
+    assert units == set(LEVEL), "add the new module to LAYERS here and to docs/design.md"
 
 
 def test_imports_point_down():

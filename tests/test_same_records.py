@@ -19,7 +19,7 @@ import pytest
 import soundfile as sf
 
 from instrumentid import load_model
-from instrumentid.bundled import bundled_path, exported_path
+from instrumentid.inference.shipped import bundled_path, exported_path
 
 FIXTURE = Path(__file__).parent / "data" / "records.json"
 #: (case, bundled name, runtime)

@@ -16,7 +16,7 @@ pytest.importorskip("fastapi", reason="the server needs the 'serve' extra")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from instrumentid.labels import LABELS  # noqa: E402
-from instrumentid.predict import Predictor  # noqa: E402
+from instrumentid.inference.predictor import Predictor  # noqa: E402
 from instrumentid.serve import Limits, create_app  # noqa: E402
 
 from helpers import write_tone  # noqa: E402

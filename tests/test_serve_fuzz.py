@@ -24,7 +24,7 @@ from hypothesis import strategies as st  # noqa: E402
 from instrumentid import audio  # noqa: E402
 from instrumentid.errors import AudioError  # noqa: E402
 from instrumentid.labels import LABELS  # noqa: E402
-from instrumentid.predict import Predictor  # noqa: E402
+from instrumentid.inference.predictor import Predictor  # noqa: E402
 from instrumentid.serve import Limits, create_app  # noqa: E402
 
 from helpers import tone  # noqa: E402

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from instrumentid.bundle import load_bundle
+from instrumentid.inference.bundle import load_bundle
 from instrumentid.errors import ConfigError
 from instrumentid.labels import LABELS
 from instrumentid.training.config import TrainConfig

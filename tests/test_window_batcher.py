@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from instrumentid.predict import Predictor
+from instrumentid.inference.predictor import Predictor
 from instrumentid.serve.window_batcher import WindowBatcher, batched
 
 from helpers import write_tone

@@ -11,7 +11,7 @@ import torch
 
 from helpers import shared_data_or_skip, tone, yamnet_wheel_or_skip
 
-from instrumentid.features import YamnetLogMel, YamnetMelConfig
+from instrumentid.frontends.core import YamnetLogMel, YamnetMelConfig
 from instrumentid.labels import BY_CODE, LABELS, VOCABULARY
 from instrumentid.models import build
 from instrumentid.models.yamnet import HEADS, YamnetClassifier, zeroshot_logits

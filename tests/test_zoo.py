@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from instrumentid.bundle import load_bundle
+from instrumentid.inference.bundle import load_bundle
 from instrumentid.models import build
-from instrumentid.predict import Predictor
+from instrumentid.inference.predictor import Predictor
 from instrumentid.training import TrainConfig
 from instrumentid.training.run import train
 

@@ -85,7 +85,7 @@ def test_load_rejects_other_files(tmp_path):
 def test_stacking_appends_a_bundles_embedding_and_checks_it(tmp_path):
     """A backbone's embedding + the hand-made features feed one logistic head per label."""
     from instrumentid.analysis.classical import evaluate_classical, train_classical
-    from instrumentid.bundle import save_bundle
+    from instrumentid.inference.bundle import save_bundle
     from instrumentid.errors import DataError
 
     from helpers import tiny_bundle_dict

@@ -11,7 +11,7 @@ from instrumentid.analysis.embed import reduce_and_plot
 from instrumentid.analysis.gradcam import gradcam, plot_gradcam, stitch
 from instrumentid.errors import ConfigError
 from instrumentid.labels import LABELS, NAMES
-from instrumentid.predict import Predictor
+from instrumentid.inference.predictor import Predictor
 
 CLI = Path(sys.executable).with_name("instrumentid")
 

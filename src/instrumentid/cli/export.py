@@ -27,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instrumentid.export import export_onnx
+    from instrumentid.inference.export import export_onnx
 
     report = export_onnx(args.model, args.out, check=not args.no_check)
     check = ("parity not checked (onnxruntime not installed)" if report["max_abs_diff"] is None

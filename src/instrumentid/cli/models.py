@@ -11,7 +11,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instrumentid.bundled import BUNDLED, bundled_path, resolve
+    from instrumentid.inference.shipped import BUNDLED, bundled_path, resolve
     from instrumentid.models import available
 
     print("bundled models (predict --model NAME):")

@@ -25,6 +25,6 @@ def add_model(parser: argparse.ArgumentParser, help: str = MODEL_HELP, *, requir
 
 def add_aggregation(parser: argparse.ArgumentParser, help: str = "override the bundle's window aggregation") -> None:
     """``--aggregation {mean,max,topk}`` (choices from the bundle contract)."""
-    from instrumentid.windows import AGGREGATIONS
+    from instrumentid.inference.windows import AGGREGATIONS
 
     parser.add_argument("--aggregation", choices=AGGREGATIONS, default=None, help=help)

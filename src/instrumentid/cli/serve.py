@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         from instrumentid.errors import ConfigError
 
         raise ConfigError(f"the server needs the 'serve' extra: pip install 'instrumentid[serve]' ({exc.name} missing)") from None
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     limits = Limits(max_upload_mb=args.max_upload_mb, max_duration_s=args.max_duration_s, max_files=args.max_files,
                     max_request_mb=args.max_request_mb, read_timeout_s=args.read_timeout_s)

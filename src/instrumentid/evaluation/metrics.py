@@ -35,7 +35,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from instrumentid.labels import LABELS
-from instrumentid.thresholds import is_present
+from instrumentid.inference.decision import is_present
 
 #: The averaged F1/precision/recall variants reported.
 AVERAGES: tuple[str, ...] = ("micro", "macro", "weighted", "samples")

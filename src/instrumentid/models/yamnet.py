@@ -5,7 +5,7 @@ convolution, then 13 depthwise-separable blocks (depthwise 3×3 + pointwise 1×1
 convolution with a bias (BatchNorm folded in) and a ReLU, TensorFlow ``SAME`` padding, global
 average pooling to a 1024-d embedding and a linear layer to the 521 AudioSet classes.
 Weights come from :mod:`instrumentid.models.yamnet_import` (a local file, never a hub); the
-input is :class:`instrumentid.features.YamnetLogMel` (``features: {name: yamnet}``).
+input is :class:`instrumentid.frontends.core.YamnetLogMel` (``features: {name: yamnet}``).
 
 Being convolutional up to the pooling, it takes a whole 3-s window (298 frames) at once.
 ``pooling="mean"`` pools the window to one embedding (YAMNet's own pooling);

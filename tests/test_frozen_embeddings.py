@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-from instrumentid.features import feature_config
+from instrumentid.frontends.core import feature_config
 from instrumentid.models import build
-from instrumentid.training.frozen import EmbeddingCache
+from instrumentid.training.frozen_embeddings import EmbeddingCache
 
 from helpers import write_tone
 

@@ -1,6 +1,6 @@
 """ONNX export: a bundle → one graph from waveform windows to label scores, metadata included.
 
-The graph's contract (:mod:`instrumentid.runtimes` reads it):
+The graph's contract (:mod:`instrumentid.inference.runtimes` reads it):
 
 - input ``waveform``: float32 ``(batch, samples)``, mono at the bundle's ``sample_rate``;
   ``samples`` is the bundle's window (``window_s · sample_rate``), or any length for models
@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from instrumentid.bundle import header, info, load_bundle
+from instrumentid.inference.bundle import header, info, load_bundle
 from instrumentid.errors import ConfigError, ExportError
-from instrumentid.io import atomic_path
-from instrumentid.runtimes import ONNX_INPUT, ONNX_METADATA_KEY, ONNX_OUTPUT, OnnxRuntime, TorchRuntime
+from instrumentid.fileio import atomic_path
+from instrumentid.inference.runtimes import ONNX_INPUT, ONNX_METADATA_KEY, ONNX_OUTPUT, OnnxRuntime, TorchRuntime
 
 OPSET = 17  # the first opset with STFT
 #: Largest |torch − onnxruntime| score difference the export accepts.

@@ -20,8 +20,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from instrumentid import audio
 from instrumentid.data.datasets import Example, label_matrix
 from instrumentid.errors import DataError
-from instrumentid.io import progress_bar
-from instrumentid.windows import iter_windows, tile
+from instrumentid.fileio import progress_bar
+from instrumentid.inference.windows import iter_windows, tile
 
 
 def decode_all(examples: Sequence[Example], sample_rate: int, *, desc: str = "decoding",

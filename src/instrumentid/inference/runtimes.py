@@ -3,8 +3,8 @@
 :class:`TorchRuntime` runs a bundle (``.iid``) in PyTorch: any model, and the only runtime that
 exposes the network itself (Grad-CAM, embeddings). :class:`OnnxRuntime` runs a graph written
 by ``instrumentid export`` (front-end included) in onnxruntime, without importing torch — the
-lighter process start for batch jobs. Both expose the bundle's :func:`~instrumentid.bundle.header`
-as ``bundle``, so :class:`~instrumentid.predict.Predictor` treats them alike.
+lighter process start for batch jobs. Both expose the bundle's :func:`~instrumentid.inference.bundle.header`
+as ``bundle``, so :class:`~instrumentid.inference.predictor.Predictor` treats them alike.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from instrumentid.bundled import resolve
+from instrumentid.inference.shipped import resolve
 from instrumentid.errors import BundleError, ConfigError
 
 if TYPE_CHECKING:
@@ -38,8 +38,8 @@ class TorchRuntime:
     def __init__(self, bundle: Mapping, device: str | torch.device = "cpu") -> None:
         import torch
 
-        from instrumentid.bundle import build_model
-        from instrumentid.features import build_frontend
+        from instrumentid.inference.bundle import build_model
+        from instrumentid.frontends.core import build_frontend
 
         self.bundle = bundle
         self.device = torch.device(device)
@@ -77,7 +77,7 @@ class OnnxRuntime:
     batch_size = 8
 
     def __init__(self, path: str | os.PathLike, *, threads: int | None = None) -> None:
-        from instrumentid.bundle import validate
+        from instrumentid.inference.bundle import validate
 
         path = Path(path)
         if not path.is_file():
@@ -137,6 +137,6 @@ def open_runtime(model: str | os.PathLike | None = None, runtime: str = "auto", 
     if runtime == "onnxruntime":
         raise ConfigError(f"{path}: a torch bundle; to run it on onnxruntime, convert it first: "
                           f"instrumentid export {path} --out model.onnx")
-    from instrumentid.bundle import load_bundle
+    from instrumentid.inference.bundle import load_bundle
 
     return TorchRuntime(load_bundle(path), device=device)

@@ -2,7 +2,7 @@
 
 The CLI, the Python API, evaluation and the server all call :class:`Predictor`, so a number
 seen in ``evaluate`` is the number ``predict`` gives. Windowing and aggregation are
-:mod:`instrumentid.windows`; the scoring itself is a runtime (:mod:`instrumentid.runtimes`:
+:mod:`instrumentid.inference.windows`; the scoring itself is a runtime (:mod:`instrumentid.inference.runtimes`:
 PyTorch for bundles, onnxruntime for exported graphs), so this module does not import torch.
 """
 
@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from instrumentid import audio, schema
-from instrumentid.bundle import info as bundle_info
+from instrumentid import audio
+from instrumentid.inference import schema
+from instrumentid.inference.bundle import info as bundle_info
 from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
-from instrumentid.runtimes import OnnxRuntime, TorchRuntime, open_runtime
-from instrumentid.thresholds import check_threshold
-from instrumentid.windows import activity, aggregate, audible, iter_windows, window_dbfs
+from instrumentid.inference.runtimes import OnnxRuntime, TorchRuntime, open_runtime
+from instrumentid.inference.decision import check_threshold
+from instrumentid.inference.windows import activity, aggregate, audible, iter_windows, window_dbfs
 
 #: Shortest audio a prediction is made for: below it there is no timbre to judge (a 0.1-s
 #: stroke is about 10 spectrogram frames).
@@ -35,7 +36,7 @@ class SignalLevel:
 
     A file names no instrument when its peak is digital silence (:data:`audio.SILENCE_PEAK`,
     ``all-silent``) or when no window rises above the noise floor
-    (:data:`instrumentid.windows.SILENCE_FLOOR_DBFS`, ``near-silent``); the record's
+    (:data:`instrumentid.inference.windows.SILENCE_FLOOR_DBFS`, ``near-silent``); the record's
     ``warnings`` say which. Quiet audio above the floor is scored like loud audio.
     """
 

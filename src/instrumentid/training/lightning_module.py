@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torchmetrics.functional.classification import multilabel_auroc, multilabel_f1_score
 
-from instrumentid.augment import SpecAugment, build_waveform_augment
-from instrumentid.features import build_frontend
-from instrumentid.losses import build_loss
+from instrumentid.training.augment import SpecAugment, build_waveform_augment
+from instrumentid.frontends.core import build_frontend
+from instrumentid.training.losses import build_loss
 from instrumentid.training.config import AugmentConfig
 
 
@@ -94,7 +94,7 @@ class InstrumentModule(L.LightningModule):
 
 def aggregate_by_file(scores: torch.Tensor, targets: torch.Tensor, files: torch.Tensor, method: str):
     """Window scores → one row per file (the predictor's aggregation)."""
-    from instrumentid.windows import aggregate
+    from instrumentid.inference.windows import aggregate
 
     order = torch.unique(files)
     rows, labels = [], []

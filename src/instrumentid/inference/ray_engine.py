@@ -4,13 +4,13 @@ or many machines.
 The pipeline over a file list:
 
 1. ``map`` (Ray tasks, spread over the cluster): decode, resample and cut each file into the
-   model's windows (:meth:`instrumentid.predict.Framing.read`), or an error for that file;
+   model's windows (:meth:`instrumentid.inference.predictor.Framing.read`), or an error for that file;
 2. ``map_batches`` (a pool of Ray actors, each loading the model once): score the windows in
    batches and build each file's record with the model's thresholds and aggregation
-   (:meth:`instrumentid.predict.Predictor.record`);
+   (:meth:`instrumentid.inference.predictor.Predictor.record`);
 3. records stream back to the caller as they finish (completion order, not input order).
 
->>> from instrumentid.scale import predict_files
+>>> from instrumentid.inference.ray_engine import predict_files
 >>> for record in predict_files(["a.wav", "b.mp3"], model="default"):
 ...     print(record["file"], record["present"])
 
@@ -27,10 +27,10 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from instrumentid import schema
+from instrumentid.inference import schema
 from instrumentid.errors import ConfigError, InstrumentIdError
-from instrumentid.predict import Framing, Predictor, SignalLevel
-from instrumentid.windows import window_dbfs
+from instrumentid.inference.predictor import Framing, Predictor, SignalLevel
+from instrumentid.inference.windows import window_dbfs
 
 
 def _ray():

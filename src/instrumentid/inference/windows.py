@@ -110,7 +110,7 @@ def activity(starts_s: np.ndarray, window_scores: np.ndarray, thresholds, *, win
     """When each label plays: ``{code: [[start_s, end_s], ...]}``, the contiguous runs of windows
     whose score reaches the label's threshold (overlapping or touching windows merge); silent
     windows (``keep`` False) never count. Labels that never reach it are left out."""
-    from instrumentid.thresholds import is_present
+    from instrumentid.inference.decision import is_present
 
     on = is_present(window_scores, thresholds)
     if keep is not None:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from instrumentid import __version__
-from instrumentid.bundle import load_bundle, make_bundle
+from instrumentid.inference.bundle import load_bundle, make_bundle
 from instrumentid.errors import ConfigError
 
 EPS = 1e-7
@@ -67,7 +67,7 @@ def _weight_matrix(weights, n_members: int, n_labels: int) -> np.ndarray:
 
 def make_ensemble(bundles: Sequence[Mapping], *, names: Sequence[str] | None = None, weights=None,
                   aggregation: str | None = None, thresholds=None, metadata: Mapping | None = None) -> dict:
-    """The ensemble bundle of ``bundles`` (dicts as :func:`~instrumentid.bundle.load_bundle` returns)."""
+    """The ensemble bundle of ``bundles`` (dicts as :func:`~instrumentid.inference.bundle.load_bundle` returns)."""
     names = list(names or [f"member {i}" for i in range(len(bundles))])
     _check_members(bundles, names)
     labels = list(bundles[0]["labels"])
@@ -121,7 +121,7 @@ def assemble(models: Sequence[str | os.PathLike], *, weights=None, val_data=None
     from instrumentid.data.datasets import load_examples
     from instrumentid.evaluation.evaluate import collect_scores
     from instrumentid.evaluation.thresholds import tune_thresholds
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     bundles = [load_bundle(m) for m in models]
     names = [str(m) for m in models]

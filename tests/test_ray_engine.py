@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from instrumentid.predict import Predictor, find_audio_files
+from instrumentid.inference.predictor import Predictor, find_audio_files
 
 from helpers import shared_data_or_skip, write_tone
 
@@ -35,7 +35,7 @@ def corpus(tmp_path_factory):
 
 
 def test_ray_engine_matches_the_local_engine_record_for_record(cluster, corpus, tiny_bundle):
-    from instrumentid.scale import predict_files
+    from instrumentid.inference.ray_engine import predict_files
 
     paths = find_audio_files([corpus], recursive=True)
     local = {r["file"]: r for r in Predictor.from_bundle(tiny_bundle).predict_files(paths, segments=True)}

@@ -16,7 +16,7 @@ normalization      ``{"mean": float, "std": float}`` of the features on the trai
                    entry per channel for multi-channel front-ends)
 model              ``{"name": registry name, "params": {...}}``
 state_dict         model weights
-thresholds         one float per label, in (0, 1) (the rule: :mod:`instrumentid.thresholds`)
+thresholds         one float per label, in (0, 1) (the rule: :mod:`instrumentid.inference.decision`)
 aggregation        how window scores become file scores: ``mean`` | ``max`` | ``topk``
 metadata           data it was trained on, date, validation metrics, package version, recipe
 checksum           SHA-256 over the weights (detects a tampered or truncated file); required to load
@@ -25,7 +25,7 @@ min_duration_s     optional: shortest audio the model judges (default ``predict.
 
 ``instrumentid export`` turns a bundle into an ONNX graph (front-end included) that carries
 the :func:`header` — every key but the weights — as JSON metadata, plus ``variable_length``;
-see :mod:`instrumentid.export`. Code that only reads a bundle's description takes
+see :mod:`instrumentid.inference.export`. Code that only reads a bundle's description takes
 :func:`info` of it (a :class:`BundleInfo`), which works alike on a bundle and on a header.
 This module imports torch only where weights are touched.
 
@@ -40,7 +40,7 @@ model              ``{"name": "ensemble", "params": {"members": [...], "weights"
                    members × labels (normalised per label)
 state_dict         every member's weights under ``members.<i>.`` (covered by the checksum)
 labels, window_s,  shared by all members; ``thresholds`` tuned on a validation set or the
-hop_s, thresholds  members' weighted mean (:mod:`instrumentid.ensemble`)
+hop_s, thresholds  members' weighted mean (:mod:`instrumentid.training.ensembling`)
 =================  =====================================================================
 """
 
@@ -54,12 +54,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from instrumentid.bundled import BUNDLED, bundled_path, resolve
+from instrumentid.inference.shipped import BUNDLED, bundled_path, resolve
 from instrumentid.errors import BundleError
-from instrumentid.io import atomic_path
+from instrumentid.fileio import atomic_path
 from instrumentid.labels import LABELS
-from instrumentid.thresholds import check_bundle_thresholds
-from instrumentid.windows import AGGREGATIONS
+from instrumentid.inference.decision import check_bundle_thresholds
+from instrumentid.inference.windows import AGGREGATIONS
 
 if TYPE_CHECKING:
     import torch

@@ -28,10 +28,10 @@ import torch
 from instrumentid import audio
 from instrumentid.data.datasets import Example
 from instrumentid.errors import InstrumentIdError
-from instrumentid.features import build_frontend
-from instrumentid.io import atomic_path, progress_bar
+from instrumentid.frontends.core import build_frontend
+from instrumentid.fileio import atomic_path, progress_bar
 from instrumentid.labels import LABELS, encode
-from instrumentid.windows import aggregate, audible, iter_windows, window_dbfs
+from instrumentid.inference.windows import aggregate, audible, iter_windows, window_dbfs
 
 
 @dataclass
@@ -48,7 +48,7 @@ class FileEmbeddings:
 
     @property
     def keep(self) -> np.ndarray:
-        """Windows above the noise floor (:func:`instrumentid.windows.audible`)."""
+        """Windows above the noise floor (:func:`instrumentid.inference.windows.audible`)."""
         return audible(self.levels)
 
 
@@ -70,7 +70,7 @@ class EmbeddingCache:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.batch_size = batch_size
-        from instrumentid.bundle import state_checksum
+        from instrumentid.inference.bundle import state_checksum
 
         weights = state_checksum(model.backbone.state_dict())[:16]  # a re-imported or rounded backbone re-embeds
         self.tile_short = not getattr(model, "variable_length", False)  # as the predictor windows files

@@ -16,9 +16,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from instrumentid import schema
+from instrumentid.inference import schema
 from instrumentid.errors import ConfigError
-from instrumentid.io import atomic_path, is_special_output
+from instrumentid.fileio import atomic_path, is_special_output
 
 
 def source_stat(path: str | os.PathLike) -> dict:
