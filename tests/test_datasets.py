@@ -183,7 +183,9 @@ def test_epoch_size_sets_the_clips_per_epoch_with_and_without_balancing(tmp_path
 
     examples = [Example(write_tone(tmp_path / f"{code}.wav", 220.0 + 50 * i, 0.5), (code,), code)
                 for i, code in enumerate(LABELS[:4])]
-    module = InstrumentDataModule(examples, [], labels=LABELS, sample_rate=16_000, window_s=0.25, hop_s=0.25,
+    from instrumentid.inference.contract import Framing
+
+    module = InstrumentDataModule(examples, [], labels=LABELS, framing=Framing(16_000, 0.25, 0.25),
                                   batch_size=5, balanced=balanced, epoch_size=30, progress=False)
     module.setup()
     batches = list(module.train_dataloader())

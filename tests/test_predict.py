@@ -203,7 +203,7 @@ def test_waveform_api_rejects_bad_arrays_clearly(tiny_bundle, array, rate, messa
 def test_prefetch_keeps_order_reraises_and_stops_with_the_consumer():
     import threading
 
-    from instrumentid.inference.predictor import prefetch
+    from instrumentid.inference.contract import prefetch
 
     assert list(prefetch(iter(range(10)))) == list(range(10))
 

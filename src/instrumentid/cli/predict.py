@@ -183,7 +183,7 @@ def _records(args: argparse.Namespace, paths: Iterable) -> tuple[Iterator[dict],
     if args.engine == "ray":
         from instrumentid.inference.ray_engine import predict_files
 
-        records = predict_files(paths, args.model, runtime=args.runtime, address=args.ray_address,
+        records = predict_files(paths, predictor, address=args.ray_address,
                                 actors=args.ray_actors, batch_size=args.batch_size, segments=args.segments,
                                 threshold=args.threshold, aggregation=args.aggregation, labels=args.labels)
     else:

@@ -4,7 +4,9 @@
 exposes the network itself (Grad-CAM, embeddings). :class:`OnnxRuntime` runs a graph written
 by ``instrumentid export`` (front-end included) in onnxruntime, without importing torch — the
 lighter process start for batch jobs. Both expose the bundle's :func:`~instrumentid.inference.bundle.header`
-as ``bundle``, so :class:`~instrumentid.inference.predictor.Predictor` treats them alike.
+as ``bundle`` and its :class:`~instrumentid.inference.contract.BundleInfo` as ``info`` (built once,
+when the model is opened), so :class:`~instrumentid.inference.predictor.Predictor` treats them alike;
+``path`` is the resolved file (None for a bundle given as a dict).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from instrumentid.inference.contract import BundleInfo, takes_any_length
 from instrumentid.inference.shipped import resolve
 from instrumentid.errors import BundleError, ConfigError
 
@@ -35,7 +38,7 @@ class TorchRuntime:
     #: windows per forward pass unless told otherwise (batches of 8/32 took 1.15/1.05x the time of 64)
     batch_size = 64
 
-    def __init__(self, bundle: Mapping, device: str | torch.device = "cpu") -> None:
+    def __init__(self, bundle: Mapping, device: str | torch.device = "cpu", *, path: Path | None = None) -> None:
         import torch
 
         from instrumentid.inference.bundle import build_model
@@ -45,8 +48,8 @@ class TorchRuntime:
         self.device = torch.device(device)
         self.frontend = build_frontend(bundle["features"], bundle["normalization"]).to(self.device).eval()
         self.model = build_model(bundle).to(self.device)
-        #: fully convolutional models score audio shorter than one window at its own length
-        self.variable_length = bool(getattr(self.model, "variable_length", False))
+        self.path = path
+        self.info = BundleInfo.of(bundle, variable_length=takes_any_length(self.model))
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         import torch
@@ -103,7 +106,8 @@ class OnnxRuntime:
                               "(write it with 'instrumentid export BUNDLE --out model.onnx')")
         self.bundle = json.loads(raw)
         validate(self.bundle, str(path), weights=False)
-        self.variable_length = bool(self.bundle.get("variable_length", False))
+        self.path = path
+        self.info = BundleInfo.of(self.bundle)  # the header says variable_length
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         """Scores of ``windows``; a failure of the graph at run time is a BundleError (an error
@@ -137,6 +141,6 @@ def open_runtime(model: str | os.PathLike | None = None, runtime: str = "auto", 
     if runtime == "onnxruntime":
         raise ConfigError(f"{path}: a torch bundle; to run it on onnxruntime, convert it first: "
                           f"instrumentid export {path} --out model.onnx")
-    from instrumentid.inference.bundle import load_bundle
+    from instrumentid.inference.bundle import read_bundle
 
-    return TorchRuntime(load_bundle(path), device=device)
+    return TorchRuntime(read_bundle(path), device=device, path=path)

@@ -22,7 +22,6 @@ BUNDLED: dict[str, tuple[str, str]] = {
     "audioset-zeroshot": ("audioset-zeroshot.iid", "YAMNet's AudioSet classes mapped to the 11 labels, no training "
                                                    "(the baseline the default must beat)"),
 }
-DEFAULT_BUNDLE_NAME = BUNDLED["default"][0]
 #: Bundled names also shipped as an exported ONNX graph: name → file in assets/. Only ``fast``:
 #: onnxruntime's shorter start-up is what lets it reach its speed target (see README, Speed).
 EXPORTED: dict[str, str] = {"fast": "fast.onnx"}

@@ -7,6 +7,7 @@ import json
 import sys
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
@@ -24,6 +25,7 @@ from instrumentid.data.split import grouped_split
 from instrumentid.errors import ConfigError, DataError
 from instrumentid.frontends.core import build_frontend, compute_normalization, feature_shape
 from instrumentid.models import build, entry, stored_params
+from instrumentid.inference.contract import Framing, takes_any_length
 from instrumentid.inference.decision import clip_tuned
 from instrumentid.training.config import TrainConfig
 from instrumentid.training.lightning_module import InstrumentModule, pos_weight_from
@@ -177,12 +179,15 @@ def _fit(config: TrainConfig, train_examples, val_examples, resume_from: Path | 
 
     features = config.feature_config()
     datamodule = InstrumentDataModule(
-        train_examples, val_examples, labels=config.label_codes(), sample_rate=config.sample_rate, window_s=config.window_s,
-        hop_s=config.hop_s, batch_size=config.batch_size, balanced=config.balanced,
+        train_examples, val_examples, labels=config.label_codes(),
+        framing=Framing(config.sample_rate, config.window_s, config.hop_s), batch_size=config.batch_size,
+        balanced=config.balanced,
         epoch_size=config.epoch_size or None, num_workers=config.num_workers, progress=config.progress, seed=config.seed,
     )
     datamodule.setup()
     module, normalization = _module(config, features, datamodule.train_set)
+    # validation windows as the predictor will cut them for this model's bundle
+    datamodule.framing = replace(datamodule.framing, variable_length=takes_any_length(module.model))
     folder = checkpoint_dir(config.out)
     checkpoint = ModelCheckpoint(dirpath=folder, monitor="val/f1_macro", mode="max", save_top_k=1,
                                  filename="best-{epoch}", enable_version_counter=False)
