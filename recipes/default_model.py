@@ -87,7 +87,7 @@ FOLDS = {"full": 6, "quick": 2}
 
 
 def _features() -> dict:
-    from instrumentid.features import feature_config
+    from instrumentid.frontends.core import feature_config
 
     return feature_config("yamnet", level_dbfs=LEVEL_DBFS)
 
@@ -171,7 +171,7 @@ def rendered_examples(synth_dir: Path) -> list:
 
 def render(args, work: Path, size: str) -> Path:
     per_class, excerpts, negatives = SIZES[size]
-    synth_dir = work / "synth"
+    synth_dir = args.synth_dir or work / "synth"
     hold_out = sorted({p.name for p in (args.shared / "real-train").iterdir() if p.is_dir()})
     synth_args = ["synth", "--out", str(synth_dir), "--train-per-class", str(per_class), "--test-excerpts",
                   str(excerpts), "--negatives", str(negatives), "--seed", str(args.seed), "--jobs", str(args.jobs),
@@ -183,7 +183,7 @@ def render(args, work: Path, size: str) -> Path:
 
 
 def make_model(weights: Path, **params):
-    from instrumentid.bundle import round_to_half
+    from instrumentid.inference.bundle import round_to_half
     from instrumentid.models.yamnet import YamnetClassifier
 
     return round_to_half(YamnetClassifier(len(VOCABULARY), VOCABULARY, pooling="mean", pretrained=str(weights), **params))
@@ -198,7 +198,7 @@ def folds_of(table, n_folds: int, seed: int) -> np.ndarray:
 
 def cross_validate(weights, params, fit, rendered, real_train, real_eval, poolings, folds, aggregations):
     """Out-of-fold file scores of the real recordings, per aggregation and evaluation table."""
-    from instrumentid.training.frozen import file_scores, fit_head
+    from instrumentid.training.frozen_embeddings import file_scores, fit_head
 
     assert all(len(t) == len(real_train) for t in real_eval), "evaluation tables must list the same files"
     scores = {agg: [np.zeros((len(t), len(VOCABULARY)), dtype=np.float32) for t in real_eval] for agg in aggregations}
@@ -232,7 +232,7 @@ def non_music(table) -> np.ndarray:
 
 def summarise(y_true, y_score, thresholds, nonmusic) -> dict:
     from instrumentid.evaluation.metrics import compute_metrics
-    from instrumentid.thresholds import is_present
+    from instrumentid.inference.decision import is_present
 
     m = compute_metrics(y_true, y_score, thresholds, VOCABULARY)
     negatives = y_true.sum(1) == 0
@@ -365,7 +365,7 @@ def nested(y_true, y_score, nonmusic, folds, rule: str) -> dict:
     thresholds fitted to a few sources' isolated notes; this does not."""
     from sklearn.metrics import f1_score
 
-    from instrumentid.thresholds import is_present
+    from instrumentid.inference.decision import is_present
 
     predicted = np.zeros(y_true.shape, dtype=bool)
     for fold in np.unique(folds):
@@ -414,7 +414,7 @@ def write_scores(path: Path, table, scores: np.ndarray, thresholds: np.ndarray) 
     """Out-of-fold scores per real file (what the thresholds and the model card's numbers come from)."""
     import csv
 
-    from instrumentid.schema import present_labels
+    from instrumentid.inference.schema import present_labels
 
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -439,7 +439,7 @@ def comparison_markdown(rows) -> str:
 
 def write_bundle(model, params, thresholds, out: Path, metadata: dict, *, window_s: float, hop_s: float,
                  aggregation: str) -> Path:
-    from instrumentid.bundle import make_bundle, save_bundle
+    from instrumentid.inference.bundle import make_bundle, save_bundle
 
     bundle = make_bundle(model_name="yamnet", model_params={"n_labels": len(VOCABULARY), "labels": list(VOCABULARY),
                                                             "pooling": "mean", **params},
@@ -472,13 +472,15 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--commercial-only", action="store_true",
                         help="leave out real-extended sources whose licence rules out commercial use")
+    parser.add_argument("--synth-dir", type=Path, help="rendered data to use (default: WORK/synth, rendered if missing)")
+    parser.add_argument("--cache", type=Path, help="embedding cache folder (default: WORK/cache)")
     parser.add_argument("--reuse-cv", action="store_true",
                         help="reuse the cross-validated scores of an earlier run in --work (oof_all.npz)")
     parser.add_argument("--finetune-minutes", type=float, default=None,
                         help="also fine-tune the top 2 blocks for this long and compare (default: 8, 0 with --quick)")
     args = parser.parse_args()
 
-    from instrumentid.training.frozen import EmbeddingCache, file_scores, fit_head, targets_of
+    from instrumentid.training.frozen_embeddings import EmbeddingCache, file_scores, fit_head, targets_of
 
     size = "quick" if args.quick else "full"
     work = args.work or REPO / "runs" / ("quick-default" if args.quick else "default")
@@ -498,7 +500,7 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     # 3. embeddings (frozen backbone, cached)
     backbone = make_model(weights, head="zeroshot")
     def cache(window_s, hop_s):
-        return EmbeddingCache(backbone, FEATURES, window_s=window_s, hop_s=hop_s, folder=work / "cache")
+        return EmbeddingCache(backbone, FEATURES, window_s=window_s, hop_s=hop_s, folder=args.cache or work / "cache")
     real = real_examples(args.shared, commercial_only=args.commercial_only)
     if args.quick:  # a sample of every source keeps the quick run to minutes
         real = real[::6]

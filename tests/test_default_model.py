@@ -13,7 +13,7 @@ from sklearn.metrics import f1_score
 from instrumentid import load_model
 from instrumentid.inference.bundle import load_bundle
 from instrumentid.inference.shipped import BUNDLED, bundled_path, default_bundle_path
-from instrumentid.labels import LABELS
+from instrumentid.labels import LABELS, VOCABULARY
 
 from helpers import REPO, shared_data_or_skip, yamnet_wheel_or_skip
 
@@ -30,7 +30,8 @@ def test_shipped_default_is_yamnet_complete_and_small():
     bundle = load_bundle(path)
     assert path.stat().st_size <= 20e6
     assert bundle["model"]["name"] == "yamnet" and bundle["window_s"] == 0.975
-    assert bundle["labels"] == list(LABELS)
+    assert bundle["labels"] == list(VOCABULARY)  # the 11 IRMAS codes and the extended vocabulary
+    assert bundle["features"]["level_dbfs"] == -20.0  # quiet is not silent
     assert all(0 < t < 1 for t in bundle["thresholds"])
     assert bundle["metadata"]["recipe"] == "recipes/default_model.py"
     assert bundle["metadata"]["validation"]["roc_auc_macro"] > 0.5
@@ -42,7 +43,8 @@ def test_every_bundled_name_loads_and_predicts(name):
     assert bundled_path(name).is_file()
     model = load_model(name)
     record = model.predict(REPO / "src" / "instrumentid" / "assets" / "example.ogg")
-    assert set(record["scores"]) == set(LABELS)
+    assert list(record["scores"]) == list(load_bundle(name)["labels"])
+    assert set(LABELS) <= set(record["scores"]) <= set(VOCABULARY)
 
 
 def test_default_predicts_with_networking_disabled(monkeypatch):

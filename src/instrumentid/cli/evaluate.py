@@ -12,6 +12,7 @@ examples:
   instrumentid evaluate data/IRMAS-TestingData --model my.iid --out report/
   instrumentid evaluate val.csv --model my.iid --out report/ --aggregation max
   instrumentid evaluate clips/ --labels-file labels.csv --model my.iid --out report/ --threshold 0.4
+  instrumentid evaluate data/IRMAS-TestingData --labels irmas --out report/   # the default, on the 11 IRMAS labels
 """
 
 
@@ -23,6 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, default=None,
                         help="one threshold for every label instead of the bundle's per-label thresholds")
     options.add_aggregation(parser, "how window scores become file scores (default: the bundle's)")
+    options.add_labels(parser)
     parser.add_argument("--no-plots", action="store_true", help="skip the plots (faster; report has tables only)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     metrics = evaluate(args.data, args.model, args.out, labels_file=args.labels_file, threshold=args.threshold,
                        aggregation=args.aggregation, plots=not args.no_plots,
-                       progress=not args.quiet)
+                       progress=not args.quiet, labels=args.labels)
     print(format_table(metrics))
     print(f"\n{metrics['n_files']} files, {metrics['n_windows']} windows; aggregation {metrics['aggregation']}, "
           f"thresholds from {metrics['threshold_source']}; wrote {args.out}/metrics.json, predictions.csv, report.html")

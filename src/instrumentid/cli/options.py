@@ -23,8 +23,24 @@ def add_model(parser: argparse.ArgumentParser, help: str = MODEL_HELP, *, requir
     parser.add_argument("--model", "-m", metavar="BUNDLE", default=None, required=required, help=help)
 
 
+def add_labels(parser: argparse.ArgumentParser) -> None:
+    """``--labels SET``: a subset of the model's labels (a name of ``labels.LABEL_SETS`` or codes)."""
+    parser.add_argument("--labels", metavar="SET", type=_label_set, default=None,
+                        help="only these labels in scores, present, activity and columns: 'irmas' (the 11 IRMAS "
+                             "codes), 'extended', or codes like sax,pia,dru (default: every label of the model)")
+
+
+def _label_set(text: str) -> tuple[str, ...]:
+    from instrumentid.labels import parse_label_set
+
+    try:
+        return parse_label_set(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_aggregation(parser: argparse.ArgumentParser, help: str = "override the bundle's window aggregation") -> None:
-    """``--aggregation {mean,max,topk}`` (choices from the bundle contract)."""
+    """``--aggregation {mean,max,topk,top3}`` (choices from the bundle contract)."""
     from instrumentid.inference.windows import AGGREGATIONS
 
     parser.add_argument("--aggregation", choices=AGGREGATIONS, default=None, help=help)

@@ -57,9 +57,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "FILE (same path, size and mtime); a killed run resumes where it stopped")
     parser.add_argument("--segments", action="store_true", help="add per-window scores (a timeline)")
     parser.add_argument("--threshold", type=float, metavar="X", help="one threshold in [0, 1] for every label")
-    parser.add_argument("--labels", metavar="SET", type=_label_set, default=None,
-                        help="only these labels in scores, present, activity and columns: 'irmas' (the 11 IRMAS "
-                             "codes), 'extended', or codes like sax,pia,dru (default: every label of the model)")
+    options.add_labels(parser)
     options.add_aggregation(parser)
     parser.add_argument("--recursive", "-r", action="store_true", help="walk folders recursively")
     parser.add_argument("--batch-size", type=int, default=None,
@@ -73,15 +71,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray-actors", type=int, metavar="N", default=None,
                         help="with --engine ray: scoring actors (default: the cluster's CPUs minus one)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-
-
-def _label_set(text: str) -> tuple[str, ...]:
-    from instrumentid.labels import parse_label_set
-
-    try:
-        return parse_label_set(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:

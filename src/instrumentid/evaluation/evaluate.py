@@ -1,7 +1,7 @@
 """``instrumentid evaluate``: score a labelled dataset with a bundle and report metrics.
 
 One :class:`~instrumentid.inference.predictor.Predictor` computes every number: window scores come from
-``Predictor.window_scores`` and file scores from :func:`instrumentid.inference.windows.aggregate` of
+``Predictor.scored_windows`` and file scores from :func:`instrumentid.inference.windows.aggregate` of
 them with the bundle's aggregation, exactly what ``predict`` does, so the file-level
 ``present`` sets here equal ``instrumentid predict``'s. Thresholds are the bundle's (or one
 ``--threshold`` for all labels); nothing is tuned on the evaluated set.
@@ -38,6 +38,7 @@ def collect_scores(
     aggregation: str | None = None,
     windows: bool = True,
     progress: bool = False,
+    labels: Sequence[str] | None = None,
 ) -> dict:
     """Run ``predictor`` over a labelled dataset.
 
@@ -49,6 +50,7 @@ def collect_scores(
     aggregation : ``mean`` | ``max`` | ``topk``; ``None`` uses the bundle's.
     windows : also keep per-window scores.
     progress : show a progress bar on stderr.
+    labels : score only these of the model's labels (``--labels irmas``); default all.
 
     Returns
     -------
@@ -60,11 +62,13 @@ def collect_scores(
     """
     method = aggregation or predictor.aggregation
     examples = load_examples(data, labels_file=labels_file)
-    scored, kept, errors = map_files(examples, predictor.window_scores, desc="evaluate", progress=progress)
+    columns = predictor.label_columns(labels)
+    scored, kept, errors = map_files(examples, predictor.scored_windows, desc="evaluate", progress=progress)
     if not kept:
         first = errors[0]["error"] if errors else "no files"
         raise DataError(f"{data}: no file could be scored (first error: {first})")
-    y_true = label_matrix(kept, list(predictor.labels)).astype(np.int64)
+    scored = [(starts, scores[:, columns], levels) for starts, scores, levels in scored]
+    y_true = label_matrix(kept, [predictor.labels[j] for j in columns]).astype(np.int64)
     result = {
         "examples": kept,
         "files": [str(e.path) for e in kept],
@@ -79,28 +83,31 @@ def collect_scores(
 
 
 def _file_scores(scored: Sequence[tuple], method: str, *, n_labels: int) -> np.ndarray:
-    """``(n_files, n_labels)`` float64: each file's window scores aggregated as ``predict`` does."""
-    from instrumentid.inference.windows import aggregate
+    """``(n_files, n_labels)`` float64: each file's audible windows aggregated as ``predict`` does."""
+    from instrumentid.inference.windows import aggregate, audible
 
-    return np.asarray([aggregate(scores, method) for _, scores in scored], dtype=np.float64).reshape(-1, n_labels)
+    return np.asarray([aggregate(scores, method, audible(levels)) for _, scores, levels in scored],
+                      dtype=np.float64).reshape(-1, n_labels)
 
 
 def _window_arrays(scored: Sequence[tuple], y_true: np.ndarray) -> dict:
     """Every window with its file's labels, score, file index and start (the IRMAS convention)."""
-    counts = [len(scores) for _, scores in scored]
+    counts = [len(scores) for _, scores, _ in scored]
     return {
         "window_true": np.repeat(y_true, counts, axis=0),
-        "window_score": np.concatenate([scores for _, scores in scored]).astype(np.float64),
+        "window_score": np.concatenate([scores for _, scores, _ in scored]).astype(np.float64),
         "window_file": np.repeat(np.arange(len(scored)), counts),
-        "window_start_s": np.concatenate([starts for starts, _ in scored]),
+        "window_start_s": np.concatenate([starts for starts, _, _ in scored]),
     }
 
 
-def resolve_thresholds(predictor, threshold: float | None) -> tuple[np.ndarray, str]:
-    """The bundle's per-label thresholds, or ``threshold`` for every label."""
+def resolve_thresholds(predictor, threshold: float | None, labels: Sequence[str] | None = None
+                       ) -> tuple[np.ndarray, str]:
+    """The bundle's per-label thresholds (of ``labels``, default all), or ``threshold`` for every label."""
+    columns = predictor.label_columns(labels)
     if threshold is None:
-        return np.asarray(predictor.thresholds, dtype=np.float64), "bundle"
-    return np.full(len(predictor.labels), check_threshold(threshold, "--threshold")), "--threshold"
+        return np.asarray(predictor.thresholds, dtype=np.float64)[columns], "bundle"
+    return np.full(len(columns), check_threshold(threshold, "--threshold")), "--threshold"
 
 
 def make_plots(out_dir, y_true, y_score, y_pred, labels: Sequence[str], metrics: dict) -> dict[str, Path]:
@@ -170,6 +177,7 @@ def evaluate(
     predictor=None,
     plots: bool = True,
     progress: bool = False,
+    labels: Sequence[str] | None = None,
 ) -> dict:
     """Evaluate bundle ``model`` (or a ready ``predictor``) on labelled ``data``.
 
@@ -180,7 +188,8 @@ def evaluate(
     out : output folder for ``metrics.json``, ``predictions.csv``, ``report.html``, ``plots/``;
         ``None`` writes nothing.
     threshold : one threshold for all labels instead of the bundle's per-label ones.
-    aggregation : override the bundle's window aggregation (``mean`` | ``max`` | ``topk``).
+    aggregation : override the bundle's window aggregation (``mean`` | ``max`` | ``topk`` | ``top3``).
+    labels : evaluate only these of the model's labels (``labels=instrumentid.labels.LABELS``: IRMAS-style).
 
     Returns
     -------
@@ -192,10 +201,10 @@ def evaluate(
         from instrumentid.inference.predictor import Predictor
 
         predictor = Predictor.from_bundle(model)
-    labels = list(predictor.labels)
-    thresholds, source = resolve_thresholds(predictor, threshold)
+    thresholds, source = resolve_thresholds(predictor, threshold, labels)
+    labels = [predictor.labels[j] for j in predictor.label_columns(labels)]
     collected = collect_scores(predictor, data, labels_file=labels_file, aggregation=aggregation,
-                               windows=True, progress=progress)
+                               windows=True, progress=progress, labels=labels)
     info = {
         "data": str(data) if isinstance(data, (str, os.PathLike)) else "<examples>",
         "labels_file": str(labels_file) if labels_file else None,

@@ -166,8 +166,13 @@ class Predictor:
 
     def window_scores(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         """``(starts_s (n,), scores (n, n_labels))`` of every analysis window of a file."""
-        starts, scores, _ = self._score_stream(self.framing.windows(self.framing.blocks(path)))
+        starts, scores, _ = self.scored_windows(path)
         return starts, scores
+
+    def scored_windows(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(starts_s, scores, levels_dbfs)`` of every window of a file: what a record is made of
+        (windows below :data:`instrumentid.inference.windows.SILENCE_FLOOR_DBFS` are left out of its scores)."""
+        return self._score_stream(self.framing.windows(self.framing.blocks(path)))
 
     def window_features(self, path: str | os.PathLike):
         """Normalised model input ``(n_windows, 1, n_mels, frames)`` of every window of a file (torch runtime)."""
