@@ -15,7 +15,7 @@ Steps
 3. Every 0.975-s window — YAMNet's own 96-frame patch, the input its AudioSet classifier was
    trained on — of the rendered clips, the real recordings and the real single notes goes
    through the frozen backbone once (hop 0.48 s for training, 0.96 s as the bundle predicts);
-   the feature maps are cached (:mod:`instrumentid.training.frozen`).
+   the feature maps are cached (:mod:`instrumentid.training.frozen_embeddings`).
 4. **Comparison by cross-validation grouped by source**: each real source (a dataset, a player,
    an instrument folder of notes) is held out in turn; heads train on the rendered data plus
    the other real sources and score the held-out one at the bundle's window geometry.
