@@ -48,8 +48,11 @@ def _imports(path: Path):
 
 
 def test_every_module_is_in_a_layer():
-    units = {p.stem if p.is_file() else p.name for p in SRC.iterdir()
-             if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
+    units = {
+        p.stem if p.is_file() else p.name
+        for p in SRC.iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()
+    }
     assert units == set(LEVEL), "add the new module to LAYERS here and to docs/design.md"
 
 
@@ -67,14 +70,21 @@ def test_imports_point_down():
     assert not upward, "\n".join(upward)
 
 
-#: Longest function allowed in ``src/`` (lines from ``def`` to its last line): longer ones are
-#: split where a step has a name of its own.
+#: Longest function allowed in ``src/``, counted in statements (the lines on which a statement
+#: starts, so ``ruff format`` wrapping a call over several lines does not change the count):
+#: longer ones are split where a step has a name of its own.
 MAX_FUNCTION_LINES = 60
 
 
+def _statement_lines(function: ast.AST) -> int:
+    return len({node.lineno for node in ast.walk(function) if isinstance(node, ast.stmt)})
+
+
 def test_no_function_is_longer_than_the_limit():
-    long = [f"{path.relative_to(SRC)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
-            for path in SRC.rglob("*.py") for node in ast.walk(ast.parse(path.read_text()))
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+    long = [
+        f"{path.relative_to(SRC)}:{node.lineno} {node.name} ({_statement_lines(node)} statement lines)"
+        for path in SRC.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _statement_lines(node) > MAX_FUNCTION_LINES
+    ]
     assert not long, "split these functions:\n" + "\n".join(long)
