@@ -16,13 +16,14 @@ ZOO_VENV := .venv-zoo
 # timm needs torchvision; on this platform it imports only beside these (CUDA) builds.
 ZOO_TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: help setup setup-dev system demo test test-fast test-zoo bench default-model default-model-quick fast-model experiments serve clean
+.PHONY: help setup setup-dev system demo test test-fast test-zoo bench default-model default-model-quick fast-model onnx-models experiments serve clean
 
 help:
 	@echo "make demo           set up, then predict with the bundled model on the bundled example"
 	@echo "make test           set up (incl. FluidSynth, SoundFonts, chromium via apt when root), run all tests"
 	@echo "make default-model  re-run the recipe of the bundled default and audioset-zeroshot models (~60 min, 2 CPU cores)"
 	@echo "make fast-model     re-run the recipe of the bundled fast model (small CNN, ~45 min)"
+	@echo "make onnx-models    export every bundled model to the ONNX graph predict runs, checked against PyTorch"
 	@echo "make experiments    the small-budget comparison of docs/experiments.md (~30 min, 2 CPU cores)"
 	@echo "make bench          speed benchmarks (predict, synth, the server under load)"
 	@echo "make test-zoo       the timm backbone in .venv-zoo (torch 2.14.1 + torchvision, ~5.5 GB)"
@@ -35,7 +36,7 @@ $(BIN)/python:
 $(VENV)/.core: pyproject.toml constraints/ci.txt | $(BIN)/python
 	$(PIP) install -q --upgrade pip $(PIN) || true
 	$(PIP) install -q $(PIN) $(TORCH)
-	$(PIP) install -q $(PIN) -e .
+	$(PIP) install -q $(PIN) -e '.[train]'
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.core
@@ -93,6 +94,10 @@ default-model-quick: setup-dev system
 
 fast-model: setup-dev system
 	$(BIN)/python recipes/fast_model.py
+
+# After any bundle in src/instrumentid/assets changes: its .onnx beside it is what predict and serve run.
+onnx-models: setup-dev
+	$(BIN)/python recipes/onnx_models.py
 
 experiments: setup-dev system
 	$(BIN)/python recipes/experiments.py

@@ -167,7 +167,7 @@ def stacking(work: Path, train: list[str], test: Path) -> dict:
     results = {}
     for name, extra in (("classical-svm", []), ("stacked-svm", ["--embedding-model",
                                                                 str(work / "models" / "cnn-logmel.iid")])):
-        model = work / "models" / f"{name}.joblib"
+        model = work / "models" / f"{name}.npz"
         fit = _timed(lambda: instrumentid("classical", "train", str(every), "--out", str(model), *extra))
         evaluate = _timed(lambda: instrumentid("classical", "evaluate", str(test), "--model", str(model), "--out",
                                                str(work / "evaluate" / name), "--no-plots"))

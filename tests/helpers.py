@@ -17,6 +17,17 @@ from instrumentid.models import build
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("INSTRUMENTID_SHARED_DATA", REPO.parent / "shared" / "data"))
+#: The modules of the ``train`` extra: the slim install has none of them.
+TRAIN_MODULES = ("torch", "lightning", "torchmetrics", "sklearn", "iterstrat", "yaml")
+#: Python source to run first in a fresh interpreter so that it behaves as the slim install: importing
+#: any of :data:`TRAIN_MODULES` fails as if it were not installed.
+SLIM_PREAMBLE = f"""import sys, importlib.abc
+class _Slim(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {TRAIN_MODULES!r}:
+            raise ModuleNotFoundError(f'No module named {{name!r}}', name=name)
+sys.meta_path.insert(0, _Slim())
+"""
 
 
 def shared_data_or_skip() -> Path:

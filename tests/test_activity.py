@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from instrumentid.inference.bundle import save_bundle
-from instrumentid.frontends.core import feature_config
-from instrumentid.labels import LABELS
-from instrumentid.inference.predictor import Predictor
-from instrumentid.inference.windows import SILENCE_FLOOR_DBFS, activity, aggregate, audible, window_dbfs
-
 from helpers import tiny_bundle_dict, tone
+from instrumentid.frontends.core import feature_config
+from instrumentid.inference.bundle import save_bundle
+from instrumentid.inference.predictor import Predictor
+from instrumentid.inference.schema import activity
+from instrumentid.inference.windows import SILENCE_FLOOR_DBFS, aggregate, audible, window_dbfs
+from instrumentid.labels import LABELS
 
 
 def _parts(path, rate=16_000, gap_s=5.0):
@@ -123,3 +123,24 @@ def test_audacity_label_track_parses_as_tab_separated_start_end_label(tiny_bundl
     done = _cli(path, other, "--model", str(tiny_bundle), "-f", "audacity", "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["parts-2.txt", "parts.txt"]
+
+
+def test_vocabulary_round_trip_labels_bundle_record_csv(tmp_path):
+    """A 33-label bundle keeps its labels through save/load, records and CSV columns; --labels irmas
+    gives exactly the 11-label schema."""
+    from instrumentid.inference.bundle import load_bundle
+    from instrumentid.inference.schema import csv_header
+    from instrumentid.labels import VOCABULARY
+    from instrumentid.models import build
+
+    params = {"n_labels": len(VOCABULARY), "widths": [4, 8, 8, 8], "dropout": 0.0}
+    bundle = tiny_bundle_dict(model_params=params, state_dict=build("cnn", **params).state_dict(), labels=VOCABULARY)
+    path = save_bundle(bundle, tmp_path / "vocabulary.iid")
+    assert load_bundle(path)["labels"] == list(VOCABULARY)
+    audio = str(_parts(tmp_path / "parts.wav"))
+    record = Predictor.from_bundle(path).predict_file(audio)
+    assert list(record["scores"]) == list(VOCABULARY)
+    whole = _cli(audio, "--model", str(path), "-f", "csv")
+    assert whole.stdout.splitlines()[0].split(",") == csv_header(VOCABULARY)
+    irmas = _cli(audio, "--model", str(path), "-f", "csv", "--labels", "irmas")
+    assert irmas.stdout.splitlines()[0].split(",") == csv_header(LABELS)

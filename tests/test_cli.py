@@ -15,7 +15,7 @@ import pytest
 from instrumentid.cli import COMMANDS, build_parser
 from instrumentid.labels import LABELS
 
-from helpers import write_tone
+from helpers import SLIM_PREAMBLE, write_tone
 
 EXE = [sys.executable, "-m", "instrumentid.cli"]
 
@@ -238,3 +238,20 @@ def test_unreadable_file_says_permission_denied(audio_dir, tiny_bundle):
     assert result.returncode == 1
     assert json.loads(result.stdout)["error"].endswith("a tone.wav: permission denied (this user may not read it; "
                                                       "check its owner and mode)")
+
+
+def test_a_command_whose_extra_is_missing_names_it_in_one_line(tmp_path):
+    """In the slim install (no torch, Lightning, scikit-learn) each command that needs them says which
+    extra to install, in one line, exit 2; `models` still lists the bundled models."""
+    code = SLIM_PREAMBLE + "from instrumentid.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    example = Path(__file__).parents[1] / "src" / "instrumentid" / "assets" / "example.ogg"
+    commands = [["train", "--data", str(tmp_path), "--out", str(tmp_path / "m.iid")],
+                ["predict", str(example), "--runtime", "torch"], ["export", "fast", "--out", str(tmp_path / "f.onnx")],
+                ["gradcam", str(example), "--label", "pia"]]
+    for command in commands:
+        done = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, (command, done.stderr)
+        assert len(done.stderr.splitlines()) == 1 and "pip install 'instrumentid[train]'" in done.stderr, command
+    listed = subprocess.run([sys.executable, "-c", code, "models"], capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and "runs default.onnx" in listed.stdout
+    assert "pip install 'instrumentid[train]'" in listed.stdout

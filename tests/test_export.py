@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from instrumentid.inference import export
+from helpers import REPO, shared_data_or_skip, write_tone
 from instrumentid.errors import BundleError, ConfigError, ExportError
+from instrumentid.inference import export
 from instrumentid.inference.predictor import Predictor
 from instrumentid.inference.runtimes import OnnxRuntime, open_runtime
-
-from helpers import REPO, shared_data_or_skip, write_tone
 
 pytest.importorskip("onnxruntime", reason="the onnx extra (onnx, onnxruntime) is not installed")
 
@@ -41,7 +40,7 @@ def test_exported_graph_gives_the_bundles_records(tiny_bundle, tiny_onnx, tmp_pa
     for path in files:
         a = torch_model.predict(path, segments=True)
         b = onnx_model.predict(path, segments=True)
-        assert _max_diff(a, b) <= 1e-3
+        assert _max_diff(a, b) <= 1e-4
         assert len(a["segments"]) == len(b["segments"])
     np.testing.assert_allclose(onnx_model.thresholds, torch_model.thresholds)
     assert onnx_model.info == torch_model.info  # the graph's header gives the same typed view
@@ -57,9 +56,31 @@ def test_yamnet_default_exports_with_any_length_input_and_matches_on_real_record
     audio, rate = sf.read(real[0], always_2d=True)
     cut = tmp_path / "cut-0.5s.wav"
     sf.write(cut, audio[: rate // 2], rate)  # under one window: YAMNet scores it at its own length
-    torch_model, onnx_model = Predictor.from_bundle("default"), Predictor.from_bundle(out)
+    torch_model, onnx_model = Predictor.from_bundle("default", runtime="torch"), Predictor.from_bundle(out)
     for path in [*real, cut]:
-        assert _max_diff(torch_model.predict(path), onnx_model.predict(path)) <= 1e-3, path
+        assert _max_diff(torch_model.predict(path), onnx_model.predict(path)) <= 1e-4, path
+
+
+def test_a_yamnet_front_end_that_levels_each_window_exports_exactly(tmp_path):
+    """``level_dbfs`` (per-window RMS scaling, inside the torch front-end) is inside the graph too:
+    the same records at -50 dBFS, at full scale and on silence, and the weights stored as float16
+    (the bundle's own precision) change nothing."""
+    from instrumentid.inference.bundle import load_bundle, save_bundle
+
+    bundle = load_bundle("default")
+    bundle["features"] = {**bundle["features"], "level_dbfs": -20.0}
+    leveled = save_bundle(bundle, tmp_path / "leveled.iid")
+    report = export.export_onnx(leveled, tmp_path / "leveled.onnx")
+    assert report["max_abs_diff"] <= 1e-4 and report["bytes"] < leveled.stat().st_size * 1.1  # float16 weights
+    audio, rate = sf.read(EXAMPLE, dtype="float32")
+    files = {"quiet.wav": audio[: 10 * rate] * 0.003, "loud.wav": audio[: 10 * rate] / np.abs(audio).max(),
+             "silence.wav": np.zeros((3 * rate, 2), np.float32)}
+    for name, samples in files.items():
+        sf.write(tmp_path / name, samples, rate)
+    torch_model, onnx_model = Predictor.from_bundle(leveled), Predictor.from_bundle(tmp_path / "leveled.onnx")
+    assert onnx_model.runtime.bundle["features"]["level_dbfs"] == -20.0
+    for name in files:
+        assert _max_diff(torch_model.predict(tmp_path / name), onnx_model.predict(tmp_path / name)) <= 1e-4, name
 
 
 def test_predicting_with_an_onnx_graph_never_imports_torch(tiny_onnx, tmp_path):

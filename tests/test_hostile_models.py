@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from helpers import write_tone
-
-from instrumentid.inference.bundle import load_bundle
 from instrumentid.errors import BundleError
+from instrumentid.inference.bundle import load_bundle
 from instrumentid.inference.predictor import Predictor
 from instrumentid.inference.runtimes import OnnxRuntime
 
@@ -41,3 +40,50 @@ def test_an_onnx_failure_at_run_time_is_an_error_record_and_the_batch_goes_on(tm
     short, long = write_tone(tmp_path / "short.wav", seconds=1.0), write_tone(tmp_path / "long.wav", seconds=2.0)
     failed, scored = predictor.predict_files([long, short])
     assert failed["error"].startswith(f"{long}: the ONNX graph failed") and "scores" in scored
+
+
+class _Payload:
+    """Unpickling this writes a marker file: what a shared pickle could do instead."""
+
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
+
+
+def test_a_pickled_classical_model_is_refused_unread(tmp_path):
+    """Medium 10: 'classical evaluate --model x.joblib' unpickled the file, so it could run code."""
+    import pickle
+
+    from instrumentid.analysis.classical import load_classical
+    from instrumentid.errors import DataError
+
+    marker = tmp_path / "marker"
+    for name in ("svm.joblib", "svm.npz"):
+        (tmp_path / name).write_bytes(pickle.dumps({"format": "instrumentid-classical", "x": _Payload(marker)}))
+        with pytest.raises(DataError, match=f"{name}: a pickle .* could run code; retrain it") as refused:
+            load_classical(tmp_path / name)
+        assert "\n" not in str(refused.value)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("params", [{"widths": [100_000, 100_000, 100_000, 100_000]}, {"n_labels": 10**9},
+                                    {"widths": [4, 8, 8, 9]}])
+def test_a_bundle_declaring_huge_sizes_is_refused_before_allocating(tmp_path, tiny_bundle, params):
+    """Low: a bundle declaring huge widths made build_model allocate (here 360 GB of convolutions, or a
+    10⁹-label head) before its weights were compared. Its checksum is valid: only the declaration lies."""
+    import resource
+    import time
+
+    from instrumentid.inference.bundle import save_bundle
+
+    bundle = torch.load(tiny_bundle, weights_only=True)
+    bundle["model"]["params"].update(params)
+    crafted = save_bundle(bundle, tmp_path / "crafted.iid")
+    before, started = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.monotonic()
+    with pytest.raises(BundleError, match=r"bundle declares a 'cnn' model of [\d,]+ numbers, but its weights hold 3,772 in"
+                       ) as refused:
+        Predictor.from_bundle(crafted)
+    assert "\n" not in str(refused.value) and time.monotonic() - started < 30
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KiB: no big allocation

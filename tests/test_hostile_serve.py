@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -29,16 +32,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, tiny_bundle):
-    """One server: 1 worker, no queue, 1-MB requests, 60-s audio, 2-s body reads; its own TMPDIR."""
-    spool = tmp_path_factory.mktemp("spool")
+@contextlib.contextmanager
+def _serving(bundle, *options: str, tmpdir: Path | None = None):
+    """A real ``instrumentid serve`` on a free loopback port, until the block ends; yields its port and process."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "instrumentid.cli", "serve", "--model", str(tiny_bundle), "--port", str(port),
-         "--workers", "1", "--queue-size", "0", "--max-request-mb", str(MAX_REQUEST_MB), "--max-duration-s", "60",
-         "--read-timeout-s", "2", "--cors-origin", "http://good.example"],
-        env={**ENV, "TMPDIR": str(spool)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [sys.executable, "-m", "instrumentid.cli", "serve", "--model", str(bundle), "--port", str(port), *options],
+        env={**ENV, **({"TMPDIR": str(tmpdir)} if tmpdir else {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -46,9 +46,27 @@ def server(tmp_path_factory, tiny_bundle):
             break
         except OSError:
             time.sleep(0.3)
-    yield {"port": port, "pid": proc.pid, "spool": spool}
-    proc.terminate()
-    proc.wait(timeout=60)
+    try:
+        yield port, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tiny_bundle):
+    """One server: 1 worker, no queue, 1-MB requests, 60-s audio, 2-s body reads; its own TMPDIR."""
+    spool = tmp_path_factory.mktemp("spool")
+    with _serving(tiny_bundle, "--workers", "1", "--queue-size", "0", "--max-request-mb", str(MAX_REQUEST_MB),
+                  "--max-duration-s", "60", "--read-timeout-s", "2", "--cors-origin", "http://good.example",
+                  tmpdir=spool) as (port, proc):
+        yield {"port": port, "pid": proc.pid, "spool": spool}
+
+
+def _health(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=30) as answer:
+        return json.loads(answer.read())
 
 
 def _multipart(*files: tuple[str, bytes]) -> bytes:
@@ -173,3 +191,108 @@ def test_a_slow_body_times_out_and_a_full_queue_answers_before_the_body(server):
             status, response = _response(other)
         assert status == 503 and b"retry-after: " in response.lower()
         assert _response(slow)[0] == 408  # after --read-timeout-s 2
+
+
+def test_slow_heads_neither_lock_out_health_nor_stay_open(tiny_bundle):
+    """Medium 4: ~20 k connections sending half a request head exhausted file descriptors and
+    --max-connections, and /health stopped answering. Here 600 slow heads (twice the cap) are open;
+    /health answers at once, and every slow head is closed once --header-timeout-s has passed, also
+    one that trickles a byte every 0.3 s. (5,000 measured by hand: README, Serve.)"""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    with _serving(tiny_bundle, "--header-timeout-s", "2", "--max-connections", "300") as (port, _proc):
+        slow = []
+        try:
+            for _ in range(600):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+                sock.sendall(f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode())  # never ends
+                slow.append(sock)
+            started = time.monotonic()
+            assert _health(port)["status"] == "ok"
+            health_s = time.monotonic() - started
+            trickle_s = _trickle(port)
+            time.sleep(2.5)  # the last slow heads' deadline
+            closed = sum(1 for sock in slow if _closed(sock))
+        finally:
+            for sock in slow:
+                sock.close()
+    assert health_s < 3  # the issue's bound is 1 s; generous on a loaded 2-core machine
+    assert closed == len(slow) and 1.5 < trickle_s < 6
+
+
+def _trickle(port: int) -> float:
+    """Seconds until the server closes a connection sending one byte of a request head every 0.3 s."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        started = time.monotonic()
+        sock.sendall(b"GET /health HTTP/1.1\r\n")
+        while time.monotonic() - started < 30:
+            try:
+                sock.sendall(b"X")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            time.sleep(0.3)
+        return time.monotonic() - started
+
+
+def _closed(sock: socket.socket) -> bool:
+    """Has the server closed ``sock`` (EOF or reset, nothing else waiting)?"""
+    sock.setblocking(False)
+    try:
+        return sock.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _wait_for(port: int, ready, what: str, timeout: float = 60) -> dict:
+    """Poll /health until ``ready(queue)``; the queue's counters then."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        queue = _health(port)["queue"]
+        if ready(queue):
+            return queue
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}: {queue}")
+
+
+def test_work_whose_client_left_is_not_scored(tiny_bundle, tmp_path):
+    """Low: a client that disconnected kept its job running. With one worker busy on A, B waits in
+    the queue and disconnects: B is dropped and its file never scored. C disconnects while its job
+    runs: it stops between files."""
+    long = write_tone(tmp_path / "long.wav", seconds=120).read_bytes()
+    body_a = _multipart(*[(f"a{i}.wav", long) for i in range(6)])
+    body_b = _multipart(("b.wav", write_tone(tmp_path / "b.wav", seconds=7).read_bytes()))
+    with _serving(tiny_bundle, "--workers", "1", "--queue-size", "2", "--max-request-mb", "64") as (port, proc):
+        with socket.create_connection(("127.0.0.1", port), timeout=120) as a:
+            a.sendall(_head(port, len(body_a), path="/predict?segments=true") + body_a)
+            _wait_for(port, lambda q: q["pending"] == 1, "A to start")
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as b:
+                b.sendall(_head(port, len(body_b)) + body_b)
+                _wait_for(port, lambda q: q["pending"] == 2, "B to be queued")
+            _wait_for(port, lambda q: q["abandoned"] == 1, "B to be dropped")
+            status, answer = _response(a)
+        a_windows = sum(len(record["segments"]) for record in _json(answer))
+        assert status == 200 and _health(port)["queue"]["windows"] == a_windows  # B's 7 windows never scored
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+            c.sendall(_head(port, len(body_a)) + body_a)
+            _wait_for(port, lambda q: q["windows"] > a_windows, "C to start scoring")
+        queue = _wait_for(port, lambda q: q["pending"] == 0, "C to stop")
+        assert a_windows < queue["windows"] < 2 * a_windows
+
+
+def test_a_one_byte_per_second_client_does_not_outlive_the_shutdown_bound(tiny_bundle):
+    """Medium 4: a 1-byte/s client kept the server alive after SIGTERM. Here the body trickles on
+    after SIGTERM and the server still exits soon after --shutdown-timeout-s 2."""
+    with _serving(tiny_bundle, "--shutdown-timeout-s", "2") as (port, proc):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(_head(port, 100_000) + b"--")
+            time.sleep(1)
+            proc.send_signal(signal.SIGTERM)
+            stopped = time.monotonic()
+            while proc.poll() is None and time.monotonic() - stopped < 60:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"x")
+                time.sleep(1)
+            lasted = time.monotonic() - stopped
+    assert proc.returncode is not None and lasted < 2 + 10  # the bound, plus a loaded machine's slack

@@ -88,3 +88,38 @@ def test_close_finishes_accepted_jobs_and_refuses_new_ones():
 def test_bad_sizes_name_the_parameter(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         InferenceQueue(**kwargs)
+
+
+def test_retry_after_follows_recent_job_times_and_the_queue():
+    """Issue 17, Low: Retry-After said 1 s while jobs took 16 s. After jobs of about 3 s, a refusal
+    behind one running job says about 3 s; behind a running and a waiting one, about 6 s."""
+    import time
+
+    work = InferenceQueue(workers=1, queue_size=1)
+    for future in [work.submit(time.sleep, 3.0) for _ in range(2)]:
+        future.result(WAIT_S)
+    assert 3.0 <= work.job_seconds < 4.5  # each job sleeps 3 s; a loaded machine adds a little
+    started, release = threading.Event(), threading.Event()
+    running = work.submit(blocking_job(started, release, 1))
+    assert started.wait(WAIT_S)
+    assert 3 <= work.retry_after_s() <= 5
+    waiting = work.submit(pow, 2, 2)
+    with pytest.raises(QueueFull) as refused:
+        work.submit(pow, 2, 3)
+    assert 6 <= refused.value.retry_after_s <= 9
+    release.set()
+    assert (running.result(WAIT_S), waiting.result(WAIT_S)) == (1, 4)
+    work.close()
+
+
+def test_a_waiting_job_whose_client_left_never_runs():
+    work = InferenceQueue(workers=1, queue_size=1)
+    started, release = threading.Event(), threading.Event()
+    running = work.submit(blocking_job(started, release, 1))
+    assert started.wait(WAIT_S)
+    ran = threading.Event()
+    waiting = work.submit(ran.set)
+    assert work.abandon(waiting) and not work.abandon(running) and work.abandoned == 1
+    release.set()
+    work.close()
+    assert not ran.is_set() and work.pending == 0

@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "instrumentid"
 #: Lowest first; the same picture as docs/design.md.
 LAYERS = (
     ("errors",),
-    ("labels", "fileio"),
+    ("labels", "fileio", "extras"),
     ("audio",),
     ("frontends",),
     ("models",),

@@ -3,12 +3,12 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from instrumentid.inference.predictor import Predictor, find_audio_files
-
 from helpers import shared_data_or_skip, write_tone
+from instrumentid.inference.predictor import Predictor, find_audio_files
 
 ray = pytest.importorskip("ray", reason="the scale extra (ray[data]) is not installed")
 
@@ -62,3 +62,25 @@ def test_ray_engine_through_the_cli_with_resume(corpus, tiny_bundle, tmp_path):
     assert sum("error" in r for r in records) == 1
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert f"0 done, {len(records)} skipped" in again.stderr
+
+
+def test_ray_engine_turns_odd_names_and_unlisted_folders_into_the_local_engines_error_records(cluster, tmp_path,
+                                                                                              tiny_bundle):
+    """Issue 17, Medium 7-8, in the Ray engine: a name that is not UTF-8 and a folder that could not be
+    listed are error records as in the local engine, and the other files are still scored."""
+    import os
+
+    from instrumentid.inference.predictor import UnlistedFolder
+    from instrumentid.inference.ray_engine import predict_files
+
+    good = write_tone(tmp_path / "good.wav")
+    bad = Path(os.fsdecode(os.fsencode(tmp_path) + b"/bad\xff.wav"))
+    bad.write_bytes(good.read_bytes())
+    locked = UnlistedFolder(tmp_path / "lockeddir")
+    locked.reason = "cannot list this folder (Permission denied)"
+    paths = [bad, locked, good]
+    local = {r["file"]: r for r in Predictor.from_bundle(tiny_bundle).predict_files(paths)}
+    remote = {r["file"]: r for r in predict_files(paths, tiny_bundle)}
+    assert set(remote) == set(local) and "scores" in remote[str(good)]
+    for name in set(local) - {str(good)}:
+        assert remote[name] == local[name] and "error" in remote[name]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import chromium_or_skip, shared_data_or_skip
+from helpers import REPO, chromium_or_skip, shared_data_or_skip
 
 from instrumentid.labels import NAMES
 
@@ -192,3 +192,22 @@ def test_timeline_draws_a_records_activity(page, server):
         const at = (t, y) => ctx.getImageData(Math.round((120 + (w - 120) * t) * r), Math.round(y * r), 1, 1).data;
         return [at(0.25, 14)[3], at(0.75, 14)[3], at(0.25, 30)[3]]; }""")
     assert dark[0] == 255 and dark[1] == 0 and dark[2] == 0  # sax active in 0-5 s only; pia never
+
+
+def test_labels_menu_restricts_the_record_and_long_vocabularies_fold(page, server):
+    """The page asks for the IRMAS 11 when told to; a model's other labels fold under 'all N labels'."""
+    from instrumentid.labels import LABELS
+
+    with urllib.request.urlopen(server + "/labels") as response:
+        n_labels = len(json.load(response))
+    example = REPO / "src" / "instrumentid" / "assets" / "example.ogg"
+    page.goto(server + "/")
+    whole = _upload(page, example)
+    card = page.locator(".card").first
+    assert card.locator(".bar").count() == n_labels == len(whole["scores"])
+    shown = card.locator(":scope > .bar").count()  # the bars outside "all N labels"
+    assert shown == max(min(8, n_labels), len(set(whole["present"]) | set(whole["activity"])))
+    page.select_option("#labels", "irmas")
+    irmas = _upload(page, example)
+    assert list(irmas["scores"]) == list(LABELS)
+    assert page.locator(".card").first.locator(".bar").count() == len(LABELS)

@@ -29,3 +29,7 @@ class SynthError(InstrumentIdError):
 
 class ExportError(InstrumentIdError):
     """A model cannot be exported, or the exported graph does not compute what the bundle does."""
+
+
+class MissingExtraError(ConfigError):
+    """An optional dependency is not installed; the message names the pip extra that installs it."""

@@ -54,7 +54,7 @@ def test_feature_variance_ranking():
 def test_classical_train_and_evaluate_commands(tmp_path):
     train = _irmas_train(tmp_path / "train", per_class=8, seed=0)
     test = _irmas_train(tmp_path / "test", per_class=3, seed=1)
-    model = tmp_path / "svm.joblib"
+    model = tmp_path / "svm.npz"
     proc = subprocess.run([str(CLI), "classical", "train", str(train), "--out", str(model)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -76,10 +76,36 @@ def test_load_rejects_other_files(tmp_path):
     from instrumentid.analysis.classical import load_classical
     from instrumentid.errors import DataError
 
-    bogus = tmp_path / "x.joblib"
+    bogus = tmp_path / "x.npz"
     bogus.write_text("not a model")
-    with pytest.raises(DataError, match="x.joblib"):
+    with pytest.raises(DataError, match="x.npz: not an instrumentid classical model"):
         load_classical(bogus)
+    np.savez(bogus.open("wb"), header=np.frombuffer(b'{"format": "instrumentid-classical", "format_version": 2, '
+                                                    b'"labels": ["cel"], "heads": []}', dtype=np.uint8))
+    with pytest.raises(DataError, match="x.npz: damaged classical model"):
+        load_classical(bogus)
+
+
+@pytest.mark.parametrize(("head", "kernel"), [("svm", "rbf"), ("svm", "linear"), ("svm", "poly"), ("svm", "sigmoid"),
+                                              ("logistic", "rbf")])
+def test_a_saved_model_predicts_what_scikit_learn_fitted(tmp_path, head, kernel):
+    """Arrays + JSON hold every kind of head (calibrated SVM, plain SVM with few positives, constant,
+    logistic): the loaded model's probabilities are scikit-learn's."""
+    from instrumentid.analysis import classical_file
+    from instrumentid.analysis.classical import fit_svms, load_classical, predict_proba
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5)) * [1, 10, 0.1, 3, 1] + [0, 5, 0, 0, 100]
+    rows = np.arange(60)
+    Y = np.stack([X[:, 0] > 0, X[:, 1] > 5, rows < 0, (rows == 3) | (rows == 7), rows == 5], axis=1).astype(int)
+    fitted = fit_svms(X, Y, kernel=kernel, head=head)
+    model = {"format": classical_file.FORMAT, "format_version": classical_file.FORMAT_VERSION,
+             "labels": list("abcde"), "models": [classical_file.head_of(m) for m in fitted]}
+    classical_file.save(model, tmp_path / "m.npz")
+    X_test = rng.normal(size=(20, 5)) * [1, 10, 0.1, 3, 1] + [0, 5, 0, 0, 100]
+    expected = np.stack([m.predict_proba(X_test)[:, 1] for m in fitted], axis=1)
+    np.testing.assert_allclose(predict_proba(load_classical(tmp_path / "m.npz")["models"], X_test), expected,
+                               rtol=0, atol=1e-12)
 
 
 def test_stacking_appends_a_bundles_embedding_and_checks_it(tmp_path):
@@ -93,13 +119,13 @@ def test_stacking_appends_a_bundles_embedding_and_checks_it(tmp_path):
     bundle = save_bundle(tiny_bundle_dict(), tmp_path / "backbone.iid")
     train = _irmas_train(tmp_path / "train", per_class=6, seed=0)
     test = _irmas_train(tmp_path / "test", per_class=3, seed=1)
-    model = train_classical(train, tmp_path / "stack.joblib", embedding_model=bundle, head="logistic")
+    model = train_classical(train, tmp_path / "stack.npz", embedding_model=bundle, head="logistic")
     assert len(model["feature_names"]) == len(feature_names()) + 2 * 8  # the tiny CNN embeds into 16 numbers
     assert model["feature_names"][-1] == "embedding15" and model["embedding_checksum"]
-    metrics = evaluate_classical(test, tmp_path / "stack.joblib", tmp_path / "report", plots=False)
+    metrics = evaluate_classical(test, tmp_path / "stack.npz", tmp_path / "report", plots=False)
     assert metrics["model_name"] == "classical-logistic-stacked" and metrics["file"]["f1_micro"] > 0.8
     changed = tiny_bundle_dict(seed=5)
     changed["state_dict"] = {k: v + 0.1 if v.is_floating_point() else v for k, v in changed["state_dict"].items()}
     save_bundle(changed, bundle)
     with pytest.raises(DataError, match="changed since the stacked model was trained"):
-        evaluate_classical(test, tmp_path / "stack.joblib", tmp_path / "report2", plots=False)
+        evaluate_classical(test, tmp_path / "stack.npz", tmp_path / "report2", plots=False)

@@ -4,9 +4,9 @@ Each label gets its own ``StandardScaler → SVC(class_weight="balanced")`` pipe
 cross-validated sigmoid (Platt) calibration of its probabilities (binary relevance:
 multi-label as 11 independent yes/no problems), or with ``head="logistic"`` a balanced
 logistic regression. A label with a single class in the training data gets a constant
-predictor. The model is saved with joblib (a pickle: load only files you trust -- unlike
-model bundles, which never hold code) and evaluated through :mod:`instrumentid.evaluation`,
-so its report matches ``evaluate``'s.
+predictor. The model is saved as arrays and JSON (:mod:`~instrumentid.analysis.classical_file`:
+loading one cannot run code; old joblib pickles are refused) and evaluated through
+:mod:`instrumentid.evaluation`, so its report matches ``evaluate``'s.
 
 **Stacking** (``embedding_model=BUNDLE``): each file's vector is the hand-made features
 followed by the bundle's embedding (``model.embed`` averaged over the file's windows, as
@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from instrumentid.analysis import classical_file
 from instrumentid.errors import DataError
 from instrumentid.labels import LABELS
 
-FORMAT = "instrumentid-classical"
-FORMAT_VERSION = 1
 HEADS = ("svm", "logistic")
 
 
@@ -145,17 +144,15 @@ def train_classical(
     progress: bool = False,
 ) -> dict:
     """Extract features of a labelled dataset (stacked with ``embedding_model``'s embedding when
-    given), fit one head per label, save the model to ``out`` (joblib).
+    given), fit one head per label, save the model to ``out`` (:func:`classical_file.save`).
 
     Returns
     -------
     dict
         The saved model: ``format``, ``labels``, ``feature_names``, ``sample_rate``, ``head``,
         ``embedding_model``, ``embedding_checksum``, ``models``, ``thresholds``,
-        ``feature_variance``, ``metadata``.
+        ``feature_variance``, ``metadata``; ``models`` are :class:`~classical_file.Head`\\ s.
     """
-    import joblib
-
     from instrumentid.analysis.classical_features import SAMPLE_RATE, feature_variance
     from instrumentid.data.datasets import label_matrix, load_examples
 
@@ -167,36 +164,23 @@ def train_classical(
         raise DataError(f"{data}: no file could be read (first error: {errors[0]['error'] if errors else '-'})")
     Y = label_matrix(kept, LABELS)
     model = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "labels": list(LABELS), "feature_names": names,
+        "format": classical_file.FORMAT, "format_version": classical_file.FORMAT_VERSION, "labels": list(LABELS), "feature_names": names,
         "sample_rate": SAMPLE_RATE, "head": head,
         "embedding_model": str(embedding_model) if embedding_model else None,
         "embedding_checksum": bundle.get("checksum") if bundle else None,
-        "models": fit_svms(X, Y, C=C, kernel=kernel, seed=seed, head=head),
+        "models": [classical_file.head_of(m) for m in fit_svms(X, Y, C=C, kernel=kernel, seed=seed, head=head)],
         "thresholds": [0.5] * len(LABELS), "feature_variance": feature_variance(X, names),
         "metadata": {"data": str(data), "n_files": len(kept), "errors": errors, "C": C, "kernel": kernel,
                      "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                      "support": dict(zip(LABELS, map(int, Y.sum(axis=0))))},
     }
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, out)
+    classical_file.save(model, out)
     return model
 
 
 def load_classical(path: str | os.PathLike) -> dict:
-    """Load a model saved by :func:`train_classical` (joblib/pickle: only trusted files)."""
-    import joblib
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: classical model not found")
-    try:
-        model = joblib.load(path)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
-        raise DataError(f"{path}: not a readable classical model ({type(exc).__name__}: {exc})") from None
-    if not isinstance(model, dict) or model.get("format") != FORMAT:
-        raise DataError(f"{path}: not an instrumentid classical model (made by 'instrumentid classical train')")
-    return model
+    """Load a model saved by :func:`train_classical`; a pickle (joblib) file is refused unread."""
+    return classical_file.load(path)
 
 
 def evaluate_classical(data, model_path, out, *, labels_file=None, plots: bool = True,

@@ -15,6 +15,7 @@ import sys
 
 from instrumentid import __version__
 from instrumentid.errors import InstrumentIdError
+from instrumentid.extras import missing
 
 #: command name -> (module, one-line help). Order is the order shown by ``--help``.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -54,8 +55,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ``--help``), so running one command never imports the others' dependencies."""
     parser = argparse.ArgumentParser(
         prog="instrumentid",
-        description="Which musical instruments play in a recording (IRMAS labels: "
-        "cel cla flu gac gel org pia sax tru vio voi).",
+        description="Which musical instruments play in a recording, and when: the IRMAS labels "
+        "(cel cla flu gac gel org pia sax tru vio voi) and an extended vocabulary of 22 more "
+        "(bas dbl dru mal syn epi hpd hrp bjo man uke sit acc hmc tbn hrn tba obo bsn bgp tab stp).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -73,15 +75,16 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(only=command if command in COMMANDS else None)
-    args = parser.parse_args(argv)
-    if not getattr(args, "_module", None):
-        parser.print_help()
-        return 0
     try:
-        return int(importlib.import_module(args._module).run(args) or 0)
+        return _run(argv, command if command in COMMANDS else None)
     except InstrumentIdError as exc:
-        print(f"instrumentid {args.command}: error: {exc}", file=sys.stderr)
+        print(f"instrumentid {command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # an optional extra is not installed: say which one, in one line
+        error = missing(exc, f"'{command}'")
+        if error is None:
+            raise
+        print(f"instrumentid {command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -89,6 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _run(argv: list[str], command: str | None) -> int:
+    """Parse ``argv`` (configuring only ``command``'s sub-parser) and run the command."""
+    parser = build_parser(only=command)
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 0
+    return int(importlib.import_module(args._module).run(args) or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

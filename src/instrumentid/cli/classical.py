@@ -8,9 +8,9 @@ from instrumentid.cli import options
 
 EXAMPLES = """\
 examples:
-  instrumentid classical train data/IRMAS-TrainingData --out svm.joblib
-  instrumentid classical evaluate data/IRMAS-TestingData --model svm.joblib --out svm-report/
-  instrumentid classical train train.csv --embedding-model cnn.iid --head logistic --out stack.joblib  # stacking
+  instrumentid classical train data/IRMAS-TrainingData --out svm.npz
+  instrumentid classical evaluate data/IRMAS-TestingData --model svm.npz --out svm-report/
+  instrumentid classical train train.csv --embedding-model cnn.iid --head logistic --out stack.npz  # stacking
 """
 
 
@@ -19,7 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="<action>", required=True)
     train = sub.add_parser("train", help="extract features and fit one SVM (or logistic head) per instrument")
     options.add_dataset(train)
-    train.add_argument("--out", required=True, help="model file to write (joblib)")
+    train.add_argument("--out", required=True, help="model file to write (.npz: arrays and JSON)")
     train.add_argument("--C", type=float, default=1.0, help="SVM regularisation C (1.0)")
     train.add_argument("--kernel", choices=("rbf", "linear", "poly", "sigmoid"), default="rbf", help="SVM kernel")
     train.add_argument("--head", choices=("svm", "logistic"), default="svm", help="one per label: calibrated SVM "

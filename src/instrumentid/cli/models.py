@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from instrumentid.extras import missing
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("examples:\n  instrumentid predict song.wav --model fast\n"
@@ -12,7 +14,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from instrumentid.inference.shipped import BUNDLED, bundled_path, resolve
-    from instrumentid.models import available
 
     print("bundled models (predict --model NAME):")
     width = max(len(name) for name in BUNDLED)
@@ -23,6 +24,14 @@ def run(args: argparse.Namespace) -> int:
         via = f"; runs {runs.name} in onnxruntime" if runs != path else ""
         print(f"  {name:<{width}}  {description} [{size}{via}]")
     print("\narchitectures (train --model NAME):")
+    try:
+        from instrumentid.models import available
+    except ModuleNotFoundError as exc:  # the slim install: training is an extra
+        error = missing(exc, "training")
+        if error is None:
+            raise
+        print(f"  ({error})")
+        return 0
     entries = available()
     width = max(len(name) for name in entries)
     for name, entry in sorted(entries.items()):

@@ -64,7 +64,11 @@ def _add_hardening(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--read-timeout-s", type=float, default=30.0,
                         help="longest wait for the next piece of a request body: 408 after it (default: 30)")
     parser.add_argument("--max-connections", type=_positive_int, default=1000,
-                        help="open connections and requests at most; more get 503 (default: 1000)")
+                        help="open connections at most; one more closes the one that has waited longest for "
+                             "its request head (default: 1000)")
+    parser.add_argument("--header-timeout-s", type=float, default=10.0,
+                        help="a connection that has not sent a whole request head this long after it opened "
+                             "(or after its last response) is closed (default: 10)")
     parser.add_argument("--keep-alive-s", type=float, default=5.0,
                         help="idle keep-alive connections are closed after this (default: 5)")
     parser.add_argument("--shutdown-timeout-s", type=float, default=30.0,
@@ -80,21 +84,32 @@ def _allowed_hosts(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        import uvicorn
+    from instrumentid.extras import need
 
-        from instrumentid.serve import Limits, create_app
-    except ImportError as exc:
-        from instrumentid.errors import ConfigError
-
-        raise ConfigError(f"the server needs the 'serve' extra: pip install 'instrumentid[serve]' ({exc.name} missing)") from None
+    uvicorn = need("uvicorn", "the server")
+    need("fastapi", "the server")
     from instrumentid.inference.predictor import Predictor
+    from instrumentid.serve import Limits, create_app
+    from instrumentid.serve.connections import guarded_protocol
 
     limits = Limits(max_upload_mb=args.max_upload_mb, max_duration_s=args.max_duration_s, max_files=args.max_files,
                     max_request_mb=args.max_request_mb, read_timeout_s=args.read_timeout_s)
     app = create_app(Predictor.from_bundle(args.model), limits, workers=args.workers, queue_size=args.queue_size,
                      allowed_hosts=_allowed_hosts(args), cors_origins=tuple(args.cors_origin))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", limit_concurrency=args.max_connections,
+    _raise_file_limit(args.max_connections)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info",
+                http=guarded_protocol(header_timeout_s=args.header_timeout_s, max_connections=args.max_connections),
                 timeout_keep_alive=args.keep_alive_s, timeout_graceful_shutdown=args.shutdown_timeout_s,
                 h11_max_incomplete_event_size=64 * 1024)
     return 0
+
+
+def _raise_file_limit(max_connections: int) -> None:
+    """Let the process hold ``max_connections`` sockets plus its own files (within the hard limit):
+    past the soft limit, accepting fails and the server stops answering for a while."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_connections + 256
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))

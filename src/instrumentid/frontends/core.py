@@ -216,8 +216,9 @@ class Normalize(nn.Module):
 
     def __init__(self, mean: float | Sequence[float] = 0.0, std: float | Sequence[float] = 1.0) -> None:
         super().__init__()
-        mean_t = torch.as_tensor(mean, dtype=torch.float32)
-        std_t = torch.as_tensor(std, dtype=torch.float32)
+        # on the CPU even under torch.device("meta") (inference.bundle.check_declared_sizes): the check below reads them
+        mean_t = torch.as_tensor(mean, dtype=torch.float32, device="cpu")
+        std_t = torch.as_tensor(std, dtype=torch.float32, device="cpu")
         if mean_t.shape != std_t.shape or mean_t.dim() > 1:
             raise ConfigError(f"normalisation mean and std must be two numbers or two lists of one length, "
                               f"got {mean!r} and {std!r}")

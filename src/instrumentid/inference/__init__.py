@@ -3,7 +3,8 @@
 - :mod:`~instrumentid.inference.contract` — how a model reads audio (the typed bundle description)
 - :mod:`~instrumentid.inference.bundle` — the bundle file format; :mod:`~instrumentid.inference.shipped`
   — the models shipped inside the package, by name
-- :mod:`~instrumentid.inference.runtimes` — PyTorch for bundles, onnxruntime for exported graphs
+- :mod:`~instrumentid.inference.runtimes` — onnxruntime for exported graphs (every bundled name by
+  default), PyTorch for bundles
 - :mod:`~instrumentid.inference.predictor` — the one predictor (``Predictor``), torch-free
 - :mod:`~instrumentid.inference.windows`, :mod:`~instrumentid.inference.decision` — windowing and
   aggregation; the presence rule and threshold ranges

@@ -208,7 +208,7 @@ def not_a_bundle(path: Path) -> str:
     if suffix == ".onnx":
         return (f"{path}: an exported ONNX graph, which only onnxruntime runs; predict with it, or give the PyTorch "
                 f"bundle (.iid) it was exported from")
-    if suffix == ".joblib":
+    if suffix in (".npz", ".joblib"):
         return (f"{path}: a classical (SVM) model, not a bundle; use it with 'instrumentid classical evaluate "
                 f"--model {path}', or give a bundle (.iid) or a bundled name ({', '.join(BUNDLED)})")
     return (f"{path}: not a model bundle (not an .iid written by 'instrumentid train', or damaged); give a bundle "
@@ -242,14 +242,39 @@ def read_bundle(path: Path) -> dict:
     return bundle
 
 
+#: Elements a model may hold beyond its stored weights (non-persistent buffers, e.g. a window),
+#: checked before it is built: 16 M, 64 MB of float32.
+MAX_UNSTORED_ELEMENTS = 1 << 24
+
+
 def build_model(bundle: Mapping) -> nn.Module:
-    """Rebuild the bundle's model through the registry and load its weights (eval mode)."""
+    """Rebuild the bundle's model through the registry and load its weights (eval mode), after
+    :func:`check_declared_sizes`."""
     from instrumentid.models import build
 
     spec = bundle["model"]
+    check_declared_sizes(bundle)
     model = build(spec["name"], **spec.get("params", {}))
-    try:
-        model.load_state_dict(bundle["state_dict"])
-    except RuntimeError as exc:
-        raise BundleError(f"bundle weights do not fit model {spec['name']!r}: {str(exc).splitlines()[0]}") from None
+    model.load_state_dict(bundle["state_dict"])  # the names and shapes were checked
     return model.eval()
+
+
+def check_declared_sizes(bundle: Mapping) -> None:
+    """Refuse a bundle whose model, as its parameters declare it, is not the size of its weights,
+    before anything is allocated: the model is first built on torch's ``meta`` device (shapes, no
+    memory), so ``widths: [100000, ...]`` or ``n_labels: 10**9`` cost nothing to find."""
+    import torch
+
+    from instrumentid.models import build
+
+    spec = bundle["model"]
+    with torch.device("meta"):
+        shell = build(spec["name"], **spec.get("params", {}))
+    declared = {name: tuple(tensor.shape) for name, tensor in shell.state_dict().items()}
+    stored = {name: tuple(tensor.shape) for name, tensor in bundle["state_dict"].items()}
+    unstored = sum(buffer.numel() for name, buffer in shell.named_buffers() if name not in declared)
+    if declared != stored or unstored > MAX_UNSTORED_ELEMENTS:
+        n_declared = sum(tensor.numel() for tensor in shell.state_dict().values()) + unstored
+        n_stored = sum(tensor.numel() for tensor in bundle["state_dict"].values())
+        raise BundleError(f"bundle declares a {spec['name']!r} model of {n_declared:,} numbers, but its weights "
+                          f"hold {n_stored:,} in other shapes; refusing to build it (damaged or crafted file)")

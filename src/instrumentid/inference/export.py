@@ -13,8 +13,11 @@ The graph's contract (:mod:`instrumentid.inference.runtimes` reads it):
 
 The front-end is inside the graph: its STFT is Gather and two MatMuls (a four-step DFT,
 :func:`instrumentid.frontends.dsp.stft_power`; ONNX's ``STFT`` operator of opset 17 only above
-``MATMUL_DFT_MAX`` points), so the graph needs only decoded, resampled mono audio. After writing,
-the graph is checked against PyTorch on noise windows when onnxruntime is installed.
+``MATMUL_DFT_MAX`` points), and so is the per-window level of front-ends with ``level_dbfs``, so
+any ONNX runtime needs only decoded, resampled mono audio. Weights that float16 holds exactly
+(every weight of a ``half`` bundle) are stored as float16 and cast to float32 when the session
+loads: half the file, the same scores, float32 compute. After writing, the graph is checked
+against PyTorch on test windows (loud, quiet, silent).
 """
 
 from __future__ import annotations
@@ -29,14 +32,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from instrumentid.inference.bundle import header, load_bundle
-from instrumentid.errors import ConfigError, ExportError
+from instrumentid.errors import ExportError
+from instrumentid.extras import need
 from instrumentid.fileio import atomic_path
+from instrumentid.inference.bundle import header, load_bundle
 from instrumentid.inference.runtimes import ONNX_INPUT, ONNX_METADATA_KEY, ONNX_OUTPUT, OnnxRuntime, TorchRuntime
 
 OPSET = 17  # the first opset with STFT (used above MATMUL_DFT_MAX points)
 #: Largest |torch − onnxruntime| score difference the export accepts.
-PARITY_TOLERANCE = 1e-3
+PARITY_TOLERANCE = 1e-4
+#: Initialisers smaller than this stay float32 (a Cast node would cost more than it saves).
+HALF_MIN_ELEMENTS = 1024
 
 
 class ScoringGraph(nn.Module):
@@ -54,12 +60,9 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *, chec
     """Export a bundle (path, bundled name, or None for the default) to an ONNX file.
 
     Returns a report: ``{"path", "bytes", "variable_length", "max_abs_diff"}`` (the last is
-    None when onnxruntime is not installed or ``check=False``).
+    None when ``check=False``).
     """
-    try:
-        import onnx
-    except ImportError:
-        raise ConfigError("exporting to ONNX needs the onnx package (pip install 'instrumentid[onnx]')") from None
+    onnx = need("onnx", "exporting to ONNX")
     bundle = load_bundle(model)
     runtime = TorchRuntime(bundle)
     about = runtime.info
@@ -78,6 +81,7 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *, chec
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ExportError(f"model {about.model_name!r} cannot be exported to ONNX: {reason[:300]}") from None
     proto = onnx.load_from_string(buffer.getvalue())
+    store_exact_halves(proto)
     meta = {**header(bundle), "variable_length": variable_length,
             "exported_from": {"checksum": bundle.get("checksum"), "torch": torch.__version__.split("+")[0],
                               "opset": OPSET}}
@@ -87,7 +91,7 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *, chec
         onnx.save(proto, str(tmp))
     report = {"path": str(out), "bytes": out.stat().st_size, "variable_length": variable_length,
               "max_abs_diff": None}
-    if check and _has_onnxruntime():
+    if check:
         report["max_abs_diff"] = parity(runtime, OnnxRuntime(out), window)
         if report["max_abs_diff"] > PARITY_TOLERANCE:
             out.unlink()
@@ -96,22 +100,40 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *, chec
     return report
 
 
+def store_exact_halves(proto) -> int:
+    """Store each large float32 initialiser that float16 represents exactly as float16, cast back
+    to float32 by a node ahead of the graph (onnxruntime folds it at load). Lossless by
+    construction; returns how many initialisers were converted."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph, kept, casts = proto.graph, [], []
+    for tensor in graph.initializer:
+        values = numpy_helper.to_array(tensor)
+        half = values.astype(np.float16)
+        if (values.dtype != np.float32 or values.size < HALF_MIN_ELEMENTS
+                or not np.array_equal(half.astype(np.float32), values)):
+            kept.append(tensor)
+            continue
+        kept.append(numpy_helper.from_array(half, f"{tensor.name}.f16"))
+        casts.append(helper.make_node("Cast", [f"{tensor.name}.f16"], [tensor.name], to=TensorProto.FLOAT))
+    nodes = casts + list(graph.node)
+    del graph.initializer[:], graph.node[:]
+    graph.initializer.extend(kept)
+    graph.node.extend(nodes)
+    return len(casts)
+
+
 def parity(reference: TorchRuntime, candidate: OnnxRuntime, window: int, *, seed: int = 0) -> float:
-    """Largest score difference of two runtimes on noise and tone windows (and short ones when
-    the model takes any length)."""
+    """Largest score difference of two runtimes on noise and tone windows, a quiet one, a silent
+    one (front-ends that level each window scale these most), and short ones when the model
+    takes any length."""
     rng = np.random.default_rng(seed)
     t = np.arange(window) / reference.info.sample_rate
     batch = np.stack([0.1 * rng.standard_normal(window), 0.5 * np.sin(2 * np.pi * 440 * t),
-                      0.3 * np.sign(np.sin(2 * np.pi * 220 * t))]).astype(np.float32)
+                      0.3 * np.sign(np.sin(2 * np.pi * 220 * t)), 3e-4 * np.sin(2 * np.pi * 1000 * t),
+                      np.zeros(window)]).astype(np.float32)
     inputs = [batch]
     if reference.info.framing.variable_length:
         inputs += [batch[:, : window // 3], batch[:1, : max(window // 9, 1)]]
     return max(float(np.abs(reference(x) - candidate(x)).max()) for x in inputs)
 
-
-def _has_onnxruntime() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True

@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid import audio
+from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
 from instrumentid.inference import schema
 from instrumentid.inference.contract import BundleInfo, Framing, SignalLevel, score_batches
-from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
-from instrumentid.inference.runtimes import OnnxRuntime, TorchRuntime, open_runtime
 from instrumentid.inference.decision import check_threshold
-from instrumentid.inference.windows import activity, aggregate, audible
+from instrumentid.inference.runtimes import OnnxRuntime, TorchRuntime, open_runtime
+from instrumentid.inference.windows import aggregate, audible
+
 
 class UnlistedFolder(type(Path())):
     """A folder :func:`iter_audio_files` could not list; :meth:`Predictor.predict_files` turns it
@@ -78,6 +79,16 @@ def _is_dir(entry: os.DirEntry) -> bool:
 def printable_name(path: str | os.PathLike) -> str:
     """``path`` as text that can be printed and encoded: bytes that are not UTF-8 as ``\\xNN``."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def check_path(path: str | os.PathLike) -> None:
+    """Raise :class:`AudioError` naming ``path`` when no engine can read it: a folder that could not
+    be listed (:class:`UnlistedFolder`) or a name that is not UTF-8 (records hold text)."""
+    name = printable_name(path)
+    if isinstance(path, UnlistedFolder):
+        raise AudioError(f"{name}: {path.reason}")
+    if name != str(path):
+        raise AudioError(f"{name}: the file name is not valid UTF-8; rename the file")
 
 
 def find_audio_files(paths: Sequence[str | os.PathLike], *, recursive: bool = False) -> list[Path]:
@@ -214,7 +225,7 @@ class Predictor:
             segment_list = [schema.make_segment(s, min(s + self.window_s, duration_s), codes, sc, thresholds,
                                                 abstain=abstain or not on)
                             for s, sc, on in zip(starts, scores, keep)]
-        active = {} if abstain else activity(starts, scores, thresholds, window_s=self.window_s,
+        active = {} if abstain else schema.activity(starts, scores, thresholds, window_s=self.window_s,
                                              duration_s=duration_s, labels=codes, keep=keep)
         return schema.make_record(name, duration_s, codes, file_scores, thresholds, activity=active,
                                   segments=segment_list, warnings=warnings, abstain=abstain)
@@ -276,10 +287,7 @@ class Predictor:
         for path in paths:
             name = printable_name(path)
             try:
-                if isinstance(path, UnlistedFolder):
-                    raise AudioError(f"{name}: {path.reason}")
-                if name != str(path):
-                    raise AudioError(f"{name}: the file name is not valid UTF-8; rename the file")
+                check_path(path)
                 yield self.predict_file(path, **kwargs)
             except InstrumentIdError as exc:  # a model failure's message does not name the file: prefix it
                 yield schema.error_record(name, str(exc) if str(exc).startswith(name) else f"{name}: {exc}")

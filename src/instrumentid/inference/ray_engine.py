@@ -28,19 +28,16 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
+from instrumentid.extras import need
 from instrumentid.inference import schema
-from instrumentid.errors import ConfigError, InstrumentIdError
 from instrumentid.inference.contract import Framing, SignalLevel, score_batches
-from instrumentid.inference.predictor import Predictor
+from instrumentid.inference.predictor import Predictor, check_path, printable_name
 from instrumentid.inference.runtimes import OnnxRuntime
 
 
 def _ray():
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("the Ray engine needs the 'scale' extra: pip install 'instrumentid[scale]'") from None
-    return ray
+    return need("ray", "the Ray engine")
 
 
 def decode_row(row: dict, framing: Framing) -> dict:
@@ -112,7 +109,14 @@ def predict_files(
     if local.runtime.path is None:
         raise ConfigError("the Ray engine needs a model loaded from a file (its actors load it again)")
     local.label_columns(labels)  # and the label subset
-    items = [{"path": str(p)} for p in paths]
+    items = []
+    for path in paths:
+        try:
+            check_path(path)  # as the local engine: unlisted folders and non-UTF-8 names are error records
+        except AudioError as exc:
+            yield schema.error_record(printable_name(path), str(exc))
+            continue
+        items.append({"path": str(path)})
     if not items:
         return
     if not ray.is_initialized():

@@ -1,12 +1,13 @@
 """Runtimes: what turns a batch of waveform windows ``(n, samples)`` into label scores ``(n, labels)``.
 
-:class:`TorchRuntime` runs a bundle (``.iid``) in PyTorch: any model, and the only runtime that
-exposes the network itself (Grad-CAM, embeddings). :class:`OnnxRuntime` runs a graph written
-by ``instrumentid export`` (front-end included) in onnxruntime, without importing torch — the
-lighter process start for batch jobs. Both expose the bundle's :func:`~instrumentid.inference.bundle.header`
-as ``bundle`` and its :class:`~instrumentid.inference.contract.BundleInfo` as ``info`` (built once,
-when the model is opened), so :class:`~instrumentid.inference.predictor.Predictor` treats them alike;
-``path`` is the resolved file (None for a bundle given as a dict).
+:class:`OnnxRuntime` runs a graph written by ``instrumentid export`` (front-end included) in
+onnxruntime, a core dependency, without importing torch: every bundled model runs this way by
+default. :class:`TorchRuntime` runs a bundle (``.iid``) in PyTorch (the ``train`` extra): any
+model, and the only runtime that exposes the network itself (Grad-CAM, embeddings). Both expose
+the bundle's :func:`~instrumentid.inference.bundle.header` as ``bundle`` and its
+:class:`~instrumentid.inference.contract.BundleInfo` as ``info`` (built once, when the model is
+opened), so :class:`~instrumentid.inference.predictor.Predictor` treats them alike; ``path`` is
+the resolved file (None for a bundle given as a dict).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from instrumentid.errors import BundleError, ConfigError
+from instrumentid.extras import need
 from instrumentid.inference.contract import BundleInfo, takes_any_length
 from instrumentid.inference.shipped import resolve
-from instrumentid.errors import BundleError, ConfigError
 
 if TYPE_CHECKING:
     import torch
@@ -41,8 +43,8 @@ class TorchRuntime:
     def __init__(self, bundle: Mapping, device: str | torch.device = "cpu", *, path: Path | None = None) -> None:
         import torch
 
-        from instrumentid.inference.bundle import build_model
         from instrumentid.frontends.core import build_frontend
+        from instrumentid.inference.bundle import build_model
 
         self.bundle = bundle
         self.device = torch.device(device)
@@ -80,16 +82,13 @@ class OnnxRuntime:
     batch_size = 8
 
     def __init__(self, path: str | os.PathLike, *, threads: int | None = None) -> None:
+        import onnxruntime
+
         from instrumentid.inference.bundle import validate
 
         path = Path(path)
         if not path.is_file():
             raise BundleError(f"{path}: ONNX model not found")
-        try:
-            import onnxruntime
-        except ImportError:
-            raise ConfigError(f"{path}: running an ONNX model needs onnxruntime "
-                              "(pip install onnxruntime)") from None
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only: no shape-inference chatter on stderr
         # one core is left to the decoder thread that runs beside scoring (measured on 2 cores:
@@ -127,8 +126,8 @@ def open_runtime(model: str | os.PathLike | None = None, runtime: str = "auto", 
                  device: str = "cpu", threads: int | None = None) -> TorchRuntime | OnnxRuntime:
     """A bundle path, an ``.onnx`` graph or a bundled name → its runtime.
 
-    ``auto`` picks onnxruntime for ``.onnx`` files and torch for bundles; asking for the other
-    one is an error that says how to convert.
+    ``auto`` picks onnxruntime for ``.onnx`` files and bundled names and torch for bundle files;
+    asking for the other one is an error that says how to convert.
     """
     if runtime not in RUNTIMES:
         raise ConfigError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
@@ -141,6 +140,7 @@ def open_runtime(model: str | os.PathLike | None = None, runtime: str = "auto", 
     if runtime == "onnxruntime":
         raise ConfigError(f"{path}: a torch bundle; to run it on onnxruntime, convert it first: "
                           f"instrumentid export {path} --out model.onnx")
+    need("torch", "the torch runtime")
     from instrumentid.inference.bundle import read_bundle
 
     return TorchRuntime(read_bundle(path), device=device, path=path)

@@ -12,7 +12,7 @@ One record per audio file, the same for the CLI, the Python API and the server::
                                                        # empty), short (under one window)
 
 ``activity`` holds, for every label whose window scores reach its threshold somewhere, the
-contiguous runs of such windows as ``[start_s, end_s]`` pairs (:func:`instrumentid.inference.windows.activity`;
+contiguous runs of such windows as ``[start_s, end_s]`` pairs (:func:`activity`;
 windows below the noise floor never count); it is ``{}`` when nothing plays. A label can be
 active in a few windows without being ``present`` for the whole file.
 
@@ -46,6 +46,28 @@ def scores_dict(labels: Sequence[str], scores: Sequence[float] | np.ndarray) -> 
 def present_labels(labels: Sequence[str], scores, thresholds) -> list[str]:
     """The codes whose score reaches their threshold (:func:`instrumentid.inference.decision.is_present`), in label order."""
     return [code for code, present in zip(labels, is_present(scores, thresholds)) if present]
+
+
+def activity(starts_s: np.ndarray, window_scores: np.ndarray, thresholds, *, window_s: float, duration_s: float,
+             labels, keep: np.ndarray | None = None) -> dict[str, list[list[float]]]:
+    """When each label plays: ``{code: [[start_s, end_s], ...]}``, the contiguous runs of windows
+    whose score reaches the label's threshold (overlapping or touching windows merge); silent
+    windows (``keep`` False) never count. Labels that never reach it are left out."""
+    on = is_present(window_scores, thresholds)
+    if keep is not None:
+        on &= np.asarray(keep, dtype=bool)[:, None]
+    found: dict[str, list[list[float]]] = {}
+    for j, code in enumerate(labels):
+        runs: list[list[float]] = []
+        for start in np.asarray(starts_s, dtype=np.float64)[on[:, j]]:
+            end = min(start + window_s, duration_s)
+            if runs and start <= runs[-1][1] + 1e-6:
+                runs[-1][1] = max(runs[-1][1], end)
+            else:
+                runs.append([start, end])
+        if runs:
+            found[code] = [[round(a, 3), round(b, 3)] for a, b in runs]
+    return found
 
 
 def make_record(

@@ -16,9 +16,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from instrumentid.inference import schema
 from instrumentid.errors import ConfigError
+from instrumentid.extras import need
 from instrumentid.fileio import atomic_path, is_special_output
+from instrumentid.inference import schema
 
 
 def source_stat(path: str | os.PathLike) -> dict:
@@ -147,10 +148,7 @@ class ParquetShards:
     so memory holds at most one shard. Needs pyarrow (the ``scale`` extra)."""
 
     def __init__(self, folder: str | os.PathLike, labels, *, rows_per_shard: int = 10_000) -> None:
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise ConfigError("Parquet output needs pyarrow: pip install 'instrumentid[scale]'") from None
+        need("pyarrow", "Parquet output")
         self.folder = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():
             raise ConfigError(f"{self.folder}: Parquet shards go into a folder; this is a file")

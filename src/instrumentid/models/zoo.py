@@ -28,15 +28,9 @@ import torch
 from torch import nn
 
 from instrumentid.errors import ConfigError
+from instrumentid.extras import need
 from instrumentid.models.adapters import attach_adapters
 from instrumentid.models.registry import register
-
-
-def _import(module: str):
-    try:
-        return __import__(module)
-    except ImportError as exc:
-        raise ConfigError(f"this model needs {module}: pip install 'instrumentid[zoo]' ({exc})") from None
 
 
 class _Head(nn.Module):
@@ -54,7 +48,7 @@ class TimmClassifier(nn.Module):
     def __init__(self, n_labels: int = 11, backbone: str = "efficientnet_b0", pretrained: str | None = None,
                  dropout: float = 0.2) -> None:
         super().__init__()
-        timm = _import("timm")
+        timm = need("timm", "this model")
         kwargs = {"pretrained_cfg_overlay": {"file": pretrained}} if pretrained else {}
         self.backbone = timm.create_model(backbone, pretrained=bool(pretrained), in_chans=1, num_classes=0, **kwargs)
         self.embedding_dim = self.backbone.num_features
@@ -101,7 +95,7 @@ class ASTClassifier(_TransformerClassifier):
                  pretrained: str | None = None, dropout: float = 0.1, backbone_config: dict | None = None,
                  adapter: str | None = None, adapter_size: int = 64, lora_rank: int = 8, lora_alpha: float = 16.0) -> None:
         super().__init__()
-        transformers = _import("transformers")
+        transformers = need("transformers", "this model")
         defaults = dict(hidden_size=hidden_size, num_hidden_layers=num_layers, num_attention_heads=num_heads,
                         intermediate_size=intermediate_size, num_mel_bins=n_mels, max_length=n_frames,
                         frequency_stride=patch_stride, time_stride=patch_stride)
@@ -127,7 +121,7 @@ class Wav2Vec2Classifier(_TransformerClassifier):
                  pretrained: str | None = None, dropout: float = 0.1, backbone_config: dict | None = None,
                  adapter: str | None = None, adapter_size: int = 64, lora_rank: int = 8, lora_alpha: float = 16.0) -> None:
         super().__init__()
-        transformers = _import("transformers")
+        transformers = need("transformers", "this model")
         if adapter and feature_extractor_only:
             raise ConfigError("wav2vec2: adapters live in the transformer layers, which feature_extractor_only skips")
         defaults = dict(hidden_size=hidden_size, num_hidden_layers=num_layers, num_attention_heads=num_heads,

@@ -5,8 +5,9 @@ returns exactly the records ``instrumentid predict --format json`` prints. Infer
 the event loop: each ``POST /predict`` is one job of an :class:`InferenceQueue` (a few worker
 threads, a bounded number of waiting requests; when it is full the answer is 503 with a
 ``Retry-After`` header), and the workers' windows are scored together, in batches across
-requests, by the one model thread of a :class:`WindowBatcher`. Shutting down (the app's
-lifespan) finishes the accepted requests first.
+requests, by the one model thread of a :class:`WindowBatcher`. A request whose client
+disconnects is not scored: dropped if still queued, stopped before its next file if running.
+Shutting down (the app's lifespan) finishes the accepted requests first.
 Uploads are streamed to a temporary file with a size cap (413 past it); audio longer than the
 duration cap or that cannot be decoded gives an error record naming the file (422 when every
 file of a request fails), never a 500. ``/docs`` is Swagger UI from local files (no CDN).
@@ -20,13 +21,15 @@ import math
 import os
 import re
 import tempfile
+import threading
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import anyio
-from fastapi import FastAPI, File, HTTPException, Query, UploadFile
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -132,6 +135,7 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
 
     @app.post("/predict", responses=PREDICT_RESPONSES, response_model=list[Record], response_model_exclude_unset=True)
     async def predict(
+        request: Request,
         files: list[UploadFile] = File(..., description="one or more audio files"),
         segments: bool = Query(False, description="add per-window scores (a timeline)"),
         threshold: float | None = Query(None, ge=OVERRIDE_RANGE[0], le=OVERRIDE_RANGE[1],
@@ -142,11 +146,14 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
         if len(files) > limits.max_files:
             raise HTTPException(413, f"too many files: {len(files)} (at most {limits.max_files} per request)")
         subset = _label_subset(predictor, labels)
+        left = threading.Event()  # set when the client disconnects: the job stops before its next file
         try:
-            job = work.submit(_predict_uploads, served, limits, files, segments, threshold, subset)
+            job = work.submit(_predict_uploads, served, limits, files, segments, threshold, subset, left)
         except QueueFull as exc:
             raise HTTPException(503, str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from None
-        records = await asyncio.wrap_future(job)
+        records = await _unless_client_leaves(work, job, request, left)
+        if records is None:
+            return JSONResponse({"detail": "the client disconnected"}, 499)
         if all(schema.is_error(r) for r in records):
             raise HTTPException(422, "; ".join(r["error"] for r in records))
         return records
@@ -190,6 +197,7 @@ def _add_info_routes(app: FastAPI, predictor: Predictor, limits: Limits, work: I
         }, "limits": {"max_upload_mb": limits.upload_mb(), "max_duration_s": limits.max_duration_s,
                       "max_files": limits.max_files, "max_request_mb": limits.request_mb()},
             "queue": {"workers": work.workers, "queue_size": work.queue_size, "pending": work.pending,
+                      "abandoned": work.abandoned, "job_seconds": round(work.job_seconds, 3),
                       "batches": batcher.batches, "windows": batcher.windows}}
 
     @app.get("/labels")
@@ -210,10 +218,40 @@ def _label_subset(predictor: Predictor, text: str | None) -> tuple[str, ...] | N
     return subset
 
 
+async def _unless_client_leaves(work: InferenceQueue, job: Future, request: Request,
+                                left: threading.Event) -> list[dict] | None:
+    """The job's records, or None when the client disconnects first: then a queued job is dropped
+    (:meth:`InferenceQueue.abandon`) and a running one stops before its next file (``left``)."""
+    result = asyncio.wrap_future(job)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({result, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not gone.done() or gone.cancelled():
+        return await result
+    left.set()
+    never_ran = work.abandon(job)
+    log.info("client left: its job was %s", "dropped before it started" if never_ran else "stopped between files")
+    return None
+
+
+async def _disconnected(request: Request) -> None:
+    """Return once the client has disconnected (the body is read: nothing else can arrive)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        continue
+
+
 def _predict_uploads(predictor: Predictor, limits: Limits, uploads: list[UploadFile], segments: bool,
-                     threshold: float | None, labels: tuple[str, ...] | None = None) -> list[dict]:
-    """One request's job, on a worker thread: one record per upload, in order."""
-    return [_predict_upload(predictor, limits, upload, segments, threshold, labels) for upload in uploads]
+                     threshold: float | None, labels: tuple[str, ...] | None, left: threading.Event) -> list[dict]:
+    """One request's job, on a worker thread: one record per upload, in order, until the client leaves."""
+    records = []
+    for upload in uploads:
+        if left.is_set():
+            log.info("client left: %d of %d files not scored", len(uploads) - len(records), len(uploads))
+            break
+        records.append(_predict_upload(predictor, limits, upload, segments, threshold, labels))
+    return records
 
 
 def _spool(upload: UploadFile, name: str, max_upload_mb: float) -> str:

@@ -57,7 +57,7 @@ class RequestGuard:
         if self.in_flight >= capacity or self.queue.closed:
             return JSONResponse({"detail": f"the server is busy: {self.in_flight} requests in flight (at most "
                                            f"{capacity}); retry later"}, 503,
-                                headers={"Retry-After": str(self.queue.retry_after_s())})
+                                headers={"Retry-After": str(self.queue.retry_after_s(self.in_flight))})
         length = headers.get("content-length", "0")
         if not length.isdigit() or int(length) > self.max_body_bytes:
             return JSONResponse({"detail": self._too_large()}, 413)

@@ -5,7 +5,8 @@ worker threads upload, decode and window their requests' files in parallel and s
 :class:`~instrumentid.inference.predictor.Predictor`, whose forward passes one model thread batches across
 requests (:mod:`instrumentid.serve.window_batcher`). At most ``workers + queue_size`` requests are held at once:
 past that, :meth:`InferenceQueue.submit` raises :class:`QueueFull`, which the server answers
-with 503 and a ``Retry-After`` estimated from recent job times. :meth:`InferenceQueue.close`
+with 503 and a ``Retry-After`` estimated from the last jobs' durations and the queue's length.
+:meth:`InferenceQueue.abandon` drops a waiting job whose client left. :meth:`InferenceQueue.close`
 stops accepting, lets queued and running jobs finish, and joins the workers (graceful shutdown).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -21,6 +23,8 @@ from instrumentid.errors import ConfigError
 
 #: A job's assumed duration (s) before any has finished: it only seeds the Retry-After estimate.
 INITIAL_JOB_SECONDS = 0.5
+#: Finished jobs whose mean duration estimates the next ones'.
+RECENT_JOBS = 8
 #: Bounds of the ``Retry-After`` header (s).
 MIN_RETRY_AFTER_S, MAX_RETRY_AFTER_S = 1, 60
 
@@ -53,7 +57,8 @@ class InferenceQueue:
         self._lock = threading.Lock()
         self._pending = 0  # submitted and not finished: running + waiting
         self._closed = False
-        self._job_seconds = INITIAL_JOB_SECONDS  # moving average of recent job durations
+        self._recent: deque[float] = deque(maxlen=RECENT_JOBS)  # durations (s) of the last finished jobs
+        self.abandoned = 0  # waiting jobs dropped because their client left
 
     @property
     def pending(self) -> int:
@@ -64,10 +69,18 @@ class InferenceQueue:
     def closed(self) -> bool:
         return self._closed
 
-    def retry_after_s(self) -> int:
-        """Seconds until a place in the queue is likely free: the waiting jobs' share of the workers."""
-        waiting = max(0, self._pending - self.workers) + 1
-        estimate = math.ceil(self._job_seconds * waiting / self.workers)
+    @property
+    def job_seconds(self) -> float:
+        """Mean duration of the last :data:`RECENT_JOBS` jobs (:data:`INITIAL_JOB_SECONDS` before any)."""
+        recent = list(self._recent)
+        return sum(recent) / len(recent) if recent else INITIAL_JOB_SECONDS
+
+    def retry_after_s(self, ahead: int | None = None) -> int:
+        """Seconds until a place is likely free for a request with ``ahead`` requests before it
+        (default: the jobs accepted): each round of ``workers`` of them takes a recent job's time."""
+        ahead = self._pending if ahead is None else ahead
+        rounds = max(0, ahead - self.workers) // self.workers + 1
+        estimate = math.ceil(self.job_seconds * rounds)
         return int(min(MAX_RETRY_AFTER_S, max(MIN_RETRY_AFTER_S, estimate)))
 
     def submit(self, fn: Callable, /, *args, **kwargs) -> Future:
@@ -94,13 +107,21 @@ class InferenceQueue:
         try:
             return fn(*args, **kwargs)
         finally:
-            elapsed = time.perf_counter() - started
             with self._lock:
-                self._job_seconds = 0.8 * self._job_seconds + 0.2 * elapsed
+                self._recent.append(time.perf_counter() - started)
 
     def _finished(self, _future: Future) -> None:
         with self._lock:
             self._pending -= 1
+
+    def abandon(self, future: Future) -> bool:
+        """Drop ``future``'s job if it has not started (its client left); True if it never runs.
+        A running job cannot be stopped here: it checks its own flag between files."""
+        dropped = future.cancel()
+        if dropped:
+            with self._lock:
+                self.abandoned += 1
+        return dropped
 
     def close(self) -> None:
         """Refuse new jobs, finish the queued and running ones, then stop the workers."""
