@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from helpers import make_irmas_test, tiny_bundle_dict, write_tone
-
 from instrumentid.inference.bundle import save_bundle
 
 

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers import encode_with_av, tone, write_tone
 from instrumentid import audio
 from instrumentid.errors import AudioError
-
-from helpers import encode_with_av, tone, write_tone
 
 CASES = [
     ("wav", "PCM_U8", 8_000), ("wav", "PCM_16", 16_000), ("wav", "PCM_24", 22_050), ("wav", "PCM_32", 44_100),

@@ -3,12 +3,11 @@ import dataclasses
 import pytest
 import torch
 
+from helpers import tiny_bundle_dict
+from instrumentid.errors import BundleError, ConfigError
 from instrumentid.inference.bundle import FORMAT_VERSION, build_model, header, load_bundle, save_bundle
 from instrumentid.inference.contract import BundleInfo
-from instrumentid.errors import BundleError, ConfigError
 from instrumentid.models import available, build
-
-from helpers import tiny_bundle_dict
 
 
 def test_round_trip_is_weights_only_and_exact(tmp_path):

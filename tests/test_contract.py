@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
+from helpers import tiny_bundle_dict
 from instrumentid.inference.contract import BundleInfo, Framing, score_batches
 from instrumentid.inference.predictor import Predictor
 from instrumentid.inference.runtimes import open_runtime
-
-from helpers import tiny_bundle_dict
 
 
 def test_framing_tiles_short_audio_unless_the_model_takes_any_length():

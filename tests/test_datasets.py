@@ -1,10 +1,9 @@
 import pytest
 
+from helpers import write_tone
 from instrumentid.data.datasets import detect_layout, parse_irmas_train_name, read_dataset
 from instrumentid.errors import DataError
 from instrumentid.labels import LABELS
-
-from helpers import write_tone
 
 
 @pytest.mark.parametrize(
@@ -178,8 +177,8 @@ def test_crop_sampler_depends_on_seed_and_epoch_alone():
 @pytest.mark.parametrize("balanced", [True, False])
 def test_epoch_size_sets_the_clips_per_epoch_with_and_without_balancing(tmp_path, balanced):
     from instrumentid.data.datasets import Example
-    from instrumentid.training.datamodule import InstrumentDataModule
     from instrumentid.labels import LABELS
+    from instrumentid.training.datamodule import InstrumentDataModule
 
     examples = [Example(write_tone(tmp_path / f"{code}.wav", 220.0 + 50 * i, 0.5), (code,), code)
                 for i, code in enumerate(LABELS[:4])]

@@ -8,17 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from instrumentid.inference.bundle import load_bundle, save_bundle
-from instrumentid.training.ensembling import assemble, fit_weights, make_ensemble
+from helpers import tiny_bundle_dict, write_chord
 from instrumentid.errors import ConfigError
 from instrumentid.frontends.core import feature_config
+from instrumentid.inference.bundle import load_bundle, save_bundle
+from instrumentid.inference.predictor import Predictor, aggregate
 from instrumentid.labels import LABELS
 from instrumentid.models import build
 from instrumentid.models.ensemble import SincResample
-from instrumentid.inference.predictor import Predictor, aggregate
 from instrumentid.training import TrainConfig
-
-from helpers import tiny_bundle_dict, write_chord
+from instrumentid.training.ensembling import assemble, fit_weights, make_ensemble
 
 
 def _mfcc_bundle(seed=2, sample_rate=16_000):

@@ -2,11 +2,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers import write_tone
 from instrumentid.errors import AudioError, ConfigError
 from instrumentid.inference.predictor import Predictor, find_audio_files
 from instrumentid.inference.windows import aggregate, iter_windows, tile
-
-from helpers import write_tone
 
 
 def _starts(n_samples, window, hop, block=7):
@@ -113,8 +112,8 @@ def test_fully_convolutional_model_scores_short_audio_at_its_own_length(tmp_path
     """YAMNet-style models are not fed a tiled copy: the scores are those of the 0.5-s audio alone."""
     import torch
 
-    from instrumentid.inference.bundle import make_bundle
     from instrumentid.frontends.core import YamnetLogMel, feature_config
+    from instrumentid.inference.bundle import make_bundle
     from instrumentid.models import build
 
     torch.manual_seed(0)

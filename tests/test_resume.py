@@ -11,11 +11,10 @@ import time
 
 import pytest
 
-from instrumentid.errors import ConfigError
-from instrumentid.labels import LABELS
-from instrumentid.inference.sinks import ResumableLog, TextSink
-
 from helpers import write_tone
+from instrumentid.errors import ConfigError
+from instrumentid.inference.sinks import ResumableLog, TextSink
+from instrumentid.labels import LABELS
 
 EXE = [sys.executable, "-m", "instrumentid.cli"]
 

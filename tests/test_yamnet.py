@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from helpers import shared_data_or_skip, tone, yamnet_wheel_or_skip
-
 from instrumentid.frontends.core import YamnetLogMel, YamnetMelConfig
 from instrumentid.labels import BY_CODE, LABELS, VOCABULARY
 from instrumentid.models import build

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.evaluation.evaluate import evaluate
-from instrumentid.labels import LABELS
 from instrumentid.inference.predictor import Predictor
+from instrumentid.labels import LABELS
 
 CLI = Path(sys.executable).with_name("instrumentid")
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.errors import ConfigError, DataError
-from instrumentid.labels import LABELS
 from instrumentid.inference.decision import is_present
+from instrumentid.labels import LABELS
 
 
 def group_folds(Y: np.ndarray, groups: Sequence[str] | None, *, n_splits: int = 5, seed: int = 0) -> np.ndarray:

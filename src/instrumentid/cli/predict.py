@@ -8,8 +8,8 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 
-from instrumentid.inference import schema
 from instrumentid.cli import options
+from instrumentid.inference import schema
 
 FORMATS = ("table", "json", "jsonl", "csv", "parquet", "audacity")
 ENGINES = ("local", "ray")

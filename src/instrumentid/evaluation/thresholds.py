@@ -114,9 +114,9 @@ def tune_bundle(
         ``{"thresholds": {code: t}, "f1_before": {...}, "f1_after": {...},
         "f1_macro_before", "f1_macro_after", "f1_micro_before", "f1_micro_after", "out"}``.
     """
-    from instrumentid.inference.bundle import save_bundle
     from instrumentid.evaluation.evaluate import collect_scores
     from instrumentid.evaluation.metrics import compute_metrics
+    from instrumentid.inference.bundle import save_bundle
     from instrumentid.inference.predictor import Predictor
 
     predictor = Predictor.from_bundle(model, runtime="torch")

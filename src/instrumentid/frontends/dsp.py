@@ -12,6 +12,7 @@ import math
 import numpy as np
 import torch
 
+
 def _hz_to_mel(freq: np.ndarray) -> np.ndarray:
     """Slaney mel scale (librosa's default ``htk=False``)."""
     freq = np.asarray(freq, dtype=np.float64)

@@ -54,12 +54,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from instrumentid.inference.shipped import BUNDLED, bundled_path, resolve
 from instrumentid.errors import BundleError
 from instrumentid.fileio import atomic_path
-from instrumentid.labels import LABELS
 from instrumentid.inference.decision import check_bundle_thresholds
+from instrumentid.inference.shipped import BUNDLED, bundled_path, resolve
 from instrumentid.inference.windows import AGGREGATIONS
+from instrumentid.labels import LABELS
 
 if TYPE_CHECKING:
     import torch

@@ -36,16 +36,16 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from instrumentid import __version__, audio
-from instrumentid.inference import schema
 from instrumentid.errors import ConfigError, InstrumentIdError
-from instrumentid.labels import NAMES, parse_label_set
+from instrumentid.inference import schema
+from instrumentid.inference.decision import OVERRIDE_RANGE
 from instrumentid.inference.predictor import Predictor
+from instrumentid.labels import NAMES, parse_label_set
 from instrumentid.serve.docs import add_offline_docs
 from instrumentid.serve.guard import RequestGuard
 from instrumentid.serve.inference_queue import InferenceQueue, QueueFull
 from instrumentid.serve.responses import Record
 from instrumentid.serve.window_batcher import WindowBatcher, batched
-from instrumentid.inference.decision import OVERRIDE_RANGE
 
 CHUNK = 1 << 20
 log = logging.getLogger("instrumentid.serve")

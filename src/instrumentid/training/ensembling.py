@@ -25,10 +25,10 @@ import numpy as np
 import torch
 
 from instrumentid import __version__
+from instrumentid.errors import ConfigError
 from instrumentid.inference.bundle import load_bundle, make_bundle
 from instrumentid.inference.contract import BundleInfo
 from instrumentid.inference.decision import clip_tuned
-from instrumentid.errors import ConfigError
 
 EPS = 1e-7
 

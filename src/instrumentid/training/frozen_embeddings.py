@@ -29,11 +29,11 @@ import torch
 from instrumentid import audio
 from instrumentid.data.datasets import Example
 from instrumentid.errors import InstrumentIdError
-from instrumentid.frontends.core import build_frontend
 from instrumentid.fileio import atomic_path, progress_bar
-from instrumentid.labels import LABELS, encode
+from instrumentid.frontends.core import build_frontend
 from instrumentid.inference.contract import Framing, score_batches, takes_any_length
 from instrumentid.inference.windows import aggregate, audible
+from instrumentid.labels import LABELS, encode
 
 
 @dataclass

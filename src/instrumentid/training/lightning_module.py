@@ -8,19 +8,18 @@ file-level ``val/f1_macro`` (at 0.5) and ``val/auroc_macro``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sys
+from collections.abc import Sequence
 
 import lightning as L
 import numpy as np
 import torch
 from torchmetrics.functional.classification import multilabel_auroc, multilabel_f1_score
 
-from instrumentid.training.augment import SpecAugment, build_waveform_augment
 from instrumentid.frontends.core import build_frontend
-from instrumentid.training.losses import build_loss
+from instrumentid.training.augment import SpecAugment, build_waveform_augment
 from instrumentid.training.config import AugmentConfig
+from instrumentid.training.losses import build_loss
 
 
 class InstrumentModule(L.LightningModule):

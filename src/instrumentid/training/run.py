@@ -18,19 +18,24 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from instrumentid import __version__
-from instrumentid.inference.bundle import make_bundle, save_bundle
 from instrumentid.data.datasets import Example, read_dataset
-from instrumentid.training.datamodule import InstrumentDataModule
 from instrumentid.data.split import grouped_split
 from instrumentid.errors import ConfigError, DataError
 from instrumentid.frontends.core import build_frontend, compute_normalization, feature_shape
-from instrumentid.models import build, entry, stored_params
+from instrumentid.inference.bundle import make_bundle, save_bundle
 from instrumentid.inference.contract import Framing, takes_any_length
 from instrumentid.inference.decision import clip_tuned
+from instrumentid.models import build, entry, stored_params
 from instrumentid.training.config import TrainConfig
+from instrumentid.training.datamodule import InstrumentDataModule
 from instrumentid.training.lightning_module import InstrumentModule, pos_weight_from
-from instrumentid.training.resume import (AtomicCheckpointIO, ReseedEachBatch, checkpoint_dir, discard_if_empty,
-                                        prepare_checkpoints)
+from instrumentid.training.resume import (
+    AtomicCheckpointIO,
+    ReseedEachBatch,
+    checkpoint_dir,
+    discard_if_empty,
+    prepare_checkpoints,
+)
 
 
 def read_all(paths: Sequence[str]) -> list[Example]:
@@ -137,9 +142,8 @@ def quiet_lightning() -> None:
 def _trainer(config: TrainConfig, run_dir: Path, checkpoints: list[ModelCheckpoint]) -> L.Trainer:
     loggers = [CSVLogger(run_dir, name="logs")]
     try:
-        from lightning.pytorch.loggers import TensorBoardLogger
-
         import tensorboard  # noqa: F401
+        from lightning.pytorch.loggers import TensorBoardLogger
 
         loggers.append(TensorBoardLogger(run_dir, name="tensorboard"))
     except ImportError:
