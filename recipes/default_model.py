@@ -74,7 +74,7 @@ NON_MUSIC_MARGIN = 0.02
 #: audio, where AudioSet scores run low; on recorded music they would pass cross-talk between
 #: instruments. (Measured cost on the real files here: macro-F1 0.538 -> 0.506.)
 MIN_THRESHOLD = 0.10
-SIZES = {"full": (150, 600, 300), "quick": (2, 12, 6)}  # train clips per class, excerpts, negatives
+SIZES = {"full": (50, 400, 300), "quick": (2, 12, 6)}  # train clips per class, excerpts, negatives
 #: Every window is scaled to this RMS level before YAMNet's log-mel (``level_dbfs``): quiet is not silent.
 LEVEL_DBFS = -20.0
 #: The bundle scores YAMNet's own patch — 96 frames, 0.975 s — every 0.96 s; heads train on
@@ -173,8 +173,10 @@ def rendered_examples(synth_dir: Path) -> list:
 
 
 def render(args, work: Path, size: str) -> Path:
+    if args.synth_dir is not None:  # rendered elsewhere: used as it is
+        return args.synth_dir
     per_class, excerpts, negatives = SIZES[size]
-    synth_dir = args.synth_dir or work / "synth"
+    synth_dir = work / "synth"
     hold_out = sorted({p.name for p in (args.shared / "real-train").iterdir() if p.is_dir()})
     synth_args = ["synth", "--out", str(synth_dir), "--train-per-class", str(per_class), "--test-excerpts",
                   str(excerpts), "--negatives", str(negatives), "--seed", str(args.seed), "--jobs", str(args.jobs),
@@ -490,7 +492,8 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--commercial-only", action="store_true",
                         help="leave out real-extended sources whose licence rules out commercial use")
-    parser.add_argument("--synth-dir", type=Path, help="rendered data to use (default: WORK/synth, rendered if missing)")
+    parser.add_argument("--synth-dir", type=Path,
+                        help="rendered data to use as it is (default: render, or resume rendering, into WORK/synth)")
     parser.add_argument("--cache", type=Path, help="embedding cache folder (default: WORK/cache)")
     parser.add_argument("--reuse-cv", action="store_true",
                         help="reuse the cross-validated scores of an earlier run in --work (oof_all.npz)")
