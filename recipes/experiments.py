@@ -142,7 +142,7 @@ def train_and_evaluate(name: str, flags: list[str], train: list[str], val: Path,
         minutes = _timed(lambda: instrumentid(*args))
     evaluate_minutes = _timed(lambda: instrumentid("evaluate", str(test), "--model", str(bundle), "--out",
                                                    str(work / "evaluate" / name), "--no-plots", "--quiet"))
-    from instrumentid.bundle import load_bundle
+    from instrumentid.inference.bundle import load_bundle
 
     chosen = load_bundle(bundle)["metadata"].get("best_val_f1_macro_at_0.5")
     return {"train_cpu_minutes": minutes, "evaluate_cpu_minutes": evaluate_minutes, "val_f1_at_0.5": chosen}

@@ -32,7 +32,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shared_data import (  # noqa: E402  (the recipes folder is not a package)
-    DEFAULT_SHARED, REAL_VALIDATION, REPO, instrumentid, is_held_out, real_note_files, source_of,
+    DEFAULT_SHARED,
+    REAL_VALIDATION,
+    REPO,
+    instrumentid,
+    is_held_out,
+    real_note_files,
+    source_of,
 )
 
 #: Sampling weight of real recordings relative to rendered clips of the same label: they are

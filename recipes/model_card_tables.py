@@ -54,7 +54,7 @@ def evidence(code: str, real_support: int) -> str:
 def bundle_table(path: Path) -> str:
     """The bundle's own validation record: per label out of fold on all real files, on the real
     mixtures, and on the rendered ensembles; then the macro figures."""
-    from instrumentid.bundle import load_bundle
+    from instrumentid.inference.bundle import load_bundle
 
     bundle = load_bundle(path)
     validation = bundle["metadata"]["validation"]

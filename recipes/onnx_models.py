@@ -21,9 +21,9 @@ from pathlib import Path
 
 import soundfile as sf
 
-from instrumentid import export
-from instrumentid.bundled import BUNDLED, bundled_path, exported_path
-from instrumentid.predict import Predictor
+from instrumentid.inference import export
+from instrumentid.inference.predictor import Predictor
+from instrumentid.inference.shipped import BUNDLED, bundled_path, exported_path
 
 EXAMPLE = bundled_path("default").parent / "example.ogg"
 

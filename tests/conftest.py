@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from helpers import make_irmas_test, tiny_bundle_dict, write_tone
-
-from instrumentid.bundle import save_bundle
+from instrumentid.inference.bundle import save_bundle
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from instrumentid.bundle import make_bundle
-from instrumentid.features import feature_config
+from instrumentid.frontends.core import feature_config
+from instrumentid.inference.bundle import make_bundle
 from instrumentid.labels import LABELS
 from instrumentid.models import build
 

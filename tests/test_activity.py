@@ -11,14 +11,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from instrumentid.bundle import save_bundle
-from instrumentid.features import feature_config
-from instrumentid.labels import LABELS
-from instrumentid.predict import Predictor
-from instrumentid.schema import activity
-from instrumentid.windows import SILENCE_FLOOR_DBFS, aggregate, audible, window_dbfs
-
 from helpers import tiny_bundle_dict, tone
+from instrumentid.frontends.core import feature_config
+from instrumentid.inference.bundle import save_bundle
+from instrumentid.inference.predictor import Predictor
+from instrumentid.inference.schema import activity
+from instrumentid.inference.windows import SILENCE_FLOOR_DBFS, aggregate, audible, window_dbfs
+from instrumentid.labels import LABELS
 
 
 def _parts(path, rate=16_000, gap_s=5.0):
@@ -132,10 +131,10 @@ def test_audacity_label_track_parses_as_tab_separated_start_end_label(tiny_bundl
 def test_vocabulary_round_trip_labels_bundle_record_csv(tmp_path):
     """A 33-label bundle keeps its labels through save/load, records and CSV columns; --labels irmas
     gives exactly the 11-label schema."""
-    from instrumentid.bundle import load_bundle
+    from instrumentid.inference.bundle import load_bundle
+    from instrumentid.inference.schema import csv_header
     from instrumentid.labels import VOCABULARY
     from instrumentid.models import build
-    from instrumentid.schema import csv_header
 
     params = {"n_labels": len(VOCABULARY), "widths": [4, 8, 8, 8], "dropout": 0.0}
     bundle = tiny_bundle_dict(model_params=params, state_dict=build("cnn", **params).state_dict(), labels=VOCABULARY)

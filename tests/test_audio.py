@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers import encode_with_av, tone, write_tone
 from instrumentid import audio
 from instrumentid.errors import AudioError
-
-from helpers import encode_with_av, tone, write_tone
 
 CASES = [
     ("wav", "PCM_U8", 8_000), ("wav", "PCM_16", 16_000), ("wav", "PCM_24", 22_050), ("wav", "PCM_32", 44_100),
@@ -138,7 +137,7 @@ def test_formats_beyond_libsndfile(tmp_path, suffix, codec):
 
 def test_container_files_are_decoded_once_per_prediction(tmp_path, tiny_bundle, monkeypatch):
     """An M4A costs one full decode in predict (it used to cost three: info, stream, load)."""
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     path = encode_with_av(tmp_path / "t.m4a", "aac", 44_100, 2)
     calls = []

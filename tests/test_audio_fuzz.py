@@ -20,10 +20,9 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import encode_with_av, tone
 from instrumentid import audio
 from instrumentid.errors import AudioError
-
-from helpers import encode_with_av, tone
 
 #: Examples per property; INSTRUMENTID_FUZZ_EXAMPLES=20000 fuzzes deeper locally (about 4 ms an example).
 #: CI replays the same cases (as test_serve_fuzz does); local runs explore new ones.

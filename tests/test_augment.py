@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from instrumentid import augment
 from instrumentid.labels import LABELS
+from instrumentid.training import augment
 
 
 def _tones(freqs, sample_rate=16_000, seconds=1.0):

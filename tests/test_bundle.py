@@ -3,11 +3,11 @@ import dataclasses
 import pytest
 import torch
 
-from instrumentid.bundle import FORMAT_VERSION, build_model, header, info, load_bundle, save_bundle
-from instrumentid.errors import BundleError, ConfigError
-from instrumentid.models import available, build
-
 from helpers import tiny_bundle_dict
+from instrumentid.errors import BundleError, ConfigError
+from instrumentid.inference.bundle import FORMAT_VERSION, build_model, header, load_bundle, save_bundle
+from instrumentid.inference.contract import BundleInfo
+from instrumentid.models import available, build
 
 
 def test_round_trip_is_weights_only_and_exact(tmp_path):
@@ -24,8 +24,8 @@ def test_round_trip_is_weights_only_and_exact(tmp_path):
 
 def test_info_is_a_typed_view_of_a_bundle_and_of_its_header():
     bundle = tiny_bundle_dict(thresholds=[0.25] * 11, aggregation="max")
-    about = info(bundle)
-    assert about == info(header(bundle))  # what an ONNX graph carries reads the same
+    about = BundleInfo.of(bundle)
+    assert about == BundleInfo.of(header(bundle))  # what an ONNX graph carries reads the same
     assert (about.model_name, about.sample_rate, about.window_s, about.hop_s, about.aggregation) == \
         ("cnn", 16_000, 1.0, 1.0, "max")
     assert about.labels == tuple(bundle["labels"]) and about.thresholds == (0.25,) * 11

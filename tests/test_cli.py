@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import SLIM_PREAMBLE, write_tone
 from instrumentid.cli import COMMANDS, build_parser
 from instrumentid.labels import LABELS
-
-from helpers import SLIM_PREAMBLE, write_tone
 
 EXE = [sys.executable, "-m", "instrumentid.cli"]
 
@@ -88,11 +87,10 @@ def test_table_format(audio_dir, tiny_bundle):
 
 def _vocabulary_bundle(folder: Path) -> Path:
     """A tiny bundle scoring the whole 33-label vocabulary."""
-    from instrumentid.bundle import save_bundle
+    from helpers import tiny_bundle_dict
+    from instrumentid.inference.bundle import save_bundle
     from instrumentid.labels import VOCABULARY
     from instrumentid.models import build
-
-    from helpers import tiny_bundle_dict
 
     params = {"n_labels": len(VOCABULARY), "widths": [4, 8, 8, 8], "dropout": 0.0}
     bundle = tiny_bundle_dict(model_params=params, state_dict=build("cnn", **params).state_dict(),
@@ -105,8 +103,8 @@ def test_table_names_files_uniquely_and_shows_what_a_person_needs(tmp_path, mode
     """Same file names in two folders stay apart (relative to the common folder), a newline in a
     name is escaped, CJK names are padded by display width, the thresholds are stated, and each row
     shows the top 5 scores and the present labels by name - for 11 labels as for 33."""
+    from instrumentid.inference.schema import display_width
     from instrumentid.labels import NAMES
-    from instrumentid.schema import display_width
 
     root = tmp_path / "library"
     files = [root / "take 1" / "Piano_Drums.flac", root / "take 2" / "Piano_Drums.flac",
@@ -206,7 +204,7 @@ def test_messages_are_one_plain_sentence_naming_the_file(tmp_path):
     library jargon (torch's weights_only, a --runtime flag gradcam lacks, mpg123's notes)."""
     import joblib
 
-    from instrumentid.bundled import exported_path
+    from instrumentid.inference.shipped import exported_path
 
     example = Path(__file__).parents[1] / "src" / "instrumentid" / "assets" / "example.ogg"
     text = tmp_path / "notes.txt"

@@ -1,10 +1,9 @@
 import pytest
 
+from helpers import write_tone
 from instrumentid.data.datasets import detect_layout, parse_irmas_train_name, read_dataset
 from instrumentid.errors import DataError
 from instrumentid.labels import LABELS
-
-from helpers import write_tone
 
 
 @pytest.mark.parametrize(
@@ -113,7 +112,7 @@ def test_write_csv_round_trips(tmp_path):
 def test_weights_balance_labels_and_favour_weighted_examples():
     import numpy as np
 
-    from instrumentid.data.module import balanced_weights
+    from instrumentid.training.datamodule import balanced_weights
 
     targets = np.zeros((5, 11), np.float32)
     targets[:3, 0] = 1  # three cello clips
@@ -161,7 +160,7 @@ def test_crop_sampler_depends_on_seed_and_epoch_alone():
     """What an epoch draws (clips and crop positions) repeats from (seed, epoch): a resumed run sees the same epochs."""
     import numpy as np
 
-    from instrumentid.data.module import CropSampler
+    from instrumentid.training.datamodule import CropSampler
 
     weights = np.array([1.0, 1.0, 2.0, 4.0])
     first = list(CropSampler(4, 10, weights=weights, seed=3, epoch=2))
@@ -178,12 +177,14 @@ def test_crop_sampler_depends_on_seed_and_epoch_alone():
 @pytest.mark.parametrize("balanced", [True, False])
 def test_epoch_size_sets_the_clips_per_epoch_with_and_without_balancing(tmp_path, balanced):
     from instrumentid.data.datasets import Example
-    from instrumentid.data.module import InstrumentDataModule
     from instrumentid.labels import LABELS
+    from instrumentid.training.datamodule import InstrumentDataModule
 
     examples = [Example(write_tone(tmp_path / f"{code}.wav", 220.0 + 50 * i, 0.5), (code,), code)
                 for i, code in enumerate(LABELS[:4])]
-    module = InstrumentDataModule(examples, [], labels=LABELS, sample_rate=16_000, window_s=0.25, hop_s=0.25,
+    from instrumentid.inference.contract import Framing
+
+    module = InstrumentDataModule(examples, [], labels=LABELS, framing=Framing(16_000, 0.25, 0.25),
                                   batch_size=5, balanced=balanced, epoch_size=30, progress=False)
     module.setup()
     batches = list(module.train_dataloader())

@@ -11,12 +11,11 @@ import pytest
 import soundfile as sf
 from sklearn.metrics import f1_score
 
-from instrumentid import load_model
-from instrumentid.bundle import load_bundle
-from instrumentid.bundled import BUNDLED, bundled_path, default_bundle_path
-from instrumentid.labels import LABELS, VOCABULARY
-
 from helpers import REPO, SLIM_PREAMBLE, TRAIN_MODULES, shared_data_or_skip, write_chord, yamnet_wheel_or_skip
+from instrumentid import load_model
+from instrumentid.inference.bundle import load_bundle
+from instrumentid.inference.shipped import BUNDLED, bundled_path, default_bundle_path
+from instrumentid.labels import LABELS, VOCABULARY
 
 
 def _recipe():
@@ -234,8 +233,8 @@ def test_every_bundled_name_ships_its_onnx_export_and_runs_it_with_the_same_reco
     """The graph a bundled name runs by default was exported from the very bundle beside it (a
     retrained bundle without `make onnx-models` fails here) and gives its records: scores within
     1e-4 on the example, a quiet copy of it (where `level_dbfs` scales most), a short chord and noise."""
-    from instrumentid.bundled import exported_path
-    from instrumentid.runtimes import OnnxRuntime
+    from instrumentid.inference.runtimes import OnnxRuntime
+    from instrumentid.inference.shipped import exported_path
 
     bundle = load_bundle(name)
     graph = OnnxRuntime(exported_path(name))

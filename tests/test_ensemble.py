@@ -8,17 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from instrumentid.bundle import load_bundle, save_bundle
-from instrumentid.ensemble import assemble, fit_weights, make_ensemble
+from helpers import tiny_bundle_dict, write_chord
 from instrumentid.errors import ConfigError
-from instrumentid.features import feature_config
+from instrumentid.frontends.core import feature_config
+from instrumentid.inference.bundle import load_bundle, save_bundle
+from instrumentid.inference.predictor import Predictor, aggregate
 from instrumentid.labels import LABELS
 from instrumentid.models import build
 from instrumentid.models.ensemble import SincResample
-from instrumentid.predict import Predictor, aggregate
 from instrumentid.training import TrainConfig
-
-from helpers import tiny_bundle_dict, write_chord
+from instrumentid.training.ensembling import assemble, fit_weights, make_ensemble
 
 
 def _mfcc_bundle(seed=2, sample_rate=16_000):
@@ -137,7 +136,7 @@ def test_members_must_share_labels_and_windows():
 def test_ensemble_exports_to_onnx(tmp_path):
     """Members, their front-ends and the in-model resampler all go into one graph."""
     pytest.importorskip("onnxruntime", reason="the onnx extra (onnx, onnxruntime) is not installed")
-    from instrumentid import export
+    from instrumentid.inference import export
 
     path = save_bundle(make_ensemble([tiny_bundle_dict(0), _mfcc_bundle(sample_rate=22_050)]), tmp_path / "e.iid")
     assert export.export_onnx(path, tmp_path / "e.onnx")["max_abs_diff"] < 1e-4

@@ -6,9 +6,8 @@ import sys
 
 import pytest
 
-from instrumentid.bundle import load_bundle
-
 from helpers import REPO, shared_data_or_skip
+from instrumentid.inference.bundle import load_bundle
 
 
 @pytest.mark.slow

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from instrumentid import export
-from instrumentid.errors import BundleError, ConfigError, ExportError
-from instrumentid.predict import Predictor
-from instrumentid.runtimes import OnnxRuntime, open_runtime
-
 from helpers import REPO, shared_data_or_skip, write_tone
+from instrumentid.errors import BundleError, ConfigError, ExportError
+from instrumentid.inference import export
+from instrumentid.inference.predictor import Predictor
+from instrumentid.inference.runtimes import OnnxRuntime, open_runtime
 
 pytest.importorskip("onnxruntime", reason="the onnx extra (onnx, onnxruntime) is not installed")
 
@@ -66,7 +65,7 @@ def test_a_yamnet_front_end_that_levels_each_window_exports_exactly(tmp_path):
     """``level_dbfs`` (per-window RMS scaling, inside the torch front-end) is inside the graph too:
     the same records at -50 dBFS, at full scale and on silence, and the weights stored as float16
     (the bundle's own precision) change nothing."""
-    from instrumentid.bundle import load_bundle, save_bundle
+    from instrumentid.inference.bundle import load_bundle, save_bundle
 
     bundle = load_bundle("default")
     bundle["features"] = {**bundle["features"], "level_dbfs": -20.0}

@@ -6,10 +6,9 @@ import sys
 
 import pytest
 
-from instrumentid.bundle import load_bundle
-from instrumentid.labels import LABELS
-
 from helpers import REPO
+from instrumentid.inference.bundle import load_bundle
+from instrumentid.labels import LABELS
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from instrumentid.errors import ConfigError
-from instrumentid.features import LogMel, LogMelConfig, build_frontend, compute_normalization, feature_config
+from instrumentid.frontends.core import LogMel, LogMelConfig, build_frontend, compute_normalization, feature_config
 
 librosa = pytest.importorskip("librosa", reason="librosa is a dev dependency used as the reference")
 

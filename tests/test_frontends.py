@@ -5,7 +5,14 @@ import pytest
 import torch
 
 from instrumentid.errors import ConfigError
-from instrumentid.features import FEATURES, LogMel, build_frontend, compute_normalization, feature_config, feature_shape
+from instrumentid.frontends.core import (
+    FEATURES,
+    LogMel,
+    build_frontend,
+    compute_normalization,
+    feature_config,
+    feature_shape,
+)
 from instrumentid.frontends.mfcc import Mfcc, MfccConfig
 from instrumentid.frontends.multi import MultiChannel, MultiConfig
 from instrumentid.frontends.wavelet import Wavelet, WaveletConfig
@@ -141,11 +148,10 @@ def test_front_end_config_errors():
 def test_front_end_exports_to_onnx_with_its_model(name, params, channels, tmp_path):
     """The front-end runs inside the exported graph (ONNX STFT; the medians sort), like the log-mel."""
     pytest.importorskip("onnxruntime", reason="the onnx extra (onnx, onnxruntime) is not installed")
-    from instrumentid import export
-    from instrumentid.bundle import save_bundle
-    from instrumentid.models import build
-
     from helpers import tiny_bundle_dict
+    from instrumentid.inference import export
+    from instrumentid.inference.bundle import save_bundle
+    from instrumentid.models import build
 
     torch.manual_seed(0)
     model_params = {"n_labels": 11, "widths": [4, 8, 8, 8], "dropout": 0.0, "in_channels": channels}

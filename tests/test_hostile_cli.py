@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import encode_long_stream, write_tone
-
 import instrumentid
+from helpers import encode_long_stream, write_tone
 
 EXE = [sys.executable, "-m", "instrumentid.cli"]
 #: The package under test, also for commands run from another folder.
@@ -212,8 +211,8 @@ def test_resume_drops_only_a_torn_record_and_names_the_true_bad_line(tmp_path, t
 
 
 def test_resume_reads_lines_with_a_length_cap(tmp_path, monkeypatch):
-    from instrumentid import sinks
     from instrumentid.errors import ConfigError
+    from instrumentid.inference import sinks
 
     monkeypatch.setattr(sinks, "MAX_LOG_LINE", 1000)
     log = tmp_path / "log.jsonl"

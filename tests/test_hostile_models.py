@@ -8,11 +8,10 @@ import pytest
 import torch
 
 from helpers import write_tone
-
-from instrumentid.bundle import load_bundle
 from instrumentid.errors import BundleError
-from instrumentid.predict import Predictor
-from instrumentid.runtimes import OnnxRuntime
+from instrumentid.inference.bundle import load_bundle
+from instrumentid.inference.predictor import Predictor
+from instrumentid.inference.runtimes import OnnxRuntime
 
 
 def test_a_bundle_without_its_checksum_is_refused_with_one_line_naming_it(tmp_path, tiny_bundle):
@@ -77,7 +76,7 @@ def test_a_bundle_declaring_huge_sizes_is_refused_before_allocating(tmp_path, ti
     import resource
     import time
 
-    from instrumentid.bundle import save_bundle
+    from instrumentid.inference.bundle import save_bundle
 
     bundle = torch.load(tiny_bundle, weights_only=True)
     bundle["model"]["params"].update(params)

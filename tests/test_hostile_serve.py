@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import encode_long_stream, write_tone
-
 import instrumentid
+from helpers import encode_long_stream, write_tone
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(instrumentid.__file__).parents[1])}
 MAX_REQUEST_MB = 1

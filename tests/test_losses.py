@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from instrumentid.errors import ConfigError
-from instrumentid.losses import LOSSES, build_loss, smooth
+from instrumentid.training.losses import LOSSES, build_loss, smooth
 
 
 def test_bce_equals_torch():

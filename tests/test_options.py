@@ -3,13 +3,12 @@ predicts through the bundle it writes (the bundle rebuilds the front-end and the
 
 import pytest
 
-from instrumentid.bundle import load_bundle
+from helpers import write_tone
 from instrumentid.errors import ConfigError
-from instrumentid.predict import Predictor
+from instrumentid.inference.bundle import load_bundle
+from instrumentid.inference.predictor import Predictor
 from instrumentid.training import TrainConfig
 from instrumentid.training.run import train
-
-from helpers import write_tone
 
 
 @pytest.fixture(scope="module")

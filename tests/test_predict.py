@@ -2,11 +2,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from instrumentid.errors import AudioError, ConfigError
-from instrumentid.predict import Predictor, find_audio_files
-from instrumentid.windows import aggregate, iter_windows, tile
-
 from helpers import write_tone
+from instrumentid.errors import AudioError, ConfigError
+from instrumentid.inference.predictor import Predictor, find_audio_files
+from instrumentid.inference.windows import aggregate, iter_windows, tile
 
 
 def _starts(n_samples, window, hop, block=7):
@@ -113,8 +112,8 @@ def test_fully_convolutional_model_scores_short_audio_at_its_own_length(tmp_path
     """YAMNet-style models are not fed a tiled copy: the scores are those of the 0.5-s audio alone."""
     import torch
 
-    from instrumentid.bundle import make_bundle
-    from instrumentid.features import YamnetLogMel, feature_config
+    from instrumentid.frontends.core import YamnetLogMel, feature_config
+    from instrumentid.inference.bundle import make_bundle
     from instrumentid.models import build
 
     torch.manual_seed(0)
@@ -203,7 +202,7 @@ def test_waveform_api_rejects_bad_arrays_clearly(tiny_bundle, array, rate, messa
 def test_prefetch_keeps_order_reraises_and_stops_with_the_consumer():
     import threading
 
-    from instrumentid.predict import prefetch
+    from instrumentid.inference.contract import prefetch
 
     assert list(prefetch(iter(range(10)))) == list(range(10))
 

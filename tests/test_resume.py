@@ -11,11 +11,10 @@ import time
 
 import pytest
 
-from instrumentid.errors import ConfigError
-from instrumentid.labels import LABELS
-from instrumentid.sinks import ResumableLog, TextSink
-
 from helpers import write_tone
+from instrumentid.errors import ConfigError
+from instrumentid.inference.sinks import ResumableLog, TextSink
+from instrumentid.labels import LABELS
 
 EXE = [sys.executable, "-m", "instrumentid.cli"]
 
@@ -133,7 +132,7 @@ def test_segments_in_csv_are_a_long_table(tiny_bundle, tmp_path):
 
 def test_parquet_shards_hold_one_flat_row_per_file(tiny_bundle, tmp_path):
     pq = pytest.importorskip("pyarrow.parquet", reason="Parquet needs pyarrow (the scale extra)")
-    from instrumentid import sinks
+    from instrumentid.inference import sinks
 
     songs = [write_tone(tmp_path / "in" / f"{i}.wav", 300 + 50 * i, 1.0) for i in range(5)]
     (tmp_path / "in" / "bad.wav").write_bytes(b"RIFF")

@@ -15,11 +15,10 @@ import pytest
 pytest.importorskip("fastapi", reason="the server needs the 'serve' extra")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from instrumentid.labels import LABELS  # noqa: E402
-from instrumentid.predict import Predictor  # noqa: E402
-from instrumentid.serve import Limits, create_app  # noqa: E402
-
 from helpers import write_tone  # noqa: E402
+from instrumentid.inference.predictor import Predictor  # noqa: E402
+from instrumentid.labels import LABELS  # noqa: E402
+from instrumentid.serve import Limits, create_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -249,9 +248,8 @@ def test_a_bug_or_a_nan_on_one_file_is_that_files_error_record(tiny_bundle, tmp_
 
 
 def test_a_pyav_format_is_decoded_once_and_its_duration_cap_holds(client, predictor, tmp_path, monkeypatch):
-    from instrumentid import audio
-
     from helpers import encode_with_av
+    from instrumentid import audio
 
     short = encode_with_av(tmp_path / "short.m4a", "aac", 44_100, 2, seconds=2.0)
     long = encode_with_av(tmp_path / "long.m4a", "aac", 44_100, 1, seconds=7.0)  # over the 5-s cap

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO, chromium_or_skip, shared_data_or_skip
-
 from instrumentid.labels import NAMES
 
 pytestmark = pytest.mark.slow

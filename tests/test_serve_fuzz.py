@@ -21,13 +21,12 @@ from fastapi.testclient import TestClient  # noqa: E402
 from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from helpers import tone  # noqa: E402
 from instrumentid import audio  # noqa: E402
 from instrumentid.errors import AudioError  # noqa: E402
+from instrumentid.inference.predictor import Predictor  # noqa: E402
 from instrumentid.labels import LABELS  # noqa: E402
-from instrumentid.predict import Predictor  # noqa: E402
 from instrumentid.serve import Limits, create_app  # noqa: E402
-
-from helpers import tone  # noqa: E402
 
 FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow],
                 derandomize=bool(os.environ.get("CI")))  # CI replays the same cases; local runs explore

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instrumentid.data.split import check_no_leakage, grouped_split, label_proportions
+from helpers import write_tone
 from instrumentid.data import Example, read_dataset
+from instrumentid.data.split import check_no_leakage, grouped_split, label_proportions
 from instrumentid.errors import DataError
 from instrumentid.labels import LABELS
-
-from helpers import write_tone
 
 
 def _synthetic_examples(n_songs=120, seed=0):

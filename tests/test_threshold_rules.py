@@ -1,4 +1,4 @@
-"""instrumentid.thresholds: the one comparison and the three ranges (override, bundle, tuned).
+"""instrumentid.inference.decision: the one comparison and the three ranges (override, bundle, tuned).
 
 (Named apart from tests/evaluation/test_thresholds.py, which tests threshold tuning.)
 """
@@ -8,10 +8,16 @@ import math
 import numpy as np
 import pytest
 
-from instrumentid import schema
 from instrumentid.errors import BundleError, ConfigError
 from instrumentid.evaluation.metrics import binarize
-from instrumentid.thresholds import TUNED_RANGE, check_bundle_thresholds, check_threshold, clip_tuned, is_present
+from instrumentid.inference import schema
+from instrumentid.inference.decision import (
+    TUNED_RANGE,
+    check_bundle_thresholds,
+    check_threshold,
+    clip_tuned,
+    is_present,
+)
 
 
 def test_present_means_at_or_above_the_threshold():

@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 import yaml
 
-from instrumentid.bundle import load_bundle
+from helpers import REPO, write_tone
 from instrumentid.errors import ConfigError
+from instrumentid.inference.bundle import load_bundle
 from instrumentid.labels import LABELS
 from instrumentid.training.config import TrainConfig
 from instrumentid.training.resume import checkpoint_dir, prepare_checkpoints
-
-from helpers import REPO, write_tone
 
 #: Each class gets its own pitch, so a tiny model can learn the task in a few epochs.
 PITCH = {code: 110.0 * 2 ** (i / 2) for i, code in enumerate(LABELS)}

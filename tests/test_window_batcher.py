@@ -6,10 +6,9 @@ import time
 import numpy as np
 import pytest
 
-from instrumentid.predict import Predictor
-from instrumentid.serve.window_batcher import WindowBatcher, batched
-
 from helpers import write_tone
+from instrumentid.inference.predictor import Predictor
+from instrumentid.serve.window_batcher import WindowBatcher, batched
 
 WAIT_S = 30  # a safety net against a hang, never a timing assertion
 

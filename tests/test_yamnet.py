@@ -10,8 +10,7 @@ import pytest
 import torch
 
 from helpers import shared_data_or_skip, tone, yamnet_wheel_or_skip
-
-from instrumentid.features import YamnetLogMel, YamnetMelConfig
+from instrumentid.frontends.core import YamnetLogMel, YamnetMelConfig
 from instrumentid.labels import BY_CODE, LABELS, VOCABULARY
 from instrumentid.models import build
 from instrumentid.models.yamnet import HEADS, YamnetClassifier, zeroshot_logits
@@ -162,7 +161,7 @@ def test_import_weights_command(weights, tmp_path):
                              str(yamnet_wheel_or_skip()), "--out", str(out)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "3.73 M parameters" in result.stdout and "521 AudioSet class names" in result.stdout
-    from instrumentid.models.yamnet_import import read_weights
+    from instrumentid.models.yamnet import read_weights
 
     data = read_weights(out)
     for key in ("provenance", "licence", "source_sha256"):

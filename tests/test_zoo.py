@@ -3,13 +3,12 @@
 import pytest
 import torch
 
-from instrumentid.bundle import load_bundle
+from helpers import write_tone
+from instrumentid.inference.bundle import load_bundle
+from instrumentid.inference.predictor import Predictor
 from instrumentid.models import build
-from instrumentid.predict import Predictor
 from instrumentid.training import TrainConfig
 from instrumentid.training.run import train
-
-from helpers import write_tone
 
 transformers = pytest.importorskip("transformers", reason="the zoo extra (transformers) is not installed")
 

@@ -14,7 +14,7 @@ from instrumentid.labels import LABELS, NAMES  # noqa: E402
 
 def load_model(path=None, **kwargs):
     """Load a model bundle (the bundled default when ``path`` is None) as a :class:`Predictor`."""
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     return Predictor.from_bundle(path, **kwargs)
 

@@ -26,7 +26,7 @@ import soundfile as sf
 import soxr
 
 from instrumentid.errors import AudioError
-from instrumentid.io import atomic_path
+from instrumentid.fileio import atomic_path
 
 #: File suffixes treated as audio when a folder is walked (predict, datasets).
 AUDIO_SUFFIXES = frozenset(

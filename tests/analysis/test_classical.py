@@ -110,11 +110,10 @@ def test_a_saved_model_predicts_what_scikit_learn_fitted(tmp_path, head, kernel)
 
 def test_stacking_appends_a_bundles_embedding_and_checks_it(tmp_path):
     """A backbone's embedding + the hand-made features feed one logistic head per label."""
-    from instrumentid.analysis.classical import evaluate_classical, train_classical
-    from instrumentid.bundle import save_bundle
-    from instrumentid.errors import DataError
-
     from helpers import tiny_bundle_dict
+    from instrumentid.analysis.classical import evaluate_classical, train_classical
+    from instrumentid.errors import DataError
+    from instrumentid.inference.bundle import save_bundle
 
     bundle = save_bundle(tiny_bundle_dict(), tmp_path / "backbone.iid")
     train = _irmas_train(tmp_path / "train", per_class=6, seed=0)

@@ -10,8 +10,8 @@ import pytest
 from instrumentid.analysis.embed import reduce_and_plot
 from instrumentid.analysis.gradcam import gradcam, plot_gradcam, stitch
 from instrumentid.errors import ConfigError
+from instrumentid.inference.predictor import Predictor
 from instrumentid.labels import LABELS, NAMES
-from instrumentid.predict import Predictor
 
 CLI = Path(sys.executable).with_name("instrumentid")
 

@@ -5,8 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instrumentid.analysis.label_issues import (file_vectors, find_issues, group_folds, label_issues,
-                                                out_of_fold_probabilities)
+from instrumentid.analysis.label_issues import (
+    file_vectors,
+    find_issues,
+    group_folds,
+    label_issues,
+    out_of_fold_probabilities,
+)
 from instrumentid.data import read_dataset
 from instrumentid.errors import ConfigError
 from instrumentid.labels import LABELS

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.evaluation.evaluate import evaluate
+from instrumentid.inference.predictor import Predictor
 from instrumentid.labels import LABELS
-from instrumentid.predict import Predictor
 
 CLI = Path(sys.executable).with_name("instrumentid")
 
@@ -59,7 +59,7 @@ def test_tune_thresholds_command(tiny_bundle, irmas_test_dir, tmp_path):
     proc = subprocess.run([str(CLI), "tune-thresholds", str(irmas_test_dir), "--model", str(tiny_bundle),
                            "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    from instrumentid.bundle import load_bundle
+    from instrumentid.inference.bundle import load_bundle
 
     bundle = load_bundle(out)
     tuning = bundle["metadata"]["threshold_tuning"]

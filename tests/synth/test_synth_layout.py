@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import re
-from pathlib import Path
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest

@@ -104,7 +104,7 @@ def stacked_features(examples: Sequence, *, sample_rate: int, embedding_bundle=N
     if embedding_bundle is None or not kept:
         return X, kept, errors, names
     from instrumentid.analysis.embed import compute_embeddings
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     embeddings, embedded, failed = compute_embeddings(Predictor(embedding_bundle), kept, progress=progress)
     position = {id(example): i for i, example in enumerate(kept)}
@@ -117,7 +117,7 @@ def _embedding_bundle(path, checksum: str | None = None):
     """The stacking bundle at ``path``; with ``checksum``, refuse one that changed since training."""
     if path is None:
         return None
-    from instrumentid.bundle import load_bundle
+    from instrumentid.inference.bundle import load_bundle
 
     bundle = load_bundle(path)
     if checksum is not None and bundle.get("checksum") != checksum:

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-
 #: Default analysis rate (Hz) and frame sizes of the classical features.
 SAMPLE_RATE = 22_050
 N_FFT = 2048

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.errors import DataError
-from instrumentid.io import atomic_path
+from instrumentid.fileio import atomic_path
 
 FORMAT = "instrumentid-classical"
 #: 1 was a joblib pickle (refused); 2 is this archive.

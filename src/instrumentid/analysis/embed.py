@@ -24,7 +24,7 @@ def file_embedding(predictor, path, *, top_label: bool = False):
     runs on the same windows, so the file is decoded once)."""
     import torch
 
-    from instrumentid.windows import aggregate
+    from instrumentid.inference.windows import aggregate
 
     features = predictor.window_features(path).to(predictor.device)
     with torch.inference_mode():
@@ -70,7 +70,7 @@ def colour_categories(examples: Sequence, predicted: Sequence[str] = ()) -> list
 def unlabelled_examples(folder) -> list:
     """Every audio file under ``folder`` (recursively) as an example without labels: a plain library."""
     from instrumentid.data.datasets import Example
-    from instrumentid.predict import iter_audio_files
+    from instrumentid.inference.predictor import iter_audio_files
 
     folder = Path(folder)
     return [Example(p, (), str(p.relative_to(folder).with_suffix("")), None)
@@ -175,7 +175,7 @@ def embed_dataset(data, model, out, *, labels_file=None, with_tsne: bool = True,
     "labelled"}``;
     ``embeddings.npy`` holds the raw matrix.
     """
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     predictor = Predictor.from_bundle(model, runtime="torch")
     examples, labelled = dataset_or_folder(data, labels_file)

@@ -82,7 +82,7 @@ def gradcam(predictor, path, label: str | None = None) -> dict:
         n_frames) in [0, 1], ``spectrogram`` (the normalised log-mel, same shape), ``seconds``
         (duration covered), ``starts_s`` and ``window_scores`` of the label.
     """
-    from instrumentid.windows import aggregate
+    from instrumentid.inference.windows import aggregate
 
     starts, window_scores = predictor.window_scores(path)
     file_scores = aggregate(window_scores, predictor.aggregation)
@@ -125,7 +125,7 @@ def plot_gradcam(result: dict, path: str | os.PathLike, *, title: str | None = N
 def gradcam_file(path, model=None, label: str | None = None, out=None) -> dict:
     """Load bundle ``model``, compute Grad-CAM of ``path`` for ``label`` and save the PNG to ``out``
     (default ``<file stem>.gradcam.<label>.png`` beside the current folder)."""
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     predictor = Predictor.from_bundle(model, runtime="torch")
     result = gradcam(predictor, path, label)

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.errors import ConfigError, DataError
+from instrumentid.inference.decision import is_present
 from instrumentid.labels import LABELS
-from instrumentid.thresholds import is_present
 
 
 def group_folds(Y: np.ndarray, groups: Sequence[str] | None, *, n_splits: int = 5, seed: int = 0) -> np.ndarray:
@@ -119,7 +119,7 @@ def file_vectors(examples: Sequence, *, features: str = "model", model=None,
     check_features(features, model)
     if features == "model":
         from instrumentid.analysis.embed import compute_embeddings
-        from instrumentid.predict import Predictor
+        from instrumentid.inference.predictor import Predictor
 
         predictor = Predictor.from_bundle(model, runtime="torch")
         X, kept, errors = compute_embeddings(predictor, examples, progress=progress)

@@ -68,7 +68,7 @@ def time_predictor(predictor, durations_s: Sequence[float], *, repeats: int = 1,
 def timing_report(model, durations_s: Sequence[float], out, *, repeats: int = 1) -> dict:
     """Time bundle ``model``; write ``timing.csv`` and ``timing.png`` into ``out``."""
     from instrumentid.evaluation import plots as P
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     predictor = Predictor.from_bundle(model)
     rows = time_predictor(predictor, durations_s, repeats=repeats)

@@ -41,8 +41,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from instrumentid.bundle import save_bundle
-    from instrumentid.ensemble import assemble
+    from instrumentid.inference.bundle import save_bundle
+    from instrumentid.training.ensembling import assemble
 
     bundle = assemble(args.models, weights=args.weights, val_data=args.fit_weights, labels_file=args.labels_file,
                       aggregation=args.aggregation, progress=sys.stderr.isatty())

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from instrumentid.cli import options
-import sys
 
 EXAMPLES = """\
 examples:

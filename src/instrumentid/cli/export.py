@@ -7,7 +7,7 @@ import argparse
 EXAMPLES = """\
 examples:
   instrumentid export default --out default.onnx
-  instrumentid export my.iid --format onnx --out my.onnx
+  instrumentid export my.iid --out my.onnx
   instrumentid predict song.mp3 --model default.onnx          # onnxruntime; torch is never imported
 
 The graph takes float32 mono windows (batch, samples) at the bundle's sample rate and returns
@@ -21,13 +21,12 @@ Needs the onnx extra: pip install 'instrumentid[onnx]'.
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
     parser.add_argument("model", metavar="BUNDLE", help="a bundle file or a bundled model name (default, fast, ...)")
-    parser.add_argument("--format", choices=("onnx",), default="onnx", help="output format (default: onnx)")
     parser.add_argument("--out", "-o", required=True, metavar="FILE", help="file to write (atomically)")
     parser.add_argument("--no-check", action="store_true", help="skip the onnxruntime-vs-PyTorch parity check")
 
 
 def run(args: argparse.Namespace) -> int:
-    from instrumentid.export import export_onnx
+    from instrumentid.inference.export import export_onnx
 
     report = export_onnx(args.model, args.out, check=not args.no_check)
     check = ("parity not checked (onnxruntime not installed)" if report["max_abs_diff"] is None

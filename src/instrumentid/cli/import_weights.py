@@ -24,7 +24,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instrumentid.models.yamnet_import import import_yamnet, read_weights
+    from instrumentid.models.yamnet import read_weights
+    from instrumentid.models.yamnet_import import import_yamnet
 
     out = import_yamnet(args.source, args.out)
     data = read_weights(out)

@@ -13,7 +13,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instrumentid.bundled import BUNDLED, bundled_path, resolve
+    from instrumentid.inference.shipped import BUNDLED, bundled_path, resolve
 
     print("bundled models (predict --model NAME):")
     width = max(len(name) for name in BUNDLED)

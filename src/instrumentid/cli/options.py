@@ -41,6 +41,6 @@ def _label_set(text: str) -> tuple[str, ...]:
 
 def add_aggregation(parser: argparse.ArgumentParser, help: str = "override the bundle's window aggregation") -> None:
     """``--aggregation {mean,max,topk,top3}`` (choices from the bundle contract)."""
-    from instrumentid.windows import AGGREGATIONS
+    from instrumentid.inference.windows import AGGREGATIONS
 
     parser.add_argument("--aggregation", choices=AGGREGATIONS, default=None, help=help)

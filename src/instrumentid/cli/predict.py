@@ -8,8 +8,8 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 
-from instrumentid import schema
 from instrumentid.cli import options
+from instrumentid.inference import schema
 
 FORMATS = ("table", "json", "jsonl", "csv", "parquet", "audacity")
 ENGINES = ("local", "ray")
@@ -74,8 +74,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instrumentid.io import progress_bar
-    from instrumentid.predict import iter_audio_files
+    from instrumentid.fileio import progress_bar
+    from instrumentid.inference.predictor import iter_audio_files
 
     _check(args)
     with contextlib.ExitStack() as stack:
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
 def _inputs(paths: list[str], stack: contextlib.ExitStack) -> tuple[list[str], dict[str, str]]:
     """The paths to read, with standard input (``-``) copied to a temporary file that ``stack``
     removes, and ``{temporary path: "-"}`` to name its record as given."""
-    from instrumentid.io import stdin_file
+    from instrumentid.fileio import stdin_file
 
     inputs, aliases = [], {}
     for path in paths:
@@ -133,7 +133,7 @@ def _table(args: argparse.Namespace, predictor, names: list[str]) -> schema.Tabl
 
 def _check(args: argparse.Namespace) -> None:
     from instrumentid.errors import ConfigError
-    from instrumentid.thresholds import check_threshold
+    from instrumentid.inference.decision import check_threshold
 
     if args.threshold is not None:
         check_threshold(args.threshold, "--threshold")
@@ -166,13 +166,13 @@ def _chain(first, rest: Iterator) -> Iterator:
 
 def _records(args: argparse.Namespace, paths: Iterable) -> tuple[Iterator[dict], object]:
     """The engine's records for ``paths`` and the predictor (its labels and thresholds)."""
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     predictor = Predictor.from_bundle(args.model, runtime=args.runtime, batch_size=args.batch_size)
     if args.engine == "ray":
-        from instrumentid.scale import predict_files
+        from instrumentid.inference.ray_engine import predict_files
 
-        records = predict_files(paths, args.model, runtime=args.runtime, address=args.ray_address,
+        records = predict_files(paths, predictor, address=args.ray_address,
                                 actors=args.ray_actors, batch_size=args.batch_size, segments=args.segments,
                                 threshold=args.threshold, aggregation=args.aggregation, labels=args.labels)
     else:
@@ -193,7 +193,7 @@ def _write(args: argparse.Namespace, records: Iterable[dict], labels: tuple[str,
            table: schema.Table | None = None) -> int:
     """Write ``records`` in ``args.format``: jsonl and table rows as each file finishes, the others
     at the end; the exit code (1 when a file failed)."""
-    from instrumentid.sinks import ParquetShards, TextSink
+    from instrumentid.inference.sinks import ParquetShards, TextSink
 
     failed = 0
     if args.format == "audacity":
@@ -229,7 +229,7 @@ def _write_audacity(args: argparse.Namespace, records: Iterable[dict]) -> int:
     """One label track: to stdout or ``-o FILE`` for one file; ``-o DIR/<name>.txt`` per file for several."""
     from pathlib import Path
 
-    from instrumentid.sinks import TextSink
+    from instrumentid.inference.sinks import TextSink
 
     records = list(records)
     failed = sum(_report(record) for record in records)
@@ -257,8 +257,8 @@ def _unique(stem: str, used: set[str]) -> str:
 
 
 def _run_resumable(args: argparse.Namespace, paths: Iterable) -> int:
-    from instrumentid.io import progress_bar
-    from instrumentid.sinks import ResumableLog
+    from instrumentid.fileio import progress_bar
+    from instrumentid.inference.sinks import ResumableLog
 
     with ResumableLog(args.output) as log:
         skipped = 0

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
     uvicorn = need("uvicorn", "the server")
     need("fastapi", "the server")
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
     from instrumentid.serve import Limits, create_app
     from instrumentid.serve.connections import guarded_protocol
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from instrumentid.audio import AUDIO_SUFFIXES
 from instrumentid.errors import DataError
-from instrumentid.io import atomic_path
+from instrumentid.fileio import atomic_path
 from instrumentid.labels import GENRES, LABELS, VOCABULARY, check_codes, encode
 
 _TAG = re.compile(r"\[([^\]]+)\]")

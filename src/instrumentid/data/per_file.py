@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from instrumentid.errors import InstrumentIdError
-from instrumentid.io import progress_bar
+from instrumentid.fileio import progress_bar
 
 
 def map_files(examples: Sequence, compute: Callable, *, desc: str, progress: bool = False) -> tuple[list, list, list[dict]]:

@@ -1,7 +1,7 @@
 """``instrumentid evaluate``: score a labelled dataset with a bundle and report metrics.
 
-One :class:`~instrumentid.predict.Predictor` computes every number: window scores come from
-``Predictor.scored_windows`` and file scores from :func:`instrumentid.windows.aggregate` of
+One :class:`~instrumentid.inference.predictor.Predictor` computes every number: window scores come from
+``Predictor.scored_windows`` and file scores from :func:`instrumentid.inference.windows.aggregate` of
 them with the bundle's aggregation, exactly what ``predict`` does, so the file-level
 ``present`` sets here equal ``instrumentid predict``'s. Thresholds are the bundle's (or one
 ``--threshold`` for all labels); nothing is tuned on the evaluated set.
@@ -24,7 +24,7 @@ from instrumentid.errors import DataError
 from instrumentid.evaluation import plots as P
 from instrumentid.evaluation.metrics import binarize, compute_metrics, per_sample_metrics
 from instrumentid.evaluation.report import format_table, write_html_report, write_json, write_predictions_csv
-from instrumentid.thresholds import check_threshold
+from instrumentid.inference.decision import check_threshold
 
 #: Value of precision/recall/F1 when the denominator is zero (documented in docs/evaluation.md).
 ZERO_DIVISION = 0.0
@@ -44,7 +44,7 @@ def collect_scores(
 
     Parameters
     ----------
-    predictor : :class:`~instrumentid.predict.Predictor`
+    predictor : :class:`~instrumentid.inference.predictor.Predictor`
     data : dataset path (any layout ``read_dataset`` reads) or a list of examples.
     labels_file : CSV of labels when ``data`` is a folder.
     aggregation : ``mean`` | ``max`` | ``topk``; ``None`` uses the bundle's.
@@ -84,7 +84,7 @@ def collect_scores(
 
 def _file_scores(scored: Sequence[tuple], method: str, *, n_labels: int) -> np.ndarray:
     """``(n_files, n_labels)`` float64: each file's audible windows aggregated as ``predict`` does."""
-    from instrumentid.windows import aggregate, audible
+    from instrumentid.inference.windows import aggregate, audible
 
     return np.asarray([aggregate(scores, method, audible(levels)) for _, scores, levels in scored],
                       dtype=np.float64).reshape(-1, n_labels)
@@ -198,7 +198,7 @@ def evaluate(
         (see :func:`~instrumentid.evaluation.metrics.compute_metrics`), ``errors``.
     """
     if predictor is None:
-        from instrumentid.predict import Predictor
+        from instrumentid.inference.predictor import Predictor
 
         predictor = Predictor.from_bundle(model)
     thresholds, source = resolve_thresholds(predictor, threshold, labels)

@@ -34,8 +34,8 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn import metrics as skm
 
+from instrumentid.inference.decision import is_present
 from instrumentid.labels import LABELS
-from instrumentid.thresholds import is_present
 
 #: The averaged F1/precision/recall variants reported.
 AVERAGES: tuple[str, ...] = ("micro", "macro", "weighted", "samples")

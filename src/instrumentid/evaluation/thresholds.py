@@ -5,7 +5,7 @@
 bundle whose ``thresholds`` are the tuned ones and whose ``metadata["threshold_tuning"]`` records
 the set, the grid and the F1 before and after. Never tune on the set you report: ``evaluate``
 only applies the bundle's thresholds. The comparison and the ranges thresholds obey live in
-:mod:`instrumentid.thresholds`.
+:mod:`instrumentid.inference.decision`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.errors import ConfigError
-from instrumentid.thresholds import is_present
+from instrumentid.inference.decision import is_present
 
 #: Names accepted by ``grid``.
 GRIDS: tuple[str, ...] = ("coarse-to-fine", "coarse", "fine")
@@ -114,10 +114,10 @@ def tune_bundle(
         ``{"thresholds": {code: t}, "f1_before": {...}, "f1_after": {...},
         "f1_macro_before", "f1_macro_after", "f1_micro_before", "f1_micro_after", "out"}``.
     """
-    from instrumentid.bundle import save_bundle
     from instrumentid.evaluation.evaluate import collect_scores
     from instrumentid.evaluation.metrics import compute_metrics
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.bundle import save_bundle
+    from instrumentid.inference.predictor import Predictor
 
     predictor = Predictor.from_bundle(model, runtime="torch")
     collected = collect_scores(predictor, data, labels_file=labels_file, aggregation=aggregation, windows=False)

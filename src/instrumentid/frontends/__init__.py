@@ -2,8 +2,8 @@
 
 Each module defines a frozen config dataclass and an ``nn.Module`` mapping waveforms
 ``(batch, samples)`` to ``(batch, channels, bins, frames)``, and registers both in
-:data:`instrumentid.features.FEATURES` (the one registry ``build_frontend`` and the bundle use).
-They reuse the log-mel machinery of :mod:`instrumentid.features` (STFT, mel filters, dB).
+:data:`instrumentid.frontends.core.FEATURES` (the one registry ``build_frontend`` and the bundle use).
+They reuse the log-mel of :mod:`instrumentid.frontends.core` and the maths of :mod:`instrumentid.frontends.dsp`.
 """
 
 from instrumentid.frontends import mfcc, multi, wavelet  # noqa: F401  (registers mfcc, multi, wavelet)

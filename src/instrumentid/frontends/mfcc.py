@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from instrumentid.errors import ConfigError
-from instrumentid.features import LogMel, LogMelConfig, register_frontend
+from instrumentid.frontends.core import LogMel, LogMelConfig, register_frontend
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Channels, in the order given (the original team filled a CNN's three input channels this way):
 
 ==========  ===================================================================================
-mel         the log-mel dB spectrogram (:class:`instrumentid.features.LogMel`)
+mel         the log-mel dB spectrogram (:class:`instrumentid.frontends.core.LogMel`)
 mfcc        its ``n_mfcc`` MFCCs, linearly upsampled along the coefficient axis to ``n_mels`` rows
 harmonic    log-mel of the harmonic part of the STFT (sustained tones: bowed, blown, sung)
 percussive  log-mel of the percussive part (onsets: plucks, hammers, drums)
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from instrumentid.errors import ConfigError
-from instrumentid.features import LogMel, LogMelConfig, register_frontend
+from instrumentid.frontends.core import LogMel, LogMelConfig, register_frontend
 from instrumentid.frontends.mfcc import dct_matrix, mel_config_of
 
 CHANNELS = ("mel", "mfcc", "harmonic", "percussive")

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from instrumentid.errors import ConfigError
-from instrumentid.features import power_to_db, register_frontend, stft_power
+from instrumentid.frontends.core import register_frontend
+from instrumentid.frontends.dsp import power_to_db, stft_power
 
 #: Equivalent noise bandwidth of the Hann window, in FFT bins (librosa's ``WINDOW_BANDWIDTHS``).
 HANN_BANDWIDTH = 1.50018310546875

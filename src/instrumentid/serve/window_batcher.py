@@ -19,7 +19,7 @@ from concurrent.futures import Future
 
 import numpy as np
 
-from instrumentid.predict import Predictor
+from instrumentid.inference.predictor import Predictor
 
 
 class WindowBatcher:

@@ -27,7 +27,7 @@ import numpy as np
 
 from instrumentid import audio
 from instrumentid.errors import SynthError
-from instrumentid.io import atomic_path, progress_bar
+from instrumentid.fileio import atomic_path, progress_bar
 from instrumentid.labels import BY_CODE, EXTENDED, GENRES, LABELS, NAMES, VOCABULARY
 from instrumentid.synth.ensembles import ENSEMBLES, ensembles_for, genre_for
 from instrumentid.synth.mix import NEGATIVE_KINDS, ClipSpec, Engine, negative_kinds

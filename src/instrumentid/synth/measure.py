@@ -19,7 +19,7 @@ import numpy as np
 from scipy.fft import dct
 
 from instrumentid import audio
-from instrumentid.features import mel_filterbank
+from instrumentid.frontends.dsp import mel_filterbank
 
 SR = 22050
 _N_FFT, _HOP, _N_MELS = 1024, 256, 40

@@ -22,7 +22,7 @@ from instrumentid.labels import parse_label_set
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """How often (and whether) each training augmentation acts; see :mod:`instrumentid.augment`."""
+    """How often (and whether) each training augmentation acts; see :mod:`instrumentid.training.augment`."""
 
     mix_p: float = field(default=0.5, metadata={"help": "probability of mixing in each of up to 2 other clips (labels united)"})
     noise_p: float = field(default=0.5, metadata={"help": "probability of added noise at 10-40 dB SNR"})
@@ -108,7 +108,7 @@ class TrainConfig:
         mel-based front-ends (logmel, mfcc, multi); ``wavelet`` takes ``hop_length`` and the rest
         from ``feature_params``, which override any flag.
         """
-        from instrumentid.features import ALIASES, FEATURES, feature_config
+        from instrumentid.frontends.core import ALIASES, FEATURES, feature_config
         from instrumentid.models import entry
 
         if not entry(self.model).trainable:

@@ -8,7 +8,7 @@ from ``last.ckpt``; with the same seed the result equals an uninterrupted run's,
 * checkpoints are written to a temporary file and renamed (a ``kill -9`` mid-save leaves the
   previous one whole),
 * which clips an epoch draws and where they are cropped depend on ``(seed, epoch)`` alone
-  (:class:`~instrumentid.data.module.CropSampler`), and
+  (:class:`~instrumentid.training.datamodule.CropSampler`), and
 * torch, numpy and ``random`` are seeded before every training batch from ``(seed, epoch,
   batch, rank)`` (:class:`ReseedEachBatch`), so augmentation and dropout draw the same values
   (Lightning's checkpoints carry no random-generator states).
@@ -28,7 +28,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from instrumentid.errors import ConfigError
-from instrumentid.io import atomic_path
+from instrumentid.fileio import atomic_path
 from instrumentid.training.config import TrainConfig
 
 #: Config fields that may differ between a run and its resumption (they change no result).

@@ -7,6 +7,7 @@ import json
 import sys
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
@@ -17,18 +18,24 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from instrumentid import __version__
-from instrumentid.bundle import make_bundle, save_bundle
 from instrumentid.data.datasets import Example, read_dataset
-from instrumentid.data.module import InstrumentDataModule
 from instrumentid.data.split import grouped_split
 from instrumentid.errors import ConfigError, DataError
-from instrumentid.features import build_frontend, compute_normalization, feature_shape
+from instrumentid.frontends.core import build_frontend, compute_normalization, feature_shape
+from instrumentid.inference.bundle import make_bundle, save_bundle
+from instrumentid.inference.contract import Framing, takes_any_length
+from instrumentid.inference.decision import clip_tuned
 from instrumentid.models import build, entry, stored_params
-from instrumentid.thresholds import clip_tuned
 from instrumentid.training.config import TrainConfig
-from instrumentid.training.module import InstrumentModule, pos_weight_from
-from instrumentid.training.resume import (AtomicCheckpointIO, ReseedEachBatch, checkpoint_dir, discard_if_empty,
-                                        prepare_checkpoints)
+from instrumentid.training.datamodule import InstrumentDataModule
+from instrumentid.training.lightning_module import InstrumentModule, pos_weight_from
+from instrumentid.training.resume import (
+    AtomicCheckpointIO,
+    ReseedEachBatch,
+    checkpoint_dir,
+    discard_if_empty,
+    prepare_checkpoints,
+)
 
 
 def read_all(paths: Sequence[str]) -> list[Example]:
@@ -135,9 +142,8 @@ def quiet_lightning() -> None:
 def _trainer(config: TrainConfig, run_dir: Path, checkpoints: list[ModelCheckpoint]) -> L.Trainer:
     loggers = [CSVLogger(run_dir, name="logs")]
     try:
-        from lightning.pytorch.loggers import TensorBoardLogger
-
         import tensorboard  # noqa: F401
+        from lightning.pytorch.loggers import TensorBoardLogger
 
         loggers.append(TensorBoardLogger(run_dir, name="tensorboard"))
     except ImportError:
@@ -177,12 +183,15 @@ def _fit(config: TrainConfig, train_examples, val_examples, resume_from: Path | 
 
     features = config.feature_config()
     datamodule = InstrumentDataModule(
-        train_examples, val_examples, labels=config.label_codes(), sample_rate=config.sample_rate, window_s=config.window_s,
-        hop_s=config.hop_s, batch_size=config.batch_size, balanced=config.balanced,
+        train_examples, val_examples, labels=config.label_codes(),
+        framing=Framing(config.sample_rate, config.window_s, config.hop_s), batch_size=config.batch_size,
+        balanced=config.balanced,
         epoch_size=config.epoch_size or None, num_workers=config.num_workers, progress=config.progress, seed=config.seed,
     )
     datamodule.setup()
     module, normalization = _module(config, features, datamodule.train_set)
+    # validation windows as the predictor will cut them for this model's bundle
+    datamodule.framing = replace(datamodule.framing, variable_length=takes_any_length(module.model))
     folder = checkpoint_dir(config.out)
     checkpoint = ModelCheckpoint(dirpath=folder, monitor="val/f1_macro", mode="max", save_top_k=1,
                                  filename="best-{epoch}", enable_version_counter=False)
@@ -241,7 +250,7 @@ def _compact(metrics: dict) -> dict:
 def _write_bundle(config, module, features, normalization, train_examples, val_examples, best_score) -> Path:
     from instrumentid.evaluation.evaluate import collect_scores
     from instrumentid.evaluation.metrics import compute_metrics
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     model = module.model.cpu().eval()
     common = dict(

@@ -1,6 +1,6 @@
 """ONNX export: a bundle → one graph from waveform windows to label scores, metadata included.
 
-The graph's contract (:mod:`instrumentid.runtimes` reads it):
+The graph's contract (:mod:`instrumentid.inference.runtimes` reads it):
 
 - input ``waveform``: float32 ``(batch, samples)``, mono at the bundle's ``sample_rate``;
   ``samples`` is the bundle's window (``window_s · sample_rate``), or any length for models
@@ -11,11 +11,13 @@ The graph's contract (:mod:`instrumentid.runtimes` reads it):
   weight checksum, torch version, opset), so decoding, windowing, aggregation and
   thresholds happen exactly as for the bundle.
 
-The front-end is inside the graph (the STFT as matrix products, and the per-window level of
-front-ends with ``level_dbfs``), so any ONNX runtime needs only decoded, resampled mono audio.
-Weights that float16 holds exactly (every weight of a ``half`` bundle) are stored as float16 and
-cast to float32 when the session loads: half the file, the same scores, float32 compute. After
-writing, the graph is checked against PyTorch on test windows (loud, quiet, silent).
+The front-end is inside the graph: its STFT is Gather and two MatMuls (a four-step DFT,
+:func:`instrumentid.frontends.dsp.stft_power`; ONNX's ``STFT`` operator of opset 17 only above
+``MATMUL_DFT_MAX`` points), and so is the per-window level of front-ends with ``level_dbfs``, so
+any ONNX runtime needs only decoded, resampled mono audio. Weights that float16 holds exactly
+(every weight of a ``half`` bundle) are stored as float16 and cast to float32 when the session
+loads: half the file, the same scores, float32 compute. After writing, the graph is checked
+against PyTorch on test windows (loud, quiet, silent).
 """
 
 from __future__ import annotations
@@ -30,13 +32,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from instrumentid.bundle import header, info, load_bundle
 from instrumentid.errors import ExportError
 from instrumentid.extras import need
-from instrumentid.io import atomic_path
-from instrumentid.runtimes import ONNX_INPUT, ONNX_METADATA_KEY, ONNX_OUTPUT, OnnxRuntime, TorchRuntime
+from instrumentid.fileio import atomic_path
+from instrumentid.inference.bundle import header, load_bundle
+from instrumentid.inference.runtimes import ONNX_INPUT, ONNX_METADATA_KEY, ONNX_OUTPUT, OnnxRuntime, TorchRuntime
 
-OPSET = 17  # the first opset with STFT
+OPSET = 17  # the first opset with STFT (used above MATMUL_DFT_MAX points)
 #: Largest |torch − onnxruntime| score difference the export accepts.
 PARITY_TOLERANCE = 1e-4
 #: Initialisers smaller than this stay float32 (a Cast node would cost more than it saves).
@@ -62,11 +64,12 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *, chec
     """
     onnx = need("onnx", "exporting to ONNX")
     bundle = load_bundle(model)
-    about = info(bundle)
     runtime = TorchRuntime(bundle)
+    about = runtime.info
+    variable_length = about.framing.variable_length
     graph = ScoringGraph(runtime.frontend, runtime.model).eval()
-    window = round(about.window_s * about.sample_rate)
-    axes = {0: "batch", 1: "samples"} if runtime.variable_length else {0: "batch"}
+    window = about.framing.window_samples
+    axes = {0: "batch", 1: "samples"} if variable_length else {0: "batch"}
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes about constants and the real-valued STFT
@@ -79,14 +82,14 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *, chec
             raise ExportError(f"model {about.model_name!r} cannot be exported to ONNX: {reason[:300]}") from None
     proto = onnx.load_from_string(buffer.getvalue())
     store_exact_halves(proto)
-    meta = {**header(bundle), "variable_length": runtime.variable_length,
+    meta = {**header(bundle), "variable_length": variable_length,
             "exported_from": {"checksum": bundle.get("checksum"), "torch": torch.__version__.split("+")[0],
                               "opset": OPSET}}
     onnx.helper.set_model_props(proto, {ONNX_METADATA_KEY: json.dumps(meta)})
     out = Path(out)
     with atomic_path(out) as tmp:
         onnx.save(proto, str(tmp))
-    report = {"path": str(out), "bytes": out.stat().st_size, "variable_length": runtime.variable_length,
+    report = {"path": str(out), "bytes": out.stat().st_size, "variable_length": variable_length,
               "max_abs_diff": None}
     if check:
         report["max_abs_diff"] = parity(runtime, OnnxRuntime(out), window)
@@ -125,12 +128,12 @@ def parity(reference: TorchRuntime, candidate: OnnxRuntime, window: int, *, seed
     one (front-ends that level each window scale these most), and short ones when the model
     takes any length."""
     rng = np.random.default_rng(seed)
-    t = np.arange(window) / info(reference.bundle).sample_rate
+    t = np.arange(window) / reference.info.sample_rate
     batch = np.stack([0.1 * rng.standard_normal(window), 0.5 * np.sin(2 * np.pi * 440 * t),
                       0.3 * np.sign(np.sin(2 * np.pi * 220 * t)), 3e-4 * np.sin(2 * np.pi * 1000 * t),
                       np.zeros(window)]).astype(np.float32)
     inputs = [batch]
-    if reference.variable_length:
+    if reference.info.framing.variable_length:
         inputs += [batch[:, : window // 3], batch[:1, : max(window // 9, 1)]]
     return max(float(np.abs(reference(x) - candidate(x)).max()) for x in inputs)
 

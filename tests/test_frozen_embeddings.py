@@ -3,11 +3,10 @@
 import numpy as np
 import torch
 
-from instrumentid.features import feature_config
-from instrumentid.models import build
-from instrumentid.training.frozen import EmbeddingCache
-
 from helpers import write_tone
+from instrumentid.frontends.core import feature_config
+from instrumentid.models import build
+from instrumentid.training.frozen_embeddings import EmbeddingCache
 
 
 def test_embedding_cache_writes_one_file_per_audio_file_and_reads_it_back(tmp_path):

@@ -17,7 +17,7 @@ windows below the noise floor never count); it is ``{}`` when nothing plays. A l
 active in a few windows without being ``present`` for the whole file.
 
 Records in a resumable log (``predict -o out.jsonl --resume``) also carry
-``"source": {"size": bytes, "mtime_ns": ns}`` of the file (see :mod:`instrumentid.sinks`).
+``"source": {"size": bytes, "mtime_ns": ns}`` of the file (see :mod:`instrumentid.inference.sinks`).
 CSV: one row per file (:func:`to_csv`), or with ``--segments`` one row per window
 (:func:`to_segments_csv`, long format). Text cells that a spreadsheet would run as a formula
 (``= + - @``, tab, CR) get a ``'`` prefix, and every cell with a CR or LF is quoted.
@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from instrumentid.thresholds import is_present
+from instrumentid.inference.decision import is_present
 
 SCORE_DECIMALS = 4
 
@@ -44,7 +44,7 @@ def scores_dict(labels: Sequence[str], scores: Sequence[float] | np.ndarray) -> 
 
 
 def present_labels(labels: Sequence[str], scores, thresholds) -> list[str]:
-    """The codes whose score reaches their threshold (:func:`instrumentid.thresholds.is_present`), in label order."""
+    """The codes whose score reaches their threshold (:func:`instrumentid.inference.decision.is_present`), in label order."""
     return [code for code, present in zip(labels, is_present(scores, thresholds)) if present]
 
 

@@ -23,7 +23,7 @@ BUNDLED: dict[str, tuple[str, str]] = {
                                                    "(the baseline the default must beat)"),
 }
 DEFAULT_BUNDLE_NAME = BUNDLED["default"][0]
-#: The ONNX export of each bundled name: name → file in assets/ (``scripts/onnx_models.py`` writes
+#: The ONNX export of each bundled name: name → file in assets/ (``recipes/onnx_models.py`` writes
 #: them from the bundles and checks them against PyTorch).
 EXPORTED: dict[str, str] = {name: f"{name}.onnx" for name in BUNDLED}
 

@@ -8,19 +8,18 @@ file-level ``val/f1_macro`` (at 0.5) and ``val/auroc_macro``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sys
+from collections.abc import Sequence
 
 import lightning as L
 import numpy as np
 import torch
 from torchmetrics.functional.classification import multilabel_auroc, multilabel_f1_score
 
-from instrumentid.augment import SpecAugment, build_waveform_augment
-from instrumentid.features import build_frontend
-from instrumentid.losses import build_loss
+from instrumentid.frontends.core import build_frontend
+from instrumentid.training.augment import SpecAugment, build_waveform_augment
 from instrumentid.training.config import AugmentConfig
+from instrumentid.training.losses import build_loss
 
 
 class InstrumentModule(L.LightningModule):
@@ -94,7 +93,7 @@ class InstrumentModule(L.LightningModule):
 
 def aggregate_by_file(scores: torch.Tensor, targets: torch.Tensor, files: torch.Tensor, method: str):
     """Window scores → one row per file (the predictor's aggregation)."""
-    from instrumentid.windows import aggregate
+    from instrumentid.inference.windows import aggregate
 
     order = torch.unique(files)
     rows, labels = [], []

@@ -5,7 +5,8 @@ Audio is decoded once (mono, model sample rate) and kept in memory: a 3 s clip a
 ``window_s`` crop of each file (short files are tiled, like the predictor); which files an
 epoch draws and where they are cropped depend on ``(seed, epoch)`` alone (:class:`CropSampler`),
 so a resumed run sees the epochs an uninterrupted one sees. Validation uses the predictor's
-own fixed windows (at most ``max_val_windows`` per file).
+own fixed windows (at most ``max_val_windows`` per file): the model's
+:class:`~instrumentid.inference.contract.Framing`, short files tiled unless the model takes any length.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from instrumentid import audio
 from instrumentid.data.datasets import Example, label_matrix
 from instrumentid.errors import DataError
-from instrumentid.io import progress_bar
-from instrumentid.windows import iter_windows, tile
+from instrumentid.fileio import progress_bar
+from instrumentid.inference.contract import Framing
+from instrumentid.inference.windows import tile
 
 
 def decode_all(examples: Sequence[Example], sample_rate: int, *, desc: str = "decoding",
@@ -98,12 +100,12 @@ class CropSampler(Sampler):
 class WindowDataset(Dataset):
     """The predictor's fixed windows of each file, each with its file's targets (validation)."""
 
-    def __init__(self, waveforms: Sequence[np.ndarray], targets: np.ndarray, window: int, hop: int,
+    def __init__(self, waveforms: Sequence[np.ndarray], targets: np.ndarray, framing: Framing,
                  max_windows: int = 8) -> None:
         self.items: list[tuple[np.ndarray, int]] = []
         self.file_index: list[int] = []
         for i, waveform in enumerate(waveforms):
-            windows = [w for _, w in iter_windows([waveform], window, hop)]
+            windows = [w for _, w in framing.windows([waveform])]
             if len(windows) > max_windows:
                 keep = np.linspace(0, len(windows) - 1, max_windows).round().astype(int)
                 windows = [windows[k] for k in keep]
@@ -132,10 +134,14 @@ def balanced_weights(targets: np.ndarray, example_weights: np.ndarray | None = N
 
 
 class InstrumentDataModule(L.LightningDataModule):
-    """Train/validation loaders over decoded examples."""
+    """Train/validation loaders over decoded examples, read as ``framing`` says.
+
+    The validation windows follow ``framing`` when the first validation loader is made, so a
+    trainer that learns ``variable_length`` from the built model sets :attr:`framing` before that.
+    """
 
     def __init__(self, train: Sequence[Example], val: Sequence[Example], *, labels: Sequence[str],
-                 sample_rate: int, window_s: float, hop_s: float, batch_size: int = 32,
+                 framing: Framing, batch_size: int = 32,
                  balanced: bool = True, epoch_size: int | None = None, num_workers: int = 0,
                  max_val_windows: int = 8, progress: bool = True, seed: int = 0) -> None:
         super().__init__()
@@ -143,24 +149,23 @@ class InstrumentDataModule(L.LightningDataModule):
             raise DataError("no training examples")
         self.train_examples, self.val_examples = list(train), list(val)
         self.labels = tuple(labels)
-        self.sample_rate = sample_rate
-        self.window = round(window_s * sample_rate)
-        self.hop = round(hop_s * sample_rate)
+        self.framing = framing
         self.batch_size, self.balanced, self.epoch_size = batch_size, balanced, epoch_size
         self.num_workers, self.max_val_windows, self.progress = num_workers, max_val_windows, progress
         self.seed = seed
         self.train_set: CropDataset | None = None
         self.val_set: WindowDataset | None = None
+        self._val_waveforms: list[np.ndarray] | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:
-            waveforms = decode_all(self.train_examples, self.sample_rate, desc="decoding train", progress=self.progress)
-            self.train_set = CropDataset(waveforms, label_matrix(self.train_examples, self.labels), self.window,
-                                         [e.weight for e in self.train_examples])
-        if self.val_set is None and self.val_examples:
-            waveforms = decode_all(self.val_examples, self.sample_rate, desc="decoding val", progress=self.progress)
-            self.val_set = WindowDataset(waveforms, label_matrix(self.val_examples, self.labels), self.window, self.hop,
-                                         self.max_val_windows)
+            waveforms = decode_all(self.train_examples, self.framing.sample_rate, desc="decoding train",
+                                   progress=self.progress)
+            self.train_set = CropDataset(waveforms, label_matrix(self.train_examples, self.labels),
+                                         self.framing.window_samples, [e.weight for e in self.train_examples])
+        if self._val_waveforms is None and self.val_examples:
+            self._val_waveforms = decode_all(self.val_examples, self.framing.sample_rate, desc="decoding val",
+                                             progress=self.progress)
 
     def train_dataloader(self) -> DataLoader:
         """``epoch_size`` clips per epoch (balanced or uniform), drawn by a :class:`CropSampler`."""
@@ -173,6 +178,9 @@ class InstrumentDataModule(L.LightningDataModule):
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def val_dataloader(self) -> DataLoader | list:
+        if self.val_set is None and self._val_waveforms is not None:
+            self.val_set = WindowDataset(self._val_waveforms, label_matrix(self.val_examples, self.labels),
+                                         self.framing, self.max_val_windows)
         if self.val_set is None:
             return []
         return DataLoader(self.val_set, batch_size=self.batch_size * 2, shuffle=False, num_workers=self.num_workers)

@@ -8,6 +8,7 @@ cross-validation affordable on a CPU. (Fine-tuning keeps the full Lightning path
 augmentations: ``instrumentid train --model yamnet --model-params '{fine_tune_blocks: 2}'``.)
 
 >>> cache = EmbeddingCache(model, feature_config("yamnet"), window_s=0.975, hop_s=0.48, folder="runs/cache")
+>>> # windows exactly as the predictor cuts them: the same Framing (tiling unless the model takes any length)
 >>> table = cache.embed(examples)              # one entry per file: (windows, time steps, 1024) feature maps
 >>> fit_head(model, table, epochs=20)          # trains the head in place; the backbone is untouched
 >>> scores = file_scores(model, table, "max")  # (files, labels), as the predictor aggregates
@@ -28,10 +29,11 @@ import torch
 from instrumentid import audio
 from instrumentid.data.datasets import Example
 from instrumentid.errors import InstrumentIdError
-from instrumentid.features import build_frontend
-from instrumentid.io import atomic_path, progress_bar
+from instrumentid.fileio import atomic_path, progress_bar
+from instrumentid.frontends.core import build_frontend
+from instrumentid.inference.contract import Framing, score_batches, takes_any_length
+from instrumentid.inference.windows import aggregate, audible
 from instrumentid.labels import LABELS, encode
-from instrumentid.windows import aggregate, audible, iter_windows, window_dbfs
 
 
 @dataclass
@@ -48,7 +50,7 @@ class FileEmbeddings:
 
     @property
     def keep(self) -> np.ndarray:
-        """Windows above the noise floor (:func:`instrumentid.windows.audible`)."""
+        """Windows above the noise floor (:func:`instrumentid.inference.windows.audible`)."""
         return audible(self.levels)
 
 
@@ -64,18 +66,17 @@ class EmbeddingCache:
                  folder: str | os.PathLike, batch_size: int = 32) -> None:
         self.model = model.eval()
         self.frontend = build_frontend(features).eval()
-        self.sample_rate = int(features["sample_rate"])
-        self.window = round(window_s * self.sample_rate)
-        self.hop = round(hop_s * self.sample_rate)
+        #: the windows the predictor scores for a bundle of this model
+        self.framing = Framing(int(features["sample_rate"]), float(window_s), float(hop_s),
+                               variable_length=takes_any_length(model))
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.batch_size = batch_size
-        from instrumentid.bundle import state_checksum
+        from instrumentid.inference.bundle import state_checksum
 
         weights = state_checksum(model.backbone.state_dict())[:16]  # a re-imported or rounded backbone re-embeds
-        self.tile_short = not getattr(model, "variable_length", False)  # as the predictor windows files
         front = hashlib.sha1(repr(sorted(features.items())).encode()).hexdigest()[:8]
-        self.tag = f"{window_s}-{hop_s}-{weights}-{front}-{'tile' if self.tile_short else 'own-length'}"
+        self.tag = f"{window_s}-{hop_s}-{weights}-{front}-{'tile' if self.framing.tile_short else 'own-length'}"
 
     def _key(self, path: Path) -> Path:
         stat = path.stat()
@@ -84,14 +85,13 @@ class EmbeddingCache:
 
     @torch.inference_mode()
     def _compute(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
-        blocks = audio.stream(path, sample_rate=self.sample_rate)
-        windows = [w for _, w in iter_windows(blocks, self.window, self.hop, tile_short=self.tile_short)]
-        out = []
-        for start in range(0, len(windows), self.batch_size):
-            batch = torch.from_numpy(np.stack(windows[start : start + self.batch_size]))
-            out.append(self.model.feature_map(self.frontend(batch)).numpy())
-        levels = np.array([window_dbfs(w) for w in windows], dtype=np.float32)
-        return np.concatenate(out).astype(np.float16), levels
+        blocks = audio.stream(path, sample_rate=self.framing.sample_rate)
+
+        def feature_maps(batch: np.ndarray) -> np.ndarray:
+            return self.model.feature_map(self.frontend(torch.from_numpy(batch))).numpy()
+
+        _, fmaps, levels = score_batches(feature_maps, self.framing.windows(blocks), self.batch_size)
+        return fmaps.astype(np.float16), levels.astype(np.float32)
 
     def get(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         """``(feature maps, window levels in dBFS)`` of a file, from the cache or computed once."""

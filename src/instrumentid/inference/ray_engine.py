@@ -4,13 +4,14 @@ or many machines.
 The pipeline over a file list:
 
 1. ``map`` (Ray tasks, spread over the cluster): decode, resample and cut each file into the
-   model's windows (:meth:`instrumentid.predict.Framing.read`), or an error for that file;
-2. ``map_batches`` (a pool of Ray actors, each loading the model once): score the windows in
-   batches and build each file's record with the model's thresholds and aggregation
-   (:meth:`instrumentid.predict.Predictor.record`);
+   model's windows (:meth:`instrumentid.inference.contract.Framing.read`), or an error for that file;
+2. ``map_batches`` (a pool of Ray actors, each loading the model once from the file the driver
+   resolved and validated): score the windows in batches
+   (:func:`instrumentid.inference.contract.score_batches`) and build each file's record with the model's thresholds and aggregation
+   (:meth:`instrumentid.inference.predictor.Predictor.record`);
 3. records stream back to the caller as they finish (completion order, not input order).
 
->>> from instrumentid.scale import predict_files
+>>> from instrumentid.inference.ray_engine import predict_files
 >>> for record in predict_files(["a.wav", "b.mp3"], model="default"):
 ...     print(record["file"], record["present"])
 
@@ -27,11 +28,12 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from instrumentid import schema
-from instrumentid.errors import AudioError, InstrumentIdError
+from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
 from instrumentid.extras import need
-from instrumentid.predict import Framing, Predictor, SignalLevel, check_path, printable_name
-from instrumentid.windows import window_dbfs
+from instrumentid.inference import schema
+from instrumentid.inference.contract import Framing, SignalLevel, score_batches
+from instrumentid.inference.predictor import Predictor, check_path, printable_name
+from instrumentid.inference.runtimes import OnnxRuntime
 
 
 def _ray():
@@ -55,12 +57,13 @@ def decode_row(row: dict, framing: Framing) -> dict:
 class ScoreActor:
     """Loads the model once; scores decoded files into records (a Ray ``map_batches`` actor)."""
 
-    def __init__(self, model: str, runtime: str, batch_size: int | None, threads: int, options: dict) -> None:
-        if runtime != "onnxruntime" and not str(model).lower().endswith(".onnx"):
+    def __init__(self, path: str, onnx: bool, batch_size: int | None, threads: int, options: dict) -> None:
+        if not onnx:
             import torch
 
             torch.set_num_threads(threads)
-        self.predictor = Predictor.from_bundle(model, runtime=runtime, batch_size=batch_size, threads=threads)
+        runtime = "onnxruntime" if onnx else "torch"
+        self.predictor = Predictor.from_bundle(path, runtime=runtime, batch_size=batch_size, threads=threads)
         self.options = options
 
     def __call__(self, batch: dict) -> dict:
@@ -72,16 +75,16 @@ class ScoreActor:
             return schema.error_record(path, str(batch["error"][i]))
         predictor = self.predictor
         windows = np.frombuffer(batch["windows"][i], dtype=np.float32).reshape(int(batch["n"][i]), -1)
-        scores = np.concatenate([predictor.score_windows(windows[j : j + predictor.batch_size])
-                                 for j in range(0, len(windows), predictor.batch_size)])
-        level = SignalLevel(predictor.sample_rate, batch["samples"][i], batch["peak"][i], batch["energy"][i])
         starts = np.frombuffer(batch["starts"][i], dtype=np.float64)
-        return predictor.record(path, level, starts, scores, window_dbfs(windows), **self.options)
+        starts, scores, levels = score_batches(predictor.score_windows, zip(starts, windows, strict=True),
+                                               predictor.batch_size)
+        level = SignalLevel(predictor.sample_rate, batch["samples"][i], batch["peak"][i], batch["energy"][i])
+        return predictor.record(path, level, starts, scores, levels, **self.options)
 
 
 def predict_files(
     paths: Iterable[str | os.PathLike],
-    model: str | os.PathLike | None = None,
+    model: str | os.PathLike | Predictor | None = None,
     *,
     runtime: str = "auto",
     address: str | None = None,
@@ -95,11 +98,16 @@ def predict_files(
 ) -> Iterator[dict]:
     """Records of ``paths`` computed on a Ray cluster (see the module docs).
 
+    ``model``: a bundle path, an ``.onnx`` graph, a bundled name, or a :class:`Predictor` already
+    opened from a file (then nothing is loaded twice on this machine; ``runtime`` is its own).
     ``actors``: scoring actors (default: the cluster's CPUs minus one for decoding, at least one),
     each using ``threads_per_actor`` CPU threads.
     """
     ray = _ray()
-    local = Predictor.from_bundle(model, runtime=runtime)  # validates the model before the cluster starts
+    # resolved and validated once, before the cluster starts; the actors load the resolved file
+    local = model if isinstance(model, Predictor) else Predictor.from_bundle(model, runtime=runtime)
+    if local.runtime.path is None:
+        raise ConfigError("the Ray engine needs a model loaded from a file (its actors load it again)")
     local.label_columns(labels)  # and the label subset
     items = []
     for path in paths:
@@ -119,14 +127,14 @@ def predict_files(
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     cpus = int(ray.cluster_resources().get("CPU", 1))
     actors = actors or max(1, (cpus - 1) // threads_per_actor)
-    model_ref = str(model) if model is not None else None
     options = {"segments": segments, "threshold": threshold, "aggregation": aggregation,
                "labels": None if labels is None else list(labels)}
     dataset = (
         ray.data.from_items(items)
         .map(decode_row, fn_kwargs={"framing": local.framing})
         .map_batches(ScoreActor, batch_size=4, compute=ray.data.ActorPoolStrategy(size=actors),
-                     num_cpus=threads_per_actor, max_restarts=0, fn_constructor_kwargs={"model": model_ref, "runtime": runtime, "batch_size": batch_size,
+                     num_cpus=threads_per_actor, max_restarts=0, fn_constructor_kwargs={"path": str(local.runtime.path),
+                                            "onnx": isinstance(local.runtime, OnnxRuntime), "batch_size": batch_size,
                                             "threads": threads_per_actor, "options": options})
     )
     for row in dataset.iter_rows():

@@ -16,17 +16,18 @@ normalization      ``{"mean": float, "std": float}`` of the features on the trai
                    entry per channel for multi-channel front-ends)
 model              ``{"name": registry name, "params": {...}}``
 state_dict         model weights
-thresholds         one float per label, in (0, 1) (the rule: :mod:`instrumentid.thresholds`)
+thresholds         one float per label, in (0, 1) (the rule: :mod:`instrumentid.inference.decision`)
 aggregation        how window scores become file scores: ``mean`` | ``max`` | ``topk``
 metadata           data it was trained on, date, validation metrics, package version, recipe
 checksum           SHA-256 over the weights (detects a tampered or truncated file); required to load
-min_duration_s     optional: shortest audio the model judges (default ``predict.MIN_DURATION_S``)
+min_duration_s     optional: shortest audio the model judges (default ``contract.MIN_DURATION_S``)
 =================  =====================================================================
 
 ``instrumentid export`` turns a bundle into an ONNX graph (front-end included) that carries
 the :func:`header` — every key but the weights — as JSON metadata, plus ``variable_length``;
-see :mod:`instrumentid.export`. Code that only reads a bundle's description takes
-:func:`info` of it (a :class:`BundleInfo`), which works alike on a bundle and on a header.
+see :mod:`instrumentid.inference.export`. Code that reads audio for a model or describes it takes
+:class:`~instrumentid.inference.contract.BundleInfo` of it (``BundleInfo.of(bundle)``), which works
+alike on a bundle and on a header; the runtimes build it once per load.
 This module imports torch only where weights are touched.
 
 An ensemble (``instrumentid ensemble``) is a bundle like any other, read by the same predictor:
@@ -40,7 +41,7 @@ model              ``{"name": "ensemble", "params": {"members": [...], "weights"
                    members × labels (normalised per label)
 state_dict         every member's weights under ``members.<i>.`` (covered by the checksum)
 labels, window_s,  shared by all members; ``thresholds`` tuned on a validation set or the
-hop_s, thresholds  members' weighted mean (:mod:`instrumentid.ensemble`)
+hop_s, thresholds  members' weighted mean (:mod:`instrumentid.training.ensembling`)
 =================  =====================================================================
 """
 
@@ -50,16 +51,15 @@ import hashlib
 import os
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from instrumentid.bundled import BUNDLED, bundled_path, resolve
 from instrumentid.errors import BundleError
-from instrumentid.io import atomic_path
+from instrumentid.fileio import atomic_path
+from instrumentid.inference.decision import check_bundle_thresholds
+from instrumentid.inference.shipped import BUNDLED, bundled_path, resolve
+from instrumentid.inference.windows import AGGREGATIONS
 from instrumentid.labels import LABELS
-from instrumentid.thresholds import check_bundle_thresholds
-from instrumentid.windows import AGGREGATIONS
 
 if TYPE_CHECKING:
     import torch
@@ -164,34 +164,6 @@ def header(bundle: Mapping) -> dict:
     return {key: value for key, value in bundle.items() if key not in WEIGHT_KEYS}
 
 
-@dataclass(frozen=True)
-class BundleInfo:
-    """What a bundle says about its model, typed: read it here rather than from the dict's keys."""
-
-    model_name: str
-    labels: tuple[str, ...]
-    thresholds: tuple[float, ...]
-    sample_rate: int
-    window_s: float
-    hop_s: float
-    aggregation: str
-    metadata: dict
-
-
-def info(bundle: Mapping) -> BundleInfo:
-    """The :class:`BundleInfo` of a validated bundle, or of its :func:`header` (an ONNX graph's metadata)."""
-    return BundleInfo(
-        model_name=str(bundle["model"]["name"]),
-        labels=tuple(bundle["labels"]),
-        thresholds=tuple(float(t) for t in bundle["thresholds"]),
-        sample_rate=int(bundle["sample_rate"]),
-        window_s=float(bundle["window_s"]),
-        hop_s=float(bundle["hop_s"]),
-        aggregation=str(bundle["aggregation"]),
-        metadata=dict(bundle.get("metadata") or {}),
-    )
-
-
 def validate(bundle: Mapping, where: str, *, weights: bool = True) -> None:
     """Raise :class:`BundleError` unless ``bundle`` follows the contract (``weights=False``: a
     :func:`header`, as an ONNX graph carries it)."""
@@ -243,9 +215,13 @@ def not_a_bundle(path: Path) -> str:
             f"file or a bundled name ({', '.join(BUNDLED)})")
 
 
-def load_bundle(path: str | os.PathLike | None = None) -> dict:
+def load_bundle(model: str | os.PathLike | None = None) -> dict:
     """Load and validate a bundle: a path, a bundled name (:data:`BUNDLED`), or None for the default."""
-    path = resolve(path, runtime="torch")
+    return read_bundle(resolve(model, runtime="torch"))
+
+
+def read_bundle(path: Path) -> dict:
+    """Load and validate the bundle file at ``path`` (already resolved: no bundled names here)."""
     if not path.is_file():
         if path in {bundled_path(name) for name in BUNDLED}:
             raise BundleError(f"{path}: this bundled model is not installed (run 'make default-model')")

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from instrumentid.predict import Predictor, find_audio_files
-
 from helpers import shared_data_or_skip, write_tone
+from instrumentid.inference.predictor import Predictor, find_audio_files
 
 ray = pytest.importorskip("ray", reason="the scale extra (ray[data]) is not installed")
 
@@ -36,7 +35,7 @@ def corpus(tmp_path_factory):
 
 
 def test_ray_engine_matches_the_local_engine_record_for_record(cluster, corpus, tiny_bundle):
-    from instrumentid.scale import predict_files
+    from instrumentid.inference.ray_engine import predict_files
 
     paths = find_audio_files([corpus], recursive=True)
     local = {r["file"]: r for r in Predictor.from_bundle(tiny_bundle).predict_files(paths, segments=True)}
@@ -71,8 +70,8 @@ def test_ray_engine_turns_odd_names_and_unlisted_folders_into_the_local_engines_
     listed are error records as in the local engine, and the other files are still scored."""
     import os
 
-    from instrumentid.predict import UnlistedFolder
-    from instrumentid.scale import predict_files
+    from instrumentid.inference.predictor import UnlistedFolder
+    from instrumentid.inference.ray_engine import predict_files
 
     good = write_tone(tmp_path / "good.wav")
     bad = Path(os.fsdecode(os.fsencode(tmp_path) + b"/bad\xff.wav"))

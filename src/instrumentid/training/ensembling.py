@@ -25,8 +25,10 @@ import numpy as np
 import torch
 
 from instrumentid import __version__
-from instrumentid.bundle import load_bundle, make_bundle
 from instrumentid.errors import ConfigError
+from instrumentid.inference.bundle import load_bundle, make_bundle
+from instrumentid.inference.contract import BundleInfo
+from instrumentid.inference.decision import clip_tuned
 
 EPS = 1e-7
 
@@ -34,13 +36,14 @@ EPS = 1e-7
 def _check_members(bundles: Sequence[Mapping], names: Sequence[str]) -> None:
     if len(bundles) < 2:
         raise ConfigError("an ensemble needs at least two bundles")
-    first, first_name = bundles[0], names[0]
-    for bundle, name in zip(bundles[1:], names[1:]):
-        if list(bundle["labels"]) != list(first["labels"]):
+    infos = [BundleInfo.of(bundle) for bundle in bundles]
+    first, first_name = infos[0], names[0]
+    for about, name in zip(infos[1:], names[1:], strict=True):
+        if about.labels != first.labels:
             raise ConfigError(f"{name} predicts other labels than {first_name}; ensemble members share one label set")
-        if (bundle["window_s"], bundle["hop_s"]) != (first["window_s"], first["hop_s"]):
-            raise ConfigError(f"{name} analyses {bundle['window_s']:g}-s windows every {bundle['hop_s']:g} s and "
-                              f"{first_name} {first['window_s']:g} s every {first['hop_s']:g} s; "
+        if (about.window_s, about.hop_s) != (first.window_s, first.hop_s):
+            raise ConfigError(f"{name} analyses {about.window_s:g}-s windows every {about.hop_s:g} s and "
+                              f"{first_name} {first.window_s:g} s every {first.hop_s:g} s; "
                               "ensemble members share window_s and hop_s")
 
 
@@ -48,7 +51,7 @@ def _aggregation(bundles: Sequence[Mapping], aggregation: str | None) -> str:
     """The ensemble's window aggregation: the one asked for, or the members' when they agree."""
     if aggregation:
         return aggregation
-    found = {b["aggregation"] for b in bundles}
+    found = {BundleInfo.of(b).aggregation for b in bundles}
     if len(found) > 1:
         raise ConfigError(f"the bundles aggregate windows differently ({', '.join(sorted(found))}); "
                           "choose one with --aggregation")
@@ -67,7 +70,7 @@ def _weight_matrix(weights, n_members: int, n_labels: int) -> np.ndarray:
 
 def make_ensemble(bundles: Sequence[Mapping], *, names: Sequence[str] | None = None, weights=None,
                   aggregation: str | None = None, thresholds=None, metadata: Mapping | None = None) -> dict:
-    """The ensemble bundle of ``bundles`` (dicts as :func:`~instrumentid.bundle.load_bundle` returns)."""
+    """The ensemble bundle of ``bundles`` (dicts as :func:`~instrumentid.inference.bundle.load_bundle` returns)."""
     names = list(names or [f"member {i}" for i in range(len(bundles))])
     _check_members(bundles, names)
     labels = list(bundles[0]["labels"])
@@ -88,7 +91,7 @@ def make_ensemble(bundles: Sequence[Mapping], *, names: Sequence[str] | None = N
                   "instrumentid_version": __version__, "recipe": "instrumentid ensemble",
                   "ensemble_of": names, **(metadata or {})},
     )
-    shortest = [float(b["min_duration_s"]) for b in bundles if "min_duration_s" in b]
+    shortest = [float(b["min_duration_s"]) for b in bundles if "min_duration_s" in b]  # only when a member says it
     if shortest:
         bundle["min_duration_s"] = max(shortest)
     return bundle
@@ -121,7 +124,7 @@ def assemble(models: Sequence[str | os.PathLike], *, weights=None, val_data=None
     from instrumentid.data.datasets import load_examples
     from instrumentid.evaluation.evaluate import collect_scores
     from instrumentid.evaluation.thresholds import tune_thresholds
-    from instrumentid.predict import Predictor
+    from instrumentid.inference.predictor import Predictor
 
     bundles = [load_bundle(m) for m in models]
     names = [str(m) for m in models]
@@ -142,6 +145,6 @@ def assemble(models: Sequence[str | os.PathLike], *, weights=None, val_data=None
     bundle = make_ensemble(bundles, names=names, weights=fitted, aggregation=method,
                            metadata={"weights": f"fitted on {val_data} ({len(common)} files)"})
     own = collect_scores(Predictor(bundle), examples, windows=False, progress=progress)
-    bundle["thresholds"] = [float(t) for t in np.clip(tune_thresholds(own["y_true"], own["y_score"]), 0.02, 0.98)]
+    bundle["thresholds"] = [float(t) for t in clip_tuned(tune_thresholds(own["y_true"], own["y_score"]))]
     bundle["metadata"]["thresholds_tuned_on"] = str(val_data)
     return bundle

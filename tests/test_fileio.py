@@ -1,4 +1,4 @@
-"""instrumentid.io: the atomic write and the progress bar every command shares."""
+"""instrumentid.fileio: the atomic write and the progress bar every command shares."""
 
 import io
 import os
@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from instrumentid.errors import ConfigError
-from instrumentid.io import atomic_path, progress_bar
+from instrumentid.fileio import atomic_path, progress_bar
 
 
 def test_atomic_path_moves_the_file_into_place_with_the_umask_permissions(tmp_path):

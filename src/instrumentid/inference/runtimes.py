@@ -3,8 +3,11 @@
 :class:`OnnxRuntime` runs a graph written by ``instrumentid export`` (front-end included) in
 onnxruntime, a core dependency, without importing torch: every bundled model runs this way by
 default. :class:`TorchRuntime` runs a bundle (``.iid``) in PyTorch (the ``train`` extra): any
-model, and the only runtime that exposes the network itself (Grad-CAM, embeddings). Both expose the bundle's :func:`~instrumentid.bundle.header`
-as ``bundle``, so :class:`~instrumentid.predict.Predictor` treats them alike.
+model, and the only runtime that exposes the network itself (Grad-CAM, embeddings). Both expose
+the bundle's :func:`~instrumentid.inference.bundle.header` as ``bundle`` and its
+:class:`~instrumentid.inference.contract.BundleInfo` as ``info`` (built once, when the model is
+opened), so :class:`~instrumentid.inference.predictor.Predictor` treats them alike; ``path`` is
+the resolved file (None for a bundle given as a dict).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from instrumentid.bundled import resolve
 from instrumentid.errors import BundleError, ConfigError
 from instrumentid.extras import need
+from instrumentid.inference.contract import BundleInfo, takes_any_length
+from instrumentid.inference.shipped import resolve
 
 if TYPE_CHECKING:
     import torch
@@ -36,18 +40,18 @@ class TorchRuntime:
     #: windows per forward pass unless told otherwise (batches of 8/32 took 1.15/1.05x the time of 64)
     batch_size = 64
 
-    def __init__(self, bundle: Mapping, device: str | torch.device = "cpu") -> None:
+    def __init__(self, bundle: Mapping, device: str | torch.device = "cpu", *, path: Path | None = None) -> None:
         import torch
 
-        from instrumentid.bundle import build_model
-        from instrumentid.features import build_frontend
+        from instrumentid.frontends.core import build_frontend
+        from instrumentid.inference.bundle import build_model
 
         self.bundle = bundle
         self.device = torch.device(device)
         self.frontend = build_frontend(bundle["features"], bundle["normalization"]).to(self.device).eval()
         self.model = build_model(bundle).to(self.device)
-        #: fully convolutional models score audio shorter than one window at its own length
-        self.variable_length = bool(getattr(self.model, "variable_length", False))
+        self.path = path
+        self.info = BundleInfo.of(bundle, variable_length=takes_any_length(self.model))
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         import torch
@@ -78,9 +82,9 @@ class OnnxRuntime:
     batch_size = 8
 
     def __init__(self, path: str | os.PathLike, *, threads: int | None = None) -> None:
-        from instrumentid.bundle import validate
-
         import onnxruntime
+
+        from instrumentid.inference.bundle import validate
 
         path = Path(path)
         if not path.is_file():
@@ -101,7 +105,8 @@ class OnnxRuntime:
                               "(write it with 'instrumentid export BUNDLE --out model.onnx')")
         self.bundle = json.loads(raw)
         validate(self.bundle, str(path), weights=False)
-        self.variable_length = bool(self.bundle.get("variable_length", False))
+        self.path = path
+        self.info = BundleInfo.of(self.bundle)  # the header says variable_length
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         """Scores of ``windows``; a failure of the graph at run time is a BundleError (an error
@@ -136,6 +141,6 @@ def open_runtime(model: str | os.PathLike | None = None, runtime: str = "auto", 
         raise ConfigError(f"{path}: a torch bundle; to run it on onnxruntime, convert it first: "
                           f"instrumentid export {path} --out model.onnx")
     need("torch", "the torch runtime")
-    from instrumentid.bundle import load_bundle
+    from instrumentid.inference.bundle import read_bundle
 
-    return TorchRuntime(load_bundle(path), device=device)
+    return TorchRuntime(read_bundle(path), device=device, path=path)

@@ -2,115 +2,25 @@
 
 The CLI, the Python API, evaluation and the server all call :class:`Predictor`, so a number
 seen in ``evaluate`` is the number ``predict`` gives. Windowing and aggregation are
-:mod:`instrumentid.windows`; the scoring itself is a runtime (:mod:`instrumentid.runtimes`:
+:mod:`instrumentid.inference.windows`; the scoring itself is a runtime (:mod:`instrumentid.inference.runtimes`:
 PyTorch for bundles, onnxruntime for exported graphs), so this module does not import torch.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import queue
-import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from instrumentid import audio, schema
-from instrumentid.bundle import info as bundle_info
+from instrumentid import audio
 from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
-from instrumentid.runtimes import OnnxRuntime, TorchRuntime, open_runtime
-from instrumentid.thresholds import check_threshold
-from instrumentid.windows import aggregate, audible, iter_windows, window_dbfs
-
-#: Shortest audio a prediction is made for: below it there is no timbre to judge (a 0.1-s
-#: stroke is about 10 spectrogram frames).
-MIN_DURATION_S = 0.1
-
-
-class SignalLevel:
-    """Watches the blocks of a stream go by: length, peak and RMS, so nothing is decoded twice.
-
-    A file names no instrument when its peak is digital silence (:data:`audio.SILENCE_PEAK`,
-    ``all-silent``) or when no window rises above the noise floor
-    (:data:`instrumentid.windows.SILENCE_FLOOR_DBFS`, ``near-silent``); the record's
-    ``warnings`` say which. Quiet audio above the floor is scored like loud audio.
-    """
-
-    def __init__(self, sample_rate: int, samples: int = 0, peak: float = 0.0, energy: float = 0.0) -> None:
-        self.sample_rate = sample_rate
-        self.samples, self.peak, self.energy = int(samples), float(peak), float(energy)
-
-    def watch(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        for block in blocks:
-            block = np.asarray(block, dtype=np.float32)
-            if block.size:
-                self.samples += block.size
-                self.peak = max(self.peak, float(np.max(np.abs(block))))
-                wide = block.astype(np.float64)  # float32 sums of 10⁷ squares drift
-                self.energy += float(np.dot(wide, wide))
-            yield block
-
-    @property
-    def duration_s(self) -> float:
-        return self.samples / self.sample_rate
-
-    @property
-    def rms_dbfs(self) -> float:
-        rms = math.sqrt(self.energy / self.samples) if self.samples else 0.0
-        return 20 * math.log10(rms) if rms > 0 else -math.inf
-
-    def warnings(self, window_s: float, keep: np.ndarray) -> list[str]:
-        """``all-silent`` / ``near-silent`` (no window in ``keep``) and ``short`` (under one window)."""
-        found = []
-        if self.peak <= audio.SILENCE_PEAK:
-            found.append("all-silent")
-        elif not np.any(keep):
-            found.append("near-silent")
-        if self.duration_s < window_s:
-            found.append("short")
-        return found
-
-
-def prefetch(items: Iterable, depth: int = 1) -> Iterator:
-    """Iterate ``items`` in a background thread, ``depth`` ahead; its exceptions re-raise here.
-
-    The thread stops when the consumer stops early (an error, a ``break``), so no file stays open.
-    """
-    buffer: queue.Queue = queue.Queue(depth)
-    stop = threading.Event()
-    done = object()
-
-    def worker() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            buffer.put((done, None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
-            buffer.put((done, exc))
-
-    thread = threading.Thread(target=worker, name="instrumentid-decode", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = buffer.get()
-            if item is done:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)
+from instrumentid.inference import schema
+from instrumentid.inference.contract import BundleInfo, Framing, SignalLevel, score_batches
+from instrumentid.inference.decision import check_threshold
+from instrumentid.inference.runtimes import OnnxRuntime, TorchRuntime, open_runtime
+from instrumentid.inference.windows import aggregate, audible
 
 
 class UnlistedFolder(type(Path())):
@@ -186,58 +96,6 @@ def find_audio_files(paths: Sequence[str | os.PathLike], *, recursive: bool = Fa
     return list(iter_audio_files(paths, recursive=recursive))
 
 
-@dataclass(frozen=True)
-class Framing:
-    """How one model reads audio: its rate, window, hop, short-audio rule and minimum length.
-
-    Torch-free and picklable, so decoding can run apart from scoring (the Ray engine).
-    """
-
-    sample_rate: int
-    window_s: float
-    hop_s: float
-    tile_short: bool = True
-    min_duration_s: float = MIN_DURATION_S
-
-    @classmethod
-    def of(cls, bundle: Mapping, *, variable_length: bool = False) -> Framing:
-        """From a bundle (or its header); fully convolutional models score short audio whole."""
-        return cls(int(bundle["sample_rate"]), float(bundle["window_s"]), float(bundle["hop_s"]),
-                   tile_short=not variable_length,
-                   min_duration_s=float(bundle.get("min_duration_s", MIN_DURATION_S)))
-
-    @property
-    def window_samples(self) -> int:
-        return round(self.window_s * self.sample_rate)
-
-    @property
-    def hop_samples(self) -> int:
-        return round(self.hop_s * self.sample_rate)
-
-    def blocks(self, path: Path, max_duration_s: float | None = None) -> Iterator[np.ndarray]:
-        """Decoded blocks at the model's rate; past ``max_duration_s`` of audio, an AudioError."""
-        # decoding the next block overlaps with scoring this one (soundfile, soxr and the runtimes release the GIL)
-        return prefetch(audio.stream(path, sample_rate=self.sample_rate, block_seconds=max(30.0, 4 * self.window_s),
-                                     max_seconds=max_duration_s))
-
-    def windows(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
-        return iter_windows(blocks, self.window_samples, self.hop_samples, tile_short=self.tile_short)
-
-    def check_length(self, name: str, level: SignalLevel) -> None:
-        if level.duration_s < self.min_duration_s:
-            raise AudioError(f"{name}: audio is {level.duration_s:.3f} s long; this model needs at least "
-                             f"{self.min_duration_s:g} s")
-
-    def read(self, path: str | os.PathLike) -> tuple[SignalLevel, np.ndarray, np.ndarray]:
-        """A whole file's ``(level, starts_s (n,), windows (n, samples))`` — for engines that decode
-        in one place and score in another; memory grows with the file (the local engine streams)."""
-        level = SignalLevel(self.sample_rate)
-        pairs = list(self.windows(level.watch(self.blocks(Path(path)))))
-        self.check_length(str(path), level)
-        starts = np.asarray([start for start, _ in pairs]) / self.sample_rate
-        return level, starts, np.stack([window for _, window in pairs])
-
-
 class Predictor:
     """A loaded model, ready to score audio.
 
@@ -250,21 +108,14 @@ class Predictor:
     def __init__(self, bundle: Mapping | TorchRuntime | OnnxRuntime, *, batch_size: int | None = None,
                  device: str = "cpu") -> None:
         self.runtime = bundle if isinstance(bundle, (TorchRuntime, OnnxRuntime)) else TorchRuntime(bundle, device)
-        self.bundle = bundle = self.runtime.bundle
-        #: the bundle's description, typed (the same for a .iid bundle and an ONNX graph's header)
-        self.info = info = bundle_info(bundle)
-        self.labels: tuple[str, ...] = info.labels
-        self.thresholds = np.asarray(info.thresholds, dtype=np.float32)
-        self.aggregation = info.aggregation
+        self.bundle = self.runtime.bundle
+        #: how the model reads audio, typed (the same for a .iid bundle and an ONNX graph's header)
+        self.info: BundleInfo = self.runtime.info
+        self.framing: Framing = self.info.framing
+        self.labels: tuple[str, ...] = self.info.labels
+        self.thresholds = np.asarray(self.info.thresholds, dtype=np.float32)
         #: windows scored together (default: the runtime's own, 64 in PyTorch, 8 in onnxruntime)
         self.batch_size = int(batch_size or self.runtime.batch_size)
-        self.framing = framing = Framing.of(bundle, variable_length=self.runtime.variable_length)
-        self.sample_rate, self.window_s, self.hop_s = framing.sample_rate, framing.window_s, framing.hop_s
-        self.window_samples, self.hop_samples = framing.window_samples, framing.hop_samples
-        #: fully convolutional models score a file shorter than one window at its own length
-        self.tile_short = framing.tile_short
-        #: shorter audio is an error (the bundle may declare its own ``min_duration_s``)
-        self.min_duration_s = framing.min_duration_s
 
     @classmethod
     def from_bundle(cls, path: str | os.PathLike | None = None, *, runtime: str = "auto", device: str = "cpu",
@@ -278,6 +129,22 @@ class Predictor:
     @property
     def metadata(self) -> dict:
         return self.info.metadata
+
+    @property
+    def aggregation(self) -> str:
+        return self.info.aggregation
+
+    @property
+    def sample_rate(self) -> int:
+        return self.framing.sample_rate
+
+    @property
+    def window_s(self) -> float:
+        return self.framing.window_s
+
+    @property
+    def hop_s(self) -> float:
+        return self.framing.hop_s
 
     def _torch(self, what: str) -> TorchRuntime:
         if not isinstance(self.runtime, TorchRuntime):
@@ -303,28 +170,10 @@ class Predictor:
         """Sigmoid scores ``(n, n_labels)`` for waveform windows ``(n, window_samples)``."""
         return self.runtime(np.asarray(windows, dtype=np.float32))
 
-    def _windows(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
-        return self.framing.windows(blocks)
-
-    def _blocks(self, path: Path, max_duration_s: float | None = None) -> Iterator[np.ndarray]:
-        return self.framing.blocks(path, max_duration_s)
-
     def _score_stream(self, windows: Iterable[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(starts_s, scores, levels_dbfs)`` of a stream of windows, scored in batches."""
-        starts, scores, levels, batch = [], [], [], []
-        for start, samples in windows:
-            starts.append(start)
-            batch.append(samples)
-            if len(batch) == self.batch_size:
-                stacked = np.stack(batch)
-                scores.append(self.score_windows(stacked))
-                levels.append(window_dbfs(stacked))
-                batch = []
-        if batch:
-            stacked = np.stack(batch)
-            scores.append(self.score_windows(stacked))
-            levels.append(window_dbfs(stacked))
-        return np.asarray(starts) / self.sample_rate, np.concatenate(scores), np.concatenate(levels)
+        starts, scores, levels = score_batches(self.score_windows, windows, self.batch_size)
+        return starts / self.sample_rate, scores, levels
 
     def window_scores(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         """``(starts_s (n,), scores (n, n_labels))`` of every analysis window of a file."""
@@ -333,13 +182,13 @@ class Predictor:
 
     def scored_windows(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(starts_s, scores, levels_dbfs)`` of every window of a file: what a record is made of
-        (windows that :func:`instrumentid.windows.audible` rejects are left out of its scores)."""
-        return self._score_stream(self._windows(self._blocks(Path(path))))
+        (windows that :func:`instrumentid.inference.windows.audible` rejects are left out of its scores)."""
+        return self._score_stream(self.framing.windows(self.framing.blocks(path)))
 
     def window_features(self, path: str | os.PathLike):
         """Normalised model input ``(n_windows, 1, n_mels, frames)`` of every window of a file (torch runtime)."""
         runtime = self._torch("window features")
-        return runtime.features(np.stack([w for _, w in self._windows(self._blocks(Path(path)))]))
+        return runtime.features(np.stack([w for _, w in self.framing.windows(self.framing.blocks(path))]))
 
     # -- records ---------------------------------------------------------------------------
     def _thresholds(self, threshold: float | None) -> np.ndarray:
@@ -383,7 +232,7 @@ class Predictor:
 
     def _predict_blocks(self, name: str, blocks: Iterable[np.ndarray], **options) -> dict:
         level = SignalLevel(self.sample_rate)
-        starts, scores, levels = self._score_stream(self._windows(level.watch(blocks)))
+        starts, scores, levels = self._score_stream(self.framing.windows(level.watch(blocks)))
         self.framing.check_length(name, level)
         return self.record(name, level, starts, scores, levels, **options)
 
@@ -402,7 +251,7 @@ class Predictor:
         audio longer than ``max_duration_s`` (counted while decoding, whatever the header says).
         ``labels`` restricts the record to those codes (``labels=instrumentid.labels.LABELS``)."""
         path = Path(path)
-        return self._predict_blocks(name or str(path), self._blocks(path, max_duration_s), segments=segments,
+        return self._predict_blocks(name or str(path), self.framing.blocks(path, max_duration_s), segments=segments,
                                     threshold=threshold, aggregation=aggregation, labels=labels)
 
     def predict_waveform(

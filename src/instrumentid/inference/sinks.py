@@ -16,10 +16,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from instrumentid import schema
 from instrumentid.errors import ConfigError
 from instrumentid.extras import need
-from instrumentid.io import atomic_path, is_special_output
+from instrumentid.fileio import atomic_path, is_special_output
+from instrumentid.inference import schema
 
 
 def source_stat(path: str | os.PathLike) -> dict:
