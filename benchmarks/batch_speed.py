@@ -68,11 +68,15 @@ def main() -> None:
             first, total, count = timed(predict_files(paths, args.model, actors=actors))
             assert count == args.files
             key = "ray_1_actor" if actors == 1 else "ray_default_pool"
-            result[key] = {"realtime_factor": round(audio_s / total, 1), "first_record_s": round(first, 2),
-                           "seconds": round(total, 2)}
+            result[key] = {
+                "realtime_factor": round(audio_s / total, 1),
+                "first_record_s": round(first, 2),
+                "seconds": round(total, 2),
+            }
         ray.shutdown()
     result["ray_default_pool"]["realtime_factor_per_core"] = round(
-        result["ray_default_pool"]["realtime_factor"] / cores, 1)
+        result["ray_default_pool"]["realtime_factor"] / cores, 1
+    )
     print(json.dumps(result, indent=2))
 
 

@@ -60,8 +60,9 @@ print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.st
 
 
 def peak_rss_mb(model: str, path: Path, runtime: str) -> float:
-    out = subprocess.run([sys.executable, "-c", PEAK_RSS, model, str(path), runtime], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, model, str(path), runtime], capture_output=True, text=True, check=True
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -94,8 +95,9 @@ def model_speed(model: str, runtime: str, ten: Path, one: Path, sixty: Path, rep
 
     predictor = Predictor.from_bundle(model, runtime=runtime)
     predictor.predict_file(ten)  # warm-up
-    process = wall(cli("predict", str(ten), "--model", model, "--runtime", runtime, "--format", "json", "--quiet"),
-                   repeats)
+    process = wall(
+        cli("predict", str(ten), "--model", model, "--runtime", runtime, "--format", "json", "--quiet"), repeats
+    )
     in_process = best_of(repeats, lambda: predictor.predict_file(ten))
     decode = best_of(repeats, lambda: [None for _ in audio.stream(ten, sample_rate=predictor.sample_rate)])
     rss_1, rss_60 = peak_rss_mb(model, one, runtime), peak_rss_mb(model, sixty, runtime)
@@ -125,17 +127,23 @@ def default_model_ratios(ten: Path, repeats: int) -> dict:
         times[threads] = best_of(repeats, lambda: Predictor.from_bundle("default", runtime="torch").predict_file(ten))
     torch.set_num_threads(base_threads)
     out["two_threads_speedup_over_one"] = round(times[1] / times[2], 2)
-    batch = {size: best_of(repeats, lambda s=size: Predictor.from_bundle("default", runtime="torch", batch_size=s)
-                           .predict_file(ten)) for size in (8, 32, 64, 128)}
+    batch = {
+        size: best_of(
+            repeats, lambda s=size: Predictor.from_bundle("default", runtime="torch", batch_size=s).predict_file(ten)
+        )
+        for size in (8, 32, 64, 128)
+    }
     out["batch_time_relative_to_64"] = {str(k): round(v / batch[64], 2) for k, v in batch.items()}
 
     backbone = YamnetBackbone().eval()
     x = torch.randn(32, 1, 64, 298)
     with torch.inference_mode():
+
         def plain():
             h = x.transpose(2, 3).contiguous()
             for block in backbone.blocks:
                 h = block(h)
+
         channels_last = best_of(repeats, lambda: backbone(x))
         out["channels_last_speedup"] = round(best_of(repeats, plain) / channels_last, 2)
     return out
@@ -157,14 +165,20 @@ def onnx_batch_ratios(model: str, ten: Path, repeats: int) -> dict:
     """In-process time of the 10-min file per onnxruntime batch size, relative to 8 (its default)."""
     from instrumentid.inference.predictor import Predictor
 
-    times = {size: best_of(repeats, lambda s=size: Predictor.from_bundle(model, runtime="onnxruntime", batch_size=s)
-                           .predict_file(ten)) for size in (4, 8, 16, 64)}
+    times = {
+        size: best_of(
+            repeats, lambda s=size: Predictor.from_bundle(model, runtime="onnxruntime", batch_size=s).predict_file(ten)
+        )
+        for size in (4, 8, 16, 64)
+    }
     return {str(k): round(v / times[8], 2) for k, v in times.items()}
 
 
 def startup(one: Path, repeats: int) -> dict:
-    out = {"help_seconds": round(wall(cli("--help"), repeats), 2),
-           "predict_1s_file_seconds": round(wall(cli("predict", str(one), "--quiet"), repeats), 2)}
+    out = {
+        "help_seconds": round(wall(cli("--help"), repeats), 2),
+        "predict_1s_file_seconds": round(wall(cli("predict", str(one), "--quiet"), repeats), 2),
+    }
     if importlib.util.find_spec("torch") is not None:
         out["import_torch_seconds"] = round(wall([sys.executable, "-c", "import torch"], repeats), 2)
     return out
@@ -184,8 +198,10 @@ def main() -> None:
         sixty = write_wav(Path(tmp) / "sixty_minutes.wav", 60)
         second = Path(tmp) / "one_second.wav"
         sf.write(second, sf.read(one, frames=44_100)[0], 44_100)
-        result = {"models": {m: both_runtimes(m, ten, one, sixty, args.repeats, not args.no_torch) for m in models},
-                  "startup": startup(second, args.repeats)}
+        result = {
+            "models": {m: both_runtimes(m, ten, one, sixty, args.repeats, not args.no_torch) for m in models},
+            "startup": startup(second, args.repeats),
+        }
         if "default" in models and not args.no_torch:
             result["default_torch_ratios"] = default_model_ratios(ten, args.repeats)
     print(json.dumps(result, indent=2))

@@ -50,8 +50,14 @@ def clip_wav(seconds: float, sample_rate: int = 44_100) -> bytes:
 
 
 def multipart(name: str, data: bytes) -> bytes:
-    return (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
-            "Content-Type: audio/wav\r\n\r\n").encode() + data + f"\r\n--{BOUNDARY}--\r\n".encode()
+    return (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            "Content-Type: audio/wav\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
 
 
 def free_port() -> int:
@@ -61,7 +67,16 @@ def free_port() -> int:
 
 
 def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "instrumentid.cli", "serve", "--port", str(port), "--queue-size", str(args.queue_size)]
+    command = [
+        sys.executable,
+        "-m",
+        "instrumentid.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--queue-size",
+        str(args.queue_size),
+    ]
     if args.model:
         command += ["--model", args.model]
     if args.workers:
@@ -145,19 +160,36 @@ def report(args: argparse.Namespace, results: Results, elapsed_s: float, rss_mb:
     done = latencies.size
     p50, p95, p99 = np.percentile(latencies, [50, 95, 99]) if done else (float("nan"),) * 3
     summary = {
-        "model": args.model or "default", "clients": args.clients, "duration_s": args.duration_s,
-        "clip_s": args.clip_s, "workers": health["queue"]["workers"], "queue_size": health["queue"]["queue_size"],
-        "requests_ok": int(done), "errors": dict(results.errors), "elapsed_s": round(elapsed_s, 2),
-        "throughput_rps": round(done / elapsed_s, 2), "audio_s_per_s": round(done * args.clip_s / elapsed_s, 1),
-        "latency_s": {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "p99": round(float(p99), 3),
-                      "max": round(float(latencies.max()), 3) if done else None},
+        "model": args.model or "default",
+        "clients": args.clients,
+        "duration_s": args.duration_s,
+        "clip_s": args.clip_s,
+        "workers": health["queue"]["workers"],
+        "queue_size": health["queue"]["queue_size"],
+        "requests_ok": int(done),
+        "errors": dict(results.errors),
+        "elapsed_s": round(elapsed_s, 2),
+        "throughput_rps": round(done / elapsed_s, 2),
+        "audio_s_per_s": round(done * args.clip_s / elapsed_s, 1),
+        "latency_s": {
+            "p50": round(float(p50), 3),
+            "p95": round(float(p95), 3),
+            "p99": round(float(p99), 3),
+            "max": round(float(latencies.max()), 3) if done else None,
+        },
         "peak_rss_mb": round(rss_mb, 1),
     }
-    print(f"{summary['model']} model, {args.clients} clients x {args.clip_s:g}-s clips for {args.duration_s:g} s, "
-          f"{summary['workers']} workers, queue {summary['queue_size']}")
+    print(
+        f"{summary['model']} model, {args.clients} clients x {args.clip_s:g}-s clips for {args.duration_s:g} s, "
+        f"{summary['workers']} workers, queue {summary['queue_size']}"
+    )
     print(f"  requests ok      {done} ({summary['throughput_rps']} /s, {summary['audio_s_per_s']} s of audio per s)")
     print(f"  errors           {sum(results.errors.values())} {results.errors or ''}")
-    print("  latency          p50 {p50:.3f} s   p95 {p95:.3f} s   p99 {p99:.3f} s   max {max} s".format(**summary["latency_s"]))
+    print(
+        "  latency          p50 {p50:.3f} s   p95 {p95:.3f} s   p99 {p99:.3f} s   max {max} s".format(
+            **summary["latency_s"]
+        )
+    )
     queue = health["queue"]
     if queue.get("batches"):
         summary["mean_batch_windows"] = round(queue["windows"] / queue["batches"], 1)
@@ -194,8 +226,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"one request alone (warm-up, best of {args.warmup}): {min(alone_s):.3f} s")
         load_before = os.getloadavg()[0]
         results, elapsed_s = run_load(port, body, args.clients, args.duration_s)
-        print(f"machine load average (1 min): {load_before:.2f} before the run, {os.getloadavg()[0]:.2f} at its end "
-              f"({os.cpu_count()} cores; a load before the run means other work shared them)")
+        print(
+            f"machine load average (1 min): {load_before:.2f} before the run, {os.getloadavg()[0]:.2f} at its end "
+            f"({os.cpu_count()} cores; a load before the run means other work shared them)"
+        )
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as response:
             health = json.load(response)
         summary = report(args, results, elapsed_s, peak_rss_mb(server.pid), health)

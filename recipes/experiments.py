@@ -43,26 +43,62 @@ from shared_data import DEFAULT_SHARED, REAL_VALIDATION, REPO, instrumentid, rea
 #: name → (what it is, train flags beyond RECIPE)
 OPTIONS: dict[str, tuple[str, list[str]]] = {
     "cnn-logmel": ("CNN on log-mel (the fast model's architecture)", ["--model", "cnn"]),
-    "cnn-mfcc": ("CNN on 20 MFCCs + deltas + delta-deltas (3 channels)",
-                 ["--model", "cnn", "--features", "mfcc", "--feature-params", "{n_mfcc: 20, deltas: 2}"]),
-    "cnn-wavelet": ("CNN on the constant-Q wavelet filterbank (84 bins, dB)",
-                    ["--model", "cnn", "--features", "wavelet"]),
+    "cnn-mfcc": (
+        "CNN on 20 MFCCs + deltas + delta-deltas (3 channels)",
+        ["--model", "cnn", "--features", "mfcc", "--feature-params", "{n_mfcc: 20, deltas: 2}"],
+    ),
+    "cnn-wavelet": (
+        "CNN on the constant-Q wavelet filterbank (84 bins, dB)",
+        ["--model", "cnn", "--features", "wavelet"],
+    ),
     "cnn-multi": ("CNN on mel + MFCC + harmonic + percussive (4 channels)", ["--model", "cnn", "--features", "multi"]),
     "lstm-logmel": ("bi-LSTM on log-mel, mean+max pooling", ["--model", "lstm"]),
-    "lstm-attention-logmel": ("bi-LSTM on log-mel, additive attention",
-                              ["--model", "lstm", "--model-params", "{attention: true}"]),
-    "lstm-attention-mfcc": ("bi-LSTM on MFCCs + deltas, additive attention",
-                            ["--model", "lstm", "--model-params", "{attention: true}", "--features", "mfcc",
-                             "--feature-params", "{n_mfcc: 20, deltas: 2}"]),
-    "parallel-mobilenet-logmel": ("4 parallel MobileNets (3+3+3+2 labels) on log-mel",
-                                  ["--model", "parallel-mobilenet"]),
+    "lstm-attention-logmel": (
+        "bi-LSTM on log-mel, additive attention",
+        ["--model", "lstm", "--model-params", "{attention: true}"],
+    ),
+    "lstm-attention-mfcc": (
+        "bi-LSTM on MFCCs + deltas, additive attention",
+        [
+            "--model",
+            "lstm",
+            "--model-params",
+            "{attention: true}",
+            "--features",
+            "mfcc",
+            "--feature-params",
+            "{n_mfcc: 20, deltas: 2}",
+        ],
+    ),
+    "parallel-mobilenet-logmel": (
+        "4 parallel MobileNets (3+3+3+2 labels) on log-mel",
+        ["--model", "parallel-mobilenet"],
+    ),
 }
 #: The same for every option (and for the ensembles' members).
 #: ``--pos-weight``: at this budget unweighted BCE keeps every score under 0.5 for the first
 #: epochs, the validation macro-F1 at 0.5 that picks the checkpoint stays 0, and the tie keeps
 #: the first epoch's weights (a first run of this recipe shipped epoch-0 models that way).
-RECIPE = ["--window-s", "3.0", "--hop-s", "3.0", "--batch-size", "32", "--lr", "0.003", "--loss", "bce+family",
-          "--label-smoothing", "0.02", "--pos-weight", "true", "--aggregation", "mean", "--progress", "false"]
+RECIPE = [
+    "--window-s",
+    "3.0",
+    "--hop-s",
+    "3.0",
+    "--batch-size",
+    "32",
+    "--lr",
+    "0.003",
+    "--loss",
+    "bce+family",
+    "--label-smoothing",
+    "0.02",
+    "--pos-weight",
+    "true",
+    "--aggregation",
+    "mean",
+    "--progress",
+    "false",
+]
 #: (epochs, clips per epoch) of the full and quick runs
 BUDGET = {"full": (6, 640), "quick": (1, 32)}
 #: rendered training clips per class, multi-instrument excerpts, negative clips
@@ -79,21 +115,42 @@ def datasets(work: Path, shared: Path, quick: bool, seed: int, jobs: int) -> tup
 
     per_class, excerpts, negatives = SIZES["quick" if quick else "full"]
     synth = work / "synth"
-    args = ["synth", "--out", str(synth), "--train-per-class", str(per_class), "--test-excerpts", str(excerpts),
-            "--negatives", str(negatives), "--seed", str(seed), "--jobs", str(jobs), "--no-shared-data", "--quiet"]
+    args = [
+        "synth",
+        "--out",
+        str(synth),
+        "--train-per-class",
+        str(per_class),
+        "--test-excerpts",
+        str(excerpts),
+        "--negatives",
+        str(negatives),
+        "--seed",
+        str(seed),
+        "--jobs",
+        str(jobs),
+        "--no-shared-data",
+        "--quiet",
+    ]
     for prefix in REAL_VALIDATION:
         args += ["--hold-out", prefix]
     instrumentid(*args)
     excerpts_train, excerpts_val = grouped_split(read_dataset(synth / "IRMAS-TestingData"), val_fraction=0.5, seed=seed)
     rendered_negatives = [e for e in read_dataset(synth / "manifest.csv") if e.path.parent.name == "negatives"]
     real_train, real_held_out = real_split(shared)
-    notes = [Example(path, (code,), f"real-notes:{folder}") for path, code, folder in real_note_files(shared)
-             if folder not in SHARED_WITH_TRAINING]
+    notes = [
+        Example(path, (code,), f"real-notes:{folder}")
+        for path, code, folder in real_note_files(shared)
+        if folder not in SHARED_WITH_TRAINING
+    ]
     if quick:
         real_train, notes = real_train[::10], notes[::30]
-    train = [str(synth / "IRMAS-TrainingData"), str(write_csv(excerpts_train, work / "excerpts_train.csv")),
-             str(write_csv(rendered_negatives, work / "negatives.csv")),
-             str(write_csv(real_train, work / "real_train.csv"))]
+    train = [
+        str(synth / "IRMAS-TrainingData"),
+        str(write_csv(excerpts_train, work / "excerpts_train.csv")),
+        str(write_csv(rendered_negatives, work / "negatives.csv")),
+        str(write_csv(real_train, work / "real_train.csv")),
+    ]
     return train, write_csv(excerpts_val, work / "validation.csv"), write_csv(real_held_out + notes, work / "test.csv")
 
 
@@ -119,29 +176,62 @@ def _metrics(folder: Path, min_positives: int) -> dict:
     metrics = json.loads((folder / "metrics.json").read_text())
     file = metrics["file"]
     supported = {c: v for c, v in file["per_label"].items() if v["support"] >= min_positives}
-    return {"files": metrics["n_files"], "labels": sorted(supported),
-            "roc_auc": float(np.mean([v["roc_auc"] for v in supported.values()])),
-            "map": float(np.mean([v["average_precision"] for v in supported.values()])),
-            "f1_macro": float(np.mean([v["f1"] for v in supported.values()])),
-            "roc_auc_all_labels": file["roc_auc_macro"], "f1_micro": file["f1_micro"],
-            "per_label": {c: {k: v[k] for k in ("support", "roc_auc", "average_precision", "f1")}
-                          for c, v in file["per_label"].items()}}
+    return {
+        "files": metrics["n_files"],
+        "labels": sorted(supported),
+        "roc_auc": float(np.mean([v["roc_auc"] for v in supported.values()])),
+        "map": float(np.mean([v["average_precision"] for v in supported.values()])),
+        "f1_macro": float(np.mean([v["f1"] for v in supported.values()])),
+        "roc_auc_all_labels": file["roc_auc_macro"],
+        "f1_micro": file["f1_micro"],
+        "per_label": {
+            c: {k: v[k] for k in ("support", "roc_auc", "average_precision", "f1")}
+            for c, v in file["per_label"].items()
+        },
+    }
 
 
-def train_and_evaluate(name: str, flags: list[str], train: list[str], val: Path, test: Path, work: Path,
-                       budget: tuple[int, int], seed: int) -> dict:
+def train_and_evaluate(
+    name: str, flags: list[str], train: list[str], val: Path, test: Path, work: Path, budget: tuple[int, int], seed: int
+) -> dict:
     bundle = work / "models" / f"{name}.iid"
     epochs, epoch_size = budget
     minutes = None
     if not bundle.is_file():
-        args = ["train", *flags, *RECIPE, "--epochs", str(epochs), "--epoch-size", str(epoch_size), "--seed", str(seed),
-                "--val-data", str(val), "--out", str(bundle), "--run-dir", str(work / "runs" / name),
-                "--recipe", f"recipes/experiments.py ({name})"]
+        args = [
+            "train",
+            *flags,
+            *RECIPE,
+            "--epochs",
+            str(epochs),
+            "--epoch-size",
+            str(epoch_size),
+            "--seed",
+            str(seed),
+            "--val-data",
+            str(val),
+            "--out",
+            str(bundle),
+            "--run-dir",
+            str(work / "runs" / name),
+            "--recipe",
+            f"recipes/experiments.py ({name})",
+        ]
         for data in train:
             args += ["--data", data]
         minutes = _timed(lambda: instrumentid(*args))
-    evaluate_minutes = _timed(lambda: instrumentid("evaluate", str(test), "--model", str(bundle), "--out",
-                                                   str(work / "evaluate" / name), "--no-plots", "--quiet"))
+    evaluate_minutes = _timed(
+        lambda: instrumentid(
+            "evaluate",
+            str(test),
+            "--model",
+            str(bundle),
+            "--out",
+            str(work / "evaluate" / name),
+            "--no-plots",
+            "--quiet",
+        )
+    )
     from instrumentid.inference.bundle import load_bundle
 
     chosen = load_bundle(bundle)["metadata"].get("best_val_f1_macro_at_0.5")
@@ -154,8 +244,18 @@ def ensembles(work: Path, val: Path, test: Path) -> dict:
     for name, extra in (("ensemble-mean", []), ("ensemble-fitted", ["--fit-weights", str(val)])):
         bundle = work / "models" / f"{name}.iid"
         build = _timed(lambda: instrumentid("ensemble", *members, *extra, "--out", str(bundle)))
-        evaluate = _timed(lambda: instrumentid("evaluate", str(test), "--model", str(bundle), "--out",
-                                               str(work / "evaluate" / name), "--no-plots", "--quiet"))
+        evaluate = _timed(
+            lambda: instrumentid(
+                "evaluate",
+                str(test),
+                "--model",
+                str(bundle),
+                "--out",
+                str(work / "evaluate" / name),
+                "--no-plots",
+                "--quiet",
+            )
+        )
         results[name] = {"train_cpu_minutes": build, "evaluate_cpu_minutes": evaluate}
     return results
 
@@ -165,12 +265,24 @@ def stacking(work: Path, train: list[str], test: Path) -> dict:
 
     every = write_csv([e for data in train for e in read_dataset(data)], work / "train_all.csv")
     results = {}
-    for name, extra in (("classical-svm", []), ("stacked-svm", ["--embedding-model",
-                                                                str(work / "models" / "cnn-logmel.iid")])):
+    for name, extra in (
+        ("classical-svm", []),
+        ("stacked-svm", ["--embedding-model", str(work / "models" / "cnn-logmel.iid")]),
+    ):
         model = work / "models" / f"{name}.npz"
         fit = _timed(lambda: instrumentid("classical", "train", str(every), "--out", str(model), *extra))
-        evaluate = _timed(lambda: instrumentid("classical", "evaluate", str(test), "--model", str(model), "--out",
-                                               str(work / "evaluate" / name), "--no-plots"))
+        evaluate = _timed(
+            lambda: instrumentid(
+                "classical",
+                "evaluate",
+                str(test),
+                "--model",
+                str(model),
+                "--out",
+                str(work / "evaluate" / name),
+                "--no-plots",
+            )
+        )
         results[name] = {"train_cpu_minutes": fit, "evaluate_cpu_minutes": evaluate}
     return results
 
@@ -180,21 +292,29 @@ def table(results: dict) -> str:
         return "–" if value is None else f"{value:.3f}"
 
     labels = next(iter(results.values()))["labels"]
-    rows = ["| option | ROC-AUC | mAP | F1 | " + " | ".join(f"AUC {c}" for c in labels) + " | train CPU min | "
-            "eval CPU min |",
-            "|---|" + "---:|" * (len(labels) + 5)]
+    rows = [
+        "| option | ROC-AUC | mAP | F1 | " + " | ".join(f"AUC {c}" for c in labels) + " | train CPU min | "
+        "eval CPU min |",
+        "|---|" + "---:|" * (len(labels) + 5),
+    ]
     for name, r in results.items():
         per_label = " | ".join(number(r["per_label"][c]["roc_auc"]) for c in labels)
-        rows.append(f"| `{name}` | {number(r['roc_auc'])} | {number(r['map'])} | {number(r['f1_macro'])} | "
-                    f"{per_label} | {number(r['train_cpu_minutes'])} | {number(r['evaluate_cpu_minutes'])} |")
+        rows.append(
+            f"| `{name}` | {number(r['roc_auc'])} | {number(r['map'])} | {number(r['f1_macro'])} | "
+            f"{per_label} | {number(r['train_cpu_minutes'])} | {number(r['evaluate_cpu_minutes'])} |"
+        )
     return "\n".join(rows)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="toy sizes, one short epoch (checks the pipeline)")
-    parser.add_argument("--only", nargs="+", choices=sorted(OPTIONS), help="train these options only (no ensembles "
-                                                                           "or stacking unless their members are in)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=sorted(OPTIONS),
+        help="train these options only (no ensembles or stacking unless their members are in)",
+    )
     parser.add_argument("--work", type=Path, help="work folder (default: runs/experiments or runs/experiments-quick)")
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder (real recordings)")
     parser.add_argument("--jobs", type=int, default=2, help="rendering processes")
@@ -209,24 +329,34 @@ def main() -> int:
     render_minutes = _timed(lambda: paths.extend(datasets(work, args.shared, args.quick, args.seed, args.jobs)))
     train, val, test = paths
     budget = BUDGET["quick" if args.quick else "full"]
-    results = {name: train_and_evaluate(name, flags, train, val, test, work, budget, args.seed)
-               for name, (_, flags) in OPTIONS.items() if not args.only or name in args.only}
+    results = {
+        name: train_and_evaluate(name, flags, train, val, test, work, budget, args.seed)
+        for name, (_, flags) in OPTIONS.items()
+        if not args.only or name in args.only
+    }
     if set(ENSEMBLE_MEMBERS) <= set(results):
         results.update(ensembles(work, val, test))
     if "cnn-logmel" in results:
         results.update(stacking(work, train, test))
     for name, row in results.items():
         row.update(_metrics(work / "evaluate" / name, MIN_POSITIVES["quick" if args.quick else "full"]))
-    summary = {"quick": args.quick, "budget": {"epochs": budget[0], "clips_per_epoch": budget[1]},
-               "sizes": SIZES["quick" if args.quick else "full"], "render_cpu_minutes": render_minutes,
-               "total_cpu_minutes": round(_cpu_seconds() / 60, 1),
-               "wall_minutes": round((time.time() - started) / 60, 1),
-               "load_average_5min": [round(load_before, 2), round(os.getloadavg()[1], 2)], "results": results}
+    summary = {
+        "quick": args.quick,
+        "budget": {"epochs": budget[0], "clips_per_epoch": budget[1]},
+        "sizes": SIZES["quick" if args.quick else "full"],
+        "render_cpu_minutes": render_minutes,
+        "total_cpu_minutes": round(_cpu_seconds() / 60, 1),
+        "wall_minutes": round((time.time() - started) / 60, 1),
+        "load_average_5min": [round(load_before, 2), round(os.getloadavg()[1], 2)],
+        "results": results,
+    }
     (work / "results.json").write_text(json.dumps(summary, indent=2))
     (work / "results.md").write_text(table(results) + "\n")
     print(table(results))
-    print(f"CPU {summary['total_cpu_minutes']} min (rendering {render_minutes}), wall {summary['wall_minutes']} min; "
-          f"{work / 'results.json'}")
+    print(
+        f"CPU {summary['total_cpu_minutes']} min (rendering {render_minutes}), wall {summary['wall_minutes']} min; "
+        f"{work / 'results.json'}"
+    )
     return 0
 
 

@@ -65,8 +65,10 @@ TONE_VALIDATION = 0.25
 def real_notes(shared: Path) -> list:
     from instrumentid.data.datasets import Example
 
-    return [Example(path, (code,), f"real-notes:{folder}", None, REAL_WEIGHT)
-            for path, code, folder in real_note_files(shared)]
+    return [
+        Example(path, (code,), f"real-notes:{folder}", None, REAL_WEIGHT)
+        for path, code, folder in real_note_files(shared)
+    ]
 
 
 def real_split(shared: Path, *, keep_negatives: bool = True):
@@ -96,8 +98,12 @@ def main() -> int:
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder (real recordings)")
     parser.add_argument("--jobs", type=int, default=2, help="rendering processes")
     parser.add_argument("--minutes", type=float, help="training time limit (default: the config's)")
-    parser.add_argument("--epochs", type=int, help="training epochs (default: the config's); the model card's "
-                                                   "variant table uses --epochs 8 for every variant")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help="training epochs (default: the config's); the model card's "
+        "variant table uses --epochs 8 for every variant",
+    )
     parser.add_argument("--seed", type=int, default=20261125)
     args = parser.parse_args()
 
@@ -117,10 +123,24 @@ def main() -> int:
     per_class, excerpts, negatives, tones = SIZES[size]
     negatives, tones = variant.get("negatives", negatives), variant.get("tones", tones)
     synth_dir = work / "synth"
-    synth_args = ["synth", "--out", str(synth_dir), "--train-per-class", str(per_class), "--test-excerpts",
-                  str(excerpts), "--negatives", str(negatives), "--test-tones", str(tones), "--seed", str(args.seed),
-                  "--jobs", str(args.jobs),
-                  *variant.get("synth", [])]
+    synth_args = [
+        "synth",
+        "--out",
+        str(synth_dir),
+        "--train-per-class",
+        str(per_class),
+        "--test-excerpts",
+        str(excerpts),
+        "--negatives",
+        str(negatives),
+        "--test-tones",
+        str(tones),
+        "--seed",
+        str(args.seed),
+        "--jobs",
+        str(args.jobs),
+        *variant.get("synth", []),
+    ]
     if has_shared and variant.get("real", True):
         synth_args += ["--shared-data", str(args.shared)]
         for prefix in REAL_VALIDATION:
@@ -138,7 +158,9 @@ def main() -> int:
         rendered_negatives = [e for e in read_dataset(synth_dir / "manifest.csv") if e.path.parent.name == "negatives"]
         tone_clips = [e for e in rendered_negatives if e.path.name.startswith("tone_")]
         held_tones = tone_clips[: round(TONE_VALIDATION * len(tone_clips))]
-        train_sets.append(str(write_csv([e for e in rendered_negatives if e not in held_tones], work / "negatives.csv")))
+        train_sets.append(
+            str(write_csv([e for e in rendered_negatives if e not in held_tones], work / "negatives.csv"))
+        )
         val_examples += held_tones
     if has_shared and variant.get("real", True):
         real_train, real_val = real_split(args.shared, keep_negatives=variant.get("real_negatives", True))
@@ -150,9 +172,21 @@ def main() -> int:
 
     # 3. train
     out = args.out or (work / "model.iid")
-    train_args = ["train", "--config", str(REPO / "configs" / "fast.yaml"), "--val-data", str(val_csv),
-                  "--out", str(out), "--run-dir", str(work / "run"), "--seed", str(args.seed),
-                  "--recipe", f"recipes/fast_model.py --variant {args.variant}" + (" --quick" if args.quick else "")]
+    train_args = [
+        "train",
+        "--config",
+        str(REPO / "configs" / "fast.yaml"),
+        "--val-data",
+        str(val_csv),
+        "--out",
+        str(out),
+        "--run-dir",
+        str(work / "run"),
+        "--seed",
+        str(args.seed),
+        "--recipe",
+        f"recipes/fast_model.py --variant {args.variant}" + (" --quick" if args.quick else ""),
+    ]
     for data in train_sets:
         train_args += ["--data", data]
     if args.quick:
@@ -167,8 +201,9 @@ def main() -> int:
     #    for thresholded metrics, exact for AUC/AP; the model card says so)
     instrumentid("evaluate", str(val_csv), "--model", str(out), "--out", str(work / "evaluate"))
     if (work / "validation_real.csv").is_file():  # the real recordings alone: the number that matters
-        instrumentid("evaluate", str(work / "validation_real.csv"), "--model", str(out), "--out",
-                     str(work / "evaluate-real"))
+        instrumentid(
+            "evaluate", str(work / "validation_real.csv"), "--model", str(out), "--out", str(work / "evaluate-real")
+        )
 
     # 5. ship
     if args.out is None and not args.quick:
@@ -177,8 +212,13 @@ def main() -> int:
         # the same model as an ONNX graph: what `--model fast` runs when onnxruntime is installed
         instrumentid("export", str(target), "--out", str(target.with_suffix(".onnx")))
         print(f"shipped {target} ({target.stat().st_size / 1e6:.1f} MB) and {target.with_suffix('.onnx').name}")
-    summary = {"variant": args.variant, "quick": args.quick, "minutes": round((time.time() - started) / 60, 1),
-               "bundle": str(out), "validation_files": len(val_examples)}
+    summary = {
+        "variant": args.variant,
+        "quick": args.quick,
+        "minutes": round((time.time() - started) / 60, 1),
+        "bundle": str(out),
+        "validation_files": len(val_examples),
+    }
     (work / "recipe.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary))
     return 0

@@ -21,16 +21,28 @@ def fmt(value) -> str:
 
 
 def per_instrument(metrics: dict) -> str:
-    rows = ["| instrument | support | F1 | precision | recall | ROC-AUC | AP | threshold |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| instrument | support | F1 | precision | recall | ROC-AUC | AP | threshold |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for code, m in metrics["file"]["per_label"].items():
-        rows.append(f"| `{code}` | {m['support']} | {fmt(m['f1'])} | {fmt(m['precision'])} | {fmt(m['recall'])} | "
-                    f"{fmt(m['roc_auc'])} | {fmt(m['average_precision'])} | {m['threshold']:.2f} |")
+        rows.append(
+            f"| `{code}` | {m['support']} | {fmt(m['f1'])} | {fmt(m['precision'])} | {fmt(m['recall'])} | "
+            f"{fmt(m['roc_auc'])} | {fmt(m['average_precision'])} | {m['threshold']:.2f} |"
+        )
     return "\n".join(rows)
 
 
-HEADLINE = ("f1_micro", "f1_macro", "precision_macro", "recall_macro", "roc_auc_macro", "mean_average_precision", "lrap",
-            "exact_match")
+HEADLINE = (
+    "f1_micro",
+    "f1_macro",
+    "precision_macro",
+    "recall_macro",
+    "roc_auc_macro",
+    "mean_average_precision",
+    "lrap",
+    "exact_match",
+)
 
 
 def headline(named: dict[str, dict]) -> str:
@@ -58,26 +70,38 @@ def bundle_table(path: Path) -> str:
 
     bundle = load_bundle(path)
     validation = bundle["metadata"]["validation"]
-    parts = {"all real": validation, "real mixtures": validation.get("real_mixes"),
-             "rendered ensembles": validation.get("rendered_ensembles")}
+    parts = {
+        "all real": validation,
+        "real mixtures": validation.get("real_mixes"),
+        "rendered ensembles": validation.get("rendered_ensembles"),
+    }
     parts = {k: v for k, v in parts.items() if v and "per_label" in v}
-    rows = [f"{validation.get('method', '')}", "",
-            "| instrument | evidence | real files | F1 | precision | recall | ROC-AUC | "
-            + " | ".join(f"{k}: P / R" for k in list(parts)[1:]) + " | threshold |",
-            "|---|---|---:|---:|---:|---:|---:|" + "---:|" * (len(parts) - 1) + "---:|"]
+    rows = [
+        f"{validation.get('method', '')}",
+        "",
+        "| instrument | evidence | real files | F1 | precision | recall | ROC-AUC | "
+        + " | ".join(f"{k}: P / R" for k in list(parts)[1:])
+        + " | threshold |",
+        "|---|---|---:|---:|---:|---:|---:|" + "---:|" * (len(parts) - 1) + "---:|",
+    ]
     for code, threshold in zip(bundle["labels"], bundle["thresholds"]):
         m = validation["per_label"][code]
         extra = " | ".join(_pr(v["per_label"][code]) for v in list(parts.values())[1:])
-        rows.append(f"| `{code}` | {evidence(code, m['support'])} | {m['support']} | {fmt(m['f1'])} | "
-                    f"{fmt(m['precision'])} | {fmt(m['recall'])} | {fmt(m['roc_auc'])} | {extra} | {threshold:.2f} |")
+        rows.append(
+            f"| `{code}` | {evidence(code, m['support'])} | {m['support']} | {fmt(m['f1'])} | "
+            f"{fmt(m['precision'])} | {fmt(m['recall'])} | {fmt(m['roc_auc'])} | {extra} | {threshold:.2f} |"
+        )
     rows.append("")
     for name, v in parts.items():
-        groups = " · ".join(f"{k} AUC {fmt(v[k]['roc_auc_macro'])} F1 {fmt(v[k]['f1_macro'])}"
-                            for k in ("irmas", "extended") if k in v)
-        rows.append(f"- {name}: macro ROC-AUC {fmt(v['roc_auc_macro'])}, mAP {fmt(v['map'])}, macro-F1 "
-                    f"{fmt(v['f1_macro'])} over {v['labels_present']} labels present ({groups}); negatives labelled "
-                    f"{v['negatives_labelled']}; files with only outside instruments given an IRMAS label "
-                    f"{v.get('outside_given_irmas_label', '–')}")
+        groups = " · ".join(
+            f"{k} AUC {fmt(v[k]['roc_auc_macro'])} F1 {fmt(v[k]['f1_macro'])}" for k in ("irmas", "extended") if k in v
+        )
+        rows.append(
+            f"- {name}: macro ROC-AUC {fmt(v['roc_auc_macro'])}, mAP {fmt(v['map'])}, macro-F1 "
+            f"{fmt(v['f1_macro'])} over {v['labels_present']} labels present ({groups}); negatives labelled "
+            f"{v['negatives_labelled']}; files with only outside instruments given an IRMAS label "
+            f"{v.get('outside_given_irmas_label', '–')}"
+        )
     return "\n".join(rows)
 
 

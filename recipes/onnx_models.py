@@ -59,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             report = export.export_onnx(bundled_path(name), exported_path(name))
             worst = records_differ(name, files)
-            print(f"{name}: {report['bytes'] / 1e6:.1f} MB; max |onnxruntime - torch| = "
-                  f"{report['max_abs_diff']:.1e} on test windows, {worst:.1e} on the example's records")
+            print(
+                f"{name}: {report['bytes'] / 1e6:.1f} MB; max |onnxruntime - torch| = "
+                f"{report['max_abs_diff']:.1e} on test windows, {worst:.1e} on the example's records"
+            )
             if worst > export.PARITY_TOLERANCE:
                 raise SystemExit(f"{name}: records differ by {worst:.2g} > {export.PARITY_TOLERANCE}")
     return 0

@@ -16,32 +16,39 @@ DEFAULT_SHARED = REPO.parent / "shared" / "data"
 #: Real sources held out of training. Each entry is a path prefix inside real-train/; a source is
 #: never on both sides.
 REAL_VALIDATION = (
-    "mirdata_fixtures/filosax/Participant 2/",      # sax (another player than in training)
-    "mirdata_fixtures/filosax/Backing/02/",         # piano + drums
-    "mirdata_fixtures/iKala/",                      # singing + accompaniment
-    "mirdata_fixtures/multivox/",                   # close-miked singer
-    "essentia_audio/recorded/Guitar-A4-432-1",      # acoustic guitar
-    "mirdata_fixtures/TinySOL/",                    # flute note; contrabass (negative)
-    "librosa_data/audio/198-209-0000",              # read speech (negative)
-    "librosa_data/audio/pibble",                    # dog (negative)
+    "mirdata_fixtures/filosax/Participant 2/",  # sax (another player than in training)
+    "mirdata_fixtures/filosax/Backing/02/",  # piano + drums
+    "mirdata_fixtures/iKala/",  # singing + accompaniment
+    "mirdata_fixtures/multivox/",  # close-miked singer
+    "essentia_audio/recorded/Guitar-A4-432-1",  # acoustic guitar
+    "mirdata_fixtures/TinySOL/",  # flute note; contrabass (negative)
+    "librosa_data/audio/198-209-0000",  # read speech (negative)
+    "librosa_data/audio/pibble",  # dog (negative)
 )
 
 #: real-extended/ sources no shipped model trains on (path prefixes inside real-extended/): a rock
 #: song and a jazz song (mix and stems), a harmonica player's key, a vibraphone pack.
 EXTENDED_VALIDATION = (
-    "cambridge_mt_patchwerk/graham_",          # rock: bass, drums, electric guitar, voice
-    "cambridge_mt_patchwerk/gin_",             # jazz: double bass, drums, piano, sax, trombone, trumpet
-    "harmonica_amt/G_",                        # harmonica
-    "forbidden_music_freesound/vibraphone_",   # mallets
+    "cambridge_mt_patchwerk/graham_",  # rock: bass, drums, electric guitar, voice
+    "cambridge_mt_patchwerk/gin_",  # jazz: double bass, drums, piano, sax, trombone, trumpet
+    "harmonica_amt/G_",  # harmonica
+    "forbidden_music_freesound/vibraphone_",  # mallets
 )
 
 #: Real single notes used directly as training clips (folder of real-notes/ → label); the
 #: sampler also re-pitches them into phrases. Choir notes are GM renders, not real singing.
 REAL_NOTES = {
-    "tonejs-instruments/cello": "cel", "tonejs-instruments/clarinet": "cla", "tonejs-instruments/flute": "flu",
-    "tonejs-instruments/saxophone": "sax", "tonejs-instruments/trumpet": "tru", "tonejs-instruments/violin": "vio",
-    "tonejs-instruments/guitar-electric": "gel", "tonejs-instruments/guitar-dirty": "gel",
-    "tonejs-instruments/guitar-rock": "gel", "frunky/cello": "cel", "frunky/violin": "vio",
+    "tonejs-instruments/cello": "cel",
+    "tonejs-instruments/clarinet": "cla",
+    "tonejs-instruments/flute": "flu",
+    "tonejs-instruments/saxophone": "sax",
+    "tonejs-instruments/trumpet": "tru",
+    "tonejs-instruments/violin": "vio",
+    "tonejs-instruments/guitar-electric": "gel",
+    "tonejs-instruments/guitar-dirty": "gel",
+    "tonejs-instruments/guitar-rock": "gel",
+    "frunky/cello": "cel",
+    "frunky/violin": "vio",
 }
 
 
@@ -70,12 +77,12 @@ def real_note_files(shared: Path):
 #: real-extended/ sources whose licence does not allow commercial use, or states none:
 #: ``--commercial-only`` leaves them out (each folder's SOURCE.txt gives the licence).
 RESTRICTED_SOURCES = (
-    "cambridge_mt_patchwerk/",   # Cambridge-MT multitracks: non-commercial / educational
-    "minst_notes/rwc",           # RWC Music Database: research use only
+    "cambridge_mt_patchwerk/",  # Cambridge-MT multitracks: non-commercial / educational
+    "minst_notes/rwc",  # RWC Music Database: research use only
     "minst_notes/philharmonia",  # Philharmonia samples: not to be sold or redistributed
-    "dirt_samples/",             # no licence stated (tabla2 is CC Sampling Plus 1.0)
-    "shadaj_tabla/",             # no licence stated
-    "harmonica_amt/",            # academic dataset, no licence stated
+    "dirt_samples/",  # no licence stated (tabla2 is CC Sampling Plus 1.0)
+    "shadaj_tabla/",  # no licence stated
+    "harmonica_amt/",  # academic dataset, no licence stated
 )
 
 
@@ -85,15 +92,15 @@ def extended_group(relative: str) -> str:
     folder, name = relative.split("/", 1)
     stem = name.rsplit(".", 1)[0]
     if folder == "cambridge_mt_patchwerk":
-        return f"{folder}/{stem.split('_')[0]}"      # the song
+        return f"{folder}/{stem.split('_')[0]}"  # the song
     if folder == "loopy_loops":
-        return f"{folder}/{stem[:4].lower()}"         # the song the loops come from
+        return f"{folder}/{stem[:4].lower()}"  # the song the loops come from
     if folder == "forbidden_music_freesound":
-        return f"{folder}/{stem.rsplit('_', 1)[0]}"   # the Freesound pack
+        return f"{folder}/{stem.rsplit('_', 1)[0]}"  # the Freesound pack
     if folder == "minst_notes":
         return f"{folder}/{minst_collection(stem)}"
     if folder in ("dirt_samples", "harmonica_amt"):
-        return f"{folder}/{stem.split('_')[0]}"       # sitar / tabla / tabla2 folder, harmonica key
+        return f"{folder}/{stem.split('_')[0]}"  # sitar / tabla / tabla2 folder, harmonica key
     return folder
 
 

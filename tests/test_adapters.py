@@ -40,11 +40,22 @@ def _pretrained(name, folder):
 @pytest.mark.parametrize("adapter", ["bottleneck", "lora"])
 def test_training_step_changes_adapters_and_never_the_backbone(name, adapter, tiny_data, tmp_path, capsys):
     original = _pretrained(name, tmp_path / "backbone")
-    config = TrainConfig(data=[str(tiny_data)], model=name, window_s=1.0, hop_s=1.0, n_mels=32, batch_size=4,
-                         model_params={"pretrained": str(tmp_path / "backbone"), "adapter": adapter, "adapter_size": 8,
-                                       "lora_rank": 4},
-                         lr=0.05, fast_dev_run=True, tune_thresholds=False, progress=False,
-                         out=str(tmp_path / "m.iid"), run_dir=str(tmp_path / "run"), val_fraction=0.34)
+    config = TrainConfig(
+        data=[str(tiny_data)],
+        model=name,
+        window_s=1.0,
+        hop_s=1.0,
+        n_mels=32,
+        batch_size=4,
+        model_params={"pretrained": str(tmp_path / "backbone"), "adapter": adapter, "adapter_size": 8, "lora_rank": 4},
+        lr=0.05,
+        fast_dev_run=True,
+        tune_thresholds=False,
+        progress=False,
+        out=str(tmp_path / "m.iid"),
+        run_dir=str(tmp_path / "run"),
+        val_fraction=0.34,
+    )
     bundle = load_bundle(train(config))
     state = bundle["state_dict"]
     for key, value in original.items():  # every backbone weight, exactly as in the checkpoint
@@ -64,8 +75,9 @@ def test_adapters_start_as_the_identity(adapter):
     torch.manual_seed(0)
     plain = build("ast", n_mels=32, n_frames=51, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64)
     torch.manual_seed(0)
-    adapted = build("ast", n_mels=32, n_frames=51, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64,
-                    adapter=adapter)
+    adapted = build(
+        "ast", n_mels=32, n_frames=51, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, adapter=adapter
+    )
     adapted.load_state_dict({**adapted.state_dict(), **plain.state_dict()})
     x = torch.randn(2, 1, 32, 51)
     torch.testing.assert_close(adapted.eval().embed(x), plain.eval().embed(x))
@@ -76,5 +88,12 @@ def test_adapter_errors():
     with pytest.raises(ConfigError, match="unknown adapter 'prefix'"):
         build("ast", hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, adapter="prefix")
     with pytest.raises(ConfigError, match="feature_extractor_only skips"):
-        build("wav2vec2", hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
-              feature_extractor_only=True, adapter="lora")
+        build(
+            "wav2vec2",
+            hidden_size=32,
+            num_layers=1,
+            num_heads=2,
+            intermediate_size=64,
+            feature_extractor_only=True,
+            adapter="lora",
+        )

@@ -91,5 +91,4 @@ def test_stored_params_drop_training_only_weights_and_add_what_the_model_reports
 
     params = {"n_labels": 11, "pretrained": "weights/start.pt", "dropout": 0.1}
     assert stored_params(torch.nn.Linear(1, 1), params) == {"n_labels": 11, "dropout": 0.1}
-    assert stored_params(Reporting(), params) == {"n_labels": 11, "dropout": 0.1,
-                                                  "backbone_config": {"hidden_size": 8}}
+    assert stored_params(Reporting(), params) == {"n_labels": 11, "dropout": 0.1, "backbone_config": {"hidden_size": 8}}

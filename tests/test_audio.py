@@ -9,10 +9,19 @@ from instrumentid import audio
 from instrumentid.errors import AudioError
 
 CASES = [
-    ("wav", "PCM_U8", 8_000), ("wav", "PCM_16", 16_000), ("wav", "PCM_24", 22_050), ("wav", "PCM_32", 44_100),
-    ("wav", "FLOAT", 48_000), ("wav", "DOUBLE", 96_000), ("wav", "PCM_16", 192_000),
-    ("flac", "PCM_16", 44_100), ("flac", "PCM_24", 88_200), ("ogg", "VORBIS", 44_100),
-    ("mp3", "MPEG_LAYER_III", 44_100), ("aiff", "PCM_16", 32_000), ("aiff", "PCM_24", 11_025),
+    ("wav", "PCM_U8", 8_000),
+    ("wav", "PCM_16", 16_000),
+    ("wav", "PCM_24", 22_050),
+    ("wav", "PCM_32", 44_100),
+    ("wav", "FLOAT", 48_000),
+    ("wav", "DOUBLE", 96_000),
+    ("wav", "PCM_16", 192_000),
+    ("flac", "PCM_16", 44_100),
+    ("flac", "PCM_24", 88_200),
+    ("ogg", "VORBIS", 44_100),
+    ("mp3", "MPEG_LAYER_III", 44_100),
+    ("aiff", "PCM_16", 32_000),
+    ("aiff", "PCM_24", 11_025),
 ]
 
 

@@ -26,8 +26,12 @@ from instrumentid.errors import AudioError
 
 #: Examples per property; INSTRUMENTID_FUZZ_EXAMPLES=20000 fuzzes deeper locally (about 4 ms an example).
 #: CI replays the same cases (as test_serve_fuzz does); local runs explore new ones.
-FUZZ = settings(max_examples=int(os.environ.get("INSTRUMENTID_FUZZ_EXAMPLES", "100")), deadline=None,
-                suppress_health_check=[HealthCheck.too_slow], derandomize=bool(os.environ.get("CI")))
+FUZZ = settings(
+    max_examples=int(os.environ.get("INSTRUMENTID_FUZZ_EXAMPLES", "100")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=bool(os.environ.get("CI")),
+)
 #: Seconds after which a decode counts as hung: the process is stopped with every thread's traceback.
 HANG_SECONDS = 120
 
@@ -96,8 +100,11 @@ def _stream(path):
 
 def check_decodes_or_refuses(path: Path) -> None:
     """``info``, ``load`` and ``stream`` each give finite float32 audio or an AudioError naming ``path``."""
-    for name, decode in (("info", audio.info), ("load", lambda p: audio.load(p, sample_rate=16_000)[0]),
-                         ("stream", _stream)):
+    for name, decode in (
+        ("info", audio.info),
+        ("load", lambda p: audio.load(p, sample_rate=16_000)[0]),
+        ("stream", _stream),
+    ):
         with no_hang():
             try:
                 result = decode(path)
@@ -120,6 +127,7 @@ def _write(folder: Path, data: bytes, suffix: str) -> Path:
 
 
 # -- random bytes, cut and mutated files -----------------------------------------------------------
+
 
 @FUZZ
 @given(data=st.binary(max_size=4096), suffix=st.sampled_from(SUFFIXES))
@@ -161,13 +169,29 @@ def test_every_seed_file_decodes(folder, seed_files):
 
 # -- absurd headers --------------------------------------------------------------------------------
 
-def wav_bytes(*, channels=1, rate=16_000, bits=16, tag=1, data_size=None, riff_size=None, block_align=None,
-              payload=b"\x10\x20" * 400) -> bytes:
+
+def wav_bytes(
+    *,
+    channels=1,
+    rate=16_000,
+    bits=16,
+    tag=1,
+    data_size=None,
+    riff_size=None,
+    block_align=None,
+    payload=b"\x10\x20" * 400,
+) -> bytes:
     """A RIFF/WAVE file with every header field under control (sizes default to the true ones)."""
     align = (channels * bits // 8) & 0xFFFF if block_align is None else block_align
     fmt = struct.pack("<HHIIHH", tag, channels, rate & 0xFFFFFFFF, (rate * align) & 0xFFFFFFFF, align, bits)
-    body = (b"WAVEfmt " + struct.pack("<I", len(fmt)) + fmt + b"data"
-            + struct.pack("<I", len(payload) if data_size is None else data_size) + payload)
+    body = (
+        b"WAVEfmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"data"
+        + struct.pack("<I", len(payload) if data_size is None else data_size)
+        + payload
+    )
     return b"RIFF" + struct.pack("<I", len(body) if riff_size is None else riff_size) + body
 
 
@@ -178,25 +202,44 @@ def au_bytes(*, channels=1, rate=16_000, encoding=3, data_size=None, payload=b"\
 
 
 U16 = st.one_of(st.sampled_from([0, 1, 2, 3, 8, 255, 1024, 1025, 0xFFFF]), st.integers(0, 0xFFFF))
-U32 = st.one_of(st.sampled_from([0, 1, 7_999, 8_000, 44_100, 192_001, 10**9, 2**31 - 1, 2**32 - 1]),
-                st.integers(0, 2**32 - 1))
+U32 = st.one_of(
+    st.sampled_from([0, 1, 7_999, 8_000, 44_100, 192_001, 10**9, 2**31 - 1, 2**32 - 1]), st.integers(0, 2**32 - 1)
+)
 
 
 @FUZZ
-@given(channels=U16, rate=U32, bits=st.one_of(st.sampled_from([0, 1, 8, 12, 16, 24, 32, 64]), U16),
-       tag=st.sampled_from([0, 1, 2, 3, 6, 7, 0x11, 0x55, 0xFFFE, 0xFFFF]),
-       data_size=st.one_of(st.none(), U32), riff_size=st.one_of(st.none(), U32),
-       block_align=st.one_of(st.none(), U16), payload=st.binary(max_size=2048))
+@given(
+    channels=U16,
+    rate=U32,
+    bits=st.one_of(st.sampled_from([0, 1, 8, 12, 16, 24, 32, 64]), U16),
+    tag=st.sampled_from([0, 1, 2, 3, 6, 7, 0x11, 0x55, 0xFFFE, 0xFFFF]),
+    data_size=st.one_of(st.none(), U32),
+    riff_size=st.one_of(st.none(), U32),
+    block_align=st.one_of(st.none(), U16),
+    payload=st.binary(max_size=2048),
+)
 def test_absurd_wav_headers(folder, channels, rate, bits, tag, data_size, riff_size, block_align, payload):
-    data = wav_bytes(channels=channels, rate=rate, bits=bits, tag=tag, data_size=data_size, riff_size=riff_size,
-                     block_align=block_align, payload=payload)
+    data = wav_bytes(
+        channels=channels,
+        rate=rate,
+        bits=bits,
+        tag=tag,
+        data_size=data_size,
+        riff_size=riff_size,
+        block_align=block_align,
+        payload=payload,
+    )
     check_decodes_or_refuses(_write(folder, data, ".wav"))
 
 
 @FUZZ
-@given(channels=st.one_of(st.sampled_from([0, 1, 2, 1024, 1025, 10**9]), U32), rate=U32,
-       encoding=st.one_of(st.sampled_from([1, 2, 3, 4, 5, 6, 7, 27]), U32),
-       data_size=st.one_of(st.none(), U32), payload=st.binary(max_size=2048))
+@given(
+    channels=st.one_of(st.sampled_from([0, 1, 2, 1024, 1025, 10**9]), U32),
+    rate=U32,
+    encoding=st.one_of(st.sampled_from([1, 2, 3, 4, 5, 6, 7, 27]), U32),
+    data_size=st.one_of(st.none(), U32),
+    payload=st.binary(max_size=2048),
+)
 def test_absurd_au_headers(folder, channels, rate, encoding, data_size, payload):
     data = au_bytes(channels=channels, rate=rate, encoding=encoding, data_size=data_size, payload=payload)
     check_decodes_or_refuses(_write(folder, data, ".au"))
@@ -204,10 +247,14 @@ def test_absurd_au_headers(folder, channels, rate, encoding, data_size, payload)
 
 # -- NaN, Inf and overflowing floats ---------------------------------------------------------------
 
+
 @FUZZ
-@given(values=st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=2, max_size=600),
-       channels=st.sampled_from([1, 2, 3]), subtype=st.sampled_from(["FLOAT", "DOUBLE"]),
-       rate=st.sampled_from([8_000, 16_000, 44_100]))
+@given(
+    values=st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=2, max_size=600),
+    channels=st.sampled_from([1, 2, 3]),
+    subtype=st.sampled_from(["FLOAT", "DOUBLE"]),
+    rate=st.sampled_from([8_000, 16_000, 44_100]),
+)
 def test_float_wavs_with_nan_inf_and_extreme_values(folder, values, channels, subtype, rate):
     samples = np.asarray(values, dtype=np.float32)[: len(values) // channels * channels].reshape(-1, channels)
     path = folder / "floats.wav"
@@ -222,6 +269,7 @@ def test_float_wavs_with_nan_inf_and_extreme_values(folder, values, channels, su
 
 
 # -- what the fuzzing found, kept as regression tests -----------------------------------------------
+
 
 def test_found_one_byte_file_streams_nothing(folder):
     """test_random_bytes: b"\\x00" named .au is read as one raw u-law frame; at 16 kHz ``stream``

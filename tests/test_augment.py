@@ -16,8 +16,13 @@ def _rms(x):
 
 @pytest.mark.parametrize(
     "transform",
-    [augment.RandomGain(p=1), augment.MixClips(p=1), augment.AddNoise(p=1), augment.RandomEQ(p=1),
-     augment.RandomLowPass(16_000, p=1)],
+    [
+        augment.RandomGain(p=1),
+        augment.MixClips(p=1),
+        augment.AddNoise(p=1),
+        augment.RandomEQ(p=1),
+        augment.RandomLowPass(16_000, p=1),
+    ],
     ids=lambda t: type(t).__name__,
 )
 def test_eval_mode_is_identity_and_shapes_hold(transform):
@@ -74,8 +79,13 @@ def test_specaugment_masks_bands_to_zero():
 
 @pytest.mark.parametrize(
     "make",
-    [lambda: augment.RandomGain(p=0.5), lambda: augment.MixClips(p=0.5), lambda: augment.AddNoise(p=0.5),
-     lambda: augment.RandomEQ(p=0.5), lambda: augment.RandomLowPass(16_000, p=0.5)],
+    [
+        lambda: augment.RandomGain(p=0.5),
+        lambda: augment.MixClips(p=0.5),
+        lambda: augment.AddNoise(p=0.5),
+        lambda: augment.RandomEQ(p=0.5),
+        lambda: augment.RandomLowPass(16_000, p=0.5),
+    ],
     ids=["RandomGain", "MixClips", "AddNoise", "RandomEQ", "RandomLowPass"],
 )
 def test_drawn_values_are_kept_and_applying_them_again_replays_the_call(make):
@@ -112,5 +122,5 @@ def test_specaugment_keeps_its_masks_and_replays_them():
     assert spec.drawn["freq_start"].shape == (2, 3, 1) and spec.drawn["time_width"].shape == (1, 3, 1)
     assert torch.equal(spec.apply(features), out)
     start, width = spec.drawn["time_start"][0, 0, 0], spec.drawn["time_width"][0, 0, 0]
-    assert (out[0, :, :, start:start + width] == 0).all()
+    assert (out[0, :, :, start : start + width] == 0).all()
     assert torch.equal(augment.SpecAugment(freq_masks=0, time_masks=0).train()(features), features)

@@ -26,8 +26,13 @@ def test_info_is_a_typed_view_of_a_bundle_and_of_its_header():
     bundle = tiny_bundle_dict(thresholds=[0.25] * 11, aggregation="max")
     about = BundleInfo.of(bundle)
     assert about == BundleInfo.of(header(bundle))  # what an ONNX graph carries reads the same
-    assert (about.model_name, about.sample_rate, about.window_s, about.hop_s, about.aggregation) == \
-        ("cnn", 16_000, 1.0, 1.0, "max")
+    assert (about.model_name, about.sample_rate, about.window_s, about.hop_s, about.aggregation) == (
+        "cnn",
+        16_000,
+        1.0,
+        1.0,
+        "max",
+    )
     assert about.labels == tuple(bundle["labels"]) and about.thresholds == (0.25,) * 11
     assert about.metadata == {"recipe": "tests/conftest.py tiny_bundle"}
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -61,8 +61,17 @@ def test_json_and_recursive(audio_dir, tiny_bundle):
 
 
 def test_jsonl_segments_and_threshold(audio_dir, tiny_bundle):
-    result = run("predict", audio_dir / "a tone.wav", "--model", tiny_bundle, "--format", "jsonl", "--segments",
-                 "--threshold", "0")
+    result = run(
+        "predict",
+        audio_dir / "a tone.wav",
+        "--model",
+        tiny_bundle,
+        "--format",
+        "jsonl",
+        "--segments",
+        "--threshold",
+        "0",
+    )
     assert result.returncode == 0, result.stderr
     (record,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert record["present"] == list(LABELS) and record["duration_s"] == 1.5
@@ -93,8 +102,9 @@ def _vocabulary_bundle(folder: Path) -> Path:
     from instrumentid.models import build
 
     params = {"n_labels": len(VOCABULARY), "widths": [4, 8, 8, 8], "dropout": 0.0}
-    bundle = tiny_bundle_dict(model_params=params, state_dict=build("cnn", **params).state_dict(),
-                              labels=list(VOCABULARY))
+    bundle = tiny_bundle_dict(
+        model_params=params, state_dict=build("cnn", **params).state_dict(), labels=list(VOCABULARY)
+    )
     return save_bundle(bundle, folder / "vocabulary.iid")
 
 
@@ -107,8 +117,12 @@ def test_table_names_files_uniquely_and_shows_what_a_person_needs(tmp_path, mode
     from instrumentid.labels import NAMES
 
     root = tmp_path / "library"
-    files = [root / "take 1" / "Piano_Drums.flac", root / "take 2" / "Piano_Drums.flac",
-             root / "take 2" / "line\nbreak.wav", root / "ピアノ曲.wav"]
+    files = [
+        root / "take 1" / "Piano_Drums.flac",
+        root / "take 2" / "Piano_Drums.flac",
+        root / "take 2" / "line\nbreak.wav",
+        root / "ピアノ曲.wav",
+    ]
     for path in files:
         write_tone(path, 261.6, 1.5, 22_050)
     bundle = model if model == "fast" else _vocabulary_bundle(tmp_path)
@@ -117,7 +131,11 @@ def test_table_names_files_uniquely_and_shows_what_a_person_needs(tmp_path, mode
     first, head, rule, *rows = result.stdout.splitlines()
     assert first == "present = score at or above 0.30 (--threshold, every label)"
     assert [row.split("  ")[0].rstrip() for row in rows] == [
-        "take 1/Piano_Drums.flac", "take 2/Piano_Drums.flac", "take 2/line\\nbreak.wav", "ピアノ曲.wav"]
+        "take 1/Piano_Drums.flac",
+        "take 2/Piano_Drums.flac",
+        "take 2/line\\nbreak.wav",
+        "ピアノ曲.wav",
+    ]
     assert len({display_width(line.split(" 1.5 ")[0]) for line in [head.replace("dur_s", "  1.5"), *rows]}) == 1
     for row in rows:
         cells = row.split("  1.5  ")[1].split()
@@ -134,8 +152,12 @@ def test_default_thresholds_are_stated_per_label_and_ctrl_c_keeps_the_scored_row
 
     write_tone(tmp_path / "a.wav", 440, 1.0, 16_000)
     write_tone(tmp_path / "b.wav", 440, 1200.0, 16_000)
-    proc = subprocess.Popen([*EXE, "predict", tmp_path / "a.wav", tmp_path / "b.wav", "--model", "default"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*EXE, "predict", tmp_path / "a.wav", tmp_path / "b.wav", "--model", "default"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines = [proc.stdout.readline() for _ in range(4)]  # thresholds, head, rule, a.wav
     proc.send_signal(signal.SIGINT)
     rest, errors = proc.communicate(timeout=120)
@@ -150,14 +172,22 @@ def test_predict_reads_standard_input(audio_dir, tiny_bundle):
     """``-`` is standard input, in any format the decoders recognise; the record's file is ``-``."""
     for name in ("a tone.wav", "Ünïcødé (take 2).flac", "nested/deep.ogg"):
         data = (audio_dir / name).read_bytes()
-        piped = subprocess.run([*EXE, "predict", "-", "--model", str(tiny_bundle), "-f", "json"], input=data,
-                               capture_output=True, timeout=300)
+        piped = subprocess.run(
+            [*EXE, "predict", "-", "--model", str(tiny_bundle), "-f", "json"],
+            input=data,
+            capture_output=True,
+            timeout=300,
+        )
         assert piped.returncode == 0, piped.stderr
         (record,) = json.loads(piped.stdout)
         direct = json.loads(run("predict", audio_dir / name, "--model", tiny_bundle, "-f", "json").stdout)[0]
         assert record["file"] == "-" and record["scores"] == direct["scores"]
-    junk = subprocess.run([*EXE, "predict", "-", "--model", str(tiny_bundle), "-f", "jsonl"], input=b"not audio",
-                          capture_output=True, timeout=300)
+    junk = subprocess.run(
+        [*EXE, "predict", "-", "--model", str(tiny_bundle), "-f", "jsonl"],
+        input=b"not audio",
+        capture_output=True,
+        timeout=300,
+    )
     (record,) = [json.loads(line) for line in junk.stdout.splitlines()]
     assert junk.returncode == 1 and record["file"] == "-" and record["error"].startswith("-: ")
     assert b"instrumentid-stdin" not in junk.stderr  # the temporary file is never named
@@ -166,8 +196,9 @@ def test_predict_reads_standard_input(audio_dir, tiny_bundle):
 def test_bad_file_in_batch(audio_dir, tiny_bundle, tmp_path):
     bad = tmp_path / "broken.mp3"
     bad.write_bytes(b"\x00" * 1000)
-    result = run("predict", bad, audio_dir / "a tone.wav", tmp_path / "missing.wav", "--model", tiny_bundle,
-                 "--format", "jsonl")
+    result = run(
+        "predict", bad, audio_dir / "a tone.wav", tmp_path / "missing.wav", "--model", tiny_bundle, "--format", "jsonl"
+    )
     assert result.returncode == 1
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [("error" in r) for r in records] == [True, False, True]
@@ -225,7 +256,8 @@ def test_messages_are_one_plain_sentence_naming_the_file(tmp_path):
         f"instrumentid predict: {tmp_path / 'random.flac'}: not decodable audio; check that it is a complete "
         "audio file, or convert it to WAV or FLAC",
         f"instrumentid predict: {tmp_path / 'text.mp3'}: not decodable audio (Invalid data found when processing "
-        "input); check that it is a complete audio file, or convert it to WAV or FLAC"]
+        "input); check that it is a complete audio file, or convert it to WAV or FLAC",
+    ]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod-000 file anyway")
@@ -234,8 +266,9 @@ def test_unreadable_file_says_permission_denied(audio_dir, tiny_bundle):
     locked.chmod(0)
     result = run("predict", locked, "--model", tiny_bundle, "-f", "jsonl")
     assert result.returncode == 1
-    assert json.loads(result.stdout)["error"].endswith("a tone.wav: permission denied (this user may not read it; "
-                                                      "check its owner and mode)")
+    assert json.loads(result.stdout)["error"].endswith(
+        "a tone.wav: permission denied (this user may not read it; check its owner and mode)"
+    )
 
 
 def test_a_command_whose_extra_is_missing_names_it_in_one_line(tmp_path):
@@ -243,9 +276,12 @@ def test_a_command_whose_extra_is_missing_names_it_in_one_line(tmp_path):
     extra to install, in one line, exit 2; `models` still lists the bundled models."""
     code = SLIM_PREAMBLE + "from instrumentid.cli import main\nsys.exit(main(sys.argv[1:]))\n"
     example = Path(__file__).parents[1] / "src" / "instrumentid" / "assets" / "example.ogg"
-    commands = [["train", "--data", str(tmp_path), "--out", str(tmp_path / "m.iid")],
-                ["predict", str(example), "--runtime", "torch"], ["export", "fast", "--out", str(tmp_path / "f.onnx")],
-                ["gradcam", str(example), "--label", "pia"]]
+    commands = [
+        ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m.iid")],
+        ["predict", str(example), "--runtime", "torch"],
+        ["export", "fast", "--out", str(tmp_path / "f.onnx")],
+        ["gradcam", str(example), "--label", "pia"],
+    ]
     for command in commands:
         done = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True, timeout=120)
         assert done.returncode == 2, (command, done.stderr)

@@ -65,7 +65,8 @@ def test_irmas_testing_missing_or_bad_label_file(tmp_path):
 def test_csv_with_label_columns_and_with_joined_labels(tmp_path):
     write_tone(tmp_path / "clips" / "a.wav", seconds=0.1)
     (tmp_path / "one-hot.csv").write_text(
-        "file,cel,cla,flu,gac,gel,org,pia,sax,tru,vio,voi\nclips/a.wav,0,0,0,1,0,0,0,0,0,0,1\n")
+        "file,cel,cla,flu,gac,gel,org,pia,sax,tru,vio,voi\nclips/a.wav,0,0,0,1,0,0,0,0,0,0,1\n"
+    )
     (tmp_path / "joined.csv").write_text("path,labels\nclips/a.wav,voi;gac\nclips/b.wav,\n")
     assert read_dataset(tmp_path / "one-hot.csv")[0].labels == ("gac", "voi")
     joined = read_dataset(tmp_path / "joined.csv")
@@ -84,8 +85,13 @@ def test_folder_with_labels_file(tmp_path):
 
 @pytest.mark.parametrize(
     "content,match",
-    [("name,x\na,1\n", "needs a 'file'"), ("file,x\na,1\n", "needs a 'labels' column"),
-     ("file,labels\na,piano\n", "unknown instrument code"), ("file,pia\na,yes\n", "0 or 1"), ("", "no rows")],
+    [
+        ("name,x\na,1\n", "needs a 'file'"),
+        ("file,x\na,1\n", "needs a 'labels' column"),
+        ("file,labels\na,piano\n", "unknown instrument code"),
+        ("file,pia\na,yes\n", "0 or 1"),
+        ("", "no rows"),
+    ],
 )
 def test_bad_csvs(tmp_path, content, match):
     (tmp_path / "d.csv").write_text(content)
@@ -104,7 +110,10 @@ def test_unknown_layout(tmp_path):
 def test_write_csv_round_trips(tmp_path):
     from instrumentid.data.datasets import Example, write_csv
 
-    examples = [Example(tmp_path / "a b.wav", ("gac", "voi"), "song-a", "pop_roc", 3.0), Example(tmp_path / "c.wav", (), "c")]
+    examples = [
+        Example(tmp_path / "a b.wav", ("gac", "voi"), "song-a", "pop_roc", 3.0),
+        Example(tmp_path / "c.wav", (), "c"),
+    ]
     back = read_dataset(write_csv(examples, tmp_path / "out" / "x.csv"))
     assert back == examples
 
@@ -116,7 +125,7 @@ def test_weights_balance_labels_and_favour_weighted_examples():
 
     targets = np.zeros((5, 11), np.float32)
     targets[:3, 0] = 1  # three cello clips
-    targets[3, 1] = 1   # one clarinet clip; example 4 has no label
+    targets[3, 1] = 1  # one clarinet clip; example 4 has no label
     w = balanced_weights(targets, np.array([1.0, 1.0, 2.0, 1.0, 1.0]))
     np.testing.assert_allclose([w[:3].sum(), w[3], w[4]], [1.0, 1.0, 1.0])
     assert w[2] == 2 * w[0]
@@ -180,12 +189,22 @@ def test_epoch_size_sets_the_clips_per_epoch_with_and_without_balancing(tmp_path
     from instrumentid.labels import LABELS
     from instrumentid.training.datamodule import InstrumentDataModule
 
-    examples = [Example(write_tone(tmp_path / f"{code}.wav", 220.0 + 50 * i, 0.5), (code,), code)
-                for i, code in enumerate(LABELS[:4])]
+    examples = [
+        Example(write_tone(tmp_path / f"{code}.wav", 220.0 + 50 * i, 0.5), (code,), code)
+        for i, code in enumerate(LABELS[:4])
+    ]
     from instrumentid.inference.contract import Framing
 
-    module = InstrumentDataModule(examples, [], labels=LABELS, framing=Framing(16_000, 0.25, 0.25),
-                                  batch_size=5, balanced=balanced, epoch_size=30, progress=False)
+    module = InstrumentDataModule(
+        examples,
+        [],
+        labels=LABELS,
+        framing=Framing(16_000, 0.25, 0.25),
+        batch_size=5,
+        balanced=balanced,
+        epoch_size=30,
+        progress=False,
+    )
     module.setup()
     batches = list(module.train_dataloader())
     assert sum(len(targets) for _, targets in batches) == 30
@@ -195,8 +214,10 @@ def test_epoch_size_sets_the_clips_per_epoch_with_and_without_balancing(tmp_path
 def test_extended_codes_round_trip_through_the_csv(tmp_path):
     from instrumentid.data.datasets import Example, read_dataset, write_csv
 
-    examples = [Example(tmp_path / "mix.wav", ("gel", "voi", "bas", "dru"), "song"),
-                Example(tmp_path / "solo.wav", ("sit",), "raga")]
+    examples = [
+        Example(tmp_path / "mix.wav", ("gel", "voi", "bas", "dru"), "song"),
+        Example(tmp_path / "solo.wav", ("sit",), "raga"),
+    ]
     path = write_csv(examples, tmp_path / "data.csv")
     header = path.read_text().splitlines()[0].split(",")
     assert header[1:12] == list(LABELS) and header[12:15] == ["bas", "dru", "sit"]

@@ -68,15 +68,21 @@ def test_bundled_example_is_recognised():
 
 #: Real recordings whose sources the recipe holds out of the final training (REAL_VALIDATION),
 #: with the labels of which the model must rank one first (the backing holds piano and drums).
-SINGING_LIMIT = pytest.mark.xfail(strict=True, reason="known limit (docs/model-card.md): a 2-s close-miked sung "
-                                                    "phrase is ranked below piano; short real singing is the weak spot")
+SINGING_LIMIT = pytest.mark.xfail(
+    strict=True,
+    reason="known limit (docs/model-card.md): a 2-s close-miked sung "
+    "phrase is ranked below piano; short real singing is the weak spot",
+)
 HELD_OUT_POSITIVES = [
     ("mirdata_fixtures/filosax/Participant 2/01/Sax.flac", {"sax"}),
     ("mirdata_fixtures/filosax/Participant 2/02/Sax.flac", {"sax"}),
     ("mirdata_fixtures/filosax/Backing/02/Piano_Drums.flac", {"pia", "dru"}),
     ("essentia_audio/recorded/Guitar-A4-432-1.flac", {"gac"}),
-    pytest.param("mirdata_fixtures/multivox/C1/C1_01042025_S1_VAMOSAREMAR_P17_S16/S1_Song1_VAMOSAREMAR.flac", {"voi"},
-                 marks=SINGING_LIMIT),
+    pytest.param(
+        "mirdata_fixtures/multivox/C1/C1_01042025_S1_VAMOSAREMAR_P17_S16/S1_Song1_VAMOSAREMAR.flac",
+        {"voi"},
+        marks=SINGING_LIMIT,
+    ),
 ]
 HELD_OUT_NEGATIVES = ("librosa_data/audio/198-209-0000.hq.flac", "librosa_data/audio/pibble.hq.flac")
 
@@ -130,9 +136,15 @@ def test_no_instrument_on_held_out_real_negatives(relative):
 #: default must name: a rock mix and its bass and drum stems, a jazz mix's horns, harmonica, vibraphone.
 HELD_OUT_EXTENDED = [
     ("cambridge_mt_patchwerk/graham_MIX_0-20s.mp3", {"voi"}),
-    pytest.param("cambridge_mt_patchwerk/graham_MIX_0-20s.mp3", {"dru", "gel"}, marks=pytest.mark.xfail(
-        strict=True, reason="known limit (docs/model-card.md): inside a dense rock mix, drums and electric guitar "
-                            "score below the one threshold (0.29 and 0.10 against 0.41) though they rank high")),
+    pytest.param(
+        "cambridge_mt_patchwerk/graham_MIX_0-20s.mp3",
+        {"dru", "gel"},
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="known limit (docs/model-card.md): inside a dense rock mix, drums and electric guitar "
+            "score below the one threshold (0.29 and 0.10 against 0.41) though they rank high",
+        ),
+    ),
     ("cambridge_mt_patchwerk/graham_E-Bass_0-20s.mp3", {"bas"}),
     ("cambridge_mt_patchwerk/graham_Drums_0-20s.mp3", {"dru"}),
     ("harmonica_amt/G_actingcrazyfinal.flac", {"hmc"}),
@@ -181,8 +193,9 @@ def test_an_instrument_that_plays_in_part_of_a_file_is_present(tmp_path):
         sf.write(tmp_path / f"{name}.wav", part, 16_000)
         scores = model.predict(tmp_path / f"{name}.wav")["scores"]
         alone.add(max(scores, key=scores.get))
-    sf.write(tmp_path / "parts.wav", np.concatenate([sax[:80_000], np.zeros(480_000, np.float32), piano[:80_000]]),
-             16_000)
+    sf.write(
+        tmp_path / "parts.wav", np.concatenate([sax[:80_000], np.zeros(480_000, np.float32), piano[:80_000]]), 16_000
+    )
     record = model.predict(tmp_path / "parts.wav")
     assert "sax" in alone and alone <= set(record["present"]), (alone, record["scores"])
     assert record["activity"]["sax"][0][0] < 5.0 and max(end for _, end in record["activity"]["sax"]) <= 5.0
@@ -214,9 +227,22 @@ def test_recipe_quick_runs_end_to_end(tmp_path):
     shared_data_or_skip()
     yamnet_wheel_or_skip()
     out = tmp_path / "bundles"
-    result = subprocess.run([sys.executable, str(REPO / "recipes" / "default_model.py"), "--quick", "--jobs", "1",
-                             "--work", str(tmp_path / "work"), "--out", str(out)],
-                            capture_output=True, text=True, timeout=1200)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "recipes" / "default_model.py"),
+            "--quick",
+            "--jobs",
+            "1",
+            "--work",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ("default.iid", "audioset-zeroshot.iid"):
         bundle = load_bundle(out / name)
@@ -240,13 +266,18 @@ def test_every_bundled_name_ships_its_onnx_export_and_runs_it_with_the_same_reco
     graph = OnnxRuntime(exported_path(name))
     assert graph.bundle["exported_from"]["checksum"] == bundle["checksum"]  # exported from this very bundle
     assert {k: v for k, v in graph.bundle.items() if k not in ("variable_length", "exported_from")} == {
-        k: v for k, v in bundle.items() if k not in ("state_dict", "checksum")}
+        k: v for k, v in bundle.items() if k not in ("state_dict", "checksum")
+    }
     example = REPO / "src" / "instrumentid" / "assets" / "example.ogg"
     audio, rate = sf.read(example, dtype="float32")
     sf.write(tmp_path / "quiet.wav", audio[: 20 * rate] * 0.01, rate)
     sf.write(tmp_path / "noise.wav", 0.05 * np.random.default_rng(0).standard_normal((3 * 44_100, 2)), 44_100)
-    files = [example, tmp_path / "quiet.wav", write_chord(tmp_path / "chord.wav", (262, 330, 392), seconds=2.5),
-             tmp_path / "noise.wav"]
+    files = [
+        example,
+        tmp_path / "quiet.wav",
+        write_chord(tmp_path / "chord.wav", (262, 330, 392), seconds=2.5),
+        tmp_path / "noise.wav",
+    ]
     via_onnx, via_torch = load_model(name), load_model(name, runtime="torch")
     assert via_onnx.runtime.name == "onnxruntime" and via_torch.runtime.name == "torch"
     for path in files:
@@ -264,7 +295,8 @@ def test_predicting_with_the_default_model_never_imports_torch(tmp_path):
         "rc = main(['predict', sys.argv[1], '-f', 'json'])\n"
         "record = load_model().predict(sys.argv[1])\n"
         f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {TRAIN_MODULES!r})\n"
-        "assert not heavy, heavy\nsys.exit(rc)\n")
+        "assert not heavy, heavy\nsys.exit(rc)\n"
+    )
     song = write_chord(tmp_path / "song.wav", (262, 330, 392), seconds=1.0)
     done = subprocess.run([sys.executable, "-c", code, str(song)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

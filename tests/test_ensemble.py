@@ -24,17 +24,25 @@ def _mfcc_bundle(seed=2, sample_rate=16_000):
     """A member with another front-end (MFCC + deltas, 3 channels) and, optionally, another rate."""
     torch.manual_seed(seed)
     params = {"n_labels": len(LABELS), "widths": [4, 8, 8, 8], "dropout": 0.0, "in_channels": 3}
-    features = feature_config("mfcc", sample_rate=sample_rate, n_fft=512, hop_length=256, n_mels=32, n_mfcc=13,
-                              deltas=2)
-    return tiny_bundle_dict(seed, model_name="cnn", model_params=params, state_dict=build("cnn", **params).state_dict(),
-                            features=features, sample_rate=sample_rate,
-                            normalization={"mean": [0.0, 0.0, 0.0], "std": [50.0, 2.0, 1.0]})
+    features = feature_config(
+        "mfcc", sample_rate=sample_rate, n_fft=512, hop_length=256, n_mels=32, n_mfcc=13, deltas=2
+    )
+    return tiny_bundle_dict(
+        seed,
+        model_name="cnn",
+        model_params=params,
+        state_dict=build("cnn", **params).state_dict(),
+        features=features,
+        sample_rate=sample_rate,
+        normalization={"mean": [0.0, 0.0, 0.0], "std": [50.0, 2.0, 1.0]},
+    )
 
 
 @pytest.fixture(scope="module")
 def song(tmp_path_factory):
-    return write_chord(tmp_path_factory.mktemp("ens") / "song.wav", [220.0, 330.0, 660.0], seconds=4.5,
-                       sample_rate=22_050)
+    return write_chord(
+        tmp_path_factory.mktemp("ens") / "song.wav", [220.0, 330.0, 660.0], seconds=4.5, sample_rate=22_050
+    )
 
 
 def _scores(bundle, path):
@@ -81,8 +89,9 @@ def test_sinc_resampling_matches_an_exact_tone():
     out = SincResample(rate, new)(y[None])[0].numpy()
     tt = np.arange(new) / new
     assert out.shape == (new,)
-    np.testing.assert_allclose(out[200:-200], (0.5 * np.sin(2 * np.pi * 1000 * tt) + 0.3 * np.sin(2 * np.pi * 5000 * tt))
-                               [200:-200], atol=3e-3)
+    np.testing.assert_allclose(
+        out[200:-200], (0.5 * np.sin(2 * np.pi * 1000 * tt) + 0.3 * np.sin(2 * np.pi * 5000 * tt))[200:-200], atol=3e-3
+    )
 
 
 def test_fit_weights_prefers_the_member_that_knows(rng):
@@ -111,8 +120,9 @@ def test_cli_writes_one_bundle_that_predict_treats_like_any_other(song, tmp_path
     run = [sys.executable, "-m", "instrumentid.cli"]
     made = subprocess.run([*run, "ensemble", *map(str, paths), "--out", str(out)], capture_output=True, text=True)
     assert made.returncode == 0, made.stderr
-    predicted = subprocess.run([*run, "predict", str(song), str(song), "--model", str(out), "--format", "json"],
-                               capture_output=True, text=True)
+    predicted = subprocess.run(
+        [*run, "predict", str(song), str(song), "--model", str(out), "--format", "json"], capture_output=True, text=True
+    )
     records = json.loads(predicted.stdout)
     assert predicted.returncode == 0 and len(records) == 2 and set(records[0]["scores"]) == set(LABELS)
     bad = subprocess.run([*run, "ensemble", str(paths[0]), "--out", str(out)], capture_output=True, text=True)

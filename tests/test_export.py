@@ -33,8 +33,10 @@ def tiny_onnx(tiny_bundle, tmp_path_factory):
 
 
 def test_exported_graph_gives_the_bundles_records(tiny_bundle, tiny_onnx, tmp_path):
-    files = [write_tone(tmp_path / "a.wav", 440, 2.5, 44_100, channels=2),
-             write_tone(tmp_path / "short.flac", 220, 0.4, 22_050)]  # shorter than a window: tiled alike
+    files = [
+        write_tone(tmp_path / "a.wav", 440, 2.5, 44_100, channels=2),
+        write_tone(tmp_path / "short.flac", 220, 0.4, 22_050),
+    ]  # shorter than a window: tiled alike
     torch_model, onnx_model = Predictor.from_bundle(tiny_bundle), Predictor.from_bundle(tiny_onnx)
     assert onnx_model.runtime.name == "onnxruntime" and onnx_model.labels == torch_model.labels
     for path in files:
@@ -73,8 +75,11 @@ def test_a_yamnet_front_end_that_levels_each_window_exports_exactly(tmp_path):
     report = export.export_onnx(leveled, tmp_path / "leveled.onnx")
     assert report["max_abs_diff"] <= 1e-4 and report["bytes"] < leveled.stat().st_size * 1.1  # float16 weights
     audio, rate = sf.read(EXAMPLE, dtype="float32")
-    files = {"quiet.wav": audio[: 10 * rate] * 0.003, "loud.wav": audio[: 10 * rate] / np.abs(audio).max(),
-             "silence.wav": np.zeros((3 * rate, 2), np.float32)}
+    files = {
+        "quiet.wav": audio[: 10 * rate] * 0.003,
+        "loud.wav": audio[: 10 * rate] / np.abs(audio).max(),
+        "silence.wav": np.zeros((3 * rate, 2), np.float32),
+    }
     for name, samples in files.items():
         sf.write(tmp_path / name, samples, rate)
     torch_model, onnx_model = Predictor.from_bundle(leveled), Predictor.from_bundle(tmp_path / "leveled.onnx")
@@ -85,10 +90,13 @@ def test_a_yamnet_front_end_that_levels_each_window_exports_exactly(tmp_path):
 
 def test_predicting_with_an_onnx_graph_never_imports_torch(tiny_onnx, tmp_path):
     song = write_tone(tmp_path / "song.wav", 330, 1.5)
-    code = ("import sys; from instrumentid.cli import main; rc = main(['predict', sys.argv[1], '--model', sys.argv[2], "
-            "'-f', 'json']); assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(rc)")
-    done = subprocess.run([sys.executable, "-c", code, str(song), str(tiny_onnx)], capture_output=True, text=True,
-                          timeout=120)
+    code = (
+        "import sys; from instrumentid.cli import main; rc = main(['predict', sys.argv[1], '--model', sys.argv[2], "
+        "'-f', 'json']); assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(rc)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(song), str(tiny_onnx)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["file"] == str(song)
 
@@ -123,10 +131,28 @@ def test_a_graph_that_disagrees_with_torch_is_not_kept(tiny_bundle, tmp_path, mo
 
 def test_export_command(tiny_bundle, tmp_path):
     out = tmp_path / "m.onnx"
-    done = subprocess.run([sys.executable, "-m", "instrumentid.cli", "export", str(tiny_bundle), "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "instrumentid.cli", "export", str(tiny_bundle), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "max |onnxruntime - torch|" in done.stdout and out.is_file()
-    done = subprocess.run([sys.executable, "-m", "instrumentid.cli", "predict", str(EXAMPLE), "--model", str(tiny_bundle),
-                           "--runtime", "onnxruntime"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "instrumentid.cli",
+            "predict",
+            str(EXAMPLE),
+            "--model",
+            str(tiny_bundle),
+            "--runtime",
+            "onnxruntime",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 2 and "instrumentid export" in done.stderr and "Traceback" not in done.stderr

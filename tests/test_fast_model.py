@@ -14,9 +14,22 @@ from instrumentid.labels import LABELS
 @pytest.mark.slow
 def test_fast_recipe_quick_runs_end_to_end(tmp_path):
     out = tmp_path / "fast.iid"
-    result = subprocess.run([sys.executable, str(REPO / "recipes" / "fast_model.py"), "--quick", "--jobs", "1",
-                             "--work", str(tmp_path / "work"), "--out", str(out)],
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "recipes" / "fast_model.py"),
+            "--quick",
+            "--jobs",
+            "1",
+            "--work",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     bundle = load_bundle(out)
     assert bundle["model"]["name"] == "cnn"

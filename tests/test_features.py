@@ -10,8 +10,11 @@ librosa = pytest.importorskip("librosa", reason="librosa is a dev dependency use
 
 @pytest.mark.parametrize(
     "config",
-    [LogMelConfig(), LogMelConfig(sample_rate=22_050, n_fft=2048, hop_length=512, n_mels=128, fmin=0.0, fmax=11_025.0, top_db=None),
-     LogMelConfig(sample_rate=16_000, n_fft=512, hop_length=160, n_mels=40, fmin=50.0, fmax=7_000.0, top_db=60.0)],
+    [
+        LogMelConfig(),
+        LogMelConfig(sample_rate=22_050, n_fft=2048, hop_length=512, n_mels=128, fmin=0.0, fmax=11_025.0, top_db=None),
+        LogMelConfig(sample_rate=16_000, n_fft=512, hop_length=160, n_mels=40, fmin=50.0, fmax=7_000.0, top_db=60.0),
+    ],
     ids=["default", "librosa-defaults-22k", "small"],
 )
 def test_logmel_matches_librosa(rng, config):
@@ -20,8 +23,15 @@ def test_logmel_matches_librosa(rng, config):
     t = np.arange(n) / config.sample_rate
     y = (0.1 * rng.standard_normal(n) + 0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     ours = LogMel(config)(torch.from_numpy(y))[0, 0].numpy()
-    mel = librosa.feature.melspectrogram(y=y, sr=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length,
-                                         n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax)
+    mel = librosa.feature.melspectrogram(
+        y=y,
+        sr=config.sample_rate,
+        n_fft=config.n_fft,
+        hop_length=config.hop_length,
+        n_mels=config.n_mels,
+        fmin=config.fmin,
+        fmax=config.fmax,
+    )
     reference = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=config.top_db)
     assert ours.shape == reference.shape == (config.n_mels, config.frames(n))
     np.testing.assert_allclose(ours, reference, atol=1e-3)

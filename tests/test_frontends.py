@@ -22,34 +22,60 @@ librosa = pytest.importorskip("librosa", reason="librosa is a dev dependency use
 
 def _signal(rng, sample_rate, seconds=1.3):
     t = np.arange(int(sample_rate * seconds)) / sample_rate
-    return (0.1 * rng.standard_normal(t.size) + 0.3 * np.sin(2 * np.pi * 440 * t)
-            + 0.2 * np.sin(2 * np.pi * 97 * t)).astype(np.float32)
+    return (
+        0.1 * rng.standard_normal(t.size) + 0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 97 * t)
+    ).astype(np.float32)
 
 
-@pytest.mark.parametrize("config", [MfccConfig(deltas=2), MfccConfig(sample_rate=22_050, n_fft=2048, hop_length=512,
-                                                                     n_mels=128, fmax=11_025.0, n_mfcc=13, deltas=1)],
-                         ids=["default", "22k-13"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        MfccConfig(deltas=2),
+        MfccConfig(sample_rate=22_050, n_fft=2048, hop_length=512, n_mels=128, fmax=11_025.0, n_mfcc=13, deltas=1),
+    ],
+    ids=["default", "22k-13"],
+)
 def test_mfcc_and_deltas_match_librosa(rng, config):
     y = _signal(rng, config.sample_rate)
     ours = Mfcc(config)(torch.from_numpy(y))[0].numpy()
-    reference = librosa.feature.mfcc(y=y, sr=config.sample_rate, n_mfcc=config.n_mfcc, n_fft=config.n_fft,
-                                     hop_length=config.hop_length, n_mels=config.n_mels, fmin=config.fmin,
-                                     fmax=config.fmax)
+    reference = librosa.feature.mfcc(
+        y=y,
+        sr=config.sample_rate,
+        n_mfcc=config.n_mfcc,
+        n_fft=config.n_fft,
+        hop_length=config.hop_length,
+        n_mels=config.n_mels,
+        fmin=config.fmin,
+        fmax=config.fmax,
+    )
     assert ours.shape == (1 + config.deltas, *reference.shape)
     np.testing.assert_allclose(ours[0], reference, atol=1e-3)
     for order in range(1, config.deltas + 1):
         np.testing.assert_allclose(ours[order], librosa.feature.delta(reference, order=order), atol=1e-4)
 
 
-@pytest.mark.parametrize("config", [WaveletConfig(), WaveletConfig(sample_rate=22_050, hop_length=512, fmin=32.70,
-                                                                   n_bins=72, bins_per_octave=12, filter_scale=2.0)],
-                         ids=["default", "22k-C1-scale2"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        WaveletConfig(),
+        WaveletConfig(sample_rate=22_050, hop_length=512, fmin=32.70, n_bins=72, bins_per_octave=12, filter_scale=2.0),
+    ],
+    ids=["default", "22k-C1-scale2"],
+)
 def test_wavelet_matches_librosa_pseudo_cqt(rng, config):
     y = _signal(rng, config.sample_rate)
     ours = Wavelet(config)(torch.from_numpy(y))[0, 0].numpy()
-    cqt = librosa.pseudo_cqt(y, sr=config.sample_rate, hop_length=config.hop_length, fmin=config.fmin,
-                             n_bins=config.n_bins, bins_per_octave=config.bins_per_octave,
-                             filter_scale=config.filter_scale, tuning=0.0, sparsity=0.0)
+    cqt = librosa.pseudo_cqt(
+        y,
+        sr=config.sample_rate,
+        hop_length=config.hop_length,
+        fmin=config.fmin,
+        n_bins=config.n_bins,
+        bins_per_octave=config.bins_per_octave,
+        filter_scale=config.filter_scale,
+        tuning=0.0,
+        sparsity=0.0,
+    )
     reference = librosa.amplitude_to_db(cqt, ref=1.0, amin=1e-5, top_db=config.top_db)
     assert ours.shape == reference.shape
     np.testing.assert_allclose(ours, reference, atol=1e-2)  # dB; float32 sums over 4097 STFT bins
@@ -78,10 +104,18 @@ def test_multi_channels_match_their_definitions(rng):
     positions = np.linspace(0, config.n_mfcc - 1, config.n_mels)
     upsampled = np.stack([np.interp(positions, np.arange(config.n_mfcc), column) for column in mfcc.T], axis=1)
     np.testing.assert_allclose(ours[1], upsampled, atol=1e-3)
-    mel = librosa.feature.melspectrogram(y=y, sr=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length,
-                                         n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax)
-    harmonic, percussive = librosa.decompose.hpss(np.sqrt(mel), kernel_size=(config.harmonic_kernel,
-                                                                             config.percussive_kernel))
+    mel = librosa.feature.melspectrogram(
+        y=y,
+        sr=config.sample_rate,
+        n_fft=config.n_fft,
+        hop_length=config.hop_length,
+        n_mels=config.n_mels,
+        fmin=config.fmin,
+        fmax=config.fmax,
+    )
+    harmonic, percussive = librosa.decompose.hpss(
+        np.sqrt(mel), kernel_size=(config.harmonic_kernel, config.percussive_kernel)
+    )
     np.testing.assert_allclose(ours[2], librosa.power_to_db(harmonic**2), atol=1e-2)
     np.testing.assert_allclose(ours[3], librosa.power_to_db(percussive**2), atol=1e-2)
 
@@ -142,9 +176,10 @@ def test_front_end_config_errors():
         Mfcc(deltas=1)(torch.zeros(1, 1000))
 
 
-@pytest.mark.parametrize("name,params,channels", [("mfcc", {"n_mfcc": 13, "deltas": 2}, 3),
-                                                  ("wavelet", {"fmin": 110.0, "n_bins": 48}, 1),
-                                                  ("multi", {}, 4)])
+@pytest.mark.parametrize(
+    "name,params,channels",
+    [("mfcc", {"n_mfcc": 13, "deltas": 2}, 3), ("wavelet", {"fmin": 110.0, "n_bins": 48}, 1), ("multi", {}, 4)],
+)
 def test_front_end_exports_to_onnx_with_its_model(name, params, channels, tmp_path):
     """The front-end runs inside the exported graph (ONNX STFT; the medians sort), like the log-mel."""
     pytest.importorskip("onnxruntime", reason="the onnx extra (onnx, onnxruntime) is not installed")
@@ -156,7 +191,11 @@ def test_front_end_exports_to_onnx_with_its_model(name, params, channels, tmp_pa
     torch.manual_seed(0)
     model_params = {"n_labels": 11, "widths": [4, 8, 8, 8], "dropout": 0.0, "in_channels": channels}
     features = feature_config(name, **params)
-    bundle = tiny_bundle_dict(model_params=model_params, state_dict=build("cnn", **model_params).state_dict(),
-                              features=features, normalization={"mean": [0.0] * channels, "std": [10.0] * channels})
+    bundle = tiny_bundle_dict(
+        model_params=model_params,
+        state_dict=build("cnn", **model_params).state_dict(),
+        features=features,
+        normalization={"mean": [0.0] * channels, "std": [10.0] * channels},
+    )
     report = export.export_onnx(save_bundle(bundle, tmp_path / "m.iid"), tmp_path / "m.onnx")
     assert report["max_abs_diff"] < 1e-4

@@ -57,12 +57,15 @@ def target(tmp_path) -> Path:
     return write_tone(tmp_path / "secret" / "private.wav", seconds=7.0)
 
 
-@pytest.mark.parametrize("name, text", [
-    ("list.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:8\n#EXTINF:7.0,\n{target}\n#EXT-X-ENDLIST\n"),
-    ("disguised.mp3", "#EXTM3U\n#EXT-X-TARGETDURATION:8\n#EXTINF:7.0,\n{relative}\n#EXT-X-ENDLIST\n"),
-    ("script.ffconcat", "ffconcat version 1.0\nfile {relative}\n"),
-    ("script.wav", "ffconcat version 1.0\nfile {relative}\n"),
-])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("list.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:8\n#EXTINF:7.0,\n{target}\n#EXT-X-ENDLIST\n"),
+        ("disguised.mp3", "#EXTM3U\n#EXT-X-TARGETDURATION:8\n#EXTINF:7.0,\n{relative}\n#EXT-X-ENDLIST\n"),
+        ("script.ffconcat", "ffconcat version 1.0\nfile {relative}\n"),
+        ("script.wav", "ffconcat version 1.0\nfile {relative}\n"),
+    ],
+)
 def test_playlists_and_concat_scripts_are_refused_not_followed(tmp_path, tiny_bundle, target, name, text):
     """High 2: an m3u8 or ffconcat file made FFmpeg read the files it names; it is now refused by
     content (whatever its suffix) with one line naming it."""
@@ -74,7 +77,8 @@ def test_playlists_and_concat_scripts_are_refused_not_followed(tmp_path, tiny_bu
     assert "scores" not in record and record["file"] == str(playlist)
     assert str(playlist) in record["error"] and "7.0" not in result.stdout
     assert [line for line in result.stderr.splitlines() if line.startswith("instrumentid")] == [
-        f"instrumentid predict: {record['error']}"]  # (libsndfile's mpg123 may add its own notes)
+        f"instrumentid predict: {record['error']}"
+    ]  # (libsndfile's mpg123 may add its own notes)
 
 
 def test_output_to_a_fifo_is_written_in_place(tmp_path, tiny_bundle):
@@ -109,8 +113,13 @@ def test_csv_cells_that_start_a_formula_are_escaped_and_a_carriage_return_is_quo
     names = ["=HYPERLINK(evil).wav", "+1.wav", "@x.wav", "cr\rname.wav"]
     for name in names:
         write_tone(tmp_path / "in" / name)
-    result = subprocess.run([*EXE, "predict", *names, "--model", str(tiny_bundle), "-f", "csv", "-q"],
-                            cwd=tmp_path / "in", env=ENV, capture_output=True, timeout=300)  # bytes: text mode turns CR into LF
+    result = subprocess.run(
+        [*EXE, "predict", *names, "--model", str(tiny_bundle), "-f", "csv", "-q"],
+        cwd=tmp_path / "in",
+        env=ENV,
+        capture_output=True,
+        timeout=300,
+    )  # bytes: text mode turns CR into LF
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout.decode(), newline="")))
     assert [row["file"] for row in rows] == ["'=HYPERLINK(evil).wav", "'+1.wav", "'@x.wav", "cr\rname.wav"]
@@ -167,8 +176,23 @@ def test_unreadable_files_and_folders_become_error_records_naming_them(tmp_path,
     write_tone(tmp_path / "lockeddir" / "x.wav")
     (tmp_path / "lockeddir").chmod(0)
     try:
-        result = subprocess.run([*_without_root_powers(), *EXE, "predict", str(tmp_path), "-r", "--model",
-                                 str(tiny_bundle), "-f", "json", "-q"], capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [
+                *_without_root_powers(),
+                *EXE,
+                "predict",
+                str(tmp_path),
+                "-r",
+                "--model",
+                str(tiny_bundle),
+                "-f",
+                "json",
+                "-q",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         (tmp_path / "lockeddir").chmod(0o755)
     by_name = {Path(r["file"]).name: r for r in json.loads(result.stdout)}

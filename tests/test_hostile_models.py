@@ -68,8 +68,9 @@ def test_a_pickled_classical_model_is_refused_unread(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("params", [{"widths": [100_000, 100_000, 100_000, 100_000]}, {"n_labels": 10**9},
-                                    {"widths": [4, 8, 8, 9]}])
+@pytest.mark.parametrize(
+    "params", [{"widths": [100_000, 100_000, 100_000, 100_000]}, {"n_labels": 10**9}, {"widths": [4, 8, 8, 9]}]
+)
 def test_a_bundle_declaring_huge_sizes_is_refused_before_allocating(tmp_path, tiny_bundle, params):
     """Low: a bundle declaring huge widths made build_model allocate (here 360 GB of convolutions, or a
     10⁹-label head) before its weights were compared. Its checksum is valid: only the declaration lies."""
@@ -82,8 +83,9 @@ def test_a_bundle_declaring_huge_sizes_is_refused_before_allocating(tmp_path, ti
     bundle["model"]["params"].update(params)
     crafted = save_bundle(bundle, tmp_path / "crafted.iid")
     before, started = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.monotonic()
-    with pytest.raises(BundleError, match=r"bundle declares a 'cnn' model of [\d,]+ numbers, but its weights hold 3,772 in"
-                       ) as refused:
+    with pytest.raises(
+        BundleError, match=r"bundle declares a 'cnn' model of [\d,]+ numbers, but its weights hold 3,772 in"
+    ) as refused:
         Predictor.from_bundle(crafted)
     assert "\n" not in str(refused.value) and time.monotonic() - started < 30
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KiB: no big allocation

@@ -37,7 +37,10 @@ def _serving(bundle, *options: str, tmpdir: Path | None = None):
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "instrumentid.cli", "serve", "--model", str(bundle), "--port", str(port), *options],
-        env={**ENV, **({"TMPDIR": str(tmpdir)} if tmpdir else {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        env={**ENV, **({"TMPDIR": str(tmpdir)} if tmpdir else {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -57,9 +60,22 @@ def _serving(bundle, *options: str, tmpdir: Path | None = None):
 def server(tmp_path_factory, tiny_bundle):
     """One server: 1 worker, no queue, 1-MB requests, 60-s audio, 2-s body reads; its own TMPDIR."""
     spool = tmp_path_factory.mktemp("spool")
-    with _serving(tiny_bundle, "--workers", "1", "--queue-size", "0", "--max-request-mb", str(MAX_REQUEST_MB),
-                  "--max-duration-s", "60", "--read-timeout-s", "2", "--cors-origin", "http://good.example",
-                  tmpdir=spool) as (port, proc):
+    with _serving(
+        tiny_bundle,
+        "--workers",
+        "1",
+        "--queue-size",
+        "0",
+        "--max-request-mb",
+        str(MAX_REQUEST_MB),
+        "--max-duration-s",
+        "60",
+        "--read-timeout-s",
+        "2",
+        "--cors-origin",
+        "http://good.example",
+        tmpdir=spool,
+    ) as (port, proc):
         yield {"port": port, "pid": proc.pid, "spool": spool}
 
 
@@ -69,16 +85,22 @@ def _health(port: int) -> dict:
 
 
 def _multipart(*files: tuple[str, bytes]) -> bytes:
-    parts = [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
-             f"Content-Type: application/octet-stream\r\n\r\n".encode("utf-8", "surrogatepass") + data + b"\r\n"
-             for name, data in files]
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+        f"Content-Type: application/octet-stream\r\n\r\n".encode("utf-8", "surrogatepass")
+        + data
+        + b"\r\n"
+        for name, data in files
+    ]
     return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
 
 
 def _head(port: int, length: int | None = None, *, path: str = "/predict", extra: str = "") -> bytes:
     size = f"Content-Length: {length}\r\n" if length is not None else "Transfer-Encoding: chunked\r\n"
-    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}"
-            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n{size}\r\n").encode()
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n{size}\r\n"
+    ).encode()
 
 
 def _post(port: int, body: bytes, *, extra: str = "", path: str = "/predict") -> tuple[int, bytes]:
@@ -115,8 +137,11 @@ def test_a_long_stream_without_duration_stops_at_the_cap_in_bounded_memory(serve
     stream = stream[: MAX_REQUEST_MB * 1_000_000 - 1000]  # cut to fit the body cap: about 90 s, no duration anywhere
     status, response = _post(server["port"], _multipart(("live.mka", stream)))
     assert status == 422 and b"longer than the 60 s limit" in response
-    peak_kb = int(next(line for line in Path(f"/proc/{server['pid']}/status").read_text().splitlines()
-                       if line.startswith("VmHWM")).split()[1])
+    peak_kb = int(
+        next(
+            line for line in Path(f"/proc/{server['pid']}/status").read_text().splitlines() if line.startswith("VmHWM")
+        ).split()[1]
+    )
     assert peak_kb < 1_000_000
 
 

@@ -15,6 +15,7 @@ def blocking_job(started: threading.Event, release: threading.Event, value):
         started.set()
         assert release.wait(WAIT_S)
         return value
+
     return job
 
 
@@ -83,8 +84,10 @@ def test_close_finishes_accepted_jobs_and_refuses_new_ones():
     assert (running.result(0), queued.result(0)) == ("running", "queued")
 
 
-@pytest.mark.parametrize("kwargs, message", [({"workers": 0}, "workers must be at least 1"),
-                                             ({"queue_size": -1}, "queue_size must be 0 or more")])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"workers": 0}, "workers must be at least 1"), ({"queue_size": -1}, "queue_size must be 0 or more")],
+)
 def test_bad_sizes_name_the_parameter(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         InferenceQueue(**kwargs)

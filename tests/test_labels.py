@@ -36,8 +36,30 @@ def test_family_matrix_maps_every_label_once():
 def test_vocabulary_is_irmas_then_the_extended_codes():
     assert labels.VOCABULARY[:11] == labels.LABELS and len(labels.VOCABULARY) == 33
     assert len(set(labels.VOCABULARY)) == 33
-    for code in ("bas", "dbl", "dru", "mal", "syn", "epi", "hpd", "hrp", "bjo", "man", "uke", "sit", "acc", "hmc",
-                 "tbn", "hrn", "tba", "obo", "bsn", "bgp", "tab", "stp"):
+    for code in (
+        "bas",
+        "dbl",
+        "dru",
+        "mal",
+        "syn",
+        "epi",
+        "hpd",
+        "hrp",
+        "bjo",
+        "man",
+        "uke",
+        "sit",
+        "acc",
+        "hmc",
+        "tbn",
+        "hrn",
+        "tba",
+        "obo",
+        "bsn",
+        "bgp",
+        "tab",
+        "stp",
+    ):
         instrument = labels.BY_CODE[code]
         assert code in labels.EXTENDED and instrument.name and instrument.audioset
         assert all(0 <= index < 521 for index, _ in instrument.audioset)

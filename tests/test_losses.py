@@ -22,8 +22,8 @@ def test_family_loss_prefers_confusions_within_a_family():
     targets = torch.zeros(1, 11)
     targets[0, 0] = 1  # cello
     within, across = torch.full((1, 11), -6.0), torch.full((1, 11), -6.0)
-    within[0, 9] = 6.0   # says violin (strings)
-    across[0, 8] = 6.0   # says trumpet (brass)
+    within[0, 9] = 6.0  # says violin (strings)
+    across[0, 8] = 6.0  # says trumpet (brass)
     loss = build_loss("bce+family")
     assert loss(within, targets) < loss(across, targets)
 

@@ -21,9 +21,21 @@ def tiny_data(tmp_path_factory):
 
 
 def _train(tiny_data, tmp_path, **fields) -> dict:
-    config = TrainConfig(data=[str(tiny_data)], window_s=1.0, hop_s=1.0, n_mels=32, epochs=1, batch_size=4,
-                         progress=False, fast_dev_run=True, tune_thresholds=False, out=str(tmp_path / "m.iid"),
-                         run_dir=str(tmp_path / "run"), val_fraction=0.34, **fields)
+    config = TrainConfig(
+        data=[str(tiny_data)],
+        window_s=1.0,
+        hop_s=1.0,
+        n_mels=32,
+        epochs=1,
+        batch_size=4,
+        progress=False,
+        fast_dev_run=True,
+        tune_thresholds=False,
+        out=str(tmp_path / "m.iid"),
+        run_dir=str(tmp_path / "run"),
+        val_fraction=0.34,
+        **fields,
+    )
     return load_bundle(train(config))
 
 
@@ -33,14 +45,19 @@ def _predicts(bundle, tmp_path) -> dict:
     return record
 
 
-@pytest.mark.parametrize("features,params,channels", [
-    ("mel", {}, 1),
-    ("mfcc", {"n_mfcc": 13, "deltas": 2}, 3),
-    ("wavelet", {"fmin": 110.0, "n_bins": 48, "scale": "log"}, 1),
-    ("multi", {"channels": ["mel", "mfcc", "harmonic", "percussive"]}, 4),
-])
+@pytest.mark.parametrize(
+    "features,params,channels",
+    [
+        ("mel", {}, 1),
+        ("mfcc", {"n_mfcc": 13, "deltas": 2}, 3),
+        ("wavelet", {"fmin": 110.0, "n_bins": 48, "scale": "log"}, 1),
+        ("multi", {"channels": ["mel", "mfcc", "harmonic", "percussive"]}, 4),
+    ],
+)
 def test_front_end_trains_and_round_trips(features, params, channels, tiny_data, tmp_path):
-    bundle = _train(tiny_data, tmp_path, features=features, feature_params=params, model_params={"widths": [4, 8, 8, 8]})
+    bundle = _train(
+        tiny_data, tmp_path, features=features, feature_params=params, model_params={"widths": [4, 8, 8, 8]}
+    )
     assert bundle["features"]["name"] == ("logmel" if features == "mel" else features)
     assert {k: bundle["features"][k] for k in params} == params
     assert bundle["model"]["params"].get("in_channels", 1) == channels
@@ -60,12 +77,21 @@ def test_feature_flags_that_do_not_apply_are_refused(tiny_data, tmp_path):
     assert TrainConfig(features="mfcc", n_mels=40, feature_params={"n_mels": 48}).feature_config()["n_mels"] == 48
 
 
-@pytest.mark.parametrize("model,params,features", [
-    ("lstm", {"hidden_size": 16, "num_layers": 1}, "mel"),
-    ("lstm", {"hidden_size": 16, "attention": True, "attention_dim": 8}, "mfcc"),
-    ("parallel-mobilenet", {"widths": [4, 8, 8], "groups": [["cel", "vio", "tru", "org"], ["cla", "flu", "sax"],
-                                                            ["gac", "gel", "pia", "voi"]]}, "multi"),
-])
+@pytest.mark.parametrize(
+    "model,params,features",
+    [
+        ("lstm", {"hidden_size": 16, "num_layers": 1}, "mel"),
+        ("lstm", {"hidden_size": 16, "attention": True, "attention_dim": 8}, "mfcc"),
+        (
+            "parallel-mobilenet",
+            {
+                "widths": [4, 8, 8],
+                "groups": [["cel", "vio", "tru", "org"], ["cla", "flu", "sax"], ["gac", "gel", "pia", "voi"]],
+            },
+            "multi",
+        ),
+    ],
+)
 def test_architecture_trains_and_round_trips(model, params, features, tiny_data, tmp_path):
     bundle = _train(tiny_data, tmp_path, model=model, model_params=params, features=features)
     assert bundle["model"]["name"] == model and bundle["features"]["name"] == features.replace("mel", "logmel")

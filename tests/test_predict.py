@@ -15,7 +15,7 @@ def _starts(n_samples, window, hop, block=7):
 
 
 def test_short_input_is_tiled_not_zero_padded():
-    (start, window), = _starts(5, 12, 12)
+    ((start, window),) = _starts(5, 12, 12)
     assert start == 0 and window.tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
     assert tile(np.zeros(0, np.float32), 3).tolist() == [0, 0, 0]
 
@@ -56,7 +56,9 @@ def test_record_follows_the_contract(tiny_bundle, tmp_path):
     assert record["duration_s"] == 2.5 and list(record["scores"]) == list(predictor.labels)
     assert all(0 <= v <= 1 for v in record["scores"].values())
     assert [(s["start_s"], s["end_s"]) for s in record["segments"]] == [(0.0, 1.0), (1.0, 2.0), (1.5, 2.5)]
-    expected = [c for c in predictor.labels if record["scores"][c] >= predictor.thresholds[predictor.labels.index(c)] - 1e-4]
+    expected = [
+        c for c in predictor.labels if record["scores"][c] >= predictor.thresholds[predictor.labels.index(c)] - 1e-4
+    ]
     assert record["present"] == expected
     assert predictor.predict_file(path, threshold=0.0)["present"] == list(predictor.labels)
     assert predictor.predict_file(path, threshold=1.0)["present"] == []
@@ -88,7 +90,9 @@ def test_half_second_file_is_flagged_short(tiny_bundle, tmp_path):
 
 def test_silence_names_no_instrument_whatever_the_threshold(tiny_bundle, tmp_path):
     sf.write(tmp_path / "zeros.wav", np.zeros(32_000, np.float32), 16_000)
-    quiet = write_tone(tmp_path / "quiet.wav", 440, 2.0, 16_000, amplitude=10 ** (-90 / 20))  # -93 dBFS RMS: below the floor
+    quiet = write_tone(
+        tmp_path / "quiet.wav", 440, 2.0, 16_000, amplitude=10 ** (-90 / 20)
+    )  # -93 dBFS RMS: below the floor
     predictor = Predictor.from_bundle(tiny_bundle)
     for path, warning in ((tmp_path / "zeros.wav", "all-silent"), (quiet, "near-silent")):
         record = predictor.predict_file(path, threshold=0.0, segments=True)
@@ -118,9 +122,17 @@ def test_fully_convolutional_model_scores_short_audio_at_its_own_length(tmp_path
 
     torch.manual_seed(0)
     model = build("yamnet", head="linear", pooling="max").eval()
-    bundle = make_bundle(model_name="yamnet", model_params={"head": "linear", "pooling": "max"},
-                         state_dict=model.state_dict(), sample_rate=16_000, window_s=3.0, hop_s=3.0,
-                         features=feature_config("yamnet"), normalization={"mean": 0.0, "std": 1.0}, aggregation="max")
+    bundle = make_bundle(
+        model_name="yamnet",
+        model_params={"head": "linear", "pooling": "max"},
+        state_dict=model.state_dict(),
+        sample_rate=16_000,
+        window_s=3.0,
+        hop_s=3.0,
+        features=feature_config("yamnet"),
+        normalization={"mean": 0.0, "std": 1.0},
+        aggregation="max",
+    )
     path = write_tone(tmp_path / "short.wav", 440, 0.5, 16_000)
     record = Predictor(bundle).predict_file(path)
     with torch.inference_mode():
@@ -180,18 +192,26 @@ def test_waveform_api_takes_what_soundfile_returns(tiny_bundle, tmp_path):
     expected = predictor.predict_file(path)
     as_read, rate = sf.read(path, always_2d=True)
     as_int16, _ = sf.read(path, dtype="int16")
-    for array, options in ((as_read, {}), (as_read.T, {}), (as_int16, {}), (as_read.T.copy(), {"channels_first": True})):
+    for array, options in (
+        (as_read, {}),
+        (as_read.T, {}),
+        (as_int16, {}),
+        (as_read.T.copy(), {"channels_first": True}),
+    ):
         record = predictor.predict_waveform(array, rate, name="stereo.wav", **options)
         assert record["duration_s"] == pytest.approx(expected["duration_s"], abs=1e-3)
         assert record["scores"] == pytest.approx(expected["scores"], abs=2e-3)
 
 
-@pytest.mark.parametrize("array,rate,message", [
-    (np.full(16_000, np.nan, np.float32), 16_000, "NaN or infinite"),
-    (np.zeros(16_000, np.float32), 1_000, "unsupported sample rate 1000 Hz"),
-    (np.zeros((100, 100), np.float32), 16_000, "pass channels_first"),
-    (np.zeros((2, 2, 2), np.float32), 16_000, "1-d or 2-d"),
-])
+@pytest.mark.parametrize(
+    "array,rate,message",
+    [
+        (np.full(16_000, np.nan, np.float32), 16_000, "NaN or infinite"),
+        (np.zeros(16_000, np.float32), 1_000, "unsupported sample rate 1000 Hz"),
+        (np.zeros((100, 100), np.float32), 16_000, "pass channels_first"),
+        (np.zeros((2, 2, 2), np.float32), 16_000, "1-d or 2-d"),
+    ],
+)
 def test_waveform_api_rejects_bad_arrays_clearly(tiny_bundle, array, rate, message):
     from instrumentid.errors import AudioError
 

@@ -53,8 +53,23 @@ def test_ray_engine_matches_the_local_engine_record_for_record(cluster, corpus, 
 
 def test_ray_engine_through_the_cli_with_resume(corpus, tiny_bundle, tmp_path):
     out = tmp_path / "out.jsonl"
-    command = [sys.executable, "-m", "instrumentid.cli", "predict", str(corpus), "-r", "-f", "jsonl", "-o", str(out),
-               "--resume", "--engine", "ray", "--model", str(tiny_bundle)]
+    command = [
+        sys.executable,
+        "-m",
+        "instrumentid.cli",
+        "predict",
+        str(corpus),
+        "-r",
+        "-f",
+        "jsonl",
+        "-o",
+        str(out),
+        "--resume",
+        "--engine",
+        "ray",
+        "--model",
+        str(tiny_bundle),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1, done.stderr  # the broken file fails; the others are records
     records = [json.loads(line) for line in out.read_text().splitlines()]
@@ -64,8 +79,9 @@ def test_ray_engine_through_the_cli_with_resume(corpus, tiny_bundle, tmp_path):
     assert f"0 done, {len(records)} skipped" in again.stderr
 
 
-def test_ray_engine_turns_odd_names_and_unlisted_folders_into_the_local_engines_error_records(cluster, tmp_path,
-                                                                                              tiny_bundle):
+def test_ray_engine_turns_odd_names_and_unlisted_folders_into_the_local_engines_error_records(
+    cluster, tmp_path, tiny_bundle
+):
     """Issue 17, Medium 7-8, in the Ray engine: a name that is not UTF-8 and a folder that could not be
     listed are error records as in the local engine, and the other files are still scored."""
     import os

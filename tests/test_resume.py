@@ -110,8 +110,7 @@ def test_output_that_is_a_folder_or_unwritable_is_one_line_exit_2_and_no_temp_fi
 def test_outputs_respect_the_umask(tiny_bundle, tmp_path):
     song = write_tone(tmp_path / "a.wav", 440, 1.0)
     out = tmp_path / "out.json"
-    done = run("predict", song, "-f", "json", "-o", out, "--model", tiny_bundle,
-               preexec_fn=lambda: os.umask(0o022))
+    done = run("predict", song, "-f", "json", "-o", out, "--model", tiny_bundle, preexec_fn=lambda: os.umask(0o022))
     assert done.returncode == 0, done.stderr
     assert out.stat().st_mode & 0o777 == 0o644
 
@@ -139,8 +138,15 @@ def test_parquet_shards_hold_one_flat_row_per_file(tiny_bundle, tmp_path):
     out = tmp_path / "shards"
     with sinks.ParquetShards(out, LABELS, rows_per_shard=2) as shards:
         for song in songs:
-            shards.write({"file": str(song), "duration_s": 1.0, "scores": dict.fromkeys(LABELS, 0.25),
-                          "present": ["cel"], "warnings": ["short"]})
+            shards.write(
+                {
+                    "file": str(song),
+                    "duration_s": 1.0,
+                    "scores": dict.fromkeys(LABELS, 0.25),
+                    "present": ["cel"],
+                    "warnings": ["short"],
+                }
+            )
     assert sorted(p.name for p in out.iterdir()) == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
     rows = pq.read_table(out).to_pylist()
     assert [r["file"] for r in rows] == [str(s) for s in songs] and rows[0]["cel"] == 0.25

@@ -96,8 +96,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         files = write_files(Path(folder))
-        cases = {case: {"sha256": _sha256(_model_file(name, runtime)), "records": records_of(name, runtime, files)}
-                 for case, name, runtime in CASES}
+        cases = {
+            case: {"sha256": _sha256(_model_file(name, runtime)), "records": records_of(name, runtime, files)}
+            for case, name, runtime in CASES
+        }
     FIXTURE.parent.mkdir(exist_ok=True)
     FIXTURE.write_text(json.dumps(cases, indent=1) + "\n")
     print(f"wrote {FIXTURE}", file=sys.stderr)

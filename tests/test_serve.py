@@ -45,7 +45,9 @@ def test_predict_equals_the_predictor(client, predictor, tmp_path):
     a = write_tone(tmp_path / "a tone.wav", 440, 2.0, 44_100, channels=2)
     b = write_tone(tmp_path / "b.flac", 220, 1.2, 22_050)
     with open(a, "rb") as fa, open(b, "rb") as fb:
-        response = client.post("/predict?segments=true", files=[("files", ("a tone.wav", fa)), ("files", ("b.flac", fb))])
+        response = client.post(
+            "/predict?segments=true", files=[("files", ("a tone.wav", fa)), ("files", ("b.flac", fb))]
+        )
     assert response.status_code == 200
     records = response.json()
     assert [r["file"] for r in records] == ["a tone.wav", "b.flac"]
@@ -95,8 +97,11 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_real_server_over_http(tiny_bundle, tmp_path):
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "instrumentid.cli", "serve", "--model", str(tiny_bundle),
-                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "instrumentid.cli", "serve", "--model", str(tiny_bundle), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(120):
@@ -110,10 +115,20 @@ def test_real_server_over_http(tiny_bundle, tmp_path):
             pytest.fail("server did not start: " + server.stdout.read1().decode(errors="replace"))
         wav = write_tone(tmp_path / "x.wav").read_bytes()
         boundary = "----instrumentid"
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x.wav\"\r\n"
-                f"Content-Type: audio/wav\r\n\r\n").encode() + wav + f"\r\n--{boundary}--\r\n".encode()
-        request = urllib.request.Request(base + "/predict", data=body, method="POST",
-                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="x.wav"\r\n'
+                f"Content-Type: audio/wav\r\n\r\n"
+            ).encode()
+            + wav
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        request = urllib.request.Request(
+            base + "/predict",
+            data=body,
+            method="POST",
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
         with urllib.request.urlopen(request, timeout=60) as r:
             (record,) = json.load(r)
         assert record["file"] == "x.wav" and list(record["scores"]) == list(LABELS)
@@ -158,7 +173,9 @@ def test_full_queue_is_503_with_retry_after(tiny_bundle, tmp_path):
     wav = write_tone(tmp_path / "a.wav").read_bytes()
     with TestClient(app) as client:
         first = {}
-        sender = threading.Thread(target=lambda: first.update(r=client.post("/predict", files=[("files", ("a.wav", wav))])))
+        sender = threading.Thread(
+            target=lambda: first.update(r=client.post("/predict", files=[("files", ("a.wav", wav))]))
+        )
         sender.start()
         assert started.wait(WAIT_S)
         queue = client.get("/health").json()["queue"]
@@ -174,10 +191,20 @@ def test_full_queue_is_503_with_retry_after(tiny_bundle, tmp_path):
 
 def _post(base: str, name: str, data: bytes, timeout: float = WAIT_S):
     boundary = "----instrumentid"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
-            f"Content-Type: audio/wav\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    request = urllib.request.Request(base + "/predict", data=body, method="POST",
-                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            f"Content-Type: audio/wav\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        base + "/predict",
+        data=body,
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return response.status, json.load(response)
 
@@ -296,8 +323,12 @@ def test_an_activity_field_passes_through_the_response_model(tiny_bundle, tmp_pa
     """The record's optional per-label active ranges are accepted and returned as they are."""
     predictor = Predictor.from_bundle(tiny_bundle)
     predict_file = predictor.predict_file
-    predictor.predict_file = lambda path, **kwargs: {**predict_file(path, **kwargs),
-                                                     "activity": {"sax": [[0.0, 0.5]], "pia": []}}
+    predictor.predict_file = lambda path, **kwargs: {
+        **predict_file(path, **kwargs),
+        "activity": {"sax": [[0.0, 0.5]], "pia": []},
+    }
     with TestClient(create_app(predictor)) as client:
-        (record,) = client.post("/predict", files=[("files", ("a.wav", write_tone(tmp_path / "a.wav").read_bytes()))]).json()
+        (record,) = client.post(
+            "/predict", files=[("files", ("a.wav", write_tone(tmp_path / "a.wav").read_bytes()))]
+        ).json()
     assert record["activity"] == {"sax": [[0.0, 0.5]], "pia": []} and "segments" not in record and "error" not in record

@@ -40,8 +40,11 @@ def chromium_path() -> str:
 def server(chromium_path):
     """``instrumentid serve`` with the default model on a free port; yields its base URL."""
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "instrumentid.cli", "serve", "--port", str(port), "--workers", "1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "instrumentid.cli", "serve", "--port", str(port), "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
@@ -138,7 +141,9 @@ def test_custom_threshold_moves_the_ticks_and_the_timeline_is_sharp(page, server
 
     # the timeline's backing store has devicePixelRatio (2) pixels per CSS pixel, and fits its card
     canvas = card.locator("canvas")
-    size = canvas.evaluate("c => [c.width, c.height, c.getBoundingClientRect().width, c.getBoundingClientRect().height]")
+    size = canvas.evaluate(
+        "c => [c.width, c.height, c.getBoundingClientRect().width, c.getBoundingClientRect().height]"
+    )
     assert size[0] == round(2 * size[2]) and size[1] == round(2 * size[3])
     assert size[2] <= card.evaluate("c => c.clientWidth")
 
@@ -177,10 +182,17 @@ def test_page_keeps_the_order_of_selection_and_re_marks_on_a_new_threshold(page,
 
 def test_timeline_draws_a_records_activity(page, server):
     """A record with the optional "activity" field: its ranges are drawn under the label's row."""
-    record = {"file": "x.wav", "duration_s": 10.0, "scores": {"sax": 0.9, "pia": 0.1}, "present": ["sax"],
-              "segments": [{"start_s": float(s), "end_s": float(s + 1), "scores": {"sax": 0.0, "pia": 0.0},
-                            "present": []} for s in range(10)],
-              "activity": {"sax": [[0.0, 5.0]]}}
+    record = {
+        "file": "x.wav",
+        "duration_s": 10.0,
+        "scores": {"sax": 0.9, "pia": 0.1},
+        "present": ["sax"],
+        "segments": [
+            {"start_s": float(s), "end_s": float(s + 1), "scores": {"sax": 0.0, "pia": 0.0}, "present": []}
+            for s in range(10)
+        ],
+        "activity": {"sax": [[0.0, 5.0]]},
+    }
     page.route("**/predict*", lambda route: route.fulfill(json=[record]))
     page.goto(server + "/")
     page.set_input_files("#picker", str(EXAMPLE))

@@ -28,8 +28,9 @@ from instrumentid.inference.predictor import Predictor  # noqa: E402
 from instrumentid.labels import LABELS  # noqa: E402
 from instrumentid.serve import Limits, create_app  # noqa: E402
 
-FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                derandomize=bool(os.environ.get("CI")))  # CI replays the same cases; local runs explore
+FUZZ = settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=bool(os.environ.get("CI"))
+)  # CI replays the same cases; local runs explore
 SUFFIXES = [".wav", ".flac", ".ogg", ".mp3", ".au", ".caf", ".m4a", ".webm", ""]
 
 
@@ -57,7 +58,9 @@ def post(client, files: list[tuple[str, bytes]], params: dict | None = None) -> 
     assert "Traceback" not in text and "instrumentid-" not in text, text[:500]  # no trace, no temporary path
     body = json.loads(text, parse_constant=_no_nan)
     if response.status_code != 200:
-        if isinstance(body["detail"], str):  # our own errors (every file failed); FastAPI's validation errors are a list
+        if isinstance(
+            body["detail"], str
+        ):  # our own errors (every file failed); FastAPI's validation errors are a list
             _assert_clear_error(body["detail"], files[0][0])
             assert all(name + ":" in body["detail"] for name, _ in files)
         return None
@@ -76,8 +79,13 @@ def post(client, files: list[tuple[str, bytes]], params: dict | None = None) -> 
 @functools.cache
 def encoded(kind: str) -> bytes:
     """A tiny real file (0.4 s stereo tone) of ``kind``, made with soundfile."""
-    fmt, subtype = {"wav": ("WAV", "PCM_16"), "wav-float": ("WAV", "FLOAT"), "flac": ("FLAC", "PCM_16"),
-                    "ogg": ("OGG", "VORBIS"), "mp3": ("MP3", "MPEG_LAYER_III")}[kind]
+    fmt, subtype = {
+        "wav": ("WAV", "PCM_16"),
+        "wav-float": ("WAV", "FLOAT"),
+        "flac": ("FLAC", "PCM_16"),
+        "ogg": ("OGG", "VORBIS"),
+        "mp3": ("MP3", "MPEG_LAYER_III"),
+    }[kind]
     buffer = io.BytesIO()
     y = tone(440.0, 0.4, 16_000)
     sf.write(buffer, np.stack([y, 0.5 * y], axis=1), 16_000, format=fmt, subtype=subtype)
@@ -111,8 +119,11 @@ def test_random_bytes(client, data, suffix):
 
 
 @FUZZ
-@given(kind=st.sampled_from(KINDS), cut=st.floats(0.0, 1.0),
-       writes=st.lists(st.tuples(st.floats(0.0, 1.0, exclude_max=True), st.integers(0, 255)), max_size=16))
+@given(
+    kind=st.sampled_from(KINDS),
+    cut=st.floats(0.0, 1.0),
+    writes=st.lists(st.tuples(st.floats(0.0, 1.0, exclude_max=True), st.integers(0, 255)), max_size=16),
+)
 @example(kind="mp3", cut=0.05, writes=[])
 @example(kind="ogg", cut=0.3, writes=[])
 @example(kind="flac", cut=0.1, writes=[])
@@ -127,22 +138,32 @@ def test_truncated_and_mutated_files_never_spoil_a_good_one(client, kind, cut, w
 
 
 @FUZZ
-@given(channels=st.sampled_from([0, 1, 2, 255, 65535]) | st.integers(0, 65535),
-       rate=st.sampled_from([0, 1, 7_999, 16_000, 192_001, 2**32 - 1]) | st.integers(0, 2**32 - 1),
-       bits=st.sampled_from([0, 1, 8, 16, 24, 32, 64, 65535]), tag=st.sampled_from([0, 1, 3, 6, 7, 0x55, 0xFFFE]),
-       data=st.binary(max_size=512), data_size=st.none() | st.sampled_from([0, 1, 2**31, 2**32 - 1]))
+@given(
+    channels=st.sampled_from([0, 1, 2, 255, 65535]) | st.integers(0, 65535),
+    rate=st.sampled_from([0, 1, 7_999, 16_000, 192_001, 2**32 - 1]) | st.integers(0, 2**32 - 1),
+    bits=st.sampled_from([0, 1, 8, 16, 24, 32, 64, 65535]),
+    tag=st.sampled_from([0, 1, 3, 6, 7, 0x55, 0xFFFE]),
+    data=st.binary(max_size=512),
+    data_size=st.none() | st.sampled_from([0, 1, 2**31, 2**32 - 1]),
+)
 @example(channels=0, rate=16_000, bits=16, tag=1, data=b"\0" * 64, data_size=None)
 @example(channels=65535, rate=16_000, bits=16, tag=1, data=b"\0" * 64, data_size=None)
 @example(channels=1, rate=1, bits=16, tag=1, data=b"\0" * 64, data_size=None)
 @example(channels=1, rate=16_000, bits=16, tag=1, data=b"\1" * 64, data_size=2**32 - 1)
 def test_absurd_wav_headers(client, channels, rate, bits, tag, data, data_size):
-    post(client, [("header.wav", wav_header(channels=channels, rate=rate, bits=bits, tag=tag, data=data,
-                                             data_size=data_size))])
+    post(
+        client,
+        [("header.wav", wav_header(channels=channels, rate=rate, bits=bits, tag=tag, data=data, data_size=data_size))],
+    )
 
 
 @FUZZ
-@given(channels=st.sampled_from([0, 1, 2, 10**9, 2**32 - 1]), rate=st.sampled_from([0, 1, 8_000, 2**32 - 1]),
-       encoding=st.sampled_from([1, 2, 3, 6, 7, 27, 99]), data=st.binary(max_size=512))
+@given(
+    channels=st.sampled_from([0, 1, 2, 10**9, 2**32 - 1]),
+    rate=st.sampled_from([0, 1, 8_000, 2**32 - 1]),
+    encoding=st.sampled_from([1, 2, 3, 6, 7, 27, 99]),
+    data=st.binary(max_size=512),
+)
 @example(channels=10**9, rate=16_000, encoding=3, data=b"\0" * 64)
 def test_absurd_au_headers(client, channels, rate, encoding, data):
     post(client, [("header.au", au_header(channels=channels, rate=rate, encoding=encoding, data=data))])
@@ -152,8 +173,11 @@ SPECIAL = [math.nan, math.inf, -math.inf, 3e38, -3e38, 1e-45, 0.0]
 
 
 @FUZZ
-@given(values=st.lists(st.tuples(st.integers(0, 8_000 - 1), st.sampled_from(SPECIAL)), min_size=1, max_size=8),
-       subtype=st.sampled_from(["FLOAT", "DOUBLE"]), channels=st.integers(1, 2))
+@given(
+    values=st.lists(st.tuples(st.integers(0, 8_000 - 1), st.sampled_from(SPECIAL)), min_size=1, max_size=8),
+    subtype=st.sampled_from(["FLOAT", "DOUBLE"]),
+    channels=st.integers(1, 2),
+)
 @example(values=[(100, 3e38)], subtype="FLOAT", channels=1)  # found by this test: null scores (float32 overflow)
 @example(values=[(100, math.nan)], subtype="FLOAT", channels=1)
 def test_non_finite_and_huge_float_samples(client, values, subtype, channels):

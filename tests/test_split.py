@@ -44,8 +44,12 @@ def test_leakage_check_raises():
 
 def test_split_command_writes_csvs_train_can_read(irmas_test_dir, tmp_path):
     cli = Path(sys.executable).with_name("instrumentid")
-    proc = subprocess.run([str(cli), "split", str(irmas_test_dir), "--out", str(tmp_path), "--val-fraction", "0.5"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(cli), "split", str(irmas_test_dir), "--out", str(tmp_path), "--val-fraction", "0.5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     header = next(csv.reader((tmp_path / "train.csv").open()))
     assert header[:12] == ["file", *LABELS]
@@ -56,7 +60,6 @@ def test_split_command_writes_csvs_train_can_read(irmas_test_dir, tmp_path):
     assert not {song(e) for e in train} & {song(e) for e in val}
 
 
-
 @pytest.mark.parametrize("fraction", ["0.15", "0.01", "0.99"])
 def test_split_command_keeps_a_group_on_each_side_of_a_tiny_set(tmp_path, fraction):
     """The small-data rule: 13 recordings at any fraction still leave one on each side."""
@@ -65,8 +68,12 @@ def test_split_command_keeps_a_group_on_each_side_of_a_tiny_set(tmp_path, fracti
         for k in (1, 2):
             write_tone(root / "gac" / f"[gac][pop_roc]{g:04d}__{k}.wav", 220.0 + g, 0.5, 16_000)
     cli = Path(sys.executable).with_name("instrumentid")
-    proc = subprocess.run([str(cli), "split", str(root), "--out", str(tmp_path / "s"), "--val-fraction", fraction],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(cli), "split", str(root), "--out", str(tmp_path / "s"), "--val-fraction", fraction],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     sides = [list(csv.DictReader(open(tmp_path / "s" / name))) for name in ("train.csv", "val.csv")]
     assert all(len(rows) >= 2 for rows in sides) and sum(map(len, sides)) == 26

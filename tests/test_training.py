@@ -25,26 +25,66 @@ def tone_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("irmas") / "IRMAS-TrainingData"
     for code, freq in PITCH.items():
         for k in range(6):
-            write_tone(root / code / f"[{code}][pop_roc]{k:04d}__1.wav", freq * (1 + 0.01 * k), 1.5, 22_050,
-                       channels=2, amplitude=0.3 + 0.05 * k)
+            write_tone(
+                root / code / f"[{code}][pop_roc]{k:04d}__1.wav",
+                freq * (1 + 0.01 * k),
+                1.5,
+                22_050,
+                channels=2,
+                amplitude=0.3 + 0.05 * k,
+            )
     return root
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "instrumentid.cli", *map(str, args)], capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "instrumentid.cli", *map(str, args)], capture_output=True, text=True, timeout=600
+    )
 
 
-TINY = ["--model-params", "{widths: [8, 16, 16, 16], dropout: 0.0}", "--window-s", "1.0", "--hop-s", "1.0",
-        "--n-mels", "32", "--batch-size", "16", "--progress", "false", "--mix-p", "0", "--noise-p", "0",
-        "--eq-p", "0", "--lr", "0.01"]
+TINY = [
+    "--model-params",
+    "{widths: [8, 16, 16, 16], dropout: 0.0}",
+    "--window-s",
+    "1.0",
+    "--hop-s",
+    "1.0",
+    "--n-mels",
+    "32",
+    "--batch-size",
+    "16",
+    "--progress",
+    "false",
+    "--mix-p",
+    "0",
+    "--noise-p",
+    "0",
+    "--eq-p",
+    "0",
+    "--lr",
+    "0.01",
+]
 
 
 @pytest.mark.slow
 def test_train_bundle_predict_end_to_end(tone_dataset, tmp_path):
     out = tmp_path / "tones.iid"
-    result = _cli("train", "--data", tone_dataset, "--epochs", "12", "--epoch-size", "256", "--out", out,
-                  "--run-dir", tmp_path / "run", "--val-fraction", "0.34", *TINY)
+    result = _cli(
+        "train",
+        "--data",
+        tone_dataset,
+        "--epochs",
+        "12",
+        "--epoch-size",
+        "256",
+        "--out",
+        out,
+        "--run-dir",
+        tmp_path / "run",
+        "--val-fraction",
+        "0.34",
+        *TINY,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     bundle = load_bundle(out)
     assert bundle["labels"] == list(LABELS) and bundle["model"]["name"] == "cnn"
@@ -65,8 +105,19 @@ def test_fast_dev_run_with_yaml_config(tone_dataset, tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"data": [str(tone_dataset)], "epochs": 5, "seed": 3}))
     out = tmp_path / "dev.iid"
-    result = _cli("train", "--config", config, "--fast-dev-run", "--out", out, "--run-dir", tmp_path / "run",
-                  "--tune-thresholds", "false", *TINY)
+    result = _cli(
+        "train",
+        "--config",
+        config,
+        "--fast-dev-run",
+        "--out",
+        out,
+        "--run-dir",
+        tmp_path / "run",
+        "--tune-thresholds",
+        "false",
+        *TINY,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert saved["epochs"] == 5 and saved["seed"] == 3 and saved["fast_dev_run"] is True
@@ -77,9 +128,20 @@ def test_same_seed_same_weights(tone_dataset, tmp_path):
     from instrumentid.training import train
 
     def once(name):
-        config = TrainConfig(data=[str(tone_dataset)], epochs=1, epoch_size=32, batch_size=16, window_s=1.0,
-                             hop_s=1.0, n_mels=32, model_params={"widths": [4, 8, 8, 8]}, progress=False,
-                             out=str(tmp_path / f"{name}.iid"), run_dir=str(tmp_path / name), seed=7)
+        config = TrainConfig(
+            data=[str(tone_dataset)],
+            epochs=1,
+            epoch_size=32,
+            batch_size=16,
+            window_s=1.0,
+            hop_s=1.0,
+            n_mels=32,
+            model_params={"widths": [4, 8, 8, 8]},
+            progress=False,
+            out=str(tmp_path / f"{name}.iid"),
+            run_dir=str(tmp_path / name),
+            seed=7,
+        )
         return load_bundle(train(config))["state_dict"]
 
     a, b = once("a"), once("b")
@@ -116,8 +178,24 @@ def test_label_overrides_replace_labels(tone_dataset, tmp_path):
 def test_ddp_on_two_cpu_processes(tone_dataset, tmp_path):
     """Lightning DDP (two CPU processes, gloo): one bundle, written once, by rank 0."""
     out = tmp_path / "ddp.iid"
-    result = _cli("train", "--data", tone_dataset, "--epochs", "1", "--epoch-size", "32", "--out", out,
-                  "--run-dir", tmp_path / "run", "--devices", "2", "--accelerator", "cpu", *TINY)
+    result = _cli(
+        "train",
+        "--data",
+        tone_dataset,
+        "--epochs",
+        "1",
+        "--epoch-size",
+        "32",
+        "--out",
+        out,
+        "--run-dir",
+        tmp_path / "run",
+        "--devices",
+        "2",
+        "--accelerator",
+        "cpu",
+        *TINY,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr.count(f"wrote {out}") == 1
     assert load_bundle(out)["metadata"]["train_files"] > 0
@@ -135,8 +213,13 @@ def test_every_shipped_config_builds_its_model_and_module(path):
     features = config.feature_config()
     module = build_module(config, features, normalization={"mean": 0.0, "std": 1.0})
     assert sum(p.numel() for p in module.model.parameters()) > 0
-    assert [t.p for t in module.augment] == [config.augment.gain_p, config.augment.eq_p, config.augment.mix_p,
-                                             config.augment.lowpass_p, config.augment.noise_p]
+    assert [t.p for t in module.augment] == [
+        config.augment.gain_p,
+        config.augment.eq_p,
+        config.augment.mix_p,
+        config.augment.lowpass_p,
+        config.augment.noise_p,
+    ]
     torch.manual_seed(0)
     waveform = torch.randn(2, round(config.window_s * config.sample_rate)) * 0.1
     augmented, targets = module.train().augment(waveform, torch.eye(2, len(LABELS)))
@@ -175,10 +258,35 @@ def test_yamnet_fine_tunes_only_its_top_blocks_through_train(tone_dataset, tmp_p
     weights = tmp_path / "start.pt"
     torch.save({"format": "instrumentid-yamnet-weights", "version": 1, "state_dict": start.state_dict()}, weights)
     out = tmp_path / "y.iid"
-    result = _cli("train", "--data", tone_dataset, "--model", "yamnet", "--model-params",
-                  f"{{pretrained: {weights}, head: audioset, fine_tune_blocks: 1}}", "--window-s", "0.96",
-                  "--hop-s", "0.96", "--epochs", "1", "--epoch-size", "32", "--batch-size", "16", "--lr", "0.01",
-                  "--out", out, "--run-dir", tmp_path / "run", "--progress", "false", "--val-fraction", "0.34")
+    result = _cli(
+        "train",
+        "--data",
+        tone_dataset,
+        "--model",
+        "yamnet",
+        "--model-params",
+        f"{{pretrained: {weights}, head: audioset, fine_tune_blocks: 1}}",
+        "--window-s",
+        "0.96",
+        "--hop-s",
+        "0.96",
+        "--epochs",
+        "1",
+        "--epoch-size",
+        "32",
+        "--batch-size",
+        "16",
+        "--lr",
+        "0.01",
+        "--out",
+        out,
+        "--run-dir",
+        tmp_path / "run",
+        "--progress",
+        "false",
+        "--val-fraction",
+        "0.34",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     bundle = load_bundle(out)
     assert bundle["features"]["name"] == "yamnet" and bundle["normalization"] == {"mean": 0.0, "std": 1.0}
@@ -191,9 +299,32 @@ def test_yamnet_fine_tunes_only_its_top_blocks_through_train(tone_dataset, tmp_p
 
 
 #: TINY with augmentation and dropout on: a resumed run must redraw the same random values.
-TINY_RANDOM = ["--model-params", "{widths: [4, 8, 8, 8], dropout: 0.2}", "--window-s", "1.0", "--hop-s", "1.0",
-               "--n-mels", "32", "--batch-size", "8", "--epoch-size", "32", "--epochs", "4", "--progress", "false",
-               "--lowpass-p", "0.5", "--val-fraction", "0.34", "--seed", "5", "--num-workers", "0"]
+TINY_RANDOM = [
+    "--model-params",
+    "{widths: [4, 8, 8, 8], dropout: 0.2}",
+    "--window-s",
+    "1.0",
+    "--hop-s",
+    "1.0",
+    "--n-mels",
+    "32",
+    "--batch-size",
+    "8",
+    "--epoch-size",
+    "32",
+    "--epochs",
+    "4",
+    "--progress",
+    "false",
+    "--lowpass-p",
+    "0.5",
+    "--val-fraction",
+    "0.34",
+    "--seed",
+    "5",
+    "--num-workers",
+    "0",
+]
 
 
 def _state_dicts(out):
@@ -214,8 +345,11 @@ def test_resume_after_kill_ends_with_the_uninterrupted_weights(tone_dataset, tmp
     out = tmp_path / "cut.iid"
     args = ["train", "--data", tone_dataset, *TINY_RANDOM, "--out", out, "--run-dir", tmp_path / "cut"]
     last = checkpoint_dir(out) / "last.ckpt"
-    process = subprocess.Popen([sys.executable, "-m", "instrumentid.cli", *map(str, args)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "instrumentid.cli", *map(str, args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while not last.exists() and process.poll() is None:
             time.sleep(0.01)
@@ -259,9 +393,31 @@ def test_resume_refuses_a_changed_config_and_starts_over_without_a_checkpoint(tm
 
 def test_one_step_train_warns_that_the_model_is_untrained(tone_dataset, tmp_path):
     out = tmp_path / "one.iid"
-    result = _cli("train", "--data", tone_dataset, "--epochs", "1", "--epoch-size", "16", "--batch-size", "16",
-                  "--window-s", "1.0", "--hop-s", "1.0", "--n-mels", "32", "--model-params", "{widths: [4, 8, 8, 8]}",
-                  "--progress", "false", "--out", out, "--run-dir", tmp_path / "run")
+    result = _cli(
+        "train",
+        "--data",
+        tone_dataset,
+        "--epochs",
+        "1",
+        "--epoch-size",
+        "16",
+        "--batch-size",
+        "16",
+        "--window-s",
+        "1.0",
+        "--hop-s",
+        "1.0",
+        "--n-mels",
+        "32",
+        "--model-params",
+        "{widths: [4, 8, 8, 8]}",
+        "--progress",
+        "false",
+        "--out",
+        out,
+        "--run-dir",
+        tmp_path / "run",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     warnings = load_bundle(out)["metadata"]["warnings"]
     assert warnings and all(w.startswith("untrained: ") for w in warnings)
@@ -304,8 +460,9 @@ def test_tiny_dataset_trains_and_a_failed_run_leaves_nothing(tmp_path):
     assert out.is_file() and not checkpoint_dir(out).exists()  # a fast dev run keeps no checkpoints
     for noise in ("GPU available", "Tip:", "litlogger", "deprecated"):  # Lightning's, off unless --verbose
         assert noise not in result.stderr
-    verbose = _cli("train", "--data", tiny, "--fast-dev-run", "--out", out, "--run-dir", tmp_path / "run", "--verbose",
-                   *TINY)
+    verbose = _cli(
+        "train", "--data", tiny, "--fast-dev-run", "--out", out, "--run-dir", tmp_path / "run", "--verbose", *TINY
+    )
     assert verbose.returncode == 0 and "GPU available" in verbose.stderr
     one = _tiny_set(tmp_path / "one", groups=1, clips=3)
     failed = _cli("train", "--data", one, "--out", tmp_path / "one.iid", "--run-dir", tmp_path / "run1", *TINY)

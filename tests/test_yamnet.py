@@ -30,10 +30,22 @@ def test_frontend_matches_librosa_reference(rng):
     ours = YamnetLogMel()(torch.from_numpy(y))[0, 0].numpy()  # (64, frames)
     c = YamnetMelConfig()
     # tf.signal.stft frames 400 samples from 0; librosa centres the 400-window in 512: pad 56 in front
-    spec = np.abs(librosa.stft(np.pad(y, (56, 0)), n_fft=c.n_fft, win_length=c.win_length, hop_length=c.hop_length,
-                               window="hann", center=False))
-    mel = librosa.filters.mel(sr=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax,
-                              htk=True, norm=None) @ spec
+    spec = np.abs(
+        librosa.stft(
+            np.pad(y, (56, 0)),
+            n_fft=c.n_fft,
+            win_length=c.win_length,
+            hop_length=c.hop_length,
+            window="hann",
+            center=False,
+        )
+    )
+    mel = (
+        librosa.filters.mel(
+            sr=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax, htk=True, norm=None
+        )
+        @ spec
+    )
     reference = np.log(mel + c.log_offset)
     frames = min(ours.shape[1], reference.shape[1])
     assert frames == c.frames(len(y)) == ours.shape[1]
@@ -137,8 +149,12 @@ def test_imported_network_agrees_with_the_shipped_int8_graph_on_real_clips(weigh
     model = YamnetClassifier(head="zeroshot", pretrained=str(weights)).eval()
     frontend = YamnetLogMel()
     root = shared_data_or_skip() / "real-train"
-    clips = ["mirdata_fixtures/filosax/Participant 1/01/Sax.flac", "librosa_data/audio/pibble.hq.flac",
-             "librosa_data/audio/198-209-0000.hq.flac", "essentia_audio/recorded/Guitar-A4-432-1.flac"]
+    clips = [
+        "mirdata_fixtures/filosax/Participant 1/01/Sax.flac",
+        "librosa_data/audio/pibble.hq.flac",
+        "librosa_data/audio/198-209-0000.hq.flac",
+        "essentia_audio/recorded/Guitar-A4-432-1.flac",
+    ]
     for clip in clips:
         waveform, _ = audio.load(root / clip, sample_rate=16_000)
         middle = max(0, len(waveform) // 2 - 8_000)
@@ -157,8 +173,20 @@ def test_imported_network_agrees_with_the_shipped_int8_graph_on_real_clips(weigh
 @pytest.mark.shared
 def test_import_weights_command(weights, tmp_path):
     out = tmp_path / "w.pt"
-    result = subprocess.run([sys.executable, "-m", "instrumentid.cli", "import-weights", "yamnet",
-                             str(yamnet_wheel_or_skip()), "--out", str(out)], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "instrumentid.cli",
+            "import-weights",
+            "yamnet",
+            str(yamnet_wheel_or_skip()),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert "3.73 M parameters" in result.stdout and "521 AudioSet class names" in result.stdout
     from instrumentid.models.yamnet import read_weights
@@ -172,8 +200,20 @@ def test_import_weights_refuses_a_file_that_is_not_yamnet(tmp_path):
     pytest.importorskip("onnx")
     bogus = tmp_path / "bogus.whl"
     bogus.write_bytes(b"not a zip")
-    result = subprocess.run([sys.executable, "-m", "instrumentid.cli", "import-weights", "yamnet", str(bogus),
-                             "--out", str(tmp_path / "w.pt")], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "instrumentid.cli",
+            "import-weights",
+            "yamnet",
+            str(bogus),
+            "--out",
+            str(tmp_path / "w.pt"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "bogus.whl" in result.stderr
     assert not (tmp_path / "w.pt").exists()

@@ -31,9 +31,21 @@ def tiny_data(tmp_path_factory):
     ids=["ast", "wav2vec2", "wav2vec2-feature-extractor"],
 )
 def test_train_bundle_predict(name, params, tiny_data, tmp_path):
-    config = TrainConfig(data=[str(tiny_data)], model=name, model_params=params, window_s=1.0, hop_s=1.0,
-                         n_mels=32, epochs=1, epoch_size=8, batch_size=4, progress=False,
-                         out=str(tmp_path / "m.iid"), run_dir=str(tmp_path / "run"), val_fraction=0.34)
+    config = TrainConfig(
+        data=[str(tiny_data)],
+        model=name,
+        model_params=params,
+        window_s=1.0,
+        hop_s=1.0,
+        n_mels=32,
+        epochs=1,
+        epoch_size=8,
+        batch_size=4,
+        progress=False,
+        out=str(tmp_path / "m.iid"),
+        run_dir=str(tmp_path / "run"),
+        val_fraction=0.34,
+    )
     bundle = load_bundle(train(config))
     assert bundle["model"]["name"] == name and "pretrained" not in bundle["model"]["params"]
     expected_front = "waveform" if name == "wav2vec2" else "logmel"
@@ -43,8 +55,9 @@ def test_train_bundle_predict(name, params, tiny_data, tmp_path):
 
 
 def test_ast_starts_from_local_pretrained_weights(tmp_path):
-    config = transformers.ASTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                                    num_mel_bins=32, max_length=51)
+    config = transformers.ASTConfig(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, num_mel_bins=32, max_length=51
+    )
     reference = transformers.ASTModel(config)
     reference.save_pretrained(tmp_path / "ast-local")
     model = build("ast", n_mels=32, n_frames=51, pretrained=str(tmp_path / "ast-local"))
@@ -56,8 +69,9 @@ def test_ast_starts_from_local_pretrained_weights(tmp_path):
 
 
 def test_wav2vec2_starts_from_local_pretrained_weights(tmp_path):
-    config = transformers.Wav2Vec2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                         intermediate_size=64)
+    config = transformers.Wav2Vec2Config(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    )
     reference = transformers.Wav2Vec2Model(config)
     reference.save_pretrained(tmp_path / "w2v-local")
     model = build("wav2vec2", pretrained=str(tmp_path / "w2v-local"), freeze_feature_encoder=True)

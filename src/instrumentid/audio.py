@@ -30,8 +30,32 @@ from instrumentid.fileio import atomic_path
 
 #: File suffixes treated as audio when a folder is walked (predict, datasets).
 AUDIO_SUFFIXES = frozenset(
-    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".caf",
-     ".w64", ".m4a", ".m4b", ".aac", ".ac3", ".wma", ".mka", ".mkv", ".mp4", ".mov", ".webm"}
+    {
+        ".wav",
+        ".wave",
+        ".flac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".mp3",
+        ".aif",
+        ".aiff",
+        ".aifc",
+        ".au",
+        ".snd",
+        ".caf",
+        ".w64",
+        ".m4a",
+        ".m4b",
+        ".aac",
+        ".ac3",
+        ".wma",
+        ".mka",
+        ".mkv",
+        ".mp4",
+        ".mov",
+        ".webm",
+    }
 )
 #: Supported sample-rate range for inputs (Hz).
 MIN_SAMPLE_RATE = 8_000
@@ -79,8 +103,26 @@ def _check_rate(path: Path, sample_rate: int) -> None:
 #: FFmpeg demuxers PyAV may use, matched against the format FFmpeg probes from the file's content
 #: (``format_whitelist``): audio containers only. Playlists (hls), concat scripts, image and
 #: video-only formats are refused, since some of them open other files or URLs by themselves.
-AV_DEMUXERS = ("wav", "w64", "flac", "ogg", "mp3", "mov", "matroska", "aac", "ac3", "eac3", "aiff", "caf",
-               "asf", "au", "wv", "ape", "dts", "amr")
+AV_DEMUXERS = (
+    "wav",
+    "w64",
+    "flac",
+    "ogg",
+    "mp3",
+    "mov",
+    "matroska",
+    "aac",
+    "ac3",
+    "eac3",
+    "aiff",
+    "caf",
+    "asf",
+    "au",
+    "wv",
+    "ape",
+    "dts",
+    "amr",
+)
 #: Largest block a reader holds (samples over all channels): 8 M float32 samples, 32 MB.
 MAX_BLOCK_SAMPLES = 2**23
 
@@ -93,8 +135,10 @@ def _av_open(path: Path):
     try:
         return av.open("file:" + os.path.abspath(path), container_options=options, metadata_errors="replace")
     except av.ArgumentError:  # FFmpeg's answer to a format off the whitelist (EINVAL)
-        raise AudioError(f"{path}: not an audio container this reader opens (playlists, concat scripts, images "
-                         "and network streams are refused)") from None
+        raise AudioError(
+            f"{path}: not an audio container this reader opens (playlists, concat scripts, images "
+            "and network streams are refused)"
+        ) from None
     except (av.FFmpegError, UnicodeError) as exc:
         raise undecodable(path, exc) from None
 
@@ -225,8 +269,9 @@ def declared_duration(path: str | os.PathLike) -> float | None:
 def undecodable(path: Path, exc: Exception | None = None) -> AudioError:
     """The one message for bytes no decoder turns into audio (random data, a text file named .mp3)."""
     detail = f" ({getattr(exc, 'strerror', None) or _reason(exc)})" if exc is not None else ""
-    return AudioError(f"{path}: not decodable audio{detail}; check that it is a complete audio file, "
-                      "or convert it to WAV or FLAC")
+    return AudioError(
+        f"{path}: not decodable audio{detail}; check that it is a complete audio file, or convert it to WAV or FLAC"
+    )
 
 
 _FD2_LOCK = threading.Lock()
@@ -249,8 +294,11 @@ def c_stderr_captured() -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
-            others = [line for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
-                      if not line.startswith(("Note: ", "Warning: ", "[src/libmpg123"))]
+            others = [
+                line
+                for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+                if not line.startswith(("Note: ", "Warning: ", "[src/libmpg123"))
+            ]
             if others:
                 sys.stderr.write("".join(others))
 
@@ -270,8 +318,10 @@ def _check_finite(path: Path, block: np.ndarray) -> None:
         raise AudioError(f"{path}: audio contains NaN or infinite samples")
     peak = float(np.max(np.abs(block))) if block.size else 0.0
     if peak > MAX_ABS_SAMPLE:
-        raise AudioError(f"{path}: samples reach {peak:.3g}, far outside the ±1 full scale of float audio "
-                         f"(at most ±{MAX_ABS_SAMPLE:g} accepted); the file is corrupt or not audio")
+        raise AudioError(
+            f"{path}: samples reach {peak:.3g}, far outside the ±1 full scale of float audio "
+            f"(at most ±{MAX_ABS_SAMPLE:g} accepted); the file is corrupt or not audio"
+        )
 
 
 def to_mono(waveform: np.ndarray, *, channel_axis: int = 0) -> np.ndarray:
@@ -292,8 +342,9 @@ def to_mono(waveform: np.ndarray, *, channel_axis: int = 0) -> np.ndarray:
 MAX_CHANNELS = 64
 
 
-def array_to_mono(waveform, sample_rate: int, *, name: str = "<waveform>",
-                  channels_first: bool | None = None) -> np.ndarray:
+def array_to_mono(
+    waveform, sample_rate: int, *, name: str = "<waveform>", channels_first: bool | None = None
+) -> np.ndarray:
     """An in-memory waveform as the predictor takes it → mono float32 in [-1, 1].
 
     Accepts ``(samples,)``, ``(samples, channels)`` as ``soundfile.read`` returns it, and
@@ -314,8 +365,10 @@ def array_to_mono(waveform, sample_rate: int, *, name: str = "<waveform>",
         if channels_first is None:
             rows_are_channels, cols_are_channels = array.shape[0] <= MAX_CHANNELS, array.shape[1] <= MAX_CHANNELS
             if rows_are_channels == cols_are_channels:
-                raise AudioError(f"{name}: cannot tell channels from samples in an array of shape {array.shape}; "
-                                 "pass channels_first=True or False")
+                raise AudioError(
+                    f"{name}: cannot tell channels from samples in an array of shape {array.shape}; "
+                    "pass channels_first=True or False"
+                )
             channels_first = rows_are_channels and not cols_are_channels
         array = to_mono(array, channel_axis=0 if channels_first else 1)
     elif array.ndim != 1:
@@ -335,8 +388,9 @@ def resample(waveform: np.ndarray, orig_sample_rate: int, target_sample_rate: in
     return np.ascontiguousarray(out.T, dtype=np.float32)
 
 
-def _capped(path: Path, blocks: Iterator[tuple[int, np.ndarray]],
-            max_seconds: float | None) -> Iterator[tuple[int, np.ndarray]]:
+def _capped(
+    path: Path, blocks: Iterator[tuple[int, np.ndarray]], max_seconds: float | None
+) -> Iterator[tuple[int, np.ndarray]]:
     """``blocks`` while the samples counted so far fit ``max_seconds`` (None: no cap); AudioError
     past it, whatever the header said."""
     frames = 0

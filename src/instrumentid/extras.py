@@ -17,8 +17,10 @@ from instrumentid.errors import MissingExtraError
 #: top-level module → the extra of ``pyproject.toml`` that installs it
 EXTRAS: dict[str, str] = {
     **dict.fromkeys(("torch", "lightning", "torchmetrics", "sklearn", "iterstrat", "yaml"), "train"),
-    **dict.fromkeys(("fastapi", "uvicorn", "multipart", "python_multipart", "swagger_ui_bundle", "starlette",
-                     "pydantic", "anyio"), "serve"),
+    **dict.fromkeys(
+        ("fastapi", "uvicorn", "multipart", "python_multipart", "swagger_ui_bundle", "starlette", "pydantic", "anyio"),
+        "serve",
+    ),
     **dict.fromkeys(("ray", "pyarrow"), "scale"),
     **dict.fromkeys(("matplotlib", "cleanlab", "librosa", "tensorboard"), "analysis"),
     **dict.fromkeys(("timm", "transformers"), "zoo"),
@@ -34,8 +36,9 @@ def missing(exc: ModuleNotFoundError, purpose: str = "this") -> MissingExtraErro
     extra = EXTRAS.get(module)
     if extra is None:
         return None
-    return MissingExtraError(f"{purpose} needs {module}, which the '{extra}' extra installs: "
-                             f"pip install 'instrumentid[{extra}]'")
+    return MissingExtraError(
+        f"{purpose} needs {module}, which the '{extra}' extra installs: pip install 'instrumentid[{extra}]'"
+    )
 
 
 def need(module: str, purpose: str) -> ModuleType:

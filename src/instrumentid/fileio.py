@@ -63,8 +63,15 @@ def is_special_output(path: str | os.PathLike) -> bool:
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
-def progress_bar(iterable: Iterable | None = None, *, desc: str, unit: str = "file", total: int | None = None,
-             quiet: bool = False, **options):
+def progress_bar(
+    iterable: Iterable | None = None,
+    *,
+    desc: str,
+    unit: str = "file",
+    total: int | None = None,
+    quiet: bool = False,
+    **options,
+):
     """A tqdm progress bar on stderr over ``iterable`` (or, with ``iterable=None``, one to ``update()`` by hand).
 
     It draws only where someone watches: not when ``quiet``, and not when stderr is neither a
@@ -89,14 +96,18 @@ def stdin_file(max_bytes: int = STDIN_MAX_BYTES) -> Iterator[Path]:
     from instrumentid.errors import AudioError
 
     if sys.stdin is None or sys.stdin.isatty():
-        raise ConfigError("'-' reads audio from standard input, which is a terminal here: pipe the audio in, "
-                          "e.g. instrumentid predict - < song.mp3")
+        raise ConfigError(
+            "'-' reads audio from standard input, which is a terminal here: pipe the audio in, "
+            "e.g. instrumentid predict - < song.mp3"
+        )
     with tempfile.TemporaryDirectory(prefix="instrumentid-stdin-") as folder:
         path = Path(folder) / "stdin"
         with open(path, "wb") as out:
             while chunk := sys.stdin.buffer.read(2**20):
                 if out.tell() + len(chunk) > max_bytes:
-                    raise AudioError(f"-: standard input is longer than {max_bytes / 2**30:.0f} GiB; "
-                                     "save the audio to a file and give its path")
+                    raise AudioError(
+                        f"-: standard input is longer than {max_bytes / 2**30:.0f} GiB; "
+                        "save the audio to a file and give its path"
+                    )
                 out.write(chunk)
         yield path

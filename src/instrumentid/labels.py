@@ -47,25 +47,44 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("flu", "flute", "woodwinds", ((191, "Flute"),), (73, 72)),
     Instrument("gac", "acoustic guitar", "guitars", ((138, "Acoustic guitar"), (135, "Guitar")), (24, 25)),
     Instrument("gel", "electric guitar", "guitars", ((136, "Electric guitar"),), (26, 27, 28, 29, 30)),
-    Instrument("org", "organ", "keyboards",
-               ((150, "Organ"), (151, "Electronic organ"), (152, "Hammond organ")), (16, 17, 18, 19, 20)),
+    Instrument(
+        "org",
+        "organ",
+        "keyboards",
+        ((150, "Organ"), (151, "Electronic organ"), (152, "Hammond organ")),
+        (16, 17, 18, 19, 20),
+    ),
     Instrument("pia", "piano", "keyboards", ((148, "Piano"), (149, "Electric piano")), (0, 1, 2)),
     Instrument("sax", "saxophone", "woodwinds", ((192, "Saxophone"),), (64, 65, 66, 67)),
     Instrument("tru", "trumpet", "brass", ((182, "Trumpet"),), (56,)),
     Instrument("vio", "violin", "strings", ((186, "Violin, fiddle"),), (40,)),
-    Instrument("voi", "singing voice", "voice",
-               ((24, "Singing"), (25, "Choir"), (29, "Child singing"), (249, "Vocal music"))),
+    Instrument(
+        "voi", "singing voice", "voice", ((24, "Singing"), (25, "Choir"), (29, "Child singing"), (249, "Vocal music"))
+    ),
     # -- the extended vocabulary ----------------------------------------------------------
     Instrument("bas", "electric bass", "bass", ((137, "Bass guitar"),), (33, 34, 35, 36, 37)),
     Instrument("dbl", "double bass", "bass", ((189, "Double bass"),), (32, 43)),
-    Instrument("dru", "drum kit", "percussion",
-               ((157, "Drum kit"), (158, "Drum machine"), (159, "Drum"), (160, "Snare drum")),
-               (0, 8, 16, 24, 25, 32, 40)),
-    Instrument("mal", "mallets", "percussion",
-               ((174, "Mallet percussion"), (175, "Marimba, xylophone"), (176, "Glockenspiel"), (177, "Vibraphone")),
-               (9, 11, 12, 13)),
-    Instrument("syn", "synthesizer", "keyboards", ((153, "Synthesizer"),),
-               (38, 39, 80, 81, 82, 83, 84, 85, 87, 88, 89, 90, 91, 94, 95)),
+    Instrument(
+        "dru",
+        "drum kit",
+        "percussion",
+        ((157, "Drum kit"), (158, "Drum machine"), (159, "Drum"), (160, "Snare drum")),
+        (0, 8, 16, 24, 25, 32, 40),
+    ),
+    Instrument(
+        "mal",
+        "mallets",
+        "percussion",
+        ((174, "Mallet percussion"), (175, "Marimba, xylophone"), (176, "Glockenspiel"), (177, "Vibraphone")),
+        (9, 11, 12, 13),
+    ),
+    Instrument(
+        "syn",
+        "synthesizer",
+        "keyboards",
+        ((153, "Synthesizer"),),
+        (38, 39, 80, 81, 82, 83, 84, 85, 87, 88, 89, 90, 91, 94, 95),
+    ),
     Instrument("epi", "electric piano", "keyboards", ((149, "Electric piano"),), (4, 5)),
     Instrument("hpd", "harpsichord", "keyboards", ((155, "Harpsichord"),), (6,)),
     Instrument("hrp", "harp", "plucked", ((194, "Harp"),), (46,)),
@@ -103,8 +122,18 @@ NAMES: dict[str, str] = {i.code: i.name for i in INSTRUMENTS}
 #: Instrument family of every code (the family auxiliary loss, plots).
 FAMILIES: dict[str, str] = {i.code: i.family for i in INSTRUMENTS}
 #: Family names in a fixed order (the IRMAS families first).
-FAMILY_NAMES: tuple[str, ...] = ("strings", "woodwinds", "brass", "keyboards", "guitars", "voice",
-                                 "bass", "percussion", "plucked", "free reeds")
+FAMILY_NAMES: tuple[str, ...] = (
+    "strings",
+    "woodwinds",
+    "brass",
+    "keyboards",
+    "guitars",
+    "voice",
+    "bass",
+    "percussion",
+    "plucked",
+    "free reeds",
+)
 
 #: IRMAS genre tags (training file names carry one, e.g. ``[gac][pop_roc]0042__1.wav``).
 GENRES: dict[str, str] = {
@@ -131,8 +160,7 @@ def check_codes(codes: Iterable[str], where: str = "labels") -> tuple[str, ...]:
     codes = list(codes)
     unknown = [c for c in codes if c not in BY_CODE]
     if unknown:
-        raise ValueError(f"{where}: unknown instrument code(s) {', '.join(unknown)} "
-                         f"(known: {', '.join(VOCABULARY)})")
+        raise ValueError(f"{where}: unknown instrument code(s) {', '.join(unknown)} (known: {', '.join(VOCABULARY)})")
     return tuple(sorted(set(codes), key=VOCABULARY.index))
 
 

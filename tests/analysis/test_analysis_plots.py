@@ -108,7 +108,10 @@ def test_histograms_and_distribution_bars_count_the_files(scored, saved_figures,
         assert [b.get_height() for b in bars] == np.bincount(y.sum(axis=1), minlength=len(bars)).tolist()
     (dist,) = saved_figures["dist.png"].axes
     assert _legend(dist) == ["a (30 files)", "b (30 files)"]
-    assert [[b.get_height() for b in bars] for bars in dist.containers] == [y_true.sum(0).tolist(), y_pred.sum(0).tolist()]
+    assert [[b.get_height() for b in bars] for bars in dist.containers] == [
+        y_true.sum(0).tolist(),
+        y_pred.sum(0).tolist(),
+    ]
     assert [t.get_text() for t in dist.get_xticklabels()] == list(LABELS)
 
 
@@ -126,8 +129,11 @@ def test_timing_variance_scatter_and_ranking_plots(saved_figures, tmp_path):
     assert ax.lines[0].get_ydata() == pytest.approx([50, 80, 100])  # cumulative
 
     points = np.random.default_rng(0).random((30, 2))
-    assert _is_png(P.embedding_scatter(points, ["multiple", "voi", "gac"] * 10, tmp_path / "sc.png", title="PCA",
-                                       axis_labels=("PC1", "PC2")))
+    assert _is_png(
+        P.embedding_scatter(
+            points, ["multiple", "voi", "gac"] * 10, tmp_path / "sc.png", title="PCA", axis_labels=("PC1", "PC2")
+        )
+    )
     (ax,) = saved_figures["sc.png"].axes
     assert _legend(ax) == ["gac", "voi", "multiple"]  # instruments in label order, then the rest
     assert [len(c.get_offsets()) for c in ax.collections] == [10, 10, 10]
@@ -140,13 +146,21 @@ def test_timing_variance_scatter_and_ranking_plots(saved_figures, tmp_path):
 
 
 def test_plot_timing_command(tiny_bundle, tmp_path):
-    proc = subprocess.run([str(CLI), "plot", "timing", "--model", str(tiny_bundle), "--durations", "2,4",
-                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(CLI), "plot", "timing", "--model", str(tiny_bundle), "--durations", "2,4", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "timing.png").stat().st_size > 1000
     assert len((tmp_path / "timing.csv").read_text().splitlines()) == 3
-    bad = subprocess.run([str(CLI), "plot", "timing", "--model", str(tiny_bundle), "--durations", "ten",
-                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [str(CLI), "plot", "timing", "--model", str(tiny_bundle), "--durations", "ten", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "--durations" in bad.stderr
 
 
@@ -154,9 +168,22 @@ def test_plot_distribution_command(irmas_test_dir, tmp_path):
     from instrumentid.data.split import split_dataset
 
     split_dataset(irmas_test_dir, tmp_path / "s", val_fraction=0.5)
-    proc = subprocess.run([str(CLI), "plot", "distribution", str(tmp_path / "s" / "train.csv"),
-                           str(tmp_path / "s" / "val.csv"), "--names", "train,val", "--out", str(tmp_path / "d")],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            str(CLI),
+            "plot",
+            "distribution",
+            str(tmp_path / "s" / "train.csv"),
+            str(tmp_path / "s" / "val.csv"),
+            "--names",
+            "train,val",
+            "--out",
+            str(tmp_path / "d"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     for name in ("label_distribution.png", "label_distribution_fraction.png", "instrument_count_1.png"):
         assert (tmp_path / "d" / name).stat().st_size > 1000

@@ -55,19 +55,29 @@ def test_classical_train_and_evaluate_commands(tmp_path):
     train = _irmas_train(tmp_path / "train", per_class=8, seed=0)
     test = _irmas_train(tmp_path / "test", per_class=3, seed=1)
     model = tmp_path / "svm.npz"
-    proc = subprocess.run([str(CLI), "classical", "train", str(train), "--out", str(model)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(CLI), "classical", "train", str(train), "--out", str(model)], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "report"
-    proc = subprocess.run([str(CLI), "classical", "evaluate", str(test), "--model", str(model), "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(CLI), "classical", "evaluate", str(test), "--model", str(model), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_files"] == 9
     assert metrics["file"]["f1_micro"] > 0.8
     assert (out / "feature_variance.csv").read_text().startswith("feature,variance,scaled_variance")
-    for name in ("feature_variance.png", "features_pca.png", "features_pca_variance.png", "features_tsne.png",
-                 "roc_curves.png"):
+    for name in (
+        "feature_variance.png",
+        "features_pca.png",
+        "features_pca_variance.png",
+        "features_tsne.png",
+        "roc_curves.png",
+    ):
         assert (out / "plots" / name).stat().st_size > 1000
     assert "data:image/png;base64," in (out / "report.html").read_text()
 
@@ -80,14 +90,19 @@ def test_load_rejects_other_files(tmp_path):
     bogus.write_text("not a model")
     with pytest.raises(DataError, match="x.npz: not an instrumentid classical model"):
         load_classical(bogus)
-    np.savez(bogus.open("wb"), header=np.frombuffer(b'{"format": "instrumentid-classical", "format_version": 2, '
-                                                    b'"labels": ["cel"], "heads": []}', dtype=np.uint8))
+    np.savez(
+        bogus.open("wb"),
+        header=np.frombuffer(
+            b'{"format": "instrumentid-classical", "format_version": 2, "labels": ["cel"], "heads": []}', dtype=np.uint8
+        ),
+    )
     with pytest.raises(DataError, match="x.npz: damaged classical model"):
         load_classical(bogus)
 
 
-@pytest.mark.parametrize(("head", "kernel"), [("svm", "rbf"), ("svm", "linear"), ("svm", "poly"), ("svm", "sigmoid"),
-                                              ("logistic", "rbf")])
+@pytest.mark.parametrize(
+    ("head", "kernel"), [("svm", "rbf"), ("svm", "linear"), ("svm", "poly"), ("svm", "sigmoid"), ("logistic", "rbf")]
+)
 def test_a_saved_model_predicts_what_scikit_learn_fitted(tmp_path, head, kernel):
     """Arrays + JSON hold every kind of head (calibrated SVM, plain SVM with few positives, constant,
     logistic): the loaded model's probabilities are scikit-learn's."""
@@ -99,13 +114,18 @@ def test_a_saved_model_predicts_what_scikit_learn_fitted(tmp_path, head, kernel)
     rows = np.arange(60)
     Y = np.stack([X[:, 0] > 0, X[:, 1] > 5, rows < 0, (rows == 3) | (rows == 7), rows == 5], axis=1).astype(int)
     fitted = fit_svms(X, Y, kernel=kernel, head=head)
-    model = {"format": classical_file.FORMAT, "format_version": classical_file.FORMAT_VERSION,
-             "labels": list("abcde"), "models": [classical_file.head_of(m) for m in fitted]}
+    model = {
+        "format": classical_file.FORMAT,
+        "format_version": classical_file.FORMAT_VERSION,
+        "labels": list("abcde"),
+        "models": [classical_file.head_of(m) for m in fitted],
+    }
     classical_file.save(model, tmp_path / "m.npz")
     X_test = rng.normal(size=(20, 5)) * [1, 10, 0.1, 3, 1] + [0, 5, 0, 0, 100]
     expected = np.stack([m.predict_proba(X_test)[:, 1] for m in fitted], axis=1)
-    np.testing.assert_allclose(predict_proba(load_classical(tmp_path / "m.npz")["models"], X_test), expected,
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        predict_proba(load_classical(tmp_path / "m.npz")["models"], X_test), expected, rtol=0, atol=1e-12
+    )
 
 
 def test_stacking_appends_a_bundles_embedding_and_checks_it(tmp_path):

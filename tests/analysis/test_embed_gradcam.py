@@ -17,8 +17,12 @@ CLI = Path(sys.executable).with_name("instrumentid")
 
 
 def test_embed_command_writes_projector_files(tiny_bundle, irmas_test_dir, tmp_path):
-    proc = subprocess.run([str(CLI), "embed", str(irmas_test_dir), "--model", str(tiny_bundle), "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(CLI), "embed", str(irmas_test_dir), "--model", str(tiny_bundle), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     tensors = np.loadtxt(tmp_path / "tensors.tsv", delimiter="\t")
     metadata = (tmp_path / "metadata.tsv").read_text().splitlines()
@@ -38,8 +42,10 @@ def test_reduce_and_plot_shows_every_point_and_the_explained_variance(saved_figu
     singular = np.linalg.svd(X - X.mean(axis=0), compute_uv=False)
     ratio = singular**2 / np.sum(singular**2)
     (pca_ax,) = saved_figures["pca.png"].axes
-    assert (pca_ax.get_xlabel(), pca_ax.get_ylabel()) == (f"PC1 ({ratio[0]:.1%} of variance)",
-                                                          f"PC2 ({ratio[1]:.1%} of variance)")
+    assert (pca_ax.get_xlabel(), pca_ax.get_ylabel()) == (
+        f"PC1 ({ratio[0]:.1%} of variance)",
+        f"PC2 ({ratio[1]:.1%} of variance)",
+    )
     assert [len(c.get_offsets()) for c in pca_ax.collections] == [4, 4, 4]
     assert [t.get_text() for t in pca_ax.get_legend().get_texts()] == ["gac", "voi", "multiple"]
     (variance_ax,) = saved_figures["pca_variance.png"].axes
@@ -59,12 +65,19 @@ def test_gradcam_map_and_png(tiny_bundle, irmas_test_dir, tmp_path, saved_figure
     top, bottom, colorbar = saved_figures["in-process.png"].axes
     assert top.get_title() == f"Grad-CAM for {NAMES['gac']} (gac), file score {result['score']:.2f}"
     assert [image.get_array().shape for image in top.images] == [result["spectrogram"].shape] * 2  # heat map on top
-    assert (top.get_ylabel(), bottom.get_xlabel(), colorbar.get_ylabel()) == ("mel band", "time (s)",
-                                                                               "Grad-CAM (relative)")
+    assert (top.get_ylabel(), bottom.get_xlabel(), colorbar.get_ylabel()) == (
+        "mel band",
+        "time (s)",
+        "Grad-CAM (relative)",
+    )
     assert bottom.lines[0].get_ydata()[:-1] == pytest.approx(result["window_scores"])  # one step per window
     out = tmp_path / "cam.png"
-    proc = subprocess.run([str(CLI), "gradcam", str(wav), "--label", "singing voice", "--model", str(tiny_bundle),
-                           "--out", str(out)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(CLI), "gradcam", str(wav), "--label", "singing voice", "--model", str(tiny_bundle), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 1000 and "voi" in proc.stdout
     with pytest.raises(ConfigError, match="--label"):
@@ -84,8 +97,12 @@ def test_gradcam_on_every_bundled_model(name, tmp_path, saved_figures):
     the spectrogram (YAMNet's maps are time-first), and the command writes the picture."""
     example = Path(__file__).parents[2] / "src" / "instrumentid" / "assets" / "example.ogg"
     out = tmp_path / f"{name}.png"
-    proc = subprocess.run([str(CLI), "gradcam", str(example), "--model", name, "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(CLI), "gradcam", str(example), "--model", name, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 1000 and f"wrote {out}" in proc.stdout
     result = gradcam(Predictor.from_bundle(name, runtime="torch"), example)
@@ -107,8 +124,12 @@ def test_embed_a_plain_folder_of_music_colours_by_predicted_label(tiny_bundle, t
     write_tone(library / "album" / "cd2" / "three.ogg", 330, 2.0, 48_000, subtype="VORBIS")
     (library / "cover.jpg").write_bytes(b"\xff\xd8 not audio")
     out = tmp_path / "emb"
-    proc = subprocess.run([str(CLI), "embed", str(library), "--model", str(tiny_bundle), "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(CLI), "embed", str(library), "--model", str(tiny_bundle), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "coloured by each file's predicted top label" in proc.stdout
     rows = [line.split("\t") for line in (out / "metadata.tsv").read_text().splitlines()[1:]]

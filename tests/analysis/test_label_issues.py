@@ -36,8 +36,8 @@ def test_flipped_labels_are_flagged():
     probs = out_of_fold_probabilities(X, noisy, groups=groups, n_splits=4)
     found = find_issues(noisy, probs)
     flagged = set(found["ranked"])
-    assert len(flagged & set(flipped)) >= 10          # most flips found
-    assert len(flagged - set(flipped)) <= 6           # few false alarms
+    assert len(flagged & set(flipped)) >= 10  # most flips found
+    assert len(flagged - set(flipped)) <= 6  # few false alarms
     np.testing.assert_array_equal(found["suggested"][flipped], Y[flipped])  # suggestions undo the flips
 
 
@@ -49,10 +49,13 @@ def test_group_folds_keep_groups_together():
         assert len({f for f, gg in zip(folds, groups) if gg == g}) == 1
 
 
-@pytest.mark.parametrize("features,model,match", [
-    ("classical", "my.iid", "--model goes with --features model"),
-    ("spectra", None, "--features must be one of model, classical, not 'spectra'"),
-])
+@pytest.mark.parametrize(
+    "features,model,match",
+    [
+        ("classical", "my.iid", "--model goes with --features model"),
+        ("spectra", None, "--features must be one of model, classical, not 'spectra'"),
+    ],
+)
 def test_features_and_model_must_agree(features, model, match, tmp_path):
     with pytest.raises(ConfigError, match=match):
         file_vectors([], features=features, model=model)
@@ -72,8 +75,22 @@ def test_label_issues_command_writes_csvs(tiny_bundle, irmas_test_dir, tmp_path)
     import sys
 
     cli = Path(sys.executable).with_name("instrumentid")
-    proc = subprocess.run([str(cli), "label-issues", str(irmas_test_dir), "--model", str(tiny_bundle), "--out",
-                           str(tmp_path), "--folds", "2"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(cli),
+            "label-issues",
+            str(irmas_test_dir),
+            "--model",
+            str(tiny_bundle),
+            "--out",
+            str(tmp_path),
+            "--folds",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     header = next(csv.reader((tmp_path / "label_issues.csv").open()))
     assert header[:6] == ["file", "given", "suggested", "add", "remove", "quality"]

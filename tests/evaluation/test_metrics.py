@@ -37,7 +37,8 @@ def _check_against_sklearn(y_true, y_score, thresholds):
         assert m[f"recall_{average}"] == pytest.approx(skm.recall_score(y_true, y_pred, **kwargs), abs=1e-6)
     assert m["macro_labels"] == [LABELS[j] for j in present]
     assert m["hamming_score"] == pytest.approx(
-        skm.jaccard_score(y_true, y_pred, average="samples", zero_division=1), abs=1e-6)
+        skm.jaccard_score(y_true, y_pred, average="samples", zero_division=1), abs=1e-6
+    )
     assert m["hamming_loss"] == pytest.approx(skm.hamming_loss(y_true, y_pred), abs=1e-6)
     assert m["exact_match"] == pytest.approx(skm.accuracy_score(y_true, y_pred), abs=1e-6)
     assert m["lrap"] == pytest.approx(skm.label_ranking_average_precision_score(y_true, y_score), abs=1e-6)
@@ -70,13 +71,14 @@ def test_random_inputs_match_sklearn(rng):
     m = _check_against_sklearn(y_true, y_score, thresholds)
     assert m["n_labels_defined"] == {"average_precision": 11, "roc_auc": 11}
     assert m["mean_average_precision"] == pytest.approx(
-        skm.average_precision_score(y_true, y_score, average="macro"), abs=1e-6)
+        skm.average_precision_score(y_true, y_score, average="macro"), abs=1e-6
+    )
 
 
 def test_label_with_no_positives_and_label_with_all_positives(rng):
     y_true, y_score = _random(rng)
-    y_true[:, 2] = 0   # flu: no positives -> AP and AUC undefined
-    y_true[:, 5] = 1   # org: all positives -> AUC undefined, AP defined
+    y_true[:, 2] = 0  # flu: no positives -> AP and AUC undefined
+    y_true[:, 5] = 1  # org: all positives -> AUC undefined, AP defined
     m = _check_against_sklearn(y_true, y_score, 0.5)
     assert m["per_label"]["flu"]["average_precision"] is None and m["per_label"]["flu"]["roc_auc"] is None
     assert m["per_label"]["org"]["roc_auc"] is None and m["per_label"]["org"]["average_precision"] == 1.0
@@ -96,7 +98,8 @@ def test_macro_averages_only_labels_present_and_says_so(rng):
     assert m["f1_macro"] == pytest.approx(np.mean(f1), abs=1e-9)
     assert m["recall_macro"] == pytest.approx(np.mean([m["per_label"][LABELS[j]]["recall"] for j in kept]), abs=1e-9)
     assert m["mean_average_precision"] == pytest.approx(
-        np.mean([m["per_label"][LABELS[j]]["average_precision"] for j in kept]), abs=1e-9)
+        np.mean([m["per_label"][LABELS[j]]["average_precision"] for j in kept]), abs=1e-9
+    )
     assert m["absent_labels"] == absent and len(m["macro_labels"]) == 6
     note = "macro over 6 of 11 labels present; absent: cel, cla, flu, org, tru"
     assert macro_note(m) == note
@@ -106,8 +109,10 @@ def test_macro_averages_only_labels_present_and_says_so(rng):
 def test_macro_note_when_all_or_no_labels_are_present(rng):
     y_true, y_score = _random(rng)
     assert macro_note(compute_metrics(y_true, y_score)) == "macro over all 11 labels (each has a positive)"
-    assert macro_note(compute_metrics(np.zeros_like(y_true), y_score)) == \
-        "macro undefined: none of the 11 labels has a positive"
+    assert (
+        macro_note(compute_metrics(np.zeros_like(y_true), y_score))
+        == "macro undefined: none of the 11 labels has a positive"
+    )
 
 
 def test_no_positives_anywhere_and_empty_predictions():

@@ -44,6 +44,16 @@ def small_dataset(tmp_path_factory, soundfonts):
     from instrumentid.synth import render_dataset
 
     out = tmp_path_factory.mktemp("synth") / "data"
-    render_dataset(out, train_per_class=2, test_excerpts=3, negatives=3, seed=7, jobs=1, soundfonts=soundfonts,
-                   progress=False, test_seconds=(5.0, 6.0), tones=2)
+    render_dataset(
+        out,
+        train_per_class=2,
+        test_excerpts=3,
+        negatives=3,
+        seed=7,
+        jobs=1,
+        soundfonts=soundfonts,
+        progress=False,
+        test_seconds=(5.0, 6.0),
+        tones=2,
+    )
     return out

@@ -21,7 +21,9 @@ TRAIN_NAME = re.compile(r"^IRMAS-TrainingData/([a-z]{3})/\[([a-z]{3})\]\[([a-z_]
 TEST_NAME = re.compile(r"^IRMAS-TestingData/(.+)-(\d+)\.wav$")
 
 
-@pytest.mark.parametrize("name,midi", [("A4", 69), ("As3", 58), ("A#3", 58), ("Eb4", 63), ("Gb4", 66), ("C-1", 0), ("x", None)])
+@pytest.mark.parametrize(
+    "name,midi", [("A4", 69), ("As3", 58), ("A#3", 58), ("Eb4", 63), ("Gb4", 66), ("C-1", 0), ("x", None)]
+)
 def test_note_names(name, midi):
     assert note_to_midi(name) == midi
 
@@ -61,7 +63,7 @@ def test_test_tones_leave_every_other_clip_as_it_was():
     plain = plan_dataset(train_per_class=2, test_excerpts=3, negatives=4, seed=3)
     with_tones = plan_dataset(train_per_class=2, test_excerpts=3, negatives=4, seed=3, tones=5)
     assert with_tones[: len(plain)] == plain
-    tones = with_tones[len(plain):]
+    tones = with_tones[len(plain) :]
     assert [c.file for c in tones] == [f"negatives/tone_{i:04d}.wav" for i in range(1, 6)]
     assert all(c.spec.kind == "negative" and c.spec.negative_kind == "tone" for c in tones)
     assert len({c.spec.seed for c in with_tones}) == len(with_tones)
@@ -78,7 +80,9 @@ def test_no_soundfont_error_names_the_package(monkeypatch, tmp_path, capsys):
     assert sfmod.find_soundfonts() == []
     with pytest.raises(SynthError, match=re.escape("sudo apt-get install fluidsynth fluid-soundfont-gm")):
         sfmod.require_soundfonts()
-    assert main(["synth", "--out", str(tmp_path / "o"), "--train-per-class", "1", "--test-excerpts", "0", "--quiet"]) == 2
+    assert (
+        main(["synth", "--out", str(tmp_path / "o"), "--train-per-class", "1", "--test-excerpts", "0", "--quiet"]) == 2
+    )
     assert "sudo apt-get install fluidsynth fluid-soundfont-gm" in capsys.readouterr().err
 
 

@@ -25,7 +25,7 @@ def _level_at(x, freq):
     spectrum = np.abs(np.fft.rfft(x * np.hanning(x.size)))
     bins = np.fft.rfftfreq(x.size, 1 / SR)
     k = int(np.argmin(np.abs(bins - freq)))
-    return spectrum[max(k - 2, 0):k + 3].max()
+    return spectrum[max(k - 2, 0) : k + 3].max()
 
 
 @pytest.mark.parametrize("rt60", [0.4, 1.2])
@@ -54,12 +54,12 @@ def test_convolve_with_impulse_is_identity():
 def test_peaking_eq_gain_at_centre():
     x = _sine(1000, 0.5)
     y = fx.filt(x, fx.biquad("peaking", 1000, SR, q=1.0, gain_db=6.0))
-    assert fx.rms(y[SR // 10:]) / fx.rms(x[SR // 10:]) == pytest.approx(10 ** (6 / 20), rel=0.02)
+    assert fx.rms(y[SR // 10 :]) / fx.rms(x[SR // 10 :]) == pytest.approx(10 ** (6 / 20), rel=0.02)
 
 
 def test_lowpass_attenuates_above_cutoff():
     y = fx.filt(_sine(8000, 0.5), fx.biquad("lowpass", 1000, SR))
-    assert fx.rms(y[SR // 10:]) < 0.05 * 0.5
+    assert fx.rms(y[SR // 10 :]) < 0.05 * 0.5
 
 
 def test_distortion_adds_harmonics():
@@ -74,8 +74,8 @@ def test_delay_echo_at_delay_time():
     x = np.zeros(SR, np.float32)
     x[0] = 1.0
     y = guitarfx.delay(x, SR, time_s=0.25, feedback=0.5, mix=1.0, taps=2)
-    echo = y[int(0.25 * SR) - 50:int(0.25 * SR) + 200]
-    assert np.abs(echo).max() > 0.05 and np.abs(y[100:int(0.25 * SR) - 100]).max() < 1e-3
+    echo = y[int(0.25 * SR) - 50 : int(0.25 * SR) + 200]
+    assert np.abs(echo).max() > 0.05 and np.abs(y[100 : int(0.25 * SR) - 100]).max() < 1e-3
 
 
 def test_tremolo_depth():
@@ -91,7 +91,7 @@ def test_chorus_keeps_shape_and_is_finite():
 
 @pytest.mark.parametrize("color,slope_db", [("white", 0.0), ("pink", -3.0), ("brown", -6.0)])
 def test_noise_colours_have_their_slope(rng, color, slope_db):
-    noise = fx.colored_noise((1, 2 ** 17), color, rng)[0]
+    noise = fx.colored_noise((1, 2**17), color, rng)[0]
     spectrum = np.abs(np.fft.rfft(noise)) ** 2
     f = np.fft.rfftfreq(noise.size, 1 / SR)
     band = lambda lo: spectrum[(f >= lo) & (f < 2 * lo)].mean()  # noqa: E731

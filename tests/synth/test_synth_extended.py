@@ -32,8 +32,9 @@ SF2 = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.s
 #: ../shared/data as of December 2024. The shipped ``fast`` model's recipe depends on it.
 PINNED_SHA256 = "fe5868d208012d20ee79b636eca1b33783e5e517b3140d7c688406996360a797"
 PINNED_FLUIDSYNTH = b"2.3.1"
-PINNED_RUN = dict(train_per_class=1, test_excerpts=2, negatives=8, tones=1, seed=5, jobs=1, progress=False,
-                  test_seconds=(3.0, 3.0))
+PINNED_RUN = dict(
+    train_per_class=1, test_excerpts=2, negatives=8, tones=1, seed=5, jobs=1, progress=False, test_seconds=(3.0, 3.0)
+)
 
 
 def _rows(root: Path) -> list[dict[str, str]]:
@@ -120,6 +121,7 @@ def test_real_negatives_holding_a_chosen_code_are_left_out(shared_data):
 
 # ---------------------------------------------------------------- rendering
 
+
 @pytest.mark.soundfont
 def test_default_output_is_byte_identical_to_before(tmp_path, shared_data):
     """A tiny default render hashes as it did before the extended vocabulary existed."""
@@ -138,8 +140,17 @@ def test_default_output_is_byte_identical_to_before(tmp_path, shared_data):
 @pytest.mark.soundfont
 def test_extended_training_clips_are_labelled_with_their_code(tmp_path, soundfonts):
     codes = ("dru", "bas", "syn", "sit", "tbn")
-    out = render_dataset(tmp_path / "x", classes=codes, train_per_class=1, test_excerpts=0, negatives=0, seed=2,
-                         soundfonts=soundfonts, shared_data=False, progress=False)
+    out = render_dataset(
+        tmp_path / "x",
+        classes=codes,
+        train_per_class=1,
+        test_excerpts=0,
+        negatives=0,
+        seed=2,
+        soundfonts=soundfonts,
+        shared_data=False,
+        progress=False,
+    )
     rows = _rows(out)
     assert {r["labels"] for r in rows} == set(codes)
     for row in rows:
@@ -150,8 +161,18 @@ def test_extended_training_clips_are_labelled_with_their_code(tmp_path, soundfon
 
 @pytest.mark.soundfont
 def test_band_excerpts_label_audible_drums_and_bass(tmp_path, soundfonts):
-    out = render_dataset(tmp_path / "b", classes=("dru", "bas"), train_per_class=0, test_excerpts=3, negatives=0,
-                         seed=4, soundfonts=soundfonts, shared_data=False, progress=False, test_seconds=(3.0, 3.0))
+    out = render_dataset(
+        tmp_path / "b",
+        classes=("dru", "bas"),
+        train_per_class=0,
+        test_excerpts=3,
+        negatives=0,
+        seed=4,
+        soundfonts=soundfonts,
+        shared_data=False,
+        progress=False,
+        test_seconds=(3.0, 3.0),
+    )
     rows = _rows(out)
     assert all(r["ensemble"] in ("band", "latin", "jazz") for r in rows)
     for row in rows:
@@ -163,8 +184,16 @@ def test_band_excerpts_label_audible_drums_and_bass(tmp_path, soundfonts):
 @pytest.mark.soundfont
 def test_ensemble_labels_follow_the_audibility_rule(soundfonts):
     for seed in range(3):
-        clip = render_clip(kind="test", ensemble="band", seed=seed, duration_s=3.0, soundfonts=soundfonts,
-                           shared_data=False, classes=RENDERABLE, keep_stems=True)
+        clip = render_clip(
+            kind="test",
+            ensemble="band",
+            seed=seed,
+            duration_s=3.0,
+            soundfonts=soundfonts,
+            shared_data=False,
+            classes=RENDERABLE,
+            keep_stems=True,
+        )
         assert clip.ensemble == "band" and "ensemble:band" in clip.effects
         codes = {role: role.rstrip("0123456789") for role in clip.stems}
         loud, active = {}, {}
@@ -179,8 +208,9 @@ def test_ensemble_labels_follow_the_audibility_rule(soundfonts):
 @pytest.mark.soundfont
 @pytest.mark.parametrize("kind", ["drums_bass", "bass", "other", "real_drums"])
 def test_negatives_under_all_hold_no_drums_or_bass(soundfonts, kind):
-    clip = render_clip(kind="negative", negative_kind=kind, seed=3, soundfonts=soundfonts, shared_data=False,
-                       classes=RENDERABLE)
+    clip = render_clip(
+        kind="negative", negative_kind=kind, seed=3, soundfonts=soundfonts, shared_data=False, classes=RENDERABLE
+    )
     assert clip.labels == []
     for tag in clip.programs:
         role, source, program = (tag.split(":") + ["", ""])[:3]
@@ -191,8 +221,19 @@ def test_negatives_under_all_hold_no_drums_or_bass(soundfonts, kind):
 
 @pytest.mark.soundfont
 def test_cli_renders_what_it_can_and_names_what_it_skips(tmp_path, capsys, soundfonts):
-    args = ["synth", "--out", str(tmp_path / "s"), "--classes", "man,dru", "--train-per-class", "1",
-            "--test-excerpts", "0", "--no-shared-data", "--quiet"] + [a for f in soundfonts for a in ("--soundfont", str(f))]
+    args = [
+        "synth",
+        "--out",
+        str(tmp_path / "s"),
+        "--classes",
+        "man,dru",
+        "--train-per-class",
+        "1",
+        "--test-excerpts",
+        "0",
+        "--no-shared-data",
+        "--quiet",
+    ] + [a for f in soundfonts for a in ("--soundfont", str(f))]
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "cannot render man (mandolin)" in err and "skipped" in err

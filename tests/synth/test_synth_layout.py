@@ -57,7 +57,7 @@ def test_wav_format_and_levels(small_dataset):
         else:
             assert 5.0 <= info.frames / 44100 <= 6.0
         peak = float(np.abs(data).max())
-        rms = float(np.sqrt(np.mean(data ** 2)))
+        rms = float(np.sqrt(np.mean(data**2)))
         assert peak < 0.9995, f"{path.name} clips"
         assert rms > 10 ** (-45 / 20), f"{path.name} is (nearly) silent"
         assert np.isfinite(data).all()

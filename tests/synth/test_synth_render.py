@@ -13,8 +13,15 @@ from instrumentid.synth import pending, plan_dataset, read_manifest, render_clip
 from instrumentid.synth.ensembles import audible_labels
 
 pytestmark = pytest.mark.soundfont
-SMALL = dict(train_per_class=2, test_excerpts=1, negatives=1, seed=11, classes=["gel", "voi", "vio"],
-             test_seconds=(5.0, 5.0), progress=False)
+SMALL = dict(
+    train_per_class=2,
+    test_excerpts=1,
+    negatives=1,
+    seed=11,
+    classes=["gel", "voi", "vio"],
+    test_seconds=(5.0, 5.0),
+    progress=False,
+)
 
 
 def _files(root):
@@ -66,11 +73,15 @@ def test_predominant_louder_than_accompaniment(soundfonts, code):
 
 def test_test_excerpt_labels_follow_audibility(soundfonts):
     for seed in range(3):
-        clip = render_clip(kind="test", genre="jaz_blu", seed=seed, duration_s=5.0, soundfonts=soundfonts, keep_stems=True)
+        clip = render_clip(
+            kind="test", genre="jaz_blu", seed=seed, duration_s=5.0, soundfonts=soundfonts, keep_stems=True
+        )
         assert 1 <= len(clip.labels) <= 4
         loud = {r: fx.loudness_db(s, 44100) for r, s in clip.stems.items() if r in clip.stem_loudness_db}
         labelled = {r: v for r, v in loud.items() if r in clip.labels}
-        assert max(labelled.values()) == pytest.approx(max(v for r, v in loud.items() if r not in ("drums", "bass", "other")), abs=0.01)
+        assert max(labelled.values()) == pytest.approx(
+            max(v for r, v in loud.items() if r not in ("drums", "bass", "other")), abs=0.01
+        )
         assert all(v >= max(labelled.values()) - 10.0 for v in labelled.values())
         assert "drums" not in clip.labels and "bass" not in clip.labels
 

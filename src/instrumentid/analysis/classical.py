@@ -67,16 +67,18 @@ def make_pipeline(*, C: float = 1.0, kernel: str = "rbf", seed: int = 0, n_minor
     if head not in HEADS:
         raise DataError(f"unknown classical head {head!r}; choose one of {', '.join(HEADS)}")
     if head == "logistic":
-        return Pipeline([("scale", StandardScaler()),
-                         ("logistic", LogisticRegression(C=C, class_weight="balanced", max_iter=2000))])
+        return Pipeline(
+            [("scale", StandardScaler()), ("logistic", LogisticRegression(C=C, class_weight="balanced", max_iter=2000))]
+        )
     svm = SVC(C=C, kernel=kernel, class_weight="balanced", random_state=seed)
     if n_minority >= 2:
         svm = CalibratedClassifierCV(svm, method="sigmoid", cv=min(5, n_minority), ensemble=False)
     return Pipeline([("scale", StandardScaler()), ("svm", svm)])
 
 
-def fit_svms(X: np.ndarray, Y: np.ndarray, *, C: float = 1.0, kernel: str = "rbf", seed: int = 0,
-             head: str = "svm") -> list:
+def fit_svms(
+    X: np.ndarray, Y: np.ndarray, *, C: float = 1.0, kernel: str = "rbf", seed: int = 0, head: str = "svm"
+) -> list:
     """One fitted pipeline (or :class:`ConstantProbability`) per column of ``Y`` ``(n, n_labels)``."""
     X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y).astype(int)
     if len(X) != len(Y) or len(X) == 0:
@@ -93,8 +95,9 @@ def fit_svms(X: np.ndarray, Y: np.ndarray, *, C: float = 1.0, kernel: str = "rbf
     return models
 
 
-def stacked_features(examples: Sequence, *, sample_rate: int, embedding_bundle=None,
-                     progress: bool = False) -> tuple[np.ndarray, list, list[dict], list[str]]:
+def stacked_features(
+    examples: Sequence, *, sample_rate: int, embedding_bundle=None, progress: bool = False
+) -> tuple[np.ndarray, list, list[dict], list[str]]:
     """``(X, kept, errors, names)``: hand-made features, followed by the mean window embedding of
     ``embedding_bundle`` (a loaded bundle) when given."""
     from instrumentid.analysis.classical_features import dataset_features, feature_names
@@ -158,21 +161,33 @@ def train_classical(
 
     examples = load_examples(data, labels_file=labels_file)
     bundle = _embedding_bundle(embedding_model)
-    X, kept, errors, names = stacked_features(examples, sample_rate=SAMPLE_RATE, embedding_bundle=bundle,
-                                              progress=progress)
+    X, kept, errors, names = stacked_features(
+        examples, sample_rate=SAMPLE_RATE, embedding_bundle=bundle, progress=progress
+    )
     if not kept:
         raise DataError(f"{data}: no file could be read (first error: {errors[0]['error'] if errors else '-'})")
     Y = label_matrix(kept, LABELS)
     model = {
-        "format": classical_file.FORMAT, "format_version": classical_file.FORMAT_VERSION, "labels": list(LABELS), "feature_names": names,
-        "sample_rate": SAMPLE_RATE, "head": head,
+        "format": classical_file.FORMAT,
+        "format_version": classical_file.FORMAT_VERSION,
+        "labels": list(LABELS),
+        "feature_names": names,
+        "sample_rate": SAMPLE_RATE,
+        "head": head,
         "embedding_model": str(embedding_model) if embedding_model else None,
         "embedding_checksum": bundle.get("checksum") if bundle else None,
         "models": [classical_file.head_of(m) for m in fit_svms(X, Y, C=C, kernel=kernel, seed=seed, head=head)],
-        "thresholds": [0.5] * len(LABELS), "feature_variance": feature_variance(X, names),
-        "metadata": {"data": str(data), "n_files": len(kept), "errors": errors, "C": C, "kernel": kernel,
-                     "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                     "support": dict(zip(LABELS, map(int, Y.sum(axis=0))))},
+        "thresholds": [0.5] * len(LABELS),
+        "feature_variance": feature_variance(X, names),
+        "metadata": {
+            "data": str(data),
+            "n_files": len(kept),
+            "errors": errors,
+            "C": C,
+            "kernel": kernel,
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "support": dict(zip(LABELS, map(int, Y.sum(axis=0)))),
+        },
     }
     classical_file.save(model, out)
     return model
@@ -183,8 +198,7 @@ def load_classical(path: str | os.PathLike) -> dict:
     return classical_file.load(path)
 
 
-def evaluate_classical(data, model_path, out, *, labels_file=None, plots: bool = True,
-                       progress: bool = False) -> dict:
+def evaluate_classical(data, model_path, out, *, labels_file=None, plots: bool = True, progress: bool = False) -> dict:
     """Evaluate a classical model on labelled ``data``; writes the same outputs as ``evaluate``
     plus ``feature_variance.csv`` / ``plots/feature_variance.png`` and PCA / t-SNE plots of the
     features.
@@ -197,28 +211,48 @@ def evaluate_classical(data, model_path, out, *, labels_file=None, plots: bool =
     labels = model["labels"]
     examples = load_examples(data, labels_file=labels_file)
     bundle = _embedding_bundle(model.get("embedding_model"), model.get("embedding_checksum"))
-    X, kept, errors, _ = stacked_features(examples, sample_rate=model["sample_rate"], embedding_bundle=bundle,
-                                          progress=progress)
+    X, kept, errors, _ = stacked_features(
+        examples, sample_rate=model["sample_rate"], embedding_bundle=bundle, progress=progress
+    )
     if not kept:
         raise DataError(f"{data}: no file could be read (first error: {errors[0]['error'] if errors else '-'})")
     y_true = label_matrix(kept, labels)
     y_score = predict_proba(model["models"], X)
     name = f"classical-{model.get('head', 'svm')}" + ("-stacked" if model.get("embedding_model") else "")
-    info = {"data": str(data), "model": str(model_path), "model_name": name,
-            "aggregation": "none (whole-file features)", "threshold_source": "model",
-            "n_files": len(kept), "n_errors": len(errors), "errors": errors}
+    info = {
+        "data": str(data),
+        "model": str(model_path),
+        "model_name": name,
+        "aggregation": "none (whole-file features)",
+        "threshold_source": "model",
+        "n_files": len(kept),
+        "n_errors": len(errors),
+        "errors": errors,
+    }
     out = Path(out)
-    metrics = write_outputs(out, files=[str(e.path) for e in kept], y_true=y_true, y_score=y_score,
-                            thresholds=np.asarray(model["thresholds"]), labels=labels, info=info, plots=plots,
-                            title="instrumentid classical baseline (SVM) evaluation")
+    metrics = write_outputs(
+        out,
+        files=[str(e.path) for e in kept],
+        y_true=y_true,
+        y_score=y_score,
+        thresholds=np.asarray(model["thresholds"]),
+        labels=labels,
+        info=info,
+        plots=plots,
+        title="instrumentid classical baseline (SVM) evaluation",
+    )
     ranking = model["feature_variance"]
     with (out / "feature_variance.csv").open("w", encoding="utf-8") as handle:
         handle.write("feature,variance,scaled_variance\n")
         handle.writelines(f"{r['feature']},{r['variance']:.6g},{r['scaled_variance']:.6g}\n" for r in ranking)
     if plots:
-        P.ranked_bars([r["feature"] for r in ranking], [r["scaled_variance"] for r in ranking],
-                      out / "plots" / "feature_variance.png", title="Feature variance (training set, min-max scaled)",
-                      xlabel="variance of the [0, 1]-scaled feature")
+        P.ranked_bars(
+            [r["feature"] for r in ranking],
+            [r["scaled_variance"] for r in ranking],
+            out / "plots" / "feature_variance.png",
+            title="Feature variance (training set, min-max scaled)",
+            xlabel="variance of the [0, 1]-scaled feature",
+        )
         if len(kept) >= 3:
             from instrumentid.analysis.embed import colour_categories, reduce_and_plot
 

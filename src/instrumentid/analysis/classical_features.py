@@ -22,9 +22,12 @@ N_CONTRAST_BANDS = 6  # librosa returns n_bands + 1 rows
 
 
 def _descriptor_names(n_mfcc: int = N_MFCC) -> list[str]:
-    return ([f"mfcc{i}" for i in range(n_mfcc)] + ["centroid", "bandwidth"]
-            + [f"contrast{i}" for i in range(N_CONTRAST_BANDS + 1)]
-            + ["rolloff", "flatness", "zcr", "rms", "entropy"])
+    return (
+        [f"mfcc{i}" for i in range(n_mfcc)]
+        + ["centroid", "bandwidth"]
+        + [f"contrast{i}" for i in range(N_CONTRAST_BANDS + 1)]
+        + ["rolloff", "flatness", "zcr", "rms", "entropy"]
+    )
 
 
 def feature_names(n_mfcc: int = N_MFCC) -> list[str]:
@@ -40,8 +43,9 @@ def spectral_entropy(power: np.ndarray) -> np.ndarray:
     return entropy / np.log2(power.shape[0])
 
 
-def frame_descriptors(y: np.ndarray, sr: int = SAMPLE_RATE, *, n_fft: int = N_FFT,
-                      hop_length: int = HOP_LENGTH, n_mfcc: int = N_MFCC) -> np.ndarray:
+def frame_descriptors(
+    y: np.ndarray, sr: int = SAMPLE_RATE, *, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, n_mfcc: int = N_MFCC
+) -> np.ndarray:
     """Frame-level descriptors ``(n_descriptors, n_frames)`` of a mono signal ``y``."""
     import librosa
 
@@ -80,13 +84,15 @@ def file_features(path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE) ->
     return extract_features(y, sr)
 
 
-def dataset_features(examples: Sequence, *, sample_rate: int = SAMPLE_RATE,
-                     progress: bool = False) -> tuple[np.ndarray, list, list[dict]]:
+def dataset_features(
+    examples: Sequence, *, sample_rate: int = SAMPLE_RATE, progress: bool = False
+) -> tuple[np.ndarray, list, list[dict]]:
     """Features of every example: ``(X (n_ok, n_features), ok_examples, errors)``."""
     from instrumentid.data.per_file import map_files
 
-    vectors, kept, errors = map_files(examples, lambda path: file_features(path, sample_rate=sample_rate),
-                                      desc="features", progress=progress)
+    vectors, kept, errors = map_files(
+        examples, lambda path: file_features(path, sample_rate=sample_rate), desc="features", progress=progress
+    )
     X = np.asarray(vectors, dtype=np.float64).reshape(len(vectors), len(feature_names()))
     return X, kept, errors
 

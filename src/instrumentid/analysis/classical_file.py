@@ -87,16 +87,25 @@ def head_of(fitted) -> Head:
     scaler, final = fitted.steps[0][1], fitted.steps[-1][1]
     common = {"mean": scaler.mean_.astype(np.float64), "scale": scaler.scale_.astype(np.float64)}
     if hasattr(final, "coef_") and not hasattr(final, "support_vectors_"):  # logistic regression
-        return Head(**common, vectors=final.coef_.astype(np.float64), dual=np.ones(1),
-                    intercept=float(final.intercept_[0]))
+        return Head(
+            **common, vectors=final.coef_.astype(np.float64), dual=np.ones(1), intercept=float(final.intercept_[0])
+        )
     if hasattr(final, "calibrated_classifiers_"):
         calibrated = final.calibrated_classifiers_[0]
         final, sigmoid = calibrated.estimator, calibrated.calibrators[0]
         slope, offset = -float(sigmoid.a_), -float(sigmoid.b_)
-    return Head(**common, vectors=final.support_vectors_.astype(np.float64),
-                dual=final.dual_coef_[0].astype(np.float64), intercept=float(final.intercept_[0]),
-                slope=slope, offset=offset, kernel=final.kernel, gamma=float(final._gamma),
-                coef0=float(final.coef0), degree=int(final.degree))
+    return Head(
+        **common,
+        vectors=final.support_vectors_.astype(np.float64),
+        dual=final.dual_coef_[0].astype(np.float64),
+        intercept=float(final.intercept_[0]),
+        slope=slope,
+        offset=offset,
+        kernel=final.kernel,
+        gamma=float(final._gamma),
+        coef0=float(final.coef0),
+        degree=int(final.degree),
+    )
 
 
 def save(model: dict, path: str | os.PathLike) -> None:
@@ -125,11 +134,18 @@ def load(path: str | os.PathLike) -> dict:
             if not isinstance(header, dict) or header.get("format") != FORMAT:
                 raise DataError(_not_ours(path))
             if header.get("format_version") != FORMAT_VERSION:
-                raise DataError(f"{path}: classical model format {header.get('format_version')} is not the "
-                                f"{FORMAT_VERSION} this instrumentid reads; retrain it with 'instrumentid classical train'")
-            heads = [_head(header["heads"][i], {a: archive[f"{i}.{a}"] for a in ARRAYS}) for i in range(len(header["labels"]))]
+                raise DataError(
+                    f"{path}: classical model format {header.get('format_version')} is not the "
+                    f"{FORMAT_VERSION} this instrumentid reads; retrain it with 'instrumentid classical train'"
+                )
+            heads = [
+                _head(header["heads"][i], {a: archive[f"{i}.{a}"] for a in ARRAYS})
+                for i in range(len(header["labels"]))
+            ]
     except (KeyError, IndexError, TypeError, ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: damaged classical model ({type(exc).__name__}: {str(exc)[:200]}); retrain it") from None
+        raise DataError(
+            f"{path}: damaged classical model ({type(exc).__name__}: {str(exc)[:200]}); retrain it"
+        ) from None
     header.pop("heads")
     return {**header, "models": heads}
 
@@ -139,8 +155,11 @@ def _head(scalars: dict, arrays: dict) -> Head:
     head = Head(**scalars, **{name: np.asarray(value, dtype=np.float64) for name, value in arrays.items()})
     if head.kernel not in KERNELS:
         raise ValueError(f"unknown kernel {head.kernel!r}")
-    if head.constant is None and (head.vectors.ndim != 2 or head.vectors.shape[0] != head.dual.shape[0]
-                                  or not head.vectors.shape[1] == head.mean.shape[0] == head.scale.shape[0]):
+    if head.constant is None and (
+        head.vectors.ndim != 2
+        or head.vectors.shape[0] != head.dual.shape[0]
+        or not head.vectors.shape[1] == head.mean.shape[0] == head.scale.shape[0]
+    ):
         raise ValueError("the arrays of a head do not fit together")
     return head
 
@@ -150,6 +169,8 @@ def _not_ours(path: Path) -> str:
     with path.open("rb") as handle:
         start = handle.read(2)
     if start[:1] == b"\x80" or path.suffix.lower() in (".joblib", ".pkl", ".pickle"):
-        return (f"{path}: a pickle (joblib) classical model, refused because loading it could run code; "
-                "retrain it with 'instrumentid classical train'")
+        return (
+            f"{path}: a pickle (joblib) classical model, refused because loading it could run code; "
+            "retrain it with 'instrumentid classical train'"
+        )
     return f"{path}: not an instrumentid classical model (made by 'instrumentid classical train'); retrain it"

@@ -39,8 +39,9 @@ def compute_embeddings(predictor, examples: Sequence, *, progress: bool = False)
     """``(embeddings (n_ok, dim), ok_examples, errors)`` for labelled examples."""
     from instrumentid.data.per_file import map_files
 
-    vectors, kept, errors = map_files(examples, lambda path: file_embedding(predictor, path), desc="embed",
-                                      progress=progress)
+    vectors, kept, errors = map_files(
+        examples, lambda path: file_embedding(predictor, path), desc="embed", progress=progress
+    )
     return _stack(vectors, errors), kept, errors
 
 
@@ -48,8 +49,9 @@ def embed_unlabelled(predictor, examples: Sequence, *, progress: bool = False) -
     """:func:`compute_embeddings` for unlabelled files, plus each kept file's top-scoring label."""
     from instrumentid.data.per_file import map_files
 
-    pairs, kept, errors = map_files(examples, lambda path: file_embedding(predictor, path, top_label=True),
-                                    desc="embed", progress=progress)
+    pairs, kept, errors = map_files(
+        examples, lambda path: file_embedding(predictor, path, top_label=True), desc="embed", progress=progress
+    )
     return _stack([vector for vector, _ in pairs], errors), kept, errors, [code for _, code in pairs]
 
 
@@ -73,8 +75,10 @@ def unlabelled_examples(folder) -> list:
     from instrumentid.inference.predictor import iter_audio_files
 
     folder = Path(folder)
-    return [Example(p, (), str(p.relative_to(folder).with_suffix("")), None)
-            for p in iter_audio_files([folder], recursive=True)]
+    return [
+        Example(p, (), str(p.relative_to(folder).with_suffix("")), None)
+        for p in iter_audio_files([folder], recursive=True)
+    ]
 
 
 def dataset_or_folder(data, labels_file=None) -> tuple[list, bool]:
@@ -97,8 +101,14 @@ def _tsv(value) -> str:
     return str(value).replace("\t", " ").replace("\n", " ")
 
 
-def export_projector(out_dir: str | os.PathLike, embeddings: np.ndarray, examples: Sequence,
-                     *, tensor_name: str = "instrumentid", categories: Sequence[str] | None = None) -> dict[str, Path]:
+def export_projector(
+    out_dir: str | os.PathLike,
+    embeddings: np.ndarray,
+    examples: Sequence,
+    *,
+    tensor_name: str = "instrumentid",
+    categories: Sequence[str] | None = None,
+) -> dict[str, Path]:
     """Write ``tensors.tsv`` (one row per file), ``metadata.tsv`` (header + one row per file:
     file, labels, instrument (``categories``, default :func:`colour_categories`), genre, group)
     and ``projector_config.pbtxt`` into ``out_dir``."""
@@ -111,11 +121,25 @@ def export_projector(out_dir: str | os.PathLike, embeddings: np.ndarray, example
     with metadata.open("w", encoding="utf-8") as handle:
         handle.write("file\tlabels\tinstrument\tgenre\tgroup\n")
         for example, category in zip(examples, categories):
-            handle.write("\t".join(_tsv(v) for v in (Path(example.path).name, ";".join(example.labels) or "none",
-                                                     category, example.genre or "", example.group)) + "\n")
+            handle.write(
+                "\t".join(
+                    _tsv(v)
+                    for v in (
+                        Path(example.path).name,
+                        ";".join(example.labels) or "none",
+                        category,
+                        example.genre or "",
+                        example.group,
+                    )
+                )
+                + "\n"
+            )
     config = out_dir / "projector_config.pbtxt"
-    config.write_text(f'embeddings {{\n  tensor_name: "{tensor_name}"\n  tensor_path: "tensors.tsv"\n'
-                      f'  metadata_path: "metadata.tsv"\n}}\n', encoding="utf-8")
+    config.write_text(
+        f'embeddings {{\n  tensor_name: "{tensor_name}"\n  tensor_path: "tensors.tsv"\n'
+        f'  metadata_path: "metadata.tsv"\n}}\n',
+        encoding="utf-8",
+    )
     return {"tensors": tensors, "metadata": metadata, "config": config}
 
 
@@ -141,8 +165,16 @@ def tsne(X: np.ndarray, *, standardize: bool = False, seed: int = 0) -> np.ndarr
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(X)
 
 
-def reduce_and_plot(X: np.ndarray, categories: Sequence[str], out_dir, *, prefix: str = "",
-                    standardize: bool = False, with_tsne: bool = True, seed: int = 0) -> dict[str, Path]:
+def reduce_and_plot(
+    X: np.ndarray,
+    categories: Sequence[str],
+    out_dir,
+    *,
+    prefix: str = "",
+    standardize: bool = False,
+    with_tsne: bool = True,
+    seed: int = 0,
+) -> dict[str, Path]:
     """PCA scatter, PCA explained-variance bars and (optionally) a t-SNE scatter as PNGs."""
     from instrumentid.evaluation import plots as P
 
@@ -153,15 +185,23 @@ def reduce_and_plot(X: np.ndarray, categories: Sequence[str], out_dir, *, prefix
         points = np.pad(points, ((0, 0), (0, 2 - points.shape[1])))
         ratio = np.pad(ratio, (0, 2 - len(ratio)))
     paths = {
-        "pca": P.embedding_scatter(points[:, :2], categories, out_dir / f"{prefix}pca.png", title="PCA",
-                                   axis_labels=(f"PC1 ({ratio[0]:.1%} of variance)",
-                                                f"PC2 ({ratio[1]:.1%} of variance)")),
+        "pca": P.embedding_scatter(
+            points[:, :2],
+            categories,
+            out_dir / f"{prefix}pca.png",
+            title="PCA",
+            axis_labels=(f"PC1 ({ratio[0]:.1%} of variance)", f"PC2 ({ratio[1]:.1%} of variance)"),
+        ),
         "pca_variance": P.explained_variance(model.explained_variance_ratio_, out_dir / f"{prefix}pca_variance.png"),
     }
     if with_tsne and len(X) >= 4:
-        paths["tsne"] = P.embedding_scatter(tsne(X, standardize=standardize, seed=seed), categories,
-                                            out_dir / f"{prefix}tsne.png", title="t-SNE",
-                                            axis_labels=("t-SNE 1", "t-SNE 2"))
+        paths["tsne"] = P.embedding_scatter(
+            tsne(X, standardize=standardize, seed=seed),
+            categories,
+            out_dir / f"{prefix}tsne.png",
+            title="t-SNE",
+            axis_labels=("t-SNE 1", "t-SNE 2"),
+        )
     return paths
 
 
@@ -191,5 +231,11 @@ def embed_dataset(data, model, out, *, labels_file=None, with_tsne: bool = True,
     if len(kept) >= 2:
         files.update(reduce_and_plot(embeddings, categories, out, with_tsne=with_tsne))
     variance = pca(embeddings)[0].explained_variance_ratio_.tolist() if len(kept) >= 2 else []
-    return {"n_files": len(kept), "dim": int(embeddings.shape[1]), "errors": errors, "files": files,
-            "explained_variance": variance, "labelled": labelled}
+    return {
+        "n_files": len(kept),
+        "dim": int(embeddings.shape[1]),
+        "errors": errors,
+        "files": files,
+        "explained_variance": variance,
+        "labelled": labelled,
+    }

@@ -48,7 +48,7 @@ def window_cams(model, features, label_index: int) -> np.ndarray:
         with torch.enable_grad():
             logits = model(x)
             activations = captured["a"]
-            grads, = torch.autograd.grad(logits[:, label_index].sum(), activations)
+            (grads,) = torch.autograd.grad(logits[:, label_index].sum(), activations)
     finally:
         handle.remove()
     weights = grads.mean(dim=(2, 3), keepdim=True)
@@ -67,8 +67,8 @@ def stitch(maps: np.ndarray, starts_s, frames_per_second: float, total_frames: i
     counts = np.zeros(total)
     for window, start in zip(maps, starts_s):
         offset = min(int(round(float(start) * frames_per_second)), total - width)
-        summed[:, offset:offset + width] += window
-        counts[offset:offset + width] += 1
+        summed[:, offset : offset + width] += window
+        counts[offset : offset + width] += 1
     return summed / np.maximum(counts, 1)
 
 
@@ -96,8 +96,15 @@ def gradcam(predictor, path, label: str | None = None) -> dict:
     heat = stitch(maps, starts, fps, total)
     spec = stitch(features[:, 0].numpy(), starts, fps, total)
     heat = heat / heat.max() if heat.max() > 0 else heat
-    return {"label": predictor.labels[j], "score": float(file_scores[j]), "heatmap": heat, "spectrogram": spec,
-            "seconds": seconds, "starts_s": np.asarray(starts), "window_scores": window_scores[:, j]}
+    return {
+        "label": predictor.labels[j],
+        "score": float(file_scores[j]),
+        "heatmap": heat,
+        "spectrogram": spec,
+        "seconds": seconds,
+        "starts_s": np.asarray(starts),
+        "window_scores": window_scores[:, j],
+    }
 
 
 def plot_gradcam(result: dict, path: str | os.PathLike, *, title: str | None = None) -> Path:
@@ -108,8 +115,9 @@ def plot_gradcam(result: dict, path: str | os.PathLike, *, title: str | None = N
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 4.6), height_ratios=[3, 1], sharex=True)
     extent = (0, result["seconds"], 0, result["spectrogram"].shape[0])
     top.imshow(result["spectrogram"], origin="lower", aspect="auto", cmap="gray_r", extent=extent)
-    image = top.imshow(result["heatmap"], origin="lower", aspect="auto", cmap="jet", alpha=0.45, extent=extent,
-                       vmin=0, vmax=1)
+    image = top.imshow(
+        result["heatmap"], origin="lower", aspect="auto", cmap="jet", alpha=0.45, extent=extent, vmin=0, vmax=1
+    )
     fig.colorbar(image, ax=[top, bottom], fraction=0.03, pad=0.02, label="Grad-CAM (relative)")
     top.set_ylabel("mel band")
     code = result["label"]

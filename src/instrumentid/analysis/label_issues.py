@@ -48,8 +48,15 @@ def group_folds(Y: np.ndarray, groups: Sequence[str] | None, *, n_splits: int = 
     return np.array([group_fold[index[g]] for g in groups])
 
 
-def out_of_fold_probabilities(X: np.ndarray, Y: np.ndarray, *, groups: Sequence[str] | None = None,
-                              n_splits: int = 5, C: float = 1.0, seed: int = 0) -> np.ndarray:
+def out_of_fold_probabilities(
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    groups: Sequence[str] | None = None,
+    n_splits: int = 5,
+    C: float = 1.0,
+    seed: int = 0,
+) -> np.ndarray:
     """Out-of-fold ``P(label present)`` ``(n_samples, n_labels)`` from per-label logistic regressions."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -93,8 +100,12 @@ def find_issues(Y: np.ndarray, probs: np.ndarray, *, threshold: float = 0.5) -> 
     empty = np.flatnonzero(suggested.sum(axis=1) == 0)  # every file keeps at least its likeliest label
     suggested[empty, used[np.argmax(p[empty], axis=1)]] = 1
     ranked = [int(i) for i in np.argsort(quality) if issues[i]]
-    return {"issues": np.asarray(issues, dtype=bool), "quality": np.asarray(quality), "ranked": ranked,
-            "suggested": suggested}
+    return {
+        "issues": np.asarray(issues, dtype=bool),
+        "quality": np.asarray(quality),
+        "ranked": ranked,
+        "suggested": suggested,
+    }
 
 
 #: What represents a file: a bundle's embeddings, or the hand-crafted classical features.
@@ -109,8 +120,9 @@ def check_features(features: str, model) -> None:
         raise ConfigError("--model goes with --features model; classical features use no model")
 
 
-def file_vectors(examples: Sequence, *, features: str = "model", model=None,
-                 progress: bool = False) -> tuple[np.ndarray, list, list, str]:
+def file_vectors(
+    examples: Sequence, *, features: str = "model", model=None, progress: bool = False
+) -> tuple[np.ndarray, list, list, str]:
     """``(X, ok_examples, errors, description)``: per-file vectors of the kind ``features`` names.
 
     ``features="model"`` embeds with bundle ``model`` (a path or bundled name; ``None`` = the
@@ -130,8 +142,17 @@ def file_vectors(examples: Sequence, *, features: str = "model", model=None,
     return X, kept, errors, "classical features"
 
 
-def label_issues(data, out, *, features: str = "model", model=None, labels_file=None, n_splits: int = 5,
-                 seed: int = 0, progress: bool = False) -> dict:
+def label_issues(
+    data,
+    out,
+    *,
+    features: str = "model",
+    model=None,
+    labels_file=None,
+    n_splits: int = 5,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict:
     """Find suspect labels in ``data``; write ``label_issues.csv`` and ``label_overrides.csv`` to ``out``.
 
     ``features`` and ``model`` as in :func:`file_vectors`.
@@ -152,20 +173,36 @@ def label_issues(data, out, *, features: str = "model", model=None, labels_file=
     for i in found["ranked"]:
         given = {c for c, v in zip(LABELS, Y[i]) if v}
         suggested = {c for c, v in zip(LABELS, found["suggested"][i]) if v}
-        rows.append({"file": str(kept[i].path), "given": ";".join(c for c in LABELS if c in given),
-                     "suggested": ";".join(c for c in LABELS if c in suggested),
-                     "add": ";".join(c for c in LABELS if c in suggested - given),
-                     "remove": ";".join(c for c in LABELS if c in given - suggested),
-                     "quality": f"{found['quality'][i]:.4f}",
-                     **{f"p_{c}": f"{probs[i, j]:.4f}" for j, c in enumerate(LABELS)}})
+        rows.append(
+            {
+                "file": str(kept[i].path),
+                "given": ";".join(c for c in LABELS if c in given),
+                "suggested": ";".join(c for c in LABELS if c in suggested),
+                "add": ";".join(c for c in LABELS if c in suggested - given),
+                "remove": ";".join(c for c in LABELS if c in given - suggested),
+                "quality": f"{found['quality'][i]:.4f}",
+                **{f"p_{c}": f"{probs[i, j]:.4f}" for j, c in enumerate(LABELS)},
+            }
+        )
     issues_csv = out / "label_issues.csv"
     header = ["file", "given", "suggested", "add", "remove", "quality", *(f"p_{c}" for c in LABELS)]
     with issues_csv.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=header)
         writer.writeheader()
         writer.writerows(rows)
-    overrides_csv = write_csv([kept[i] for i in found["ranked"]], out / "label_overrides.csv",
-                              y=found["suggested"][found["ranked"]] if rows else None)
-    return {"n_files": len(kept), "n_issues": len(rows), "features": source, "errors": errors,
-            "issues_csv": issues_csv, "overrides_csv": overrides_csv, "top": rows[:20],
-            "issue_indices": found["ranked"], "probabilities": probs}
+    overrides_csv = write_csv(
+        [kept[i] for i in found["ranked"]],
+        out / "label_overrides.csv",
+        y=found["suggested"][found["ranked"]] if rows else None,
+    )
+    return {
+        "n_files": len(kept),
+        "n_issues": len(rows),
+        "features": source,
+        "errors": errors,
+        "issues_csv": issues_csv,
+        "overrides_csv": overrides_csv,
+        "top": rows[:20],
+        "issue_indices": found["ranked"],
+        "probabilities": probs,
+    }

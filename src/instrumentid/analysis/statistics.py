@@ -26,14 +26,20 @@ def dataset_summary(examples: Sequence, *, durations: bool = True) -> dict:
                 total += audio.info(example.path).duration_seconds
             except AudioError:
                 unreadable += 1
-    return {"y": y, "n_files": len(examples), "n_groups": len({e.group for e in examples}),
-            "counts": dict(zip(LABELS, map(int, y.sum(axis=0)))),
-            "instruments_per_file": dict(enumerate(np.bincount(y.sum(axis=1), minlength=1).tolist())),
-            "duration_s": total if durations else None, "unreadable": unreadable}
+    return {
+        "y": y,
+        "n_files": len(examples),
+        "n_groups": len({e.group for e in examples}),
+        "counts": dict(zip(LABELS, map(int, y.sum(axis=0)))),
+        "instruments_per_file": dict(enumerate(np.bincount(y.sum(axis=1), minlength=1).tolist())),
+        "duration_s": total if durations else None,
+        "unreadable": unreadable,
+    }
 
 
-def distribution_report(datasets: Sequence, out, *, names: Sequence[str] | None = None,
-                        labels_files: Sequence | None = None) -> dict:
+def distribution_report(
+    datasets: Sequence, out, *, names: Sequence[str] | None = None, labels_files: Sequence | None = None
+) -> dict:
     """Label distribution of one or several datasets side by side.
 
     Writes ``label_distribution.png`` (counts), ``label_distribution_fraction.png`` (fraction of
@@ -46,8 +52,9 @@ def distribution_report(datasets: Sequence, out, *, names: Sequence[str] | None 
     if len(set(names)) < len(names):
         names = [f"{i + 1}:{n}" for i, n in enumerate(names)]
     labels_files = list(labels_files) if labels_files else [None] * len(datasets)
-    summaries = {n: dataset_summary(load_examples(d, labels_file=lf))
-                 for n, d, lf in zip(names, datasets, labels_files)}
+    summaries = {
+        n: dataset_summary(load_examples(d, labels_file=lf)) for n, d, lf in zip(names, datasets, labels_files)
+    }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ys = {n: s["y"] for n, s in summaries.items()}
@@ -57,8 +64,10 @@ def distribution_report(datasets: Sequence, out, *, names: Sequence[str] | None 
     }
     for i, (n, y) in enumerate(ys.items()):
         files[f"instrument_count_{i}"] = P.instrument_count_histogram(
-            y, out / ("instrument_count.png" if len(ys) == 1 else f"instrument_count_{i + 1}.png"),
-            title=f"Instruments per file: {n}")
+            y,
+            out / ("instrument_count.png" if len(ys) == 1 else f"instrument_count_{i + 1}.png"),
+            title=f"Instruments per file: {n}",
+        )
     with (out / "distribution.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["dataset", "files", "songs", "duration_s", *LABELS])

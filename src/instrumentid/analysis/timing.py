@@ -48,20 +48,27 @@ def time_predictor(predictor, durations_s: Sequence[float], *, repeats: int = 1,
         raise ConfigError(f"--repeats must be at least 1, got {repeats}")
     rows = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        warm = audio.write(Path(tmp) / "warmup.wav", synthetic_audio(2 * predictor.window_s, predictor.sample_rate),
-                           predictor.sample_rate)
+        warm = audio.write(
+            Path(tmp) / "warmup.wav",
+            synthetic_audio(2 * predictor.window_s, predictor.sample_rate),
+            predictor.sample_rate,
+        )
         predictor.predict_file(warm)
         for duration in durations_s:
-            path = audio.write(Path(tmp) / f"{duration:g}s.wav", synthetic_audio(duration, predictor.sample_rate),
-                               predictor.sample_rate)
+            path = audio.write(
+                Path(tmp) / f"{duration:g}s.wav",
+                synthetic_audio(duration, predictor.sample_rate),
+                predictor.sample_rate,
+            )
             best = np.inf
             for _ in range(repeats):
                 start = time.perf_counter()
                 predictor.predict_file(path)
                 best = min(best, time.perf_counter() - start)
             path.unlink()
-            rows.append({"duration_s": float(duration), "seconds": float(best),
-                         "real_time_factor": float(best / duration)})
+            rows.append(
+                {"duration_s": float(duration), "seconds": float(best), "real_time_factor": float(best / duration)}
+            )
     return rows
 
 
@@ -78,6 +85,10 @@ def timing_report(model, durations_s: Sequence[float], out, *, repeats: int = 1)
         writer = csv.DictWriter(handle, fieldnames=["duration_s", "seconds", "real_time_factor"])
         writer.writeheader()
         writer.writerows(rows)
-    png = P.timing([r["duration_s"] for r in rows], [r["seconds"] for r in rows], out / "timing.png",
-                   title=f"Prediction time vs audio duration ({predictor.info.model_name}, CPU)")
+    png = P.timing(
+        [r["duration_s"] for r in rows],
+        [r["seconds"] for r in rows],
+        out / "timing.png",
+        title=f"Prediction time vs audio duration ({predictor.info.model_name}, CPU)",
+    )
     return {"rows": rows, "csv": out / "timing.csv", "png": png}

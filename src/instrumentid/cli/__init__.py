@@ -27,7 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("instrumentid.cli.synth", "render an IRMAS-format dataset from SoundFonts and real notes"),
     "evaluate": ("instrumentid.cli.evaluate", "metrics, predictions and an HTML report on a labelled set"),
     "tune-thresholds": ("instrumentid.cli.tune_thresholds", "per-label thresholds that maximise F1, into a new bundle"),
-    "ensemble": ("instrumentid.cli.ensemble", "combine trained bundles into one (mean, or weights fitted on a validation set)"),
+    "ensemble": (
+        "instrumentid.cli.ensemble",
+        "combine trained bundles into one (mean, or weights fitted on a validation set)",
+    ),
     "embed": ("instrumentid.cli.embed", "export embeddings (TensorBoard projector, t-SNE/PCA plots)"),
     "gradcam": ("instrumentid.cli.gradcam", "Grad-CAM heat map over the spectrogram for a file and a label"),
     "label-issues": ("instrumentid.cli.label_issues", "find suspect labels with cleanlab"),
@@ -64,8 +67,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"instrumentid {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
     for name, (module, summary) in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
-                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub = subparsers.add_parser(
+            name,
+            help=summary,
+            description=summary[0].upper() + summary[1:] + ".",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         if name == only:
             importlib.import_module(module).configure(sub)
         sub.set_defaults(_module=module)

@@ -27,8 +27,9 @@ def run(args: argparse.Namespace) -> int:
 
     from instrumentid.analysis.embed import embed_dataset
 
-    result = embed_dataset(args.data, args.model, args.out, labels_file=args.labels_file,
-                           with_tsne=not args.no_tsne, progress=True)
+    result = embed_dataset(
+        args.data, args.model, args.out, labels_file=args.labels_file, with_tsne=not args.no_tsne, progress=True
+    )
     print(f"embedded {result['n_files']} files ({result['dim']} dimensions)")
     if not result["labelled"]:
         print("no labels found: points are coloured by each file's predicted top label")

@@ -32,8 +32,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="path of the ensemble bundle to write")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--weights", type=_weights, metavar="W1,W2,...", help="one weight per member (default: equal)")
-    group.add_argument("--fit-weights", metavar="DATA", help="labelled validation set to fit per-label weights on: "
-                                                            + options.DATASET_HELP)
+    group.add_argument(
+        "--fit-weights",
+        metavar="DATA",
+        help="labelled validation set to fit per-label weights on: " + options.DATASET_HELP,
+    )
     parser.add_argument("--labels-file", default=None, metavar="CSV", help="CSV of labels for the files in DATA")
     options.add_aggregation(parser, "window aggregation of the ensemble (default: the members', when they agree)")
 
@@ -44,8 +47,14 @@ def run(args: argparse.Namespace) -> int:
     from instrumentid.inference.bundle import save_bundle
     from instrumentid.training.ensembling import assemble
 
-    bundle = assemble(args.models, weights=args.weights, val_data=args.fit_weights, labels_file=args.labels_file,
-                      aggregation=args.aggregation, progress=sys.stderr.isatty())
+    bundle = assemble(
+        args.models,
+        weights=args.weights,
+        val_data=args.fit_weights,
+        labels_file=args.labels_file,
+        aggregation=args.aggregation,
+        progress=sys.stderr.isatty(),
+    )
     weights = bundle["model"]["params"]["weights"]
     print("label  " + "  ".join(f"w{i + 1:<5}" for i in range(len(weights))) + "  threshold")
     for j, code in enumerate(bundle["labels"]):

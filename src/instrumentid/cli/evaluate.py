@@ -21,8 +21,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     options.add_dataset(parser)
     options.add_model(parser)
     parser.add_argument("--out", required=True, help="output folder: metrics.json, predictions.csv, report.html")
-    parser.add_argument("--threshold", type=float, default=None,
-                        help="one threshold for every label instead of the bundle's per-label thresholds")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="one threshold for every label instead of the bundle's per-label thresholds",
+    )
     options.add_aggregation(parser, "how window scores become file scores (default: the bundle's)")
     options.add_labels(parser)
     parser.add_argument("--no-plots", action="store_true", help="skip the plots (faster; report has tables only)")
@@ -33,12 +37,22 @@ def run(args: argparse.Namespace) -> int:
     from instrumentid.evaluation.evaluate import evaluate
     from instrumentid.evaluation.report import format_table
 
-    metrics = evaluate(args.data, args.model, args.out, labels_file=args.labels_file, threshold=args.threshold,
-                       aggregation=args.aggregation, plots=not args.no_plots,
-                       progress=not args.quiet, labels=args.labels)
+    metrics = evaluate(
+        args.data,
+        args.model,
+        args.out,
+        labels_file=args.labels_file,
+        threshold=args.threshold,
+        aggregation=args.aggregation,
+        plots=not args.no_plots,
+        progress=not args.quiet,
+        labels=args.labels,
+    )
     print(format_table(metrics))
-    print(f"\n{metrics['n_files']} files, {metrics['n_windows']} windows; aggregation {metrics['aggregation']}, "
-          f"thresholds from {metrics['threshold_source']}; wrote {args.out}/metrics.json, predictions.csv, report.html")
+    print(
+        f"\n{metrics['n_files']} files, {metrics['n_windows']} windows; aggregation {metrics['aggregation']}, "
+        f"thresholds from {metrics['threshold_source']}; wrote {args.out}/metrics.json, predictions.csv, report.html"
+    )
     for error in metrics["errors"]:
         print(f"instrumentid evaluate: skipped {error['file']}: {error['error']}", file=sys.stderr)
     return 1 if metrics["errors"] else 0

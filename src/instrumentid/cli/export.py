@@ -29,8 +29,11 @@ def run(args: argparse.Namespace) -> int:
     from instrumentid.inference.export import export_onnx
 
     report = export_onnx(args.model, args.out, check=not args.no_check)
-    check = ("parity not checked (onnxruntime not installed)" if report["max_abs_diff"] is None
-             else f"max |onnxruntime - torch| = {report['max_abs_diff']:.1e} on test signals")
+    check = (
+        "parity not checked (onnxruntime not installed)"
+        if report["max_abs_diff"] is None
+        else f"max |onnxruntime - torch| = {report['max_abs_diff']:.1e} on test signals"
+    )
     length = "any length" if report["variable_length"] else "one window"
     print(f"wrote {report['path']} ({report['bytes'] / 1e6:.1f} MB; input: {length} of mono audio); {check}")
     return 0

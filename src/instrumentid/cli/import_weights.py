@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     out = import_yamnet(args.source, args.out)
     data = read_weights(out)
     n_params = sum(t.numel() for t in data["state_dict"].values())
-    print(f"wrote {out}: {args.network}, {n_params / 1e6:.2f} M parameters, {len(data['class_names'])} AudioSet "
-          f"class names, from {data['source']} (sha256 {data['source_sha256'][:12]}…)")
+    print(
+        f"wrote {out}: {args.network}, {n_params / 1e6:.2f} M parameters, {len(data['class_names'])} AudioSet "
+        f"class names, from {data['source']} (sha256 {data['source_sha256'][:12]}…)"
+    )
     return 0

@@ -8,8 +8,10 @@ from instrumentid.extras import missing
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = ("examples:\n  instrumentid predict song.wav --model fast\n"
-                     "  instrumentid train --data IRMAS-TrainingData --model cnn-wide --out wide.iid")
+    parser.epilog = (
+        "examples:\n  instrumentid predict song.wav --model fast\n"
+        "  instrumentid train --data IRMAS-TrainingData --model cnn-wide --out wide.iid"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

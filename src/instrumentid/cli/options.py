@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-DATASET_HELP = ("IRMAS training or testing folder, a labels CSV (file + label columns), "
-                "or a folder with --labels-file")
+DATASET_HELP = "IRMAS training or testing folder, a labels CSV (file + label columns), or a folder with --labels-file"
 
 
 def add_dataset(parser: argparse.ArgumentParser, help: str = DATASET_HELP) -> None:
@@ -14,8 +13,10 @@ def add_dataset(parser: argparse.ArgumentParser, help: str = DATASET_HELP) -> No
     parser.add_argument("--labels-file", default=None, metavar="CSV", help="CSV of labels for the files in DATA")
 
 
-MODEL_HELP = ("model bundle: a file, or a bundled name — default (YAMNet + head), fast (small CNN), "
-              "audioset-zeroshot (see 'instrumentid models'); default: default")
+MODEL_HELP = (
+    "model bundle: a file, or a bundled name — default (YAMNet + head), fast (small CNN), "
+    "audioset-zeroshot (see 'instrumentid models'); default: default"
+)
 
 
 def add_model(parser: argparse.ArgumentParser, help: str = MODEL_HELP, *, required: bool = False) -> None:
@@ -25,9 +26,14 @@ def add_model(parser: argparse.ArgumentParser, help: str = MODEL_HELP, *, requir
 
 def add_labels(parser: argparse.ArgumentParser) -> None:
     """``--labels SET``: a subset of the model's labels (a name of ``labels.LABEL_SETS`` or codes)."""
-    parser.add_argument("--labels", metavar="SET", type=_label_set, default=None,
-                        help="only these labels in scores, present, activity and columns: 'irmas' (the 11 IRMAS "
-                             "codes), 'extended', or codes like sax,pia,dru (default: every label of the model)")
+    parser.add_argument(
+        "--labels",
+        metavar="SET",
+        type=_label_set,
+        default=None,
+        help="only these labels in scores, present, activity and columns: 'irmas' (the 11 IRMAS "
+        "codes), 'extended', or codes like sax,pia,dru (default: every label of the model)",
+    )
 
 
 def _label_set(text: str) -> tuple[str, ...]:

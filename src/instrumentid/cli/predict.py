@@ -45,31 +45,66 @@ jsonl and csv.
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders; '-' reads standard input "
-                                                                 "(any format the decoders recognise)")
-    options.add_model(parser, help="a bundle (.iid), an exported graph (.onnx) or a bundled model name "
-                                   "(default, fast, audioset-zeroshot); default: default")
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="audio files or folders; '-' reads standard input (any format the decoders recognise)",
+    )
+    options.add_model(
+        parser,
+        help="a bundle (.iid), an exported graph (.onnx) or a bundled model name "
+        "(default, fast, audioset-zeroshot); default: default",
+    )
     parser.add_argument("--format", "-f", choices=FORMATS, default="table", help="output format (default: table)")
-    parser.add_argument("--output", "-o", metavar="FILE", help="write to FILE atomically instead of stdout "
-                                                               "(with -f parquet: a folder of part-*.parquet shards)")
-    parser.add_argument("--resume", action="store_true",
-                        help="with -o FILE.jsonl: append each record as it is made and skip files already in "
-                             "FILE (same path, size and mtime); a killed run resumes where it stopped")
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write to FILE atomically instead of stdout (with -f parquet: a folder of part-*.parquet shards)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="with -o FILE.jsonl: append each record as it is made and skip files already in "
+        "FILE (same path, size and mtime); a killed run resumes where it stopped",
+    )
     parser.add_argument("--segments", action="store_true", help="add per-window scores (a timeline)")
     parser.add_argument("--threshold", type=float, metavar="X", help="one threshold in [0, 1] for every label")
     options.add_labels(parser)
     options.add_aggregation(parser)
     parser.add_argument("--recursive", "-r", action="store_true", help="walk folders recursively")
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="windows per forward pass (default: 64 in PyTorch, 8 in onnxruntime)")
-    parser.add_argument("--runtime", choices=("auto", "torch", "onnxruntime"), default="auto",
-                        help="auto: onnxruntime for .onnx graphs (see 'instrumentid export'), torch for bundles")
-    parser.add_argument("--engine", choices=ENGINES, default="local",
-                        help="local: this process; ray: a Ray cluster (extra 'scale'; records in completion order)")
-    parser.add_argument("--ray-address", metavar="ADDR", default=None,
-                        help="with --engine ray: 'auto' or ray://HOST:10001 joins a cluster (default: start one here)")
-    parser.add_argument("--ray-actors", type=int, metavar="N", default=None,
-                        help="with --engine ray: scoring actors (default: the cluster's CPUs minus one)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="windows per forward pass (default: 64 in PyTorch, 8 in onnxruntime)",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=("auto", "torch", "onnxruntime"),
+        default="auto",
+        help="auto: onnxruntime for .onnx graphs (see 'instrumentid export'), torch for bundles",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="local: this process; ray: a Ray cluster (extra 'scale'; records in completion order)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        default=None,
+        help="with --engine ray: 'auto' or ray://HOST:10001 joins a cluster (default: start one here)",
+    )
+    parser.add_argument(
+        "--ray-actors",
+        type=int,
+        metavar="N",
+        default=None,
+        help="with --engine ray: scoring actors (default: the cluster's CPUs minus one)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
@@ -89,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "table":
             paths = list(paths)  # the table's first column is sized and rooted from every name
         records, predictor = _records(args, progress_bar(paths, desc="predicting", unit="file", quiet=args.quiet))
-        table = _table(args, predictor, [aliases.get(str(p), str(p)) for p in paths]) if args.format == "table" else None
+        table = (
+            _table(args, predictor, [aliases.get(str(p), str(p)) for p in paths]) if args.format == "table" else None
+        )
         return _write(args, _as_given(records, aliases), _in_force(args, predictor)[0], table)
 
 
@@ -172,12 +209,21 @@ def _records(args: argparse.Namespace, paths: Iterable) -> tuple[Iterator[dict],
     if args.engine == "ray":
         from instrumentid.inference.ray_engine import predict_files
 
-        records = predict_files(paths, predictor, address=args.ray_address,
-                                actors=args.ray_actors, batch_size=args.batch_size, segments=args.segments,
-                                threshold=args.threshold, aggregation=args.aggregation, labels=args.labels)
+        records = predict_files(
+            paths,
+            predictor,
+            address=args.ray_address,
+            actors=args.ray_actors,
+            batch_size=args.batch_size,
+            segments=args.segments,
+            threshold=args.threshold,
+            aggregation=args.aggregation,
+            labels=args.labels,
+        )
     else:
-        records = predictor.predict_files(paths, segments=args.segments, threshold=args.threshold,
-                                          aggregation=args.aggregation, labels=args.labels)
+        records = predictor.predict_files(
+            paths, segments=args.segments, threshold=args.threshold, aggregation=args.aggregation, labels=args.labels
+        )
     return records, predictor
 
 
@@ -189,8 +235,9 @@ def _report(record: dict) -> bool:
     return False
 
 
-def _write(args: argparse.Namespace, records: Iterable[dict], labels: tuple[str, ...],
-           table: schema.Table | None = None) -> int:
+def _write(
+    args: argparse.Namespace, records: Iterable[dict], labels: tuple[str, ...], table: schema.Table | None = None
+) -> int:
     """Write ``records`` in ``args.format``: jsonl and table rows as each file finishes, the others
     at the end; the exit code (1 when a file failed)."""
     from instrumentid.inference.sinks import ParquetShards, TextSink
@@ -276,6 +323,9 @@ def _run_resumable(args: argparse.Namespace, paths: Iterable) -> int:
         for record in records:
             failed += _report(record)
             log.write(record)
-    print(f"instrumentid predict: {log.written - failed} done, {skipped} skipped (already in {args.output}), "
-          f"{failed} failed", file=sys.stderr)
+    print(
+        f"instrumentid predict: {log.written - failed} done, {skipped} skipped (already in {args.output}), "
+        f"{failed} failed",
+        file=sys.stderr,
+    )
     return 1 if failed else 0

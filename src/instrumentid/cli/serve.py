@@ -43,40 +43,83 @@ def configure(parser: argparse.ArgumentParser) -> None:
     options.add_model(parser)
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    parser.add_argument("--max-upload-mb", type=float, default=None,
-                        help="largest upload per file (default: --max-duration-s of 48-kHz 16-bit stereo WAV, "
-                             "692 MB for an hour; give more for 24-bit or high-rate WAV)")
+    parser.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=None,
+        help="largest upload per file (default: --max-duration-s of 48-kHz 16-bit stereo WAV, "
+        "692 MB for an hour; give more for 24-bit or high-rate WAV)",
+    )
     parser.add_argument("--max-duration-s", type=float, default=3600.0, help="longest audio per file (default: 3600)")
     parser.add_argument("--max-files", type=_positive_int, default=32, help="most files per request (default: 32)")
-    parser.add_argument("--workers", type=_positive_int, default=DEFAULT_WORKERS,
-                        help="requests handled at once (upload, decoding, windows); one model thread scores "
-                             f"their windows together in batches (default: {DEFAULT_WORKERS})")
-    parser.add_argument("--queue-size", type=_non_negative_int, default=32,
-                        help="requests that may wait for a free worker; one more gets 503 + Retry-After (default: 32)")
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=DEFAULT_WORKERS,
+        help="requests handled at once (upload, decoding, windows); one model thread scores "
+        f"their windows together in batches (default: {DEFAULT_WORKERS})",
+    )
+    parser.add_argument(
+        "--queue-size",
+        type=_non_negative_int,
+        default=32,
+        help="requests that may wait for a free worker; one more gets 503 + Retry-After (default: 32)",
+    )
     _add_hardening(parser)
 
 
 def _add_hardening(parser: argparse.ArgumentParser) -> None:
     """The limits that keep hostile clients from exhausting memory, disk, file descriptors or time."""
-    parser.add_argument("--max-request-mb", type=float, default=None,
-                        help="largest request body, counted while it streams in: 413 at once past it "
-                             "(default: the upload cap plus 1 MB)")
-    parser.add_argument("--read-timeout-s", type=float, default=30.0,
-                        help="longest wait for the next piece of a request body: 408 after it (default: 30)")
-    parser.add_argument("--max-connections", type=_positive_int, default=1000,
-                        help="open connections at most; one more closes the one that has waited longest for "
-                             "its request head (default: 1000)")
-    parser.add_argument("--header-timeout-s", type=float, default=10.0,
-                        help="a connection that has not sent a whole request head this long after it opened "
-                             "(or after its last response) is closed (default: 10)")
-    parser.add_argument("--keep-alive-s", type=float, default=5.0,
-                        help="idle keep-alive connections are closed after this (default: 5)")
-    parser.add_argument("--shutdown-timeout-s", type=float, default=30.0,
-                        help="on SIGTERM, longest wait for accepted requests before closing (default: 30)")
-    parser.add_argument("--allowed-hosts", nargs="+", metavar="HOST", default=None,
-                        help="Host headers answered (DNS rebinding); default: the --host address and localhost")
-    parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
-                        help="a site (https://example.org) whose pages may POST here; repeatable (default: none)")
+    parser.add_argument(
+        "--max-request-mb",
+        type=float,
+        default=None,
+        help="largest request body, counted while it streams in: 413 at once past it "
+        "(default: the upload cap plus 1 MB)",
+    )
+    parser.add_argument(
+        "--read-timeout-s",
+        type=float,
+        default=30.0,
+        help="longest wait for the next piece of a request body: 408 after it (default: 30)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        default=1000,
+        help="open connections at most; one more closes the one that has waited longest for "
+        "its request head (default: 1000)",
+    )
+    parser.add_argument(
+        "--header-timeout-s",
+        type=float,
+        default=10.0,
+        help="a connection that has not sent a whole request head this long after it opened "
+        "(or after its last response) is closed (default: 10)",
+    )
+    parser.add_argument(
+        "--keep-alive-s", type=float, default=5.0, help="idle keep-alive connections are closed after this (default: 5)"
+    )
+    parser.add_argument(
+        "--shutdown-timeout-s",
+        type=float,
+        default=30.0,
+        help="on SIGTERM, longest wait for accepted requests before closing (default: 30)",
+    )
+    parser.add_argument(
+        "--allowed-hosts",
+        nargs="+",
+        metavar="HOST",
+        default=None,
+        help="Host headers answered (DNS rebinding); default: the --host address and localhost",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a site (https://example.org) whose pages may POST here; repeatable (default: none)",
+    )
 
 
 def _allowed_hosts(args: argparse.Namespace) -> list[str]:
@@ -92,15 +135,32 @@ def run(args: argparse.Namespace) -> int:
     from instrumentid.serve import Limits, create_app
     from instrumentid.serve.connections import guarded_protocol
 
-    limits = Limits(max_upload_mb=args.max_upload_mb, max_duration_s=args.max_duration_s, max_files=args.max_files,
-                    max_request_mb=args.max_request_mb, read_timeout_s=args.read_timeout_s)
-    app = create_app(Predictor.from_bundle(args.model), limits, workers=args.workers, queue_size=args.queue_size,
-                     allowed_hosts=_allowed_hosts(args), cors_origins=tuple(args.cors_origin))
+    limits = Limits(
+        max_upload_mb=args.max_upload_mb,
+        max_duration_s=args.max_duration_s,
+        max_files=args.max_files,
+        max_request_mb=args.max_request_mb,
+        read_timeout_s=args.read_timeout_s,
+    )
+    app = create_app(
+        Predictor.from_bundle(args.model),
+        limits,
+        workers=args.workers,
+        queue_size=args.queue_size,
+        allowed_hosts=_allowed_hosts(args),
+        cors_origins=tuple(args.cors_origin),
+    )
     _raise_file_limit(args.max_connections)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info",
-                http=guarded_protocol(header_timeout_s=args.header_timeout_s, max_connections=args.max_connections),
-                timeout_keep_alive=args.keep_alive_s, timeout_graceful_shutdown=args.shutdown_timeout_s,
-                h11_max_incomplete_event_size=64 * 1024)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        http=guarded_protocol(header_timeout_s=args.header_timeout_s, max_connections=args.max_connections),
+        timeout_keep_alive=args.keep_alive_s,
+        timeout_graceful_shutdown=args.shutdown_timeout_s,
+        h11_max_incomplete_event_size=64 * 1024,
+    )
     return 0
 
 
@@ -112,4 +172,6 @@ def _raise_file_limit(max_connections: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = max_connections + 256
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard)
+        )

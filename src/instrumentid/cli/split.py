@@ -24,8 +24,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from instrumentid.data.split import split_dataset
 
-    result = split_dataset(args.data, args.out, labels_file=args.labels_file, val_fraction=args.val_fraction,
-                           seed=args.seed)
+    result = split_dataset(
+        args.data, args.out, labels_file=args.labels_file, val_fraction=args.val_fraction, seed=args.seed
+    )
     print(f"{'label':<8}{'train':>8}{'val':>8}   (fraction of files)")
     for code, (a, b) in result["proportions"].items():
         print(f"{code:<8}{a:>8.3f}{b:>8.3f}")

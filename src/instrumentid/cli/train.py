@@ -30,8 +30,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
     parser.add_argument("--config", metavar="YAML", help="YAML file of config fields (flags override it)")
     add_config_arguments(parser)
-    parser.add_argument("--verbose", action="store_true",
-                        help="show Lightning's own notes and the libraries' deprecation warnings (off by default)")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show Lightning's own notes and the libraries' deprecation warnings (off by default)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -214,8 +214,9 @@ def _relative(path: Path, base: Path) -> str:
         return str(Path(path).resolve())
 
 
-def write_csv(examples, csv_path: str | os.PathLike, *, y=None, labels: Sequence[str] | None = None,
-              extra: dict | None = None) -> Path:
+def write_csv(
+    examples, csv_path: str | os.PathLike, *, y=None, labels: Sequence[str] | None = None, extra: dict | None = None
+) -> Path:
     """Write examples in the CSV shape every command reads, atomically.
 
     Columns: ``file`` (relative to the CSV's folder), one 0/1 column per label code (``labels``;
@@ -234,6 +235,14 @@ def write_csv(examples, csv_path: str | os.PathLike, *, y=None, labels: Sequence
         writer.writerow(["file", *labels, "group", "genre", "weight", *extra])
         for i, e in enumerate(examples):
             row = y[i] if y is not None else [int(c in e.labels) for c in labels]
-            writer.writerow([_relative(e.path, csv_path.parent), *(int(v) for v in row), e.group, e.genre or "",
-                             f"{getattr(e, 'weight', 1.0):g}", *(values[i] for values in extra.values())])
+            writer.writerow(
+                [
+                    _relative(e.path, csv_path.parent),
+                    *(int(v) for v in row),
+                    e.group,
+                    e.genre or "",
+                    f"{getattr(e, 'weight', 1.0):g}",
+                    *(values[i] for values in extra.values()),
+                ]
+            )
     return csv_path

@@ -8,7 +8,9 @@ from instrumentid.errors import InstrumentIdError
 from instrumentid.fileio import progress_bar
 
 
-def map_files(examples: Sequence, compute: Callable, *, desc: str, progress: bool = False) -> tuple[list, list, list[dict]]:
+def map_files(
+    examples: Sequence, compute: Callable, *, desc: str, progress: bool = False
+) -> tuple[list, list, list[dict]]:
     """``(values, ok_examples, errors)``: ``compute(example.path)`` for each example.
 
     A file raising :class:`InstrumentIdError` becomes ``{"file", "error"}`` in ``errors``; the

@@ -62,8 +62,10 @@ def grouped_split(
         raise ConfigError(f"--val-fraction must be between 0 and 1, got {val_fraction}")
     groups, y = group_label_matrix(examples, labels)
     if len(groups) < 2:
-        raise DataError(f"the data has {len(groups)} group (song) and a validation split needs at least 2: "
-                        "add recordings of another song, or give a separate validation set with --val-data")
+        raise DataError(
+            f"the data has {len(groups)} group (song) and a validation split needs at least 2: "
+            "add recordings of another song, or give a separate validation set with --val-data"
+        )
     # scikit-learn's own count for a fractional test_size (so valid splits are unchanged), kept in 1..n-1
     n_val = min(max(math.ceil(val_fraction * len(groups)), 1), len(groups) - 1)
     splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
@@ -119,7 +121,11 @@ def split_dataset(
     val_csv = write_csv(val, out_dir / "val.csv")
     p_train, p_val = label_proportions(train), label_proportions(val)
     return {
-        "train": train_csv, "val": val_csv, "n_train": len(train), "n_val": len(val),
-        "n_train_groups": len({e.group for e in train}), "n_val_groups": len({e.group for e in val}),
+        "train": train_csv,
+        "val": val_csv,
+        "n_train": len(train),
+        "n_val": len(val),
+        "n_train_groups": len({e.group for e in train}),
+        "n_val_groups": len({e.group for e in val}),
         "proportions": {c: (float(a), float(b)) for c, a, b in zip(LABELS, p_train, p_val)},
     }

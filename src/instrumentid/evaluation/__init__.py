@@ -12,8 +12,13 @@ from importlib import import_module
 
 #: name → submodule; imported on first use, so importing a light submodule (thresholds) does not
 #: pull scikit-learn into a command that only needs its constants.
-_LAZY = {"binarize": "metrics", "compute_metrics": "metrics", "per_label_metrics": "metrics",
-         "per_sample_metrics": "metrics", "tune_thresholds": "thresholds"}
+_LAZY = {
+    "binarize": "metrics",
+    "compute_metrics": "metrics",
+    "per_label_metrics": "metrics",
+    "per_sample_metrics": "metrics",
+    "tune_thresholds": "thresholds",
+}
 
 __all__ = list(_LAZY)
 

@@ -86,8 +86,9 @@ def _file_scores(scored: Sequence[tuple], method: str, *, n_labels: int) -> np.n
     """``(n_files, n_labels)`` float64: each file's audible windows aggregated as ``predict`` does."""
     from instrumentid.inference.windows import aggregate, audible
 
-    return np.asarray([aggregate(scores, method, audible(levels)) for _, scores, levels in scored],
-                      dtype=np.float64).reshape(-1, n_labels)
+    return np.asarray(
+        [aggregate(scores, method, audible(levels)) for _, scores, levels in scored], dtype=np.float64
+    ).reshape(-1, n_labels)
 
 
 def _window_arrays(scored: Sequence[tuple], y_true: np.ndarray) -> dict:
@@ -101,8 +102,9 @@ def _window_arrays(scored: Sequence[tuple], y_true: np.ndarray) -> dict:
     }
 
 
-def resolve_thresholds(predictor, threshold: float | None, labels: Sequence[str] | None = None
-                       ) -> tuple[np.ndarray, str]:
+def resolve_thresholds(
+    predictor, threshold: float | None, labels: Sequence[str] | None = None
+) -> tuple[np.ndarray, str]:
     """The bundle's per-label thresholds (of ``labels``, default all), or ``threshold`` for every label."""
     columns = predictor.label_columns(labels)
     if threshold is None:
@@ -119,14 +121,16 @@ def make_plots(out_dir, y_true, y_score, y_pred, labels: Sequence[str], metrics:
         "ROC curves": P.roc_curves(y_true, y_score, labels, out_dir / "roc_curves.png"),
         "Precision-recall curves": P.pr_curves(y_true, y_score, labels, out_dir / "pr_curves.png"),
         "Confusion / co-occurrence matrix": P.confusion_matrix(
-            y_true, y_pred, labels, out_dir / "confusion_matrix.png"),
+            y_true, y_pred, labels, out_dir / "confusion_matrix.png"
+        ),
         "Confusion matrix per instrument": P.label_confusion_matrices(
-            y_true, y_pred, labels, out_dir / "confusion_per_instrument.png"),
+            y_true, y_pred, labels, out_dir / "confusion_per_instrument.png"
+        ),
         "Per-file metric distributions": P.per_sample_histograms(per_sample, out_dir / "per_file_metrics.png"),
-        "Instruments per file": P.instrument_count_histogram(
-            y_true, out_dir / "instrument_count.png", y_pred=y_pred),
+        "Instruments per file": P.instrument_count_histogram(y_true, out_dir / "instrument_count.png", y_pred=y_pred),
         "Label distribution (true vs predicted)": P.label_distribution(
-            {"true": y_true, "predicted": y_pred}, labels, out_dir / "label_distribution.png"),
+            {"true": y_true, "predicted": y_pred}, labels, out_dir / "label_distribution.png"
+        ),
     }
 
 
@@ -155,9 +159,14 @@ def write_outputs(
     window_metrics = None
     if window is not None:
         window_metrics = compute_metrics(window[0], window[1], thresholds, labels, zero_division=ZERO_DIVISION)
-    metrics = {**info, "zero_division": ZERO_DIVISION, "labels": list(labels),
-               "thresholds": dict(zip(labels, map(float, np.broadcast_to(thresholds, (len(labels),))))),
-               "file": file_metrics, "window": window_metrics}
+    metrics = {
+        **info,
+        "zero_division": ZERO_DIVISION,
+        "labels": list(labels),
+        "thresholds": dict(zip(labels, map(float, np.broadcast_to(thresholds, (len(labels),))))),
+        "file": file_metrics,
+        "window": window_metrics,
+    }
     write_json(metrics, out_dir / "metrics.json")
     write_predictions_csv(out_dir / "predictions.csv", files, y_true, y_score, y_pred, labels)
     figures = make_plots(out_dir / "plots", y_true, y_score, y_pred, labels, file_metrics) if plots else {}
@@ -203,8 +212,15 @@ def evaluate(
         predictor = Predictor.from_bundle(model)
     thresholds, source = resolve_thresholds(predictor, threshold, labels)
     labels = [predictor.labels[j] for j in predictor.label_columns(labels)]
-    collected = collect_scores(predictor, data, labels_file=labels_file, aggregation=aggregation,
-                               windows=True, progress=progress, labels=labels)
+    collected = collect_scores(
+        predictor,
+        data,
+        labels_file=labels_file,
+        aggregation=aggregation,
+        windows=True,
+        progress=progress,
+        labels=labels,
+    )
     info = {
         "data": str(data) if isinstance(data, (str, os.PathLike)) else "<examples>",
         "labels_file": str(labels_file) if labels_file else None,
@@ -219,12 +235,26 @@ def evaluate(
     }
     window = (collected["window_true"], collected["window_score"])
     if out is None:
-        return {**info, "labels": labels, "thresholds": dict(zip(labels, map(float, thresholds))),
-                "file": compute_metrics(collected["y_true"], collected["y_score"], thresholds, labels,
-                                        zero_division=ZERO_DIVISION),
-                "window": compute_metrics(*window, thresholds, labels, zero_division=ZERO_DIVISION)}
-    return write_outputs(out, files=collected["files"], y_true=collected["y_true"], y_score=collected["y_score"],
-                         thresholds=thresholds, labels=labels, info=info, window=window, plots=plots)
+        return {
+            **info,
+            "labels": labels,
+            "thresholds": dict(zip(labels, map(float, thresholds))),
+            "file": compute_metrics(
+                collected["y_true"], collected["y_score"], thresholds, labels, zero_division=ZERO_DIVISION
+            ),
+            "window": compute_metrics(*window, thresholds, labels, zero_division=ZERO_DIVISION),
+        }
+    return write_outputs(
+        out,
+        files=collected["files"],
+        y_true=collected["y_true"],
+        y_score=collected["y_score"],
+        thresholds=thresholds,
+        labels=labels,
+        info=info,
+        window=window,
+        plots=plots,
+    )
 
 
 __all__ = ["collect_scores", "evaluate", "format_table", "label_matrix", "load_examples", "write_outputs"]

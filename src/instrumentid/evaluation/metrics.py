@@ -161,8 +161,9 @@ def _averages(y_true, y_pred, present: np.ndarray, zero_division: float) -> dict
         precision, recall, f1, _ = skm.precision_recall_fscore_support(
             y_true, y_pred, average=average, zero_division=zero_division, labels=present if average == "macro" else None
         )
-        out.update({f"f1_{average}": float(f1), f"precision_{average}": float(precision),
-                    f"recall_{average}": float(recall)})
+        out.update(
+            {f"f1_{average}": float(f1), f"precision_{average}": float(precision), f"recall_{average}": float(recall)}
+        )
     return out
 
 
@@ -202,10 +203,13 @@ def compute_metrics(
     y_true, y_score = check_arrays(y_true, y_score, labels)
     y_pred = binarize(y_score, thresholds)
     has_positive = y_true.sum(axis=0) > 0
-    out: dict = {"n_samples": int(y_true.shape[0]), "n_labels": int(y_true.shape[1]),
-                 "macro_labels": [code for code, p in zip(labels, has_positive) if p],
-                 "absent_labels": [code for code, p in zip(labels, has_positive) if not p],
-                 **_averages(y_true, y_pred, np.flatnonzero(has_positive), zero_division)}
+    out: dict = {
+        "n_samples": int(y_true.shape[0]),
+        "n_labels": int(y_true.shape[1]),
+        "macro_labels": [code for code, p in zip(labels, has_positive) if p],
+        "absent_labels": [code for code, p in zip(labels, has_positive) if not p],
+        **_averages(y_true, y_pred, np.flatnonzero(has_positive), zero_division),
+    }
     out["hamming_score"] = float(hamming_score(y_true, y_pred).mean())
     out["hamming_loss"] = float(skm.hamming_loss(y_true, y_pred))
     out["exact_match"] = float(skm.accuracy_score(y_true, y_pred))
@@ -224,9 +228,20 @@ def compute_metrics(
 
 #: Headline metrics shown in tables and reports, in order.
 SUMMARY_KEYS: tuple[str, ...] = (
-    "f1_micro", "f1_macro", "f1_weighted", "f1_samples",
-    "precision_micro", "precision_macro", "recall_micro", "recall_macro",
-    "hamming_score", "hamming_loss", "exact_match", "lrap", "mean_average_precision", "roc_auc_macro",
+    "f1_micro",
+    "f1_macro",
+    "f1_weighted",
+    "f1_samples",
+    "precision_micro",
+    "precision_macro",
+    "recall_micro",
+    "recall_macro",
+    "hamming_score",
+    "hamming_loss",
+    "exact_match",
+    "lrap",
+    "mean_average_precision",
+    "roc_auc_macro",
 )
 
 

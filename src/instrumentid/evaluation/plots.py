@@ -134,8 +134,15 @@ def label_confusion_matrices(y_true, y_pred, labels: Sequence[str], path) -> Pat
         matrix = np.array([[np.sum(~t & ~p), np.sum(~t & p)], [np.sum(t & ~p), np.sum(t & p)]])
         ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(1, matrix.max()))
         for (r, c), value in np.ndenumerate(matrix):
-            ax.text(c, r, str(value), ha="center", va="center",
-                    color="white" if value > matrix.max() / 2 else "black", fontsize=9)
+            ax.text(
+                c,
+                r,
+                str(value),
+                ha="center",
+                va="center",
+                color="white" if value > matrix.max() / 2 else "black",
+                fontsize=9,
+            )
         ax.set_xticks([0, 1], ["absent", "present"], fontsize=7)
         ax.set_yticks([0, 1], ["absent", "present"], fontsize=7)
         ax.set_xlabel("predicted", fontsize=8)
@@ -166,8 +173,9 @@ def confusion_matrix(y_true, y_pred, labels: Sequence[str], path, *, title: str 
     fig, ax = plt.subplots(figsize=(0.55 * n + 2.2, 0.5 * n + 1.6))
     image = ax.imshow(fractions, cmap="viridis", vmin=0, vmax=1)
     for (r, c), value in np.ndenumerate(counts):
-        ax.text(c, r, str(value), ha="center", va="center", fontsize=7,
-                color="black" if fractions[r, c] > 0.6 else "white")
+        ax.text(
+            c, r, str(value), ha="center", va="center", fontsize=7, color="black" if fractions[r, c] > 0.6 else "white"
+        )
     ax.set_xticks(range(n), labels, rotation=90, fontsize=8)
     ax.set_yticks(range(n), [f"{c} ({s})" for c, s in zip(labels, support)], fontsize=8)
     ax.set_xlabel("predicted instrument")
@@ -207,8 +215,12 @@ def instrument_count_histogram(y_true, path, *, y_pred=None, title: str = "Instr
     width = 0.8 / len(series)
     fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(x) + 2), 3.0))
     for i, (name, counts) in enumerate(series.items()):
-        ax.bar(x + (i - (len(series) - 1) / 2) * width, np.bincount(counts.astype(int), minlength=top + 1),
-               width, label=name)
+        ax.bar(
+            x + (i - (len(series) - 1) / 2) * width,
+            np.bincount(counts.astype(int), minlength=top + 1),
+            width,
+            label=name,
+        )
     ax.set_xticks(x)
     ax.set_xlabel("number of instruments")
     ax.set_ylabel("files")
@@ -252,8 +264,13 @@ def timing(durations_s, seconds, path, *, title: str = "Prediction time vs audio
     ax.plot(durations_s, seconds, marker="o")
     if len(durations_s) > 1:
         slope, intercept = np.polyfit(durations_s, seconds, 1)
-        ax.plot(durations_s, slope * durations_s + intercept, ls="--", color="grey",
-                label=f"fit: {slope * 60:.2f} s per audio minute + {intercept:.2f} s")
+        ax.plot(
+            durations_s,
+            slope * durations_s + intercept,
+            ls="--",
+            color="grey",
+            label=f"fit: {slope * 60:.2f} s per audio minute + {intercept:.2f} s",
+        )
         ax.legend(fontsize=8)
     ax.set_xlabel("audio duration (s)")
     ax.set_ylabel("prediction time (s)")

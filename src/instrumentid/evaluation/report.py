@@ -65,12 +65,14 @@ def write_predictions_csv(
         writer = csv.writer(handle)
         writer.writerow(["file", "true", *labels, "predicted"])
         for name, truth, scores, predicted in zip(files, np.asarray(y_true), np.asarray(y_score), np.asarray(y_pred)):
-            writer.writerow([
-                name,
-                ";".join(c for c, t in zip(labels, truth) if t),
-                *(f"{s:.{digits}f}" for s in scores),
-                ";".join(c for c, p in zip(labels, predicted) if p),
-            ])
+            writer.writerow(
+                [
+                    name,
+                    ";".join(c for c, t in zip(labels, truth) if t),
+                    *(f"{s:.{digits}f}" for s in scores),
+                    ";".join(c for c, p in zip(labels, predicted) if p),
+                ]
+            )
     return path
 
 
@@ -88,8 +90,15 @@ def format_table(metrics: Mapping, *, levels: Sequence[str] = ("file", "window")
         header = ["label", "support", "f1", "precision", "recall", "roc_auc", "ap", "thresh"]
         lines.append(f"{header[0]:<8}" + "".join(f"{h:>10}" for h in header[1:]))
         for code, row in per_label.items():
-            values = [row["support"], row["f1"], row["precision"], row["recall"], row["roc_auc"],
-                      row["average_precision"], row["threshold"]]
+            values = [
+                row["support"],
+                row["f1"],
+                row["precision"],
+                row["recall"],
+                row["roc_auc"],
+                row["average_precision"],
+                row["threshold"],
+            ]
             lines.append(f"{code:<8}" + "".join(f"{_fmt(v):>10}" for v in values))
     return "\n".join(lines)
 
@@ -107,8 +116,9 @@ th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}img{max-widt
 def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     out = ["<table><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>"]
     for row in rows:
-        out.append("<tr>" + "".join(f"<td>{html.escape(_fmt(v) if not isinstance(v, str) else v)}</td>"
-                                     for v in row) + "</tr>")
+        out.append(
+            "<tr>" + "".join(f"<td>{html.escape(_fmt(v) if not isinstance(v, str) else v)}</td>" for v in row) + "</tr>"
+        )
     return "".join(out) + "</table>"
 
 
@@ -136,11 +146,16 @@ def write_html_report(
     info : extra key/value lines shown under the title (dataset, model, thresholds...).
     """
     levels = [lvl for lvl in ("file", "window") if metrics.get(lvl)]
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
+    ]
     if info:
-        parts.append("<div class='meta'>" + "<br>".join(
-            f"<b>{html.escape(str(k))}</b>: {html.escape(str(v))}" for k, v in info.items()) + "</div>")
+        parts.append(
+            "<div class='meta'>"
+            + "<br>".join(f"<b>{html.escape(str(k))}</b>: {html.escape(str(v))}" for k, v in info.items())
+            + "</div>"
+        )
     parts.append("<h2>Summary</h2>")
     parts.append(_table(["metric", *levels], [[k, *(metrics[lvl].get(k) for lvl in levels)] for k in SUMMARY_KEYS]))
     if levels:
@@ -152,8 +167,10 @@ def write_html_report(
         parts.append(_table(["label", *cols], [[code, *(row[c] for c in cols)] for code, row in per_label.items()]))
     for caption, png in plots.items():
         parts.append(f"<h2>{html.escape(caption)}</h2>{embed_png(png, caption)}")
-    parts.append("<p class='meta'>ROC-AUC is undefined (–) for a label with only one class in the set, average "
-                 "precision for a label with no positives; precision/recall/F1 with a zero denominator are 0.</p>")
+    parts.append(
+        "<p class='meta'>ROC-AUC is undefined (–) for a label with only one class in the set, average "
+        "precision for a label with no positives; precision/recall/F1 with a zero denominator are 0.</p>"
+    )
     parts.append("</body></html>\n")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

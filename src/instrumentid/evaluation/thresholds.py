@@ -131,8 +131,10 @@ def tune_bundle(
         "thresholds": dict(zip(labels, map(float, tuned))),
         "f1_before": {code: m_before["per_label"][code]["f1"] for code in labels},
         "f1_after": {code: m_after["per_label"][code]["f1"] for code in labels},
-        "f1_macro_before": m_before["f1_macro"], "f1_macro_after": m_after["f1_macro"],
-        "f1_micro_before": m_before["f1_micro"], "f1_micro_after": m_after["f1_micro"],
+        "f1_macro_before": m_before["f1_macro"],
+        "f1_macro_after": m_after["f1_macro"],
+        "f1_micro_before": m_before["f1_micro"],
+        "f1_micro_after": m_after["f1_micro"],
         "out": str(out),
     }
     bundle = dict(predictor.bundle)

@@ -71,8 +71,9 @@ class _MelModule(nn.Module):
         if c.fmax > c.sample_rate / 2:
             raise ConfigError(f"fmax={c.fmax} Hz is above the Nyquist frequency {c.sample_rate / 2} Hz")
         self.register_buffer("window", torch.hann_window(window_length, periodic=True), persistent=False)
-        fb = mel_filterbank(sample_rate=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax,
-                            htk=htk, norm=norm)
+        fb = mel_filterbank(
+            sample_rate=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax, htk=htk, norm=norm
+        )
         self.register_buffer("mel_basis", torch.from_numpy(fb), persistent=False)
 
 
@@ -220,8 +221,9 @@ class Normalize(nn.Module):
         mean_t = torch.as_tensor(mean, dtype=torch.float32, device="cpu")
         std_t = torch.as_tensor(std, dtype=torch.float32, device="cpu")
         if mean_t.shape != std_t.shape or mean_t.dim() > 1:
-            raise ConfigError(f"normalisation mean and std must be two numbers or two lists of one length, "
-                              f"got {mean!r} and {std!r}")
+            raise ConfigError(
+                f"normalisation mean and std must be two numbers or two lists of one length, got {mean!r} and {std!r}"
+            )
         if not bool((std_t > 0).all()):
             raise ConfigError(f"normalisation std must be positive, got {std}")
         if mean_t.dim() == 1:  # per channel: broadcast over (batch, channels, bins, frames)

@@ -42,8 +42,9 @@ def _mel_to_hz_htk(mels: np.ndarray) -> np.ndarray:
     return 700.0 * (10.0 ** (np.asarray(mels, dtype=np.float64) / 2595.0) - 1.0)
 
 
-def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float,
-                   htk: bool = False, norm: bool = True) -> np.ndarray:
+def mel_filterbank(
+    *, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float, htk: bool = False, norm: bool = True
+) -> np.ndarray:
     """Triangular mel filters, ``shape=(n_mels, 1 + n_fft // 2)``.
 
     ``htk=False, norm=True`` is librosa's default (Slaney scale, area-normalised);
@@ -128,8 +129,10 @@ def _four_step_matrices(n: int) -> tuple[np.ndarray, ...]:
     angle = 2 * np.pi * np.outer(np.arange(n2), np.arange((n // 2) // n1 + 1)) / n2  # (n2, k2)
     second = np.block([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     pair_sum = np.vstack([np.eye(angle.shape[1]), np.eye(angle.shape[1])])
-    return tuple(m.astype(np.float32) for m in (np.cos(first), -np.sin(first), np.cos(twiddle), np.sin(twiddle),
-                                                second, pair_sum))
+    return tuple(
+        m.astype(np.float32)
+        for m in (np.cos(first), -np.sin(first), np.cos(twiddle), np.sin(twiddle), second, pair_sum)
+    )
 
 
 def power_to_db(power: torch.Tensor, *, top_db: float | None = 80.0, amin: float = 1e-10) -> torch.Tensor:

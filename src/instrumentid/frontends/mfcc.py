@@ -86,8 +86,11 @@ class Mfcc(nn.Module):
         self.config = c = config or MfccConfig(**params)
         self.logmel = LogMel(mel_config_of(c))
         self.register_buffer("dct", torch.from_numpy(dct_matrix(c.n_mfcc, c.n_mels)), persistent=False)
-        kernels = np.stack([savgol_derivative(c.delta_width, order) for order in range(1, c.deltas + 1)]) \
-            if c.deltas else np.zeros((0, c.delta_width), dtype=np.float32)
+        kernels = (
+            np.stack([savgol_derivative(c.delta_width, order) for order in range(1, c.deltas + 1)])
+            if c.deltas
+            else np.zeros((0, c.delta_width), dtype=np.float32)
+        )
         self.register_buffer("delta_kernels", torch.from_numpy(kernels), persistent=False)
 
     def cepstra(self, log_mel: torch.Tensor) -> torch.Tensor:

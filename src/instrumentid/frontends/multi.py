@@ -48,8 +48,9 @@ class MultiConfig(LogMelConfig):
         object.__setattr__(self, "channels", tuple(self.channels))
         unknown = [c for c in self.channels if c not in CHANNELS]
         if not self.channels or unknown or len(set(self.channels)) != len(self.channels):
-            raise ConfigError(f"multi channels must be distinct names from {', '.join(CHANNELS)}, "
-                              f"got {list(self.channels)}")
+            raise ConfigError(
+                f"multi channels must be distinct names from {', '.join(CHANNELS)}, got {list(self.channels)}"
+            )
         if not 1 <= self.n_mfcc <= self.n_mels:
             raise ConfigError(f"n_mfcc must be between 1 and n_mels={self.n_mels}, got {self.n_mfcc}")
         for name in ("harmonic_kernel", "percussive_kernel"):
@@ -76,7 +77,9 @@ def median_filter(x: torch.Tensor, kernel: int, dim: int) -> torch.Tensor:
     return windows.median(dim=-1).values.transpose(dim, -1)
 
 
-def hpss_masks(magnitude: torch.Tensor, harmonic_kernel: int, percussive_kernel: int) -> tuple[torch.Tensor, torch.Tensor]:
+def hpss_masks(
+    magnitude: torch.Tensor, harmonic_kernel: int, percussive_kernel: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Soft harmonic and percussive masks (power 2) of ``(batch, bins, frames)`` magnitudes."""
     harmonic = median_filter(magnitude, harmonic_kernel, dim=-1).square()
     percussive = median_filter(magnitude, percussive_kernel, dim=-2).square()
@@ -98,8 +101,9 @@ class MultiChannel(nn.Module):
 
     def _mfcc_upsampled(self, mel_db: torch.Tensor) -> torch.Tensor:
         coefficients = torch.matmul(self.dct, mel_db)  # (batch, n_mfcc, frames)
-        stretched = F.interpolate(coefficients.transpose(1, 2), size=self.config.n_mels, mode="linear",
-                                  align_corners=True)
+        stretched = F.interpolate(
+            coefficients.transpose(1, 2), size=self.config.n_mels, mode="linear", align_corners=True
+        )
         return stretched.transpose(1, 2)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:

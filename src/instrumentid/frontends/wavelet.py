@@ -52,8 +52,10 @@ class WaveletConfig:
         freqs, q = self.frequencies(), self.quality()
         cutoff = float(np.max(freqs * (1 + 0.5 * HANN_BANDWIDTH / q)))
         if cutoff > self.sample_rate / 2:
-            raise ConfigError(f"wavelet bins reach {cutoff:.0f} Hz, above the Nyquist frequency "
-                              f"{self.sample_rate / 2:g} Hz: lower fmin or n_bins")
+            raise ConfigError(
+                f"wavelet bins reach {cutoff:.0f} Hz, above the Nyquist frequency "
+                f"{self.sample_rate / 2:g} Hz: lower fmin or n_bins"
+            )
 
     def to_dict(self) -> dict:
         return {"name": "wavelet", **asdict(self)}

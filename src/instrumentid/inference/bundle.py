@@ -67,8 +67,18 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = (
-    "format_version", "labels", "sample_rate", "window_s", "hop_s", "features", "normalization",
-    "model", "state_dict", "thresholds", "aggregation", "metadata",
+    "format_version",
+    "labels",
+    "sample_rate",
+    "window_s",
+    "hop_s",
+    "features",
+    "normalization",
+    "model",
+    "state_dict",
+    "thresholds",
+    "aggregation",
+    "metadata",
 )
 #: The keys that hold (or vouch for) the weights; the rest is the bundle's :func:`header`.
 WEIGHT_KEYS = ("state_dict", "checksum")
@@ -206,13 +216,19 @@ def not_a_bundle(path: Path) -> str:
     """What a file that is no bundle is, and what to give instead, in one sentence."""
     suffix = path.suffix.lower()
     if suffix == ".onnx":
-        return (f"{path}: an exported ONNX graph, which only onnxruntime runs; predict with it, or give the PyTorch "
-                f"bundle (.iid) it was exported from")
+        return (
+            f"{path}: an exported ONNX graph, which only onnxruntime runs; predict with it, or give the PyTorch "
+            f"bundle (.iid) it was exported from"
+        )
     if suffix in (".npz", ".joblib"):
-        return (f"{path}: a classical (SVM) model, not a bundle; use it with 'instrumentid classical evaluate "
-                f"--model {path}', or give a bundle (.iid) or a bundled name ({', '.join(BUNDLED)})")
-    return (f"{path}: not a model bundle (not an .iid written by 'instrumentid train', or damaged); give a bundle "
-            f"file or a bundled name ({', '.join(BUNDLED)})")
+        return (
+            f"{path}: a classical (SVM) model, not a bundle; use it with 'instrumentid classical evaluate "
+            f"--model {path}', or give a bundle (.iid) or a bundled name ({', '.join(BUNDLED)})"
+        )
+    return (
+        f"{path}: not a model bundle (not an .iid written by 'instrumentid train', or damaged); give a bundle "
+        f"file or a bundled name ({', '.join(BUNDLED)})"
+    )
 
 
 def load_bundle(model: str | os.PathLike | None = None) -> dict:
@@ -237,8 +253,10 @@ def read_bundle(path: Path) -> dict:
         raise BundleError(not_a_bundle(path)) from None
     validate(bundle, str(path))
     if "checksum" not in bundle:
-        raise BundleError(f"{path}: bundle has no checksum, so its weights cannot be verified "
-                          "(save_bundle writes one; re-save a bundle you trust)")
+        raise BundleError(
+            f"{path}: bundle has no checksum, so its weights cannot be verified "
+            "(save_bundle writes one; re-save a bundle you trust)"
+        )
     return bundle
 
 
@@ -276,5 +294,7 @@ def check_declared_sizes(bundle: Mapping) -> None:
     if declared != stored or unstored > MAX_UNSTORED_ELEMENTS:
         n_declared = sum(tensor.numel() for tensor in shell.state_dict().values()) + unstored
         n_stored = sum(tensor.numel() for tensor in bundle["state_dict"].values())
-        raise BundleError(f"bundle declares a {spec['name']!r} model of {n_declared:,} numbers, but its weights "
-                          f"hold {n_stored:,} in other shapes; refusing to build it (damaged or crafted file)")
+        raise BundleError(
+            f"bundle declares a {spec['name']!r} model of {n_declared:,} numbers, but its weights "
+            f"hold {n_stored:,} in other shapes; refusing to build it (damaged or crafted file)"
+        )

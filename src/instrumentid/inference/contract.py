@@ -134,9 +134,13 @@ class Framing:
     @classmethod
     def of(cls, bundle: Mapping, *, variable_length: bool = False) -> Framing:
         """From a bundle (or its header)."""
-        return cls(int(bundle["sample_rate"]), float(bundle["window_s"]), float(bundle["hop_s"]),
-                   variable_length=bool(variable_length),
-                   min_duration_s=float(bundle.get("min_duration_s", MIN_DURATION_S)))
+        return cls(
+            int(bundle["sample_rate"]),
+            float(bundle["window_s"]),
+            float(bundle["hop_s"]),
+            variable_length=bool(variable_length),
+            min_duration_s=float(bundle.get("min_duration_s", MIN_DURATION_S)),
+        )
 
     @property
     def tile_short(self) -> bool:
@@ -153,8 +157,14 @@ class Framing:
     def blocks(self, path: str | os.PathLike, max_duration_s: float | None = None) -> Iterator[np.ndarray]:
         """Decoded blocks at the model's rate; past ``max_duration_s`` of audio, an AudioError."""
         # decoding the next block overlaps with scoring this one (soundfile, soxr and the runtimes release the GIL)
-        return prefetch(audio.stream(Path(path), sample_rate=self.sample_rate,
-                                     block_seconds=max(30.0, 4 * self.window_s), max_seconds=max_duration_s))
+        return prefetch(
+            audio.stream(
+                Path(path),
+                sample_rate=self.sample_rate,
+                block_seconds=max(30.0, 4 * self.window_s),
+                max_seconds=max_duration_s,
+            )
+        )
 
     def windows(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
         """``(start_sample, window)`` pairs of a stream of mono blocks at the model's rate."""
@@ -162,8 +172,9 @@ class Framing:
 
     def check_length(self, name: str, level: SignalLevel) -> None:
         if level.duration_s < self.min_duration_s:
-            raise AudioError(f"{name}: audio is {level.duration_s:.3f} s long; this model needs at least "
-                             f"{self.min_duration_s:g} s")
+            raise AudioError(
+                f"{name}: audio is {level.duration_s:.3f} s long; this model needs at least {self.min_duration_s:g} s"
+            )
 
     def read(self, path: str | os.PathLike) -> tuple[SignalLevel, np.ndarray, np.ndarray]:
         """A whole file's ``(level, starts_s (n,), windows (n, samples))`` — for engines that decode
@@ -220,8 +231,9 @@ class BundleInfo:
         return self.framing.hop_s
 
 
-def score_batches(score: Callable[[np.ndarray], np.ndarray], windows: Iterable[tuple[float, np.ndarray]],
-                  batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def score_batches(
+    score: Callable[[np.ndarray], np.ndarray], windows: Iterable[tuple[float, np.ndarray]], batch_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(starts, outputs, levels_dbfs)`` of a stream of ``(start, window)`` pairs, ``score``-d
     ``batch_size`` windows at a time; ``starts`` come back as given, ``levels_dbfs`` is the RMS
     level of each window (:func:`~instrumentid.inference.windows.window_dbfs`)."""

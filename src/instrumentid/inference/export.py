@@ -74,29 +74,39 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *, chec
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes about constants and the real-valued STFT
         try:
-            torch.onnx.export(graph, (torch.randn(2, window),), buffer, dynamo=False, opset_version=OPSET,
-                              input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
-                              dynamic_axes={ONNX_INPUT: axes, ONNX_OUTPUT: {0: "batch"}})
+            torch.onnx.export(
+                graph,
+                (torch.randn(2, window),),
+                buffer,
+                dynamo=False,
+                opset_version=OPSET,
+                input_names=[ONNX_INPUT],
+                output_names=[ONNX_OUTPUT],
+                dynamic_axes={ONNX_INPUT: axes, ONNX_OUTPUT: {0: "batch"}},
+            )
         except Exception as exc:  # noqa: BLE001 - the exporter's failures are untyped
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ExportError(f"model {about.model_name!r} cannot be exported to ONNX: {reason[:300]}") from None
     proto = onnx.load_from_string(buffer.getvalue())
     store_exact_halves(proto)
-    meta = {**header(bundle), "variable_length": variable_length,
-            "exported_from": {"checksum": bundle.get("checksum"), "torch": torch.__version__.split("+")[0],
-                              "opset": OPSET}}
+    meta = {
+        **header(bundle),
+        "variable_length": variable_length,
+        "exported_from": {"checksum": bundle.get("checksum"), "torch": torch.__version__.split("+")[0], "opset": OPSET},
+    }
     onnx.helper.set_model_props(proto, {ONNX_METADATA_KEY: json.dumps(meta)})
     out = Path(out)
     with atomic_path(out) as tmp:
         onnx.save(proto, str(tmp))
-    report = {"path": str(out), "bytes": out.stat().st_size, "variable_length": variable_length,
-              "max_abs_diff": None}
+    report = {"path": str(out), "bytes": out.stat().st_size, "variable_length": variable_length, "max_abs_diff": None}
     if check:
         report["max_abs_diff"] = parity(runtime, OnnxRuntime(out), window)
         if report["max_abs_diff"] > PARITY_TOLERANCE:
             out.unlink()
-            raise ExportError(f"{out}: onnxruntime scores differ from PyTorch by {report['max_abs_diff']:.2g} "
-                              f"(> {PARITY_TOLERANCE}); the graph was not kept")
+            raise ExportError(
+                f"{out}: onnxruntime scores differ from PyTorch by {report['max_abs_diff']:.2g} "
+                f"(> {PARITY_TOLERANCE}); the graph was not kept"
+            )
     return report
 
 
@@ -110,8 +120,11 @@ def store_exact_halves(proto) -> int:
     for tensor in graph.initializer:
         values = numpy_helper.to_array(tensor)
         half = values.astype(np.float16)
-        if (values.dtype != np.float32 or values.size < HALF_MIN_ELEMENTS
-                or not np.array_equal(half.astype(np.float32), values)):
+        if (
+            values.dtype != np.float32
+            or values.size < HALF_MIN_ELEMENTS
+            or not np.array_equal(half.astype(np.float32), values)
+        ):
             kept.append(tensor)
             continue
         kept.append(numpy_helper.from_array(half, f"{tensor.name}.f16"))
@@ -129,11 +142,16 @@ def parity(reference: TorchRuntime, candidate: OnnxRuntime, window: int, *, seed
     takes any length."""
     rng = np.random.default_rng(seed)
     t = np.arange(window) / reference.info.sample_rate
-    batch = np.stack([0.1 * rng.standard_normal(window), 0.5 * np.sin(2 * np.pi * 440 * t),
-                      0.3 * np.sign(np.sin(2 * np.pi * 220 * t)), 3e-4 * np.sin(2 * np.pi * 1000 * t),
-                      np.zeros(window)]).astype(np.float32)
+    batch = np.stack(
+        [
+            0.1 * rng.standard_normal(window),
+            0.5 * np.sin(2 * np.pi * 440 * t),
+            0.3 * np.sign(np.sin(2 * np.pi * 220 * t)),
+            3e-4 * np.sin(2 * np.pi * 1000 * t),
+            np.zeros(window),
+        ]
+    ).astype(np.float32)
     inputs = [batch]
     if reference.info.framing.variable_length:
         inputs += [batch[:, : window // 3], batch[:1, : max(window // 9, 1)]]
     return max(float(np.abs(reference(x) - candidate(x)).max()) for x in inputs)
-

@@ -105,8 +105,9 @@ class Predictor:
     ``bundle`` is a bundle dict (run in PyTorch) or an already opened runtime.
     """
 
-    def __init__(self, bundle: Mapping | TorchRuntime | OnnxRuntime, *, batch_size: int | None = None,
-                 device: str = "cpu") -> None:
+    def __init__(
+        self, bundle: Mapping | TorchRuntime | OnnxRuntime, *, batch_size: int | None = None, device: str = "cpu"
+    ) -> None:
         self.runtime = bundle if isinstance(bundle, (TorchRuntime, OnnxRuntime)) else TorchRuntime(bundle, device)
         self.bundle = self.runtime.bundle
         #: how the model reads audio, typed (the same for a .iid bundle and an ONNX graph's header)
@@ -118,8 +119,15 @@ class Predictor:
         self.batch_size = int(batch_size or self.runtime.batch_size)
 
     @classmethod
-    def from_bundle(cls, path: str | os.PathLike | None = None, *, runtime: str = "auto", device: str = "cpu",
-                    threads: int | None = None, **kwargs) -> Predictor:
+    def from_bundle(
+        cls,
+        path: str | os.PathLike | None = None,
+        *,
+        runtime: str = "auto",
+        device: str = "cpu",
+        threads: int | None = None,
+        **kwargs,
+    ) -> Predictor:
         """Load a bundle, an exported ``.onnx`` graph or a bundled name (the default when None).
 
         ``runtime``: ``auto`` (onnxruntime for ``.onnx``, torch otherwise), ``torch`` or ``onnxruntime``.
@@ -203,13 +211,24 @@ class Predictor:
             return np.arange(len(self.labels))
         missing = [code for code in labels if code not in self.labels]
         if missing:
-            raise ConfigError(f"labels {', '.join(missing)} are not in this model's vocabulary "
-                              f"({', '.join(self.labels)})")
+            raise ConfigError(
+                f"labels {', '.join(missing)} are not in this model's vocabulary ({', '.join(self.labels)})"
+            )
         return np.array([j for j, code in enumerate(self.labels) if code in set(labels)], dtype=int)
 
-    def record(self, name: str, level: SignalLevel, starts, scores, levels, *, segments: bool = False,
-               threshold: float | None = None, aggregation: str | None = None,
-               labels: Sequence[str] | None = None) -> dict:
+    def record(
+        self,
+        name: str,
+        level: SignalLevel,
+        starts,
+        scores,
+        levels,
+        *,
+        segments: bool = False,
+        threshold: float | None = None,
+        aggregation: str | None = None,
+        labels: Sequence[str] | None = None,
+    ) -> dict:
         """The record of a file from its level, window scores and window levels (dBFS) — engines
         that score apart call this. ``labels`` restricts the record to those codes."""
         columns = self.label_columns(labels)
@@ -222,13 +241,30 @@ class Predictor:
         abstain = level.peak <= audio.SILENCE_PEAK or not keep.any()
         segment_list = None
         if segments:
-            segment_list = [schema.make_segment(s, min(s + self.window_s, duration_s), codes, sc, thresholds,
-                                                abstain=abstain or not on)
-                            for s, sc, on in zip(starts, scores, keep)]
-        active = {} if abstain else schema.activity(starts, scores, thresholds, window_s=self.window_s,
-                                             duration_s=duration_s, labels=codes, keep=keep)
-        return schema.make_record(name, duration_s, codes, file_scores, thresholds, activity=active,
-                                  segments=segment_list, warnings=warnings, abstain=abstain)
+            segment_list = [
+                schema.make_segment(
+                    s, min(s + self.window_s, duration_s), codes, sc, thresholds, abstain=abstain or not on
+                )
+                for s, sc, on in zip(starts, scores, keep)
+            ]
+        active = (
+            {}
+            if abstain
+            else schema.activity(
+                starts, scores, thresholds, window_s=self.window_s, duration_s=duration_s, labels=codes, keep=keep
+            )
+        )
+        return schema.make_record(
+            name,
+            duration_s,
+            codes,
+            file_scores,
+            thresholds,
+            activity=active,
+            segments=segment_list,
+            warnings=warnings,
+            abstain=abstain,
+        )
 
     def _predict_blocks(self, name: str, blocks: Iterable[np.ndarray], **options) -> dict:
         level = SignalLevel(self.sample_rate)
@@ -251,8 +287,14 @@ class Predictor:
         audio longer than ``max_duration_s`` (counted while decoding, whatever the header says).
         ``labels`` restricts the record to those codes (``labels=instrumentid.labels.LABELS``)."""
         path = Path(path)
-        return self._predict_blocks(name or str(path), self.framing.blocks(path, max_duration_s), segments=segments,
-                                    threshold=threshold, aggregation=aggregation, labels=labels)
+        return self._predict_blocks(
+            name or str(path),
+            self.framing.blocks(path, max_duration_s),
+            segments=segments,
+            threshold=threshold,
+            aggregation=aggregation,
+            labels=labels,
+        )
 
     def predict_waveform(
         self,
@@ -275,8 +317,9 @@ class Predictor:
         if mono.size == 0:
             raise AudioError(f"{name}: audio has zero length")
         mono = audio.resample(mono, int(sample_rate), self.sample_rate)
-        return self._predict_blocks(name, [mono], segments=segments, threshold=threshold, aggregation=aggregation,
-                                    labels=labels)
+        return self._predict_blocks(
+            name, [mono], segments=segments, threshold=threshold, aggregation=aggregation, labels=labels
+        )
 
     def predict(self, path: str | os.PathLike, **kwargs) -> dict:
         """Alias of :meth:`predict_file` (``load_model().predict("a.wav")``)."""

@@ -46,12 +46,27 @@ def decode_row(row: dict, framing: Framing) -> dict:
     try:
         level, starts, windows = framing.read(path)
     except InstrumentIdError as exc:
-        return {"path": path, "error": str(exc), "windows": b"", "n": 0, "starts": b"",
-                "samples": 0, "peak": 0.0, "energy": 0.0}
+        return {
+            "path": path,
+            "error": str(exc),
+            "windows": b"",
+            "n": 0,
+            "starts": b"",
+            "samples": 0,
+            "peak": 0.0,
+            "energy": 0.0,
+        }
     # windows travel as bytes: files differ in window count, and Arrow takes ragged bytes as they are
-    return {"path": path, "error": "", "windows": windows.astype(np.float32).tobytes(), "n": len(windows),
-            "starts": starts.astype(np.float64).tobytes(), "samples": level.samples, "peak": level.peak,
-            "energy": level.energy}
+    return {
+        "path": path,
+        "error": "",
+        "windows": windows.astype(np.float32).tobytes(),
+        "n": len(windows),
+        "starts": starts.astype(np.float64).tobytes(),
+        "samples": level.samples,
+        "peak": level.peak,
+        "energy": level.energy,
+    }
 
 
 class ScoreActor:
@@ -76,8 +91,9 @@ class ScoreActor:
         predictor = self.predictor
         windows = np.frombuffer(batch["windows"][i], dtype=np.float32).reshape(int(batch["n"][i]), -1)
         starts = np.frombuffer(batch["starts"][i], dtype=np.float64)
-        starts, scores, levels = score_batches(predictor.score_windows, zip(starts, windows, strict=True),
-                                               predictor.batch_size)
+        starts, scores, levels = score_batches(
+            predictor.score_windows, zip(starts, windows, strict=True), predictor.batch_size
+        )
         level = SignalLevel(predictor.sample_rate, batch["samples"][i], batch["peak"][i], batch["energy"][i])
         return predictor.record(path, level, starts, scores, levels, **self.options)
 
@@ -127,15 +143,29 @@ def predict_files(
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     cpus = int(ray.cluster_resources().get("CPU", 1))
     actors = actors or max(1, (cpus - 1) // threads_per_actor)
-    options = {"segments": segments, "threshold": threshold, "aggregation": aggregation,
-               "labels": None if labels is None else list(labels)}
+    options = {
+        "segments": segments,
+        "threshold": threshold,
+        "aggregation": aggregation,
+        "labels": None if labels is None else list(labels),
+    }
     dataset = (
         ray.data.from_items(items)
         .map(decode_row, fn_kwargs={"framing": local.framing})
-        .map_batches(ScoreActor, batch_size=4, compute=ray.data.ActorPoolStrategy(size=actors),
-                     num_cpus=threads_per_actor, max_restarts=0, fn_constructor_kwargs={"path": str(local.runtime.path),
-                                            "onnx": isinstance(local.runtime, OnnxRuntime), "batch_size": batch_size,
-                                            "threads": threads_per_actor, "options": options})
+        .map_batches(
+            ScoreActor,
+            batch_size=4,
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=threads_per_actor,
+            max_restarts=0,
+            fn_constructor_kwargs={
+                "path": str(local.runtime.path),
+                "onnx": isinstance(local.runtime, OnnxRuntime),
+                "batch_size": batch_size,
+                "threads": threads_per_actor,
+                "options": options,
+            },
+        )
     )
     for row in dataset.iter_rows():
         yield json.loads(row["record"])

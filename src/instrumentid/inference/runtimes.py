@@ -101,8 +101,10 @@ class OnnxRuntime:
             raise BundleError(f"{path}: not a readable ONNX model ({reason[:200]})") from None
         raw = self.session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
         if raw is None:
-            raise BundleError(f"{path}: this ONNX graph has no instrumentid metadata "
-                              "(write it with 'instrumentid export BUNDLE --out model.onnx')")
+            raise BundleError(
+                f"{path}: this ONNX graph has no instrumentid metadata "
+                "(write it with 'instrumentid export BUNDLE --out model.onnx')"
+            )
         self.bundle = json.loads(raw)
         validate(self.bundle, str(path), weights=False)
         self.path = path
@@ -122,8 +124,9 @@ def is_onnx(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() == ".onnx"
 
 
-def open_runtime(model: str | os.PathLike | None = None, runtime: str = "auto", *,
-                 device: str = "cpu", threads: int | None = None) -> TorchRuntime | OnnxRuntime:
+def open_runtime(
+    model: str | os.PathLike | None = None, runtime: str = "auto", *, device: str = "cpu", threads: int | None = None
+) -> TorchRuntime | OnnxRuntime:
     """A bundle path, an ``.onnx`` graph or a bundled name → its runtime.
 
     ``auto`` picks onnxruntime for ``.onnx`` files and bundled names and torch for bundle files;
@@ -134,12 +137,16 @@ def open_runtime(model: str | os.PathLike | None = None, runtime: str = "auto", 
     path = resolve(model, runtime)
     if is_onnx(path):
         if runtime == "torch":
-            raise ConfigError(f"{path}: an exported ONNX graph, which only onnxruntime runs; this needs the PyTorch "
-                              "bundle (.iid, or a bundled name such as fast) it was exported from")
+            raise ConfigError(
+                f"{path}: an exported ONNX graph, which only onnxruntime runs; this needs the PyTorch "
+                "bundle (.iid, or a bundled name such as fast) it was exported from"
+            )
         return OnnxRuntime(path, threads=threads)
     if runtime == "onnxruntime":
-        raise ConfigError(f"{path}: a torch bundle; to run it on onnxruntime, convert it first: "
-                          f"instrumentid export {path} --out model.onnx")
+        raise ConfigError(
+            f"{path}: a torch bundle; to run it on onnxruntime, convert it first: "
+            f"instrumentid export {path} --out model.onnx"
+        )
     need("torch", "the torch runtime")
     from instrumentid.inference.bundle import read_bundle
 

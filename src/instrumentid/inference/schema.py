@@ -48,8 +48,16 @@ def present_labels(labels: Sequence[str], scores, thresholds) -> list[str]:
     return [code for code, present in zip(labels, is_present(scores, thresholds)) if present]
 
 
-def activity(starts_s: np.ndarray, window_scores: np.ndarray, thresholds, *, window_s: float, duration_s: float,
-             labels, keep: np.ndarray | None = None) -> dict[str, list[list[float]]]:
+def activity(
+    starts_s: np.ndarray,
+    window_scores: np.ndarray,
+    thresholds,
+    *,
+    window_s: float,
+    duration_s: float,
+    labels,
+    keep: np.ndarray | None = None,
+) -> dict[str, list[list[float]]]:
     """When each label plays: ``{code: [[start_s, end_s], ...]}``, the contiguous runs of windows
     whose score reaches the label's threshold (overlapping or touching windows merge); silent
     windows (``keep`` False) never count. Labels that never reach it are left out."""
@@ -130,10 +138,22 @@ def flat_row(record: Mapping, labels: Sequence[str]) -> dict:
     """One file's record as a flat row (the CSV and Parquet shape): ``file``, one score per label,
     ``present`` and ``warnings`` (``;``-joined), ``duration_s``, ``error`` (scores None for an error)."""
     if is_error(record):
-        return {"file": record["file"], **{c: None for c in labels}, "present": "", "duration_s": None,
-                "warnings": "", "error": record["error"]}
-    return {"file": record["file"], **{c: record["scores"][c] for c in labels}, "present": ";".join(record["present"]),
-            "duration_s": record["duration_s"], "warnings": ";".join(record.get("warnings", [])), "error": ""}
+        return {
+            "file": record["file"],
+            **{c: None for c in labels},
+            "present": "",
+            "duration_s": None,
+            "warnings": "",
+            "error": record["error"],
+        }
+    return {
+        "file": record["file"],
+        **{c: record["scores"][c] for c in labels},
+        "present": ";".join(record["present"]),
+        "duration_s": record["duration_s"],
+        "warnings": ";".join(record.get("warnings", [])),
+        "error": "",
+    }
 
 
 #: What a spreadsheet takes as the start of a formula (CSV injection).
@@ -150,8 +170,9 @@ def _write_row(buffer: io.StringIO, row: Iterable) -> None:
     quoted whole (the csv module quotes only the line terminator's characters, here LF)."""
     cells = ["" if cell is None else csv_cell(cell) for cell in row]
     carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in cells)
-    csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL if carriage_return else csv.QUOTE_MINIMAL
-               ).writerow(cells)
+    csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL if carriage_return else csv.QUOTE_MINIMAL).writerow(
+        cells
+    )
 
 
 def to_csv(records: Iterable[Mapping], labels: Sequence[str]) -> str:
@@ -179,8 +200,17 @@ def to_segments_csv(records: Iterable[Mapping], labels: Sequence[str]) -> str:
             _write_row(buffer, [record["file"], "", "", *([""] * len(labels)), "", record["error"]])
             continue
         for segment in record.get("segments", []):
-            _write_row(buffer, [record["file"], segment["start_s"], segment["end_s"],
-                                *(segment["scores"][c] for c in labels), ";".join(segment["present"]), ""])
+            _write_row(
+                buffer,
+                [
+                    record["file"],
+                    segment["start_s"],
+                    segment["end_s"],
+                    *(segment["scores"][c] for c in labels),
+                    ";".join(segment["present"]),
+                    "",
+                ],
+            )
     return buffer.getvalue()
 
 
@@ -198,8 +228,9 @@ TABLE_TOP = 5
 def escape(text: str) -> str:
     """``text`` with control and other unprintable characters written as Python escapes (a newline
     in a file name is ``\\n``), so one record stays one line of the terminal."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
-                   for c in text)
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii") for c in text
+    )
 
 
 def display_width(text: str) -> int:
@@ -225,8 +256,9 @@ def thresholds_line(labels: Sequence[str], thresholds, source: str) -> str:
     values = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(labels),))
     if np.allclose(values, values[0]):
         return f"present = score at or above {values[0]:.2f} ({source}, every label)"
-    return f"present = score at or above its label's threshold ({source}): " + \
-        " ".join(f"{c} {t:.2f}" for c, t in zip(labels, values))
+    return f"present = score at or above its label's threshold ({source}): " + " ".join(
+        f"{c} {t:.2f}" for c, t in zip(labels, values)
+    )
 
 
 class Table:
@@ -276,4 +308,3 @@ class Table:
         cells = "  ".join(f"{c:<3} {round(scored['scores'][c] * 100):>3d}" for c in top)
         present = ", ".join(f"{NAMES.get(c, c)} ({c})" for c in scored["present"]) or "-"
         return f"{cells}  {present}"
-

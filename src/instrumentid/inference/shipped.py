@@ -16,11 +16,16 @@ from pathlib import Path
 
 #: Bundles shipped inside the package: name → (file in assets/, one-line description).
 BUNDLED: dict[str, tuple[str, str]] = {
-    "default": ("default.iid", "YAMNet (AudioSet-pretrained) + instrument head over the 33-code vocabulary (IRMAS 11 "
-                               "+ bass, drums, synths, brass, folk and world instruments); the most accurate"),
+    "default": (
+        "default.iid",
+        "YAMNet (AudioSet-pretrained) + instrument head over the 33-code vocabulary (IRMAS 11 "
+        "+ bass, drums, synths, brass, folk and world instruments); the most accurate",
+    ),
     "fast": ("fast.iid", "small CNN over the 11 IRMAS labels, trained on rendered + real audio; for huge libraries"),
-    "audioset-zeroshot": ("audioset-zeroshot.iid", "YAMNet's AudioSet classes mapped to the 33 codes, no training "
-                                                   "(the baseline the default must beat)"),
+    "audioset-zeroshot": (
+        "audioset-zeroshot.iid",
+        "YAMNet's AudioSet classes mapped to the 33 codes, no training (the baseline the default must beat)",
+    ),
 }
 DEFAULT_BUNDLE_NAME = BUNDLED["default"][0]
 #: The ONNX export of each bundled name: name → file in assets/ (``recipes/onnx_models.py`` writes

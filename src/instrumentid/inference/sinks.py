@@ -55,7 +55,9 @@ class TextSink:
         if self.output is not None:
             with self._stack.pop_all() as stack:  # undone if opening fails half-way
                 # a FIFO or /dev/stdout is written in place: replacing it would break the reader or the device
-                target = self.output if is_special_output(self.output) else stack.enter_context(atomic_path(self.output))
+                target = (
+                    self.output if is_special_output(self.output) else stack.enter_context(atomic_path(self.output))
+                )
                 self.handle = stack.enter_context(open(target, "w", encoding="utf-8", newline=""))
                 self._stack = stack.pop_all()
         return self
@@ -113,10 +115,13 @@ class ResumableLog:
             record = json.loads(line) if len(line) <= MAX_LOG_LINE and line.endswith(b"\n") else None
         except ValueError:
             record = None
-        if not (isinstance(record, dict) and isinstance(record.get("file"), str)
-                and isinstance(record.get("source"), dict)):
-            raise ConfigError(f"{self.path}: line {number} is not a predict record (or is longer than "
-                              f"{MAX_LOG_LINE} bytes); is this a predict --resume output? Nothing was changed")
+        if not (
+            isinstance(record, dict) and isinstance(record.get("file"), str) and isinstance(record.get("source"), dict)
+        ):
+            raise ConfigError(
+                f"{self.path}: line {number} is not a predict record (or is longer than "
+                f"{MAX_LOG_LINE} bytes); is this a predict --resume output? Nothing was changed"
+            )
         return _key(record["file"], record["source"])
 
     def seen(self, path: str | os.PathLike) -> bool:
@@ -127,7 +132,7 @@ class ResumableLog:
         record = {**record, "source": source_stat(record["file"])}
         data = memoryview(schema.to_jsonl_line(record).encode("utf-8"))
         while data:  # one write() in practice; a short write continues where it stopped
-            data = data[os.write(self._fd, data):]
+            data = data[os.write(self._fd, data) :]
         self.written += 1
 
     def close(self) -> None:
@@ -170,9 +175,12 @@ class ParquetShards:
         if not self.rows and self.shards:
             return
         columns = schema.csv_header(self.labels)
-        table = pa.table({c: [row[c] for row in self.rows] for c in columns},
-                         schema=pa.schema([(c, pa.float64() if c in self.labels or c == "duration_s" else pa.string())
-                                           for c in columns]))
+        table = pa.table(
+            {c: [row[c] for row in self.rows] for c in columns},
+            schema=pa.schema(
+                [(c, pa.float64() if c in self.labels or c == "duration_s" else pa.string()) for c in columns]
+            ),
+        )
         with atomic_path(self.folder / f"part-{self.shards:05d}.parquet") as tmp:
             pq.write_table(table, tmp)
         self.shards += 1

@@ -40,8 +40,9 @@ def tile(signal: np.ndarray, length: int) -> np.ndarray:
     return np.tile(signal, reps)[:length].astype(np.float32, copy=False)
 
 
-def iter_windows(blocks: Iterable[np.ndarray], window: int, hop: int, *,
-                 tile_short: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+def iter_windows(
+    blocks: Iterable[np.ndarray], window: int, hop: int, *, tile_short: bool = True
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(start_sample, samples[window])`` over a stream of mono blocks.
 
     Regular windows start at 0, hop, 2·hop, … while they fit; then, if samples remain
@@ -110,4 +111,3 @@ def aggregate(window_scores: np.ndarray, method: str = "mean", keep: np.ndarray 
     if method == "top3":
         return np.sort(window_scores, axis=0)[-3:].mean(axis=0)
     raise ConfigError(f"unknown aggregation {method!r}; choose one of {', '.join(AGGREGATIONS)}")
-

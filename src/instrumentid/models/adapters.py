@@ -71,8 +71,9 @@ def _on_hidden(output, function):
     return function(output)
 
 
-def attach_adapters(backbone: nn.Module, kind: str, *, adapter_size: int = 64, lora_rank: int = 8,
-                    lora_alpha: float = 16.0) -> nn.ModuleList:
+def attach_adapters(
+    backbone: nn.Module, kind: str, *, adapter_size: int = 64, lora_rank: int = 8, lora_alpha: float = 16.0
+) -> nn.ModuleList:
     """Freeze ``backbone`` and hook adapters of ``kind`` into it; returns them (register them on the model)."""
     if kind not in ADAPTERS:
         raise ConfigError(f"unknown adapter {kind!r}; choose one of {', '.join(ADAPTERS)}")

@@ -42,8 +42,13 @@ class SmallCNN(nn.Module):
     in_channels : input channels (1 for log-mel; more for MFCC deltas or ``multi`` features).
     """
 
-    def __init__(self, n_labels: int = 11, widths: tuple[int, ...] | list[int] = (16, 32, 64, 128),
-                 dropout: float = 0.3, in_channels: int = 1) -> None:
+    def __init__(
+        self,
+        n_labels: int = 11,
+        widths: tuple[int, ...] | list[int] = (16, 32, 64, 128),
+        dropout: float = 0.3,
+        in_channels: int = 1,
+    ) -> None:
         super().__init__()
         widths = list(widths)
         blocks, in_ch = [], in_channels
@@ -75,8 +80,10 @@ def build_cnn(n_labels: int = 11, widths=(16, 32, 64, 128), dropout: float = 0.3
     return SmallCNN(n_labels=n_labels, widths=widths, dropout=dropout, in_channels=in_channels)
 
 
-@register("cnn-wide", "wider VGG-style CNN on log-mel (~1.2 M parameters; better, ~3x slower)",
-          geometry=("in_channels",))
-def build_cnn_wide(n_labels: int = 11, widths=(32, 64, 128, 256), dropout: float = 0.3,
-                   in_channels: int = 1) -> SmallCNN:
+@register(
+    "cnn-wide", "wider VGG-style CNN on log-mel (~1.2 M parameters; better, ~3x slower)", geometry=("in_channels",)
+)
+def build_cnn_wide(
+    n_labels: int = 11, widths=(32, 64, 128, 256), dropout: float = 0.3, in_channels: int = 1
+) -> SmallCNN:
     return SmallCNN(n_labels=n_labels, widths=widths, dropout=dropout, in_channels=in_channels)

@@ -67,12 +67,15 @@ class EnsembleModel(nn.Module):
 
     gradcam_layer = None  # several networks: no single map explains the score
 
-    def __init__(self, members: Sequence[Mapping], weights: Sequence[Sequence[float]], sample_rate: int,
-                 n_labels: int) -> None:
+    def __init__(
+        self, members: Sequence[Mapping], weights: Sequence[Sequence[float]], sample_rate: int, n_labels: int
+    ) -> None:
         super().__init__()
         if not members:
-            raise ConfigError("an ensemble is assembled from trained bundles, not trained: "
-                              "instrumentid ensemble A.iid B.iid --out E.iid")
+            raise ConfigError(
+                "an ensemble is assembled from trained bundles, not trained: "
+                "instrumentid ensemble A.iid B.iid --out E.iid"
+            )
         self.members = nn.ModuleList(build(m["model"]["name"], **m["model"].get("params", {})) for m in members)
         self.frontends = nn.ModuleList(build_frontend(m["features"], m["normalization"]) for m in members)
         self.resamplers = nn.ModuleList(SincResample(sample_rate, int(m["sample_rate"])) for m in members)
@@ -101,8 +104,13 @@ class EnsembleModel(nn.Module):
         return torch.log(combined) - torch.log1p(-combined)
 
 
-@register("ensemble", "bundles combined by weighted mean of probabilities (built by 'instrumentid ensemble')",
-          frontend="waveform", normalize=False, trainable=False)
+@register(
+    "ensemble",
+    "bundles combined by weighted mean of probabilities (built by 'instrumentid ensemble')",
+    frontend="waveform",
+    normalize=False,
+    trainable=False,
+)
 def build_ensemble(members=(), weights=None, sample_rate: int = 16_000, n_labels: int = 11) -> EnsembleModel:
     weights = weights if weights is not None else [[1.0] * n_labels for _ in members]
     return EnsembleModel(members, weights, sample_rate, n_labels)

@@ -45,12 +45,27 @@ class LSTMClassifier(nn.Module):
 
     gradcam_layer = None  # a recurrent network has no convolutional map to weight
 
-    def __init__(self, n_labels: int = 11, in_channels: int = 1, n_bins: int = 64, hidden_size: int = 128,
-                 num_layers: int = 2, attention: bool = False, attention_dim: int = 128, dropout: float = 0.2) -> None:
+    def __init__(
+        self,
+        n_labels: int = 11,
+        in_channels: int = 1,
+        n_bins: int = 64,
+        hidden_size: int = 128,
+        num_layers: int = 2,
+        attention: bool = False,
+        attention_dim: int = 128,
+        dropout: float = 0.2,
+    ) -> None:
         super().__init__()
         self.frame_size = in_channels * n_bins
-        self.lstm = nn.LSTM(self.frame_size, hidden_size, num_layers=num_layers, batch_first=True, bidirectional=True,
-                            dropout=dropout if num_layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            self.frame_size,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
         states = 2 * hidden_size
         self.attention = AdditiveAttention(states, attention_dim) if attention else None
         self.embedding_dim = states if attention else 2 * states
@@ -79,8 +94,19 @@ class LSTMClassifier(nn.Module):
         return self.head(self.dropout(self.embed(x)))
 
 
-@register("lstm", "bidirectional LSTM over spectrogram frames; '{attention: true}' pools with additive attention",
-          geometry=("in_channels", "n_bins"))
-def build_lstm(n_labels: int = 11, in_channels: int = 1, n_bins: int = 64, hidden_size: int = 128, num_layers: int = 2,
-               attention: bool = False, attention_dim: int = 128, dropout: float = 0.2) -> LSTMClassifier:
+@register(
+    "lstm",
+    "bidirectional LSTM over spectrogram frames; '{attention: true}' pools with additive attention",
+    geometry=("in_channels", "n_bins"),
+)
+def build_lstm(
+    n_labels: int = 11,
+    in_channels: int = 1,
+    n_bins: int = 64,
+    hidden_size: int = 128,
+    num_layers: int = 2,
+    attention: bool = False,
+    attention_dim: int = 128,
+    dropout: float = 0.2,
+) -> LSTMClassifier:
     return LSTMClassifier(n_labels, in_channels, n_bins, hidden_size, num_layers, attention, attention_dim, dropout)

@@ -22,13 +22,20 @@ from instrumentid.models.registry import register
 
 #: Default groups: bowed strings + trumpet (sustained orchestral), woodwinds, plucked and
 #: struck strings, organ + voice (sustained, formant-rich).
-DEFAULT_GROUPS: tuple[tuple[str, ...], ...] = (("cel", "vio", "tru"), ("cla", "flu", "sax"), ("gac", "gel", "pia"),
-                                               ("org", "voi"))
+DEFAULT_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("cel", "vio", "tru"),
+    ("cla", "flu", "sax"),
+    ("gac", "gel", "pia"),
+    ("org", "voi"),
+)
 
 
 def _conv_bn(in_channels: int, out_channels: int, kernel: int, stride: int, groups: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2, groups=groups,
-                                   bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
 
 
 class MobileNetBranch(nn.Module):
@@ -54,18 +61,26 @@ class ParallelMobileNet(nn.Module):
 
     gradcam_layer = None  # one map per branch: no single layer explains every label
 
-    def __init__(self, n_labels: int = 11, in_channels: int = 1,
-                 groups: Sequence[Sequence[str]] = DEFAULT_GROUPS, widths: Sequence[int] = (16, 32, 64, 128),
-                 dropout: float = 0.2) -> None:
+    def __init__(
+        self,
+        n_labels: int = 11,
+        in_channels: int = 1,
+        groups: Sequence[Sequence[str]] = DEFAULT_GROUPS,
+        widths: Sequence[int] = (16, 32, 64, 128),
+        dropout: float = 0.2,
+    ) -> None:
         super().__init__()
         labels = LABELS[:n_labels]
         members = [code for group in groups for code in group]
         if sorted(members) != sorted(labels) or any(not group for group in groups):
-            raise ConfigError(f"parallel-mobilenet groups must hold every label exactly once ({' '.join(labels)}), "
-                              f"got {[list(g) for g in groups]}")
+            raise ConfigError(
+                f"parallel-mobilenet groups must hold every label exactly once ({' '.join(labels)}), "
+                f"got {[list(g) for g in groups]}"
+            )
         self.groups = [list(group) for group in groups]
-        self.branches = nn.ModuleList(MobileNetBranch(in_channels, len(group), list(widths), dropout)
-                                      for group in self.groups)
+        self.branches = nn.ModuleList(
+            MobileNetBranch(in_channels, len(group), list(widths), dropout) for group in self.groups
+        )
         order = torch.tensor([labels.index(code) for code in members])
         self.register_buffer("label_order", torch.argsort(order), persistent=False)  # group order → label order
         self.embedding_dim = sum(branch.embedding_dim for branch in self.branches)
@@ -79,8 +94,12 @@ class ParallelMobileNet(nn.Module):
         return logits[:, self.label_order]
 
 
-@register("parallel-mobilenet", "k small MobileNets, each scoring its own group of labels ('{groups: [[cel, vio], ...]}')",
-          geometry=("in_channels",))
-def build_parallel_mobilenet(n_labels: int = 11, in_channels: int = 1, groups=DEFAULT_GROUPS, widths=(16, 32, 64, 128),
-                             dropout: float = 0.2) -> ParallelMobileNet:
+@register(
+    "parallel-mobilenet",
+    "k small MobileNets, each scoring its own group of labels ('{groups: [[cel, vio], ...]}')",
+    geometry=("in_channels",),
+)
+def build_parallel_mobilenet(
+    n_labels: int = 11, in_channels: int = 1, groups=DEFAULT_GROUPS, widths=(16, 32, 64, 128), dropout: float = 0.2
+) -> ParallelMobileNet:
     return ParallelMobileNet(n_labels, in_channels, groups, widths, dropout)

@@ -54,8 +54,16 @@ TRAINING_ONLY = frozenset({"pretrained"})
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register(name: str, description: str, *, requires: str | None = None, frontend: str = "logmel",
-             normalize: bool = True, trainable: bool = True, geometry: tuple[str, ...] = ()):
+def register(
+    name: str,
+    description: str,
+    *,
+    requires: str | None = None,
+    frontend: str = "logmel",
+    normalize: bool = True,
+    trainable: bool = True,
+    geometry: tuple[str, ...] = (),
+):
     """Class/function decorator adding a builder to the registry under ``name``."""
     unknown = set(geometry) - GEOMETRY
     if unknown:
@@ -64,8 +72,9 @@ def register(name: str, description: str, *, requires: str | None = None, fronte
     def decorator(builder):
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is already registered")
-        _REGISTRY[name] = ModelEntry(name, builder, description, requires, frontend, normalize, trainable,
-                                     frozenset(geometry))
+        _REGISTRY[name] = ModelEntry(
+            name, builder, description, requires, frontend, normalize, trainable, frozenset(geometry)
+        )
         return builder
 
     return decorator

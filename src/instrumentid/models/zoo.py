@@ -45,8 +45,9 @@ class _Head(nn.Module):
 class TimmClassifier(nn.Module):
     """A timm CNN on log-mel ``(batch, 1, n_mels, frames)``."""
 
-    def __init__(self, n_labels: int = 11, backbone: str = "efficientnet_b0", pretrained: str | None = None,
-                 dropout: float = 0.2) -> None:
+    def __init__(
+        self, n_labels: int = 11, backbone: str = "efficientnet_b0", pretrained: str | None = None, dropout: float = 0.2
+    ) -> None:
         super().__init__()
         timm = need("timm", "this model")
         kwargs = {"pretrained_cfg_overlay": {"file": pretrained}} if pretrained else {}
@@ -73,8 +74,9 @@ class _TransformerClassifier(nn.Module):
     gradcam_layer = None  # attention maps, not conv feature maps
 
     @staticmethod
-    def _backbone(model_cls, config_cls, *, pretrained: str | None, backbone_config: dict | None, defaults: dict,
-                  **load):
+    def _backbone(
+        model_cls, config_cls, *, pretrained: str | None, backbone_config: dict | None, defaults: dict, **load
+    ):
         """From a local checkpoint folder, from a stored config (a bundle's), or from ``defaults``."""
         if pretrained:
             return model_cls.from_pretrained(pretrained, local_files_only=True, **load)
@@ -90,18 +92,46 @@ class _TransformerClassifier(nn.Module):
 class ASTClassifier(_TransformerClassifier):
     """Audio Spectrogram Transformer on log-mel ``(batch, 1, n_mels, frames)``."""
 
-    def __init__(self, n_labels: int = 11, n_mels: int = 64, n_frames: int = 151, hidden_size: int = 192,
-                 num_layers: int = 4, num_heads: int = 3, intermediate_size: int = 768, patch_stride: int = 10,
-                 pretrained: str | None = None, dropout: float = 0.1, backbone_config: dict | None = None,
-                 adapter: str | None = None, adapter_size: int = 64, lora_rank: int = 8, lora_alpha: float = 16.0) -> None:
+    def __init__(
+        self,
+        n_labels: int = 11,
+        n_mels: int = 64,
+        n_frames: int = 151,
+        hidden_size: int = 192,
+        num_layers: int = 4,
+        num_heads: int = 3,
+        intermediate_size: int = 768,
+        patch_stride: int = 10,
+        pretrained: str | None = None,
+        dropout: float = 0.1,
+        backbone_config: dict | None = None,
+        adapter: str | None = None,
+        adapter_size: int = 64,
+        lora_rank: int = 8,
+        lora_alpha: float = 16.0,
+    ) -> None:
         super().__init__()
         transformers = need("transformers", "this model")
-        defaults = dict(hidden_size=hidden_size, num_hidden_layers=num_layers, num_attention_heads=num_heads,
-                        intermediate_size=intermediate_size, num_mel_bins=n_mels, max_length=n_frames,
-                        frequency_stride=patch_stride, time_stride=patch_stride)
-        self.backbone = self._backbone(transformers.ASTModel, transformers.ASTConfig, pretrained=pretrained,
-                                       backbone_config=backbone_config, defaults=defaults, num_mel_bins=n_mels,
-                                       max_length=n_frames, ignore_mismatched_sizes=True)
+        defaults = dict(
+            hidden_size=hidden_size,
+            num_hidden_layers=num_layers,
+            num_attention_heads=num_heads,
+            intermediate_size=intermediate_size,
+            num_mel_bins=n_mels,
+            max_length=n_frames,
+            frequency_stride=patch_stride,
+            time_stride=patch_stride,
+        )
+        self.backbone = self._backbone(
+            transformers.ASTModel,
+            transformers.ASTConfig,
+            pretrained=pretrained,
+            backbone_config=backbone_config,
+            defaults=defaults,
+            num_mel_bins=n_mels,
+            max_length=n_frames,
+            ignore_mismatched_sizes=True,
+        )
         self._adapt(pretrained, adapter, adapter_size=adapter_size, lora_rank=lora_rank, lora_alpha=lora_alpha)
         self.embedding_dim = self.backbone.config.hidden_size
         self.head = _Head(self.embedding_dim, n_labels, dropout)
@@ -116,18 +146,40 @@ class ASTClassifier(_TransformerClassifier):
 class Wav2Vec2Classifier(_TransformerClassifier):
     """Wav2Vec2 on waveforms ``(batch, 1, samples)``: mean+max pooling of its frames."""
 
-    def __init__(self, n_labels: int = 11, hidden_size: int = 256, num_layers: int = 4, num_heads: int = 4,
-                 intermediate_size: int = 1024, feature_extractor_only: bool = False, freeze_feature_encoder: bool = False,
-                 pretrained: str | None = None, dropout: float = 0.1, backbone_config: dict | None = None,
-                 adapter: str | None = None, adapter_size: int = 64, lora_rank: int = 8, lora_alpha: float = 16.0) -> None:
+    def __init__(
+        self,
+        n_labels: int = 11,
+        hidden_size: int = 256,
+        num_layers: int = 4,
+        num_heads: int = 4,
+        intermediate_size: int = 1024,
+        feature_extractor_only: bool = False,
+        freeze_feature_encoder: bool = False,
+        pretrained: str | None = None,
+        dropout: float = 0.1,
+        backbone_config: dict | None = None,
+        adapter: str | None = None,
+        adapter_size: int = 64,
+        lora_rank: int = 8,
+        lora_alpha: float = 16.0,
+    ) -> None:
         super().__init__()
         transformers = need("transformers", "this model")
         if adapter and feature_extractor_only:
             raise ConfigError("wav2vec2: adapters live in the transformer layers, which feature_extractor_only skips")
-        defaults = dict(hidden_size=hidden_size, num_hidden_layers=num_layers, num_attention_heads=num_heads,
-                        intermediate_size=intermediate_size)
-        self.backbone = self._backbone(transformers.Wav2Vec2Model, transformers.Wav2Vec2Config, pretrained=pretrained,
-                                       backbone_config=backbone_config, defaults=defaults)
+        defaults = dict(
+            hidden_size=hidden_size,
+            num_hidden_layers=num_layers,
+            num_attention_heads=num_heads,
+            intermediate_size=intermediate_size,
+        )
+        self.backbone = self._backbone(
+            transformers.Wav2Vec2Model,
+            transformers.Wav2Vec2Config,
+            pretrained=pretrained,
+            backbone_config=backbone_config,
+            defaults=defaults,
+        )
         if freeze_feature_encoder:
             self.backbone.freeze_feature_encoder()
         self._adapt(pretrained, adapter, adapter_size=adapter_size, lora_rank=lora_rank, lora_alpha=lora_alpha)
@@ -149,18 +201,27 @@ class Wav2Vec2Classifier(_TransformerClassifier):
 
 
 @register("timm", "any timm CNN on log-mel, e.g. --model-params '{backbone: resnet18}'", requires="timm:zoo")
-def build_timm(n_labels: int = 11, backbone: str = "efficientnet_b0", pretrained: str | None = None,
-               dropout: float = 0.2) -> TimmClassifier:
+def build_timm(
+    n_labels: int = 11, backbone: str = "efficientnet_b0", pretrained: str | None = None, dropout: float = 0.2
+) -> TimmClassifier:
     return TimmClassifier(n_labels, backbone, pretrained, dropout)
 
 
-@register("ast", "Audio Spectrogram Transformer on log-mel (transformers; pretrained from a local folder)",
-          requires="transformers:zoo", geometry=("n_mels", "n_frames"))
+@register(
+    "ast",
+    "Audio Spectrogram Transformer on log-mel (transformers; pretrained from a local folder)",
+    requires="transformers:zoo",
+    geometry=("n_mels", "n_frames"),
+)
 def build_ast(n_labels: int = 11, n_mels: int = 64, n_frames: int = 151, **params) -> ASTClassifier:
     return ASTClassifier(n_labels, n_mels, n_frames, **params)
 
 
-@register("wav2vec2", "Wav2Vec2 on raw waveforms (transformers; feature_extractor_only like the seed team)",
-          requires="transformers:zoo", frontend="waveform")
+@register(
+    "wav2vec2",
+    "Wav2Vec2 on raw waveforms (transformers; feature_extractor_only like the seed team)",
+    requires="transformers:zoo",
+    frontend="waveform",
+)
 def build_wav2vec2(n_labels: int = 11, **params) -> Wav2Vec2Classifier:
     return Wav2Vec2Classifier(n_labels, **params)

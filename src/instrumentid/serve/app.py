@@ -103,9 +103,15 @@ def _safe_name(filename: str | None) -> str:
     return name.replace("\x00", "\\x00")
 
 
-def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: int = 8,
-               queue_size: int = 32, allowed_hosts: list[str] | None = None,
-               cors_origins: tuple[str, ...] = ()) -> FastAPI:
+def create_app(
+    predictor: Predictor,
+    limits: Limits | None = None,
+    *,
+    workers: int = 8,
+    queue_size: int = 32,
+    allowed_hosts: list[str] | None = None,
+    cors_origins: tuple[str, ...] = (),
+) -> FastAPI:
     """The app: ``workers`` requests are handled at once (their windows scored together by one
     model thread), at most ``queue_size`` more wait, uploads included; past that, 503.
     ``allowed_hosts`` (None: any) are the ``Host`` headers answered; ``cors_origins`` may POST
@@ -126,7 +132,9 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
         version=__version__,
         description="Which musical instruments play in a recording (the IRMAS labels and an extended vocabulary). "
         "POST audio files to /predict; the response is one predict record per file.",
-        docs_url=None, redoc_url=None, lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.inference = work
     _add_guards(app, limits, work, allowed_hosts, cors_origins)
@@ -138,10 +146,15 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
         request: Request,
         files: list[UploadFile] = File(..., description="one or more audio files"),
         segments: bool = Query(False, description="add per-window scores (a timeline)"),
-        threshold: float | None = Query(None, ge=OVERRIDE_RANGE[0], le=OVERRIDE_RANGE[1],
-                                        description="one threshold for every label"),
-        labels: str | None = Query(None, max_length=400, description="only these labels: 'irmas', 'extended' "
-                                   "or comma-separated codes like sax,pia,dru (default: every label of the model)"),
+        threshold: float | None = Query(
+            None, ge=OVERRIDE_RANGE[0], le=OVERRIDE_RANGE[1], description="one threshold for every label"
+        ),
+        labels: str | None = Query(
+            None,
+            max_length=400,
+            description="only these labels: 'irmas', 'extended' "
+            "or comma-separated codes like sax,pia,dru (default: every label of the model)",
+        ),
     ) -> list[dict]:
         if len(files) > limits.max_files:
             raise HTTPException(413, f"too many files: {len(files)} (at most {limits.max_files} per request)")
@@ -161,11 +174,17 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, workers: i
     return app
 
 
-def _add_guards(app: FastAPI, limits: Limits, work: InferenceQueue, allowed_hosts: list[str] | None,
-                cors_origins: tuple[str, ...]) -> None:
+def _add_guards(
+    app: FastAPI, limits: Limits, work: InferenceQueue, allowed_hosts: list[str] | None, cors_origins: tuple[str, ...]
+) -> None:
     """Body, admission and origin limits, the ``Host`` check, and 422s that never echo the input."""
-    app.add_middleware(RequestGuard, queue=work, max_body_bytes=int(limits.request_mb() * 1e6),
-                       read_timeout_s=limits.read_timeout_s, cors_origins=tuple(cors_origins))
+    app.add_middleware(
+        RequestGuard,
+        queue=work,
+        max_body_bytes=int(limits.request_mb() * 1e6),
+        read_timeout_s=limits.read_timeout_s,
+        cors_origins=tuple(cors_origins),
+    )
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"])
     if allowed_hosts is not None:
@@ -177,8 +196,9 @@ def _add_guards(app: FastAPI, limits: Limits, work: InferenceQueue, allowed_host
         return JSONResponse({"detail": errors}, 422)
 
 
-def _add_info_routes(app: FastAPI, predictor: Predictor, limits: Limits, work: InferenceQueue,
-                     batcher: WindowBatcher) -> None:
+def _add_info_routes(
+    app: FastAPI, predictor: Predictor, limits: Limits, work: InferenceQueue, batcher: WindowBatcher
+) -> None:
     page = (resources.files("instrumentid") / "serve" / "static" / "index.html").read_text(encoding="utf-8")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -188,22 +208,43 @@ def _add_info_routes(app: FastAPI, predictor: Predictor, limits: Limits, work: I
     @app.get("/health")
     def health() -> dict:
         metadata = predictor.metadata
-        return {"status": "ok", "model": {
-            "recipe": metadata.get("recipe"), "created": metadata.get("created"),
-            "model": predictor.info.model_name, "labels": list(predictor.labels),
-            "sample_rate": predictor.sample_rate, "window_s": predictor.window_s, "hop_s": predictor.hop_s,
-            "aggregation": predictor.aggregation, "thresholds": [round(float(t), 4) for t in predictor.thresholds],
-            "instrumentid_version": __version__,
-        }, "limits": {"max_upload_mb": limits.upload_mb(), "max_duration_s": limits.max_duration_s,
-                      "max_files": limits.max_files, "max_request_mb": limits.request_mb()},
-            "queue": {"workers": work.workers, "queue_size": work.queue_size, "pending": work.pending,
-                      "abandoned": work.abandoned, "job_seconds": round(work.job_seconds, 3),
-                      "batches": batcher.batches, "windows": batcher.windows}}
+        return {
+            "status": "ok",
+            "model": {
+                "recipe": metadata.get("recipe"),
+                "created": metadata.get("created"),
+                "model": predictor.info.model_name,
+                "labels": list(predictor.labels),
+                "sample_rate": predictor.sample_rate,
+                "window_s": predictor.window_s,
+                "hop_s": predictor.hop_s,
+                "aggregation": predictor.aggregation,
+                "thresholds": [round(float(t), 4) for t in predictor.thresholds],
+                "instrumentid_version": __version__,
+            },
+            "limits": {
+                "max_upload_mb": limits.upload_mb(),
+                "max_duration_s": limits.max_duration_s,
+                "max_files": limits.max_files,
+                "max_request_mb": limits.request_mb(),
+            },
+            "queue": {
+                "workers": work.workers,
+                "queue_size": work.queue_size,
+                "pending": work.pending,
+                "abandoned": work.abandoned,
+                "job_seconds": round(work.job_seconds, 3),
+                "batches": batcher.batches,
+                "windows": batcher.windows,
+            },
+        }
 
     @app.get("/labels")
     def labels() -> list[dict]:
-        return [{"code": code, "name": NAMES.get(code, code), "threshold": round(float(t), 4)}
-                for code, t in zip(predictor.labels, predictor.thresholds)]
+        return [
+            {"code": code, "name": NAMES.get(code, code), "threshold": round(float(t), 4)}
+            for code, t in zip(predictor.labels, predictor.thresholds)
+        ]
 
 
 def _label_subset(predictor: Predictor, text: str | None) -> tuple[str, ...] | None:
@@ -218,8 +259,9 @@ def _label_subset(predictor: Predictor, text: str | None) -> tuple[str, ...] | N
     return subset
 
 
-async def _unless_client_leaves(work: InferenceQueue, job: Future, request: Request,
-                                left: threading.Event) -> list[dict] | None:
+async def _unless_client_leaves(
+    work: InferenceQueue, job: Future, request: Request, left: threading.Event
+) -> list[dict] | None:
     """The job's records, or None when the client disconnects first: then a queued job is dropped
     (:meth:`InferenceQueue.abandon`) and a running one stops before its next file (``left``)."""
     result = asyncio.wrap_future(job)
@@ -242,8 +284,15 @@ async def _disconnected(request: Request) -> None:
         continue
 
 
-def _predict_uploads(predictor: Predictor, limits: Limits, uploads: list[UploadFile], segments: bool,
-                     threshold: float | None, labels: tuple[str, ...] | None, left: threading.Event) -> list[dict]:
+def _predict_uploads(
+    predictor: Predictor,
+    limits: Limits,
+    uploads: list[UploadFile],
+    segments: bool,
+    threshold: float | None,
+    labels: tuple[str, ...] | None,
+    left: threading.Event,
+) -> list[dict]:
     """One request's job, on a worker thread: one record per upload, in order, until the client leaves."""
     records = []
     for upload in uploads:
@@ -272,8 +321,14 @@ def _spool(upload: UploadFile, name: str, max_upload_mb: float) -> str:
     return tmp
 
 
-def _predict_upload(predictor: Predictor, limits: Limits, upload: UploadFile, segments: bool,
-                    threshold: float | None, labels: tuple[str, ...] | None = None) -> dict:
+def _predict_upload(
+    predictor: Predictor,
+    limits: Limits,
+    upload: UploadFile,
+    segments: bool,
+    threshold: float | None,
+    labels: tuple[str, ...] | None = None,
+) -> dict:
     name = _safe_name(upload.filename)
     if "\x00" in (upload.filename or ""):
         return schema.error_record(name, f"{name}: the file name holds a NUL byte")
@@ -281,24 +336,38 @@ def _predict_upload(predictor: Predictor, limits: Limits, upload: UploadFile, se
     try:
         duration = audio.declared_duration(tmp)  # from the header: the file is decoded once, to predict
         if duration is not None and duration > limits.max_duration_s:
-            return schema.error_record(name, f"{name}: audio is {duration:.0f} s long, "
-                                             f"longer than the {limits.max_duration_s:g} s limit")
-        return _finite(predictor.predict_file(tmp, segments=segments, threshold=threshold, name=name, labels=labels,
-                                              max_duration_s=limits.max_duration_s))
+            return schema.error_record(
+                name, f"{name}: audio is {duration:.0f} s long, longer than the {limits.max_duration_s:g} s limit"
+            )
+        return _finite(
+            predictor.predict_file(
+                tmp,
+                segments=segments,
+                threshold=threshold,
+                name=name,
+                labels=labels,
+                max_duration_s=limits.max_duration_s,
+            )
+        )
     except InstrumentIdError as exc:
         return schema.error_record(name, str(exc).replace(tmp, name))
     except Exception as exc:  # noqa: BLE001 - a bug must not become a 500 for the other files: log it, name it
         log.exception("unexpected error on %s", name)
         reason = str(exc).replace(tmp, name).strip().splitlines()
-        return schema.error_record(name, f"{name}: could not be processed (unexpected {type(exc).__name__}"
-                                         f"{': ' + reason[-1] if reason else ''})")
+        return schema.error_record(
+            name,
+            f"{name}: could not be processed (unexpected {type(exc).__name__}{': ' + reason[-1] if reason else ''})",
+        )
     finally:
         Path(tmp).unlink(missing_ok=True)
 
 
 def _finite(record: dict) -> dict:
     """``record``, or an error record when a score is NaN/Inf: JSON has no NaN, and a null score is no answer."""
-    scores = [*record["scores"].values(), *(v for segment in record.get("segments", []) for v in segment["scores"].values())]
+    scores = [
+        *record["scores"].values(),
+        *(v for segment in record.get("segments", []) for v in segment["scores"].values()),
+    ]
     if all(math.isfinite(score) for score in scores):
         return record
     log.error("non-finite scores for %s", record["file"])

@@ -83,6 +83,8 @@ class GuardedH11Protocol(H11Protocol):
 
 def guarded_protocol(*, header_timeout_s: float, max_connections: int) -> type[GuardedH11Protocol]:
     """A :class:`GuardedH11Protocol` class with these limits (give it to uvicorn as ``http=``)."""
-    return type("ConfiguredH11Protocol", (GuardedH11Protocol,),
-                {"header_timeout_s": float(header_timeout_s), "max_connections": int(max_connections),
-                 "waiting": {}})
+    return type(
+        "ConfiguredH11Protocol",
+        (GuardedH11Protocol,),
+        {"header_timeout_s": float(header_timeout_s), "max_connections": int(max_connections), "waiting": {}},
+    )

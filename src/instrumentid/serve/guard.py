@@ -27,8 +27,9 @@ class RequestGuard:
     bounds requests in flight and whose job times give ``Retry-After``.
     """
 
-    def __init__(self, app, *, queue, max_body_bytes: int, read_timeout_s: float = 30.0,
-                 cors_origins: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, app, *, queue, max_body_bytes: int, read_timeout_s: float = 30.0, cors_origins: tuple[str, ...] = ()
+    ) -> None:
         self.app, self.queue = app, queue
         self.max_body_bytes, self.read_timeout_s, self.cors_origins = max_body_bytes, read_timeout_s, cors_origins
         self.in_flight = 0
@@ -55,9 +56,14 @@ class RequestGuard:
             return JSONResponse({"detail": f"cross-origin POST from {origin[:100]} refused (see --cors-origin)"}, 403)
         capacity = self.queue.workers + self.queue.queue_size
         if self.in_flight >= capacity or self.queue.closed:
-            return JSONResponse({"detail": f"the server is busy: {self.in_flight} requests in flight (at most "
-                                           f"{capacity}); retry later"}, 503,
-                                headers={"Retry-After": str(self.queue.retry_after_s(self.in_flight))})
+            return JSONResponse(
+                {
+                    "detail": f"the server is busy: {self.in_flight} requests in flight (at most "
+                    f"{capacity}); retry later"
+                },
+                503,
+                headers={"Retry-After": str(self.queue.retry_after_s(self.in_flight))},
+            )
         length = headers.get("content-length", "0")
         if not length.isdigit() or int(length) > self.max_body_bytes:
             return JSONResponse({"detail": self._too_large()}, 413)

@@ -87,11 +87,13 @@ class InferenceQueue:
         """Queue ``fn(*args, **kwargs)``; raises :class:`QueueFull` when full or closed."""
         with self._lock:
             if self._closed:
-                raise QueueFull("the server is shutting down; retry on another instance or later",
-                                MAX_RETRY_AFTER_S)
+                raise QueueFull("the server is shutting down; retry on another instance or later", MAX_RETRY_AFTER_S)
             if self._pending >= self.workers + self.queue_size:
-                raise QueueFull(f"the server is busy: {self._pending} requests in progress or queued "
-                                f"(at most {self.workers + self.queue_size}); retry later", self.retry_after_s())
+                raise QueueFull(
+                    f"the server is busy: {self._pending} requests in progress or queued "
+                    f"(at most {self.workers + self.queue_size}); retry later",
+                    self.retry_after_s(),
+                )
             self._pending += 1
         try:
             future = self._executor.submit(self._timed, fn, args, kwargs)

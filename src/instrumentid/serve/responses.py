@@ -29,6 +29,7 @@ class Record(BaseModel):
     present: list[str] | None = Field(None, description="labels whose score is at or above the threshold in force")
     segments: list[Segment] | None = Field(None, description="per-window scores, with segments=true")
     activity: dict[str, list[tuple[float, float]]] | None = Field(
-        None, description="per label, the [start_s, end_s] ranges where it is active")
+        None, description="per label, the [start_s, end_s] ranges where it is active"
+    )
     warnings: list[str] | None = Field(None, description="e.g. all-silent, short")
     error: str | None = Field(None, description="why the file could not be scored (the file's name first)")

@@ -66,8 +66,11 @@ class WindowBatcher:
                 return None  # closed and drained
             batch = [self._pending.popleft()]
             total, shape = len(batch[0][0]), batch[0][0].shape[1:]
-            while (self._pending and self._pending[0][0].shape[1:] == shape
-                   and total + len(self._pending[0][0]) <= self.max_windows):
+            while (
+                self._pending
+                and self._pending[0][0].shape[1:] == shape
+                and total + len(self._pending[0][0]) <= self.max_windows
+            ):
                 batch.append(self._pending.popleft())
                 total += len(batch[-1][0])
             return batch

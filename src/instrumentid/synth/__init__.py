@@ -24,6 +24,19 @@ from instrumentid.synth.mix import Clip, ClipSpec, Engine
 from instrumentid.synth.soundfonts import INSTALL_HINT, PROGRAMS, find_soundfonts, require_soundfonts
 
 __all__ = [
-    "COLUMNS", "INSTALL_HINT", "PROGRAMS", "Clip", "ClipSpec", "Engine", "PlannedClip", "default_shared_data",
-    "find_soundfonts", "pending", "plan_dataset", "read_manifest", "render_clip", "render_dataset", "require_soundfonts",
+    "COLUMNS",
+    "INSTALL_HINT",
+    "PROGRAMS",
+    "Clip",
+    "ClipSpec",
+    "Engine",
+    "PlannedClip",
+    "default_shared_data",
+    "find_soundfonts",
+    "pending",
+    "plan_dataset",
+    "read_manifest",
+    "render_clip",
+    "render_dataset",
+    "require_soundfonts",
 ]

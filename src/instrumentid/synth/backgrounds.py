@@ -23,8 +23,9 @@ class RealNegatives:
     :meth:`available` and :meth:`excerpt`) leaves out recordings holding any of those codes.
     """
 
-    def __init__(self, shared_data: str | Path | None, sample_rate: int = 44100, *,
-                 hold_out: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, shared_data: str | Path | None, sample_rate: int = 44100, *, hold_out: tuple[str, ...] = ()
+    ) -> None:
         self.sample_rate = sample_rate
         self.root = Path(shared_data) / "real-train" if shared_data else None
         self.entries: list[tuple[str, str]] = []  # (relative path, note)
@@ -44,8 +45,10 @@ class RealNegatives:
         if table is None or not table.is_file():
             return {}
         with open(table, newline="") as handle:
-            return {row["path"]: set(filter(None, (row.get("labels_extended") or "").split(";")))
-                    for row in csv.DictReader(handle)}
+            return {
+                row["path"]: set(filter(None, (row.get("labels_extended") or "").split(";")))
+                for row in csv.DictReader(handle)
+            }
 
     def __bool__(self) -> bool:
         return bool(self.entries)
@@ -54,7 +57,9 @@ class RealNegatives:
         """Paths of the negatives holding no code of ``exclude``."""
         return [rel for rel, _ in self.entries if not self.codes.get(rel, set()) & set(exclude)]
 
-    def excerpt(self, rng: np.random.Generator, n_samples: int, exclude: Collection[str] = ()) -> tuple[np.ndarray, str]:
+    def excerpt(
+        self, rng: np.random.Generator, n_samples: int, exclude: Collection[str] = ()
+    ) -> tuple[np.ndarray, str]:
         """A random ``(n_samples,)`` stretch of a random negative (looped if short) and its name."""
         # pick a source folder first, so 17 bass notes of one folder do not outweigh the dog
         paths = self.available(exclude)
@@ -72,4 +77,4 @@ class RealNegatives:
         if wave.size < n_samples:
             wave = np.tile(wave, n_samples // max(wave.size, 1) + 1)
         start = int(rng.integers(0, wave.size - n_samples + 1))
-        return wave[start:start + n_samples].astype(np.float32), Path(rel).stem
+        return wave[start : start + n_samples].astype(np.float32), Path(rel).stem

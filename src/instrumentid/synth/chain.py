@@ -17,8 +17,15 @@ def place(stem: np.ndarray, rng: np.random.Generator, *, pan: float | None = Non
     return (stem * np.array([[left], [right]]) * np.sqrt(2)).astype(np.float32)
 
 
-def colour_stem(stem: np.ndarray, role: str, sample_rate: int, rng: np.random.Generator, *,
-                distorted: bool = False, amp: bool = True) -> tuple[np.ndarray, list[str]]:
+def colour_stem(
+    stem: np.ndarray,
+    role: str,
+    sample_rate: int,
+    rng: np.random.Generator,
+    *,
+    distorted: bool = False,
+    amp: bool = True,
+) -> tuple[np.ndarray, list[str]]:
     """Instrument-specific processing: guitar pedalboard for electric guitar, close-mic EQ for others.
 
     Returns the processed stem and the effects applied (descriptions, as in the manifest's ``effects``).
@@ -37,22 +44,31 @@ def colour_stem(stem: np.ndarray, role: str, sample_rate: int, rng: np.random.Ge
     return stem, effects
 
 
-def room(dry_stems: list[np.ndarray], sends: list[float], sample_rate: int, rng: np.random.Generator, *,
-         genre: str) -> tuple[np.ndarray, str]:
+def room(
+    dry_stems: list[np.ndarray], sends: list[float], sample_rate: int, rng: np.random.Generator, *, genre: str
+) -> tuple[np.ndarray, str]:
     """Sum stems and add one shared generated room (convolution reverb) fed by per-stem sends."""
     mix = np.sum(dry_stems, axis=0)
     if rng.random() < 0.12:
         return mix, "dry"
     rt60 = float(rng.uniform(0.8, 2.6) if genre == "cla" else rng.uniform(0.2, 1.6))
     predelay = float(rng.uniform(0.0, 0.035))
-    ir = fx.reverb_ir(sample_rate, rng, rt60_s=rt60, predelay_s=predelay, n_early=int(rng.integers(3, 12)),
-                      brightness=float(rng.uniform(0.2, 0.8)))
+    ir = fx.reverb_ir(
+        sample_rate,
+        rng,
+        rt60_s=rt60,
+        predelay_s=predelay,
+        n_early=int(rng.integers(3, 12)),
+        brightness=float(rng.uniform(0.2, 0.8)),
+    )
     send = np.sum([s * g for s, g in zip(dry_stems, sends)], axis=0)
     wet = fx.convolve(send, ir)
     return (mix + wet).astype(np.float32), f"rev(rt60={rt60:.2f}s,pd={predelay * 1000:.0f}ms)"
 
 
-def master(mix: np.ndarray, sample_rate: int, rng: np.random.Generator, *, background=None) -> tuple[np.ndarray, list[str]]:
+def master(
+    mix: np.ndarray, sample_rate: int, rng: np.random.Generator, *, background=None
+) -> tuple[np.ndarray, list[str]]:
     """Master bus: EQ, compression, background noise/recording, final gain (never clipping).
 
     ``background`` is an optional callable ``(rng, n_samples) -> (mono, name)`` giving a real
@@ -66,7 +82,9 @@ def master(mix: np.ndarray, sample_rate: int, rng: np.random.Generator, *, backg
     if rng.random() < 0.5:
         ratio, thr = float(rng.uniform(2, 6)), float(rng.uniform(-30, -15))
         peak_db = 20 * np.log10(np.max(np.abs(mix)) + 1e-9)
-        mix = fx.compress(mix, sample_rate, threshold_db=peak_db + thr + 10, ratio=ratio, time_s=float(rng.uniform(0.01, 0.08)))
+        mix = fx.compress(
+            mix, sample_rate, threshold_db=peak_db + thr + 10, ratio=ratio, time_s=float(rng.uniform(0.01, 0.08))
+        )
         effects.append(f"comp({ratio:.1f}:1)")
     if rng.random() < 0.6:
         color = str(rng.choice(["white", "pink", "brown"]))

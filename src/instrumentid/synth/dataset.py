@@ -75,9 +75,17 @@ def unrenderable_message(codes: list[str]) -> str:
     return f"cannot render {names}: General MIDI has no such instrument and no real notes for it are available"
 
 
-def plan_dataset(*, train_per_class: int, test_excerpts: int, negatives: int = 0, seed: int = 0,
-                 classes: tuple[str, ...] | list[str] = LABELS, train_seconds: float = 3.0,
-                 test_seconds: tuple[float, float] = (5.0, 20.0), tones: int = 0) -> list[PlannedClip]:
+def plan_dataset(
+    *,
+    train_per_class: int,
+    test_excerpts: int,
+    negatives: int = 0,
+    seed: int = 0,
+    classes: tuple[str, ...] | list[str] = LABELS,
+    train_seconds: float = 3.0,
+    test_seconds: tuple[float, float] = (5.0, 20.0),
+    tones: int = 0,
+) -> list[PlannedClip]:
     """Every clip to render, with names and seeds (pure function of the arguments).
 
     ``classes`` are vocabulary codes; with extended codes among them, test excerpts are
@@ -85,8 +93,12 @@ def plan_dataset(*, train_per_class: int, test_excerpts: int, negatives: int = 0
     test-signal negatives (``negatives/tone_NNNN.wav``) have seeds of their own, so asking for
     them leaves every other clip as it was.
     """
-    for name, value in (("train_per_class", train_per_class), ("test_excerpts", test_excerpts), ("negatives", negatives),
-                        ("tones", tones)):
+    for name, value in (
+        ("train_per_class", train_per_class),
+        ("test_excerpts", test_excerpts),
+        ("negatives", negatives),
+        ("tones", tones),
+    ):
         if value < 0:
             raise SynthError(f"{name} must be >= 0, got {value}")
     classes = check_classes(classes)
@@ -108,7 +120,9 @@ def _plan_train(code: str, count: int, seed: int, classes: tuple[str, ...], seco
         song_seed = _seed(seed, 0, ci, 10**7 + song)
         genre = genre_for(code, np.random.default_rng(song_seed))
         for k in range(1, min(int(rng.integers(1, 4)), count - done) + 1):
-            spec = ClipSpec("train", _seed(seed, 0, ci, done), song_seed, seconds, genre, instrument=code, classes=classes)
+            spec = ClipSpec(
+                "train", _seed(seed, 0, ci, done), song_seed, seconds, genre, instrument=code, classes=classes
+            )
             plan.append(PlannedClip(spec, f"{TRAIN_DIR}/{code}/[{code}][{genre}]{song:04d}__{k}.wav"))
             done += 1
     return plan
@@ -143,15 +157,28 @@ def _plan_negatives(count: int, tones: int, seed: int, classes: tuple[str, ...],
     genres, plan = list(GENRES), []
     for i in range(count):
         r = np.random.default_rng(_seed(seed, 2, 10**6 + i))
-        spec = ClipSpec("negative", _seed(seed, 2, i), _seed(seed, 2, 10**7 + i), seconds,
-                        genres[int(r.integers(len(genres)))],
-                        negative_kind=kinds[int(r.choice(len(kinds), p=weights / weights.sum()))], classes=classes)
+        spec = ClipSpec(
+            "negative",
+            _seed(seed, 2, i),
+            _seed(seed, 2, 10**7 + i),
+            seconds,
+            genres[int(r.integers(len(genres)))],
+            negative_kind=kinds[int(r.choice(len(kinds), p=weights / weights.sum()))],
+            classes=classes,
+        )
         plan.append(PlannedClip(spec, f"{NEG_DIR}/neg_{i + 1:04d}.wav"))
     for i in range(tones):
         split = _SPLIT_ID["tone"]
         genre = genres[int(np.random.default_rng(_seed(seed, split, 10**6 + i)).integers(len(genres)))]
-        spec = ClipSpec("negative", _seed(seed, split, i), _seed(seed, split, 10**7 + i), seconds, genre,
-                        negative_kind="tone", classes=classes)
+        spec = ClipSpec(
+            "negative",
+            _seed(seed, split, i),
+            _seed(seed, split, 10**7 + i),
+            seconds,
+            genre,
+            negative_kind="tone",
+            classes=classes,
+        )
         plan.append(PlannedClip(spec, f"{NEG_DIR}/tone_{i + 1:04d}.wav"))
     assert set(_NEG_WEIGHTS) | {"tone"} == set(NEGATIVE_KINDS)
     return plan
@@ -195,8 +222,9 @@ def pending(out_dir: str | Path, plan: list[PlannedClip]) -> list[PlannedClip]:
 _ENGINE: Engine | None = None
 
 
-def _init_worker(soundfonts: list[Path], shared_data: Path | None, sample_rate: int,
-                 hold_out: tuple[str, ...] = ()) -> None:
+def _init_worker(
+    soundfonts: list[Path], shared_data: Path | None, sample_rate: int, hold_out: tuple[str, ...] = ()
+) -> None:
     global _ENGINE
     _ENGINE = Engine(soundfonts, shared_data, sample_rate, hold_out=hold_out)
 
@@ -209,18 +237,38 @@ def _render_one(args: tuple[PlannedClip, str]) -> dict[str, str]:
     if clip.label_file:
         with atomic_path(out / clip.label_file) as tmp:
             tmp.write_text("".join(f"{code}\n" for code in result.labels))
-    return {"file": clip.file, "split": clip.spec.kind, "labels": ";".join(result.labels), "genre": result.genre,
-            "programs": ";".join(result.programs), "soundfont": ";".join(result.soundfonts),
-            "seed": str(clip.spec.seed), "effects": ";".join(result.effects), "duration_s": f"{clip.spec.duration_s:g}",
-            ENSEMBLE_COLUMN: result.ensemble}
+    return {
+        "file": clip.file,
+        "split": clip.spec.kind,
+        "labels": ";".join(result.labels),
+        "genre": result.genre,
+        "programs": ";".join(result.programs),
+        "soundfont": ";".join(result.soundfonts),
+        "seed": str(clip.spec.seed),
+        "effects": ";".join(result.effects),
+        "duration_s": f"{clip.spec.duration_s:g}",
+        ENSEMBLE_COLUMN: result.ensemble,
+    }
 
 
-def render_dataset(out_dir: str | os.PathLike, *, train_per_class: int = 100, test_excerpts: int = 20,
-                   negatives: int = 0, seed: int = 0, jobs: int = 1, sample_rate: int = 44100,
-                   soundfonts: list[str | os.PathLike] | None = None, shared_data: str | os.PathLike | bool | None = None,
-                   classes: list[str] | tuple[str, ...] | None = None, progress: bool = True,
-                   train_seconds: float = 3.0, test_seconds: tuple[float, float] = (5.0, 20.0),
-                   hold_out: tuple[str, ...] | list[str] = (), tones: int = 0) -> Path:
+def render_dataset(
+    out_dir: str | os.PathLike,
+    *,
+    train_per_class: int = 100,
+    test_excerpts: int = 20,
+    negatives: int = 0,
+    seed: int = 0,
+    jobs: int = 1,
+    sample_rate: int = 44100,
+    soundfonts: list[str | os.PathLike] | None = None,
+    shared_data: str | os.PathLike | bool | None = None,
+    classes: list[str] | tuple[str, ...] | None = None,
+    progress: bool = True,
+    train_seconds: float = 3.0,
+    test_seconds: tuple[float, float] = (5.0, 20.0),
+    hold_out: tuple[str, ...] | list[str] = (),
+    tones: int = 0,
+) -> Path:
     """Render (or finish rendering) an IRMAS-format dataset into ``out_dir``; returns ``out_dir``.
 
     ``soundfonts=None`` searches the usual places; ``shared_data=None`` uses
@@ -239,16 +287,29 @@ def render_dataset(out_dir: str | os.PathLike, *, train_per_class: int = 100, te
         raise SynthError(f"--shared-data {shared}: folder not found")
     if jobs < 1:
         raise SynthError(f"jobs must be >= 1, got {jobs}")
-    plan = plan_dataset(train_per_class=train_per_class, test_excerpts=test_excerpts, negatives=negatives, seed=seed,
-                        classes=tuple(classes or LABELS), train_seconds=train_seconds, test_seconds=test_seconds,
-                        tones=tones)
+    plan = plan_dataset(
+        train_per_class=train_per_class,
+        test_excerpts=test_excerpts,
+        negatives=negatives,
+        seed=seed,
+        classes=tuple(classes or LABELS),
+        train_seconds=train_seconds,
+        test_seconds=test_seconds,
+        tones=tones,
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     for sub in {str(Path(c.file).parent) for c in plan}:
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     todo = pending(out_dir, plan)
     manifest = _Manifest(out_dir, plan, todo)
-    bar = progress_bar(desc="synth", unit="clip", total=len(plan), initial=len(plan) - len(todo), quiet=not progress,
-                       dynamic_ncols=True)
+    bar = progress_bar(
+        desc="synth",
+        unit="clip",
+        total=len(plan),
+        initial=len(plan) - len(todo),
+        quiet=not progress,
+        dynamic_ncols=True,
+    )
     try:
         with _rendering([(c, str(out_dir)) for c in todo], jobs, (fonts, shared, sample_rate, tuple(hold_out))) as rows:
             for row in rows:
@@ -286,7 +347,9 @@ class _Manifest:
 
 
 @contextlib.contextmanager
-def _rendering(work: list[tuple[PlannedClip, str]], jobs: int, engine_args: tuple) -> Iterator[Iterator[dict[str, str]]]:
+def _rendering(
+    work: list[tuple[PlannedClip, str]], jobs: int, engine_args: tuple
+) -> Iterator[Iterator[dict[str, str]]]:
     """Manifest rows of ``work`` as its clips finish: rendered in this process for one job (or
     one clip), else by a pool of spawned workers that is terminated if the caller stops early."""
     if jobs == 1 or len(work) <= 1:
@@ -294,8 +357,9 @@ def _rendering(work: list[tuple[PlannedClip, str]], jobs: int, engine_args: tupl
             _init_worker(*engine_args)
         yield map(_render_one, work)
         return
-    pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(work)), initializer=_init_worker,
-                                                    initargs=engine_args)
+    pool = multiprocessing.get_context("spawn").Pool(
+        min(jobs, len(work)), initializer=_init_worker, initargs=engine_args
+    )
     try:
         yield pool.imap_unordered(_render_one, work, chunksize=1)
     except BaseException:
@@ -305,10 +369,21 @@ def _rendering(work: list[tuple[PlannedClip, str]], jobs: int, engine_args: tupl
     pool.join()
 
 
-def render_clip(instrument: str | None = None, *, kind: str = "train", genre: str | None = None, seed: int = 0,
-                duration_s: float = 3.0, sample_rate: int = 44100, soundfonts: list[str | os.PathLike] | None = None,
-                shared_data: str | os.PathLike | bool | None = None, negative_kind: str | None = None,
-                keep_stems: bool = False, classes: tuple[str, ...] | list[str] = LABELS, ensemble: str | None = None):
+def render_clip(
+    instrument: str | None = None,
+    *,
+    kind: str = "train",
+    genre: str | None = None,
+    seed: int = 0,
+    duration_s: float = 3.0,
+    sample_rate: int = 44100,
+    soundfonts: list[str | os.PathLike] | None = None,
+    shared_data: str | os.PathLike | bool | None = None,
+    negative_kind: str | None = None,
+    keep_stems: bool = False,
+    classes: tuple[str, ...] | list[str] = LABELS,
+    ensemble: str | None = None,
+):
     """Render one mixture in memory and return a :class:`~instrumentid.synth.mix.Clip`
     (``.waveform`` float32 ``(2, samples)``, ``.labels``, ``.stems`` when ``keep_stems``).
 
@@ -333,6 +408,15 @@ def render_clip(instrument: str | None = None, *, kind: str = "train", genre: st
     genre = genre or (genre_for(instrument, np.random.default_rng(seed)) if instrument else "pop_roc")
     if genre not in GENRES:
         raise SynthError(f"genre must be one of {', '.join(GENRES)}, got {genre!r}")
-    spec = ClipSpec(kind, _seed(seed, 9, 0), _seed(seed, 9, 1), duration_s, genre, instrument=instrument,
-                    negative_kind=negative_kind, ensemble=ensemble, classes=classes)
+    spec = ClipSpec(
+        kind,
+        _seed(seed, 9, 0),
+        _seed(seed, 9, 1),
+        duration_s,
+        genre,
+        instrument=instrument,
+        negative_kind=negative_kind,
+        ensemble=ensemble,
+        classes=classes,
+    )
     return _ENGINE.render(spec, keep_stems=keep_stems)

@@ -12,7 +12,9 @@ from scipy import signal
 # ---------------------------------------------------------------- biquads (RBJ cookbook)
 
 
-def biquad(kind: str, freq_hz: float, sample_rate: int, *, q: float = 0.707, gain_db: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def biquad(
+    kind: str, freq_hz: float, sample_rate: int, *, q: float = 0.707, gain_db: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """``(b, a)`` of an RBJ biquad: lowpass, highpass, bandpass, peaking, lowshelf, highshelf."""
     freq_hz = float(np.clip(freq_hz, 10.0, 0.49 * sample_rate))
     w0 = 2 * np.pi * freq_hz / sample_rate
@@ -33,10 +35,16 @@ def biquad(kind: str, freq_hz: float, sample_rate: int, *, q: float = 0.707, gai
     elif kind in ("lowshelf", "highshelf"):
         sq = 2 * np.sqrt(amp) * alpha
         sign = 1 if kind == "lowshelf" else -1
-        b = [amp * ((amp + 1) - sign * (amp - 1) * cos_w + sq), sign * 2 * amp * ((amp - 1) - sign * (amp + 1) * cos_w),
-             amp * ((amp + 1) - sign * (amp - 1) * cos_w - sq)]
-        a = [(amp + 1) + sign * (amp - 1) * cos_w + sq, -sign * 2 * ((amp - 1) + sign * (amp + 1) * cos_w),
-             (amp + 1) + sign * (amp - 1) * cos_w - sq]
+        b = [
+            amp * ((amp + 1) - sign * (amp - 1) * cos_w + sq),
+            sign * 2 * amp * ((amp - 1) - sign * (amp + 1) * cos_w),
+            amp * ((amp + 1) - sign * (amp - 1) * cos_w - sq),
+        ]
+        a = [
+            (amp + 1) + sign * (amp - 1) * cos_w + sq,
+            -sign * 2 * ((amp - 1) + sign * (amp + 1) * cos_w),
+            (amp + 1) + sign * (amp - 1) * cos_w - sq,
+        ]
     else:
         raise ValueError(f"kind must be a known biquad type, not {kind!r}")
     b, a = np.asarray(b, dtype=np.float64), np.asarray(a, dtype=np.float64)
@@ -52,7 +60,11 @@ def random_eq(rng: np.random.Generator, sample_rate: int) -> tuple[list[tuple[np
     """Microphone/room colouring: 1-3 peaks, optional shelves, low/high-pass. Returns filters and a description."""
     filters, parts = [], []
     for _ in range(int(rng.integers(1, 4))):
-        f, g, q = float(np.exp(rng.uniform(np.log(150), np.log(8000)))), float(rng.uniform(-8, 8)), float(rng.uniform(0.5, 2.5))
+        f, g, q = (
+            float(np.exp(rng.uniform(np.log(150), np.log(8000)))),
+            float(rng.uniform(-8, 8)),
+            float(rng.uniform(0.5, 2.5)),
+        )
         filters.append(biquad("peaking", f, sample_rate, q=q, gain_db=g))
         parts.append(f"pk{f:.0f}/{g:+.0f}")
     if rng.random() < 0.5:
@@ -84,8 +96,16 @@ def apply_filters(waveform: np.ndarray, filters: list[tuple[np.ndarray, np.ndarr
 # ---------------------------------------------------------------- reverb
 
 
-def reverb_ir(sample_rate: int, rng: np.random.Generator, *, rt60_s: float, predelay_s: float = 0.01,
-              n_early: int = 8, brightness: float = 0.5, n_channels: int = 2) -> np.ndarray:
+def reverb_ir(
+    sample_rate: int,
+    rng: np.random.Generator,
+    *,
+    rt60_s: float,
+    predelay_s: float = 0.01,
+    n_early: int = 8,
+    brightness: float = 0.5,
+    n_channels: int = 2,
+) -> np.ndarray:
     """Generated room impulse response ``(n_channels, samples)``.
 
     Late part: noise with an exponential envelope reaching -60 dB at ``rt60_s``; high
@@ -109,25 +129,45 @@ def reverb_ir(sample_rate: int, rng: np.random.Generator, *, rt60_s: float, pred
         delay = predelay_s * 0.5 + rng.uniform(0.005, 0.06)
         idx = int(delay * sample_rate)
         if idx < length:
-            ir[:, idx] += rng.uniform(0.2, 0.8) * np.sign(rng.standard_normal(n_channels)) * np.sqrt(np.sum(ir[:, idx:idx + 2000] ** 2) / 2000 + 1e-3) * 8
-    ir /= np.sqrt(np.sum(ir ** 2, axis=-1, keepdims=True)) + 1e-12
+            ir[:, idx] += (
+                rng.uniform(0.2, 0.8)
+                * np.sign(rng.standard_normal(n_channels))
+                * np.sqrt(np.sum(ir[:, idx : idx + 2000] ** 2) / 2000 + 1e-3)
+                * 8
+            )
+    ir /= np.sqrt(np.sum(ir**2, axis=-1, keepdims=True)) + 1e-12
     return ir.astype(np.float32)
 
 
 def convolve(waveform: np.ndarray, ir: np.ndarray) -> np.ndarray:
     """Per-channel convolution (``waveform`` ``(C, N)`` with ``ir`` ``(C, M)``), trimmed to N."""
     n = waveform.shape[-1]
-    out = signal.oaconvolve(waveform, ir, axes=-1) if hasattr(signal, "oaconvolve") else signal.fftconvolve(waveform, ir, axes=-1)
+    out = (
+        signal.oaconvolve(waveform, ir, axes=-1)
+        if hasattr(signal, "oaconvolve")
+        else signal.fftconvolve(waveform, ir, axes=-1)
+    )
     return out[..., :n].astype(np.float32)
 
 
 # ---------------------------------------------------------------- dynamics, gain, noise
 
 
-def compress(waveform: np.ndarray, sample_rate: int, *, threshold_db: float = -20.0, ratio: float = 4.0,
-             time_s: float = 0.03, makeup_db: float = 0.0) -> np.ndarray:
+def compress(
+    waveform: np.ndarray,
+    sample_rate: int,
+    *,
+    threshold_db: float = -20.0,
+    ratio: float = 4.0,
+    time_s: float = 0.03,
+    makeup_db: float = 0.0,
+) -> np.ndarray:
     """Feed-forward RMS compressor (linked channels): gain reduction above ``threshold_db``."""
-    power = np.mean(np.square(waveform, dtype=np.float64), axis=0) if waveform.ndim == 2 else np.square(waveform, dtype=np.float64)
+    power = (
+        np.mean(np.square(waveform, dtype=np.float64), axis=0)
+        if waveform.ndim == 2
+        else np.square(waveform, dtype=np.float64)
+    )
     coef = np.exp(-1.0 / (time_s * sample_rate))
     envelope = signal.lfilter([1 - coef], [1, -coef], power)
     level_db = 10 * np.log10(envelope + 1e-12)
@@ -159,7 +199,7 @@ def colored_noise(shape: tuple[int, ...], color: str, rng: np.random.Generator) 
         spectrum /= f ** (0.5 if color == "pink" else 1.0)
         noise = np.fft.irfft(spectrum, n=n, axis=-1)
     noise -= noise.mean(axis=-1, keepdims=True)
-    return (noise / (np.sqrt(np.mean(noise ** 2)) + 1e-12)).astype(np.float32)
+    return (noise / (np.sqrt(np.mean(noise**2)) + 1e-12)).astype(np.float32)
 
 
 #: Test-signal shapes of :func:`test_tone`.
@@ -206,16 +246,20 @@ def loudness_db(waveform: np.ndarray, sample_rate: int) -> float:
     """Gated loudness (BS.1770-like): K-ish weighting, 400 ms blocks, -70 dB absolute and -10 dB
     relative gates. Silent input gives -120."""
     if sample_rate not in _K_FILTERS:
-        _K_FILTERS[sample_rate] = np.array([np.concatenate(biquad("highshelf", 1500, sample_rate, gain_db=4.0)),
-                                            np.concatenate(biquad("highpass", 60, sample_rate, q=0.5))])
+        _K_FILTERS[sample_rate] = np.array(
+            [
+                np.concatenate(biquad("highshelf", 1500, sample_rate, gain_db=4.0)),
+                np.concatenate(biquad("highpass", 60, sample_rate, q=0.5)),
+            ]
+        )
     mono = waveform.mean(axis=0) if waveform.ndim == 2 else waveform
     weighted = signal.sosfilt(_K_FILTERS[sample_rate], mono)
     block = int(0.4 * sample_rate)
     hop = block // 4
     if weighted.size < block:
-        frames = np.array([np.mean(weighted ** 2)]) if weighted.size else np.array([0.0])
+        frames = np.array([np.mean(weighted**2)]) if weighted.size else np.array([0.0])
     else:
-        csum = np.concatenate([[0.0], np.cumsum(weighted ** 2)])
+        csum = np.concatenate([[0.0], np.cumsum(weighted**2)])
         starts = np.arange(0, weighted.size - block + 1, hop)
         frames = (csum[starts + block] - csum[starts]) / block
     levels = 10 * np.log10(frames + 1e-12)

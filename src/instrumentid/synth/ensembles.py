@@ -32,13 +32,25 @@ MIN_ACTIVE_FRACTION = 0.3
 
 #: extended code -> weight of each genre for its training clips (IRMAS classes: GENRE_POOLS).
 EXTENDED_GENRES: dict[str, dict[str, float]] = {
-    "bas": {"pop_roc": 3, "lat_sou": 2, "jaz_blu": 1, "cou_fol": 1}, "dbl": {"jaz_blu": 3, "cla": 1.5, "cou_fol": 1},
-    "dru": {"pop_roc": 3, "jaz_blu": 2, "lat_sou": 2, "cou_fol": 1}, "syn": {"pop_roc": 3, "lat_sou": 1},
-    "mal": {"jaz_blu": 2, "cla": 2, "lat_sou": 1, "pop_roc": 0.5}, "epi": {"jaz_blu": 2, "pop_roc": 2, "lat_sou": 2},
-    "hpd": {"cla": 3}, "hrp": {"cla": 3, "cou_fol": 1, "pop_roc": 0.5}, "bjo": {"cou_fol": 3}, "sit": {"cla": 2, "pop_roc": 0.5},
-    "acc": {"cou_fol": 2, "lat_sou": 2, "cla": 0.5}, "hmc": {"cou_fol": 2, "jaz_blu": 2},
-    "tbn": {"jaz_blu": 2, "cla": 2, "lat_sou": 2}, "hrn": {"cla": 3, "pop_roc": 0.3}, "tba": {"cla": 2, "cou_fol": 1, "jaz_blu": 0.5},
-    "obo": {"cla": 3}, "bsn": {"cla": 3}, "bgp": {"cou_fol": 2}, "stp": {"lat_sou": 3},
+    "bas": {"pop_roc": 3, "lat_sou": 2, "jaz_blu": 1, "cou_fol": 1},
+    "dbl": {"jaz_blu": 3, "cla": 1.5, "cou_fol": 1},
+    "dru": {"pop_roc": 3, "jaz_blu": 2, "lat_sou": 2, "cou_fol": 1},
+    "syn": {"pop_roc": 3, "lat_sou": 1},
+    "mal": {"jaz_blu": 2, "cla": 2, "lat_sou": 1, "pop_roc": 0.5},
+    "epi": {"jaz_blu": 2, "pop_roc": 2, "lat_sou": 2},
+    "hpd": {"cla": 3},
+    "hrp": {"cla": 3, "cou_fol": 1, "pop_roc": 0.5},
+    "bjo": {"cou_fol": 3},
+    "sit": {"cla": 2, "pop_roc": 0.5},
+    "acc": {"cou_fol": 2, "lat_sou": 2, "cla": 0.5},
+    "hmc": {"cou_fol": 2, "jaz_blu": 2},
+    "tbn": {"jaz_blu": 2, "cla": 2, "lat_sou": 2},
+    "hrn": {"cla": 3, "pop_roc": 0.3},
+    "tba": {"cla": 2, "cou_fol": 1, "jaz_blu": 0.5},
+    "obo": {"cla": 3},
+    "bsn": {"cla": 3},
+    "bgp": {"cou_fol": 2},
+    "stp": {"lat_sou": 3},
 }
 
 
@@ -66,24 +78,84 @@ class Ensemble:
 #: The ensembles of excerpts when extended codes are chosen; levels as in produced music: lead
 #: voice or solo on top, drums and bass strong, guitars under them, keys and pads lower.
 ENSEMBLES: dict[str, Ensemble] = {
-    "band": Ensemble("pop_roc", (Slot(("voi", "voi", "voi", "gel", "syn", "sax")), Slot(("dru",), 0.95, (-5, -2)),
-                                 Slot(("bas",), 0.95, (-6, -3)), Slot(("gel",), 0.85, (-8, -4)),
-                                 Slot(("gac", "gel"), 0.45, (-11, -6)), Slot(("pia", "org", "epi", "syn"), 0.7, (-14, -8))), 3.0),
-    "jazz": Ensemble("jaz_blu", (Slot(("sax", "tru")), Slot(("pia",), 0.9, (-9, -4)), Slot(("dbl",), 0.95, (-7, -3)),
-                                 Slot(("dru",), 0.9, (-9, -4)), Slot(("tbn", "tru", "sax"), 0.3, (-6, -2)),
-                                 Slot(("gel", "voi", "mal"), 0.25, (-8, -3))), 2.0),
+    "band": Ensemble(
+        "pop_roc",
+        (
+            Slot(("voi", "voi", "voi", "gel", "syn", "sax")),
+            Slot(("dru",), 0.95, (-5, -2)),
+            Slot(("bas",), 0.95, (-6, -3)),
+            Slot(("gel",), 0.85, (-8, -4)),
+            Slot(("gac", "gel"), 0.45, (-11, -6)),
+            Slot(("pia", "org", "epi", "syn"), 0.7, (-14, -8)),
+        ),
+        3.0,
+    ),
+    "jazz": Ensemble(
+        "jaz_blu",
+        (
+            Slot(("sax", "tru")),
+            Slot(("pia",), 0.9, (-9, -4)),
+            Slot(("dbl",), 0.95, (-7, -3)),
+            Slot(("dru",), 0.9, (-9, -4)),
+            Slot(("tbn", "tru", "sax"), 0.3, (-6, -2)),
+            Slot(("gel", "voi", "mal"), 0.25, (-8, -3)),
+        ),
+        2.0,
+    ),
     "quartet": Ensemble("cla", (Slot(("vio",)), Slot(("vio",), 0.9, (-6, -2)), Slot(("cel",), 0.95, (-5, -1)))),
-    "brass": Ensemble("cla", (Slot(("tru", "hrn", "tbn")), Slot(("tru",), 0.6, (-6, -2)), Slot(("hrn",), 0.7, (-6, -2)),
-                              Slot(("tbn",), 0.75, (-6, -2)), Slot(("tba",), 0.85, (-6, -2)))),
-    "woodwinds": Ensemble("cla", (Slot(("flu", "obo", "cla")), Slot(("flu",), 0.5, (-6, -2)), Slot(("obo",), 0.6, (-6, -2)),
-                                  Slot(("cla",), 0.6, (-6, -2)), Slot(("bsn",), 0.85, (-6, -2)))),
-    "chamber": Ensemble("cla", (Slot(("vio", "flu", "obo")), Slot(("hpd",), 0.9, (-8, -4)), Slot(("cel",), 0.8, (-6, -2)),
-                                Slot(("hrp",), 0.3, (-10, -5))), 0.7),
-    "latin": Ensemble("lat_sou", (Slot(("stp", "tru", "sax")), Slot(("dru",), 0.9, (-6, -2)), Slot(("bas",), 0.9, (-6, -3)),
-                                  Slot(("pia", "epi", "gac"), 0.7, (-10, -5)), Slot(("mal", "tbn"), 0.3, (-9, -4)))),
-    "folk": Ensemble("cou_fol", (Slot(("voi", "vio", "bjo", "hmc", "bgp")), Slot(("gac",), 0.9, (-6, -2)), Slot(("bjo",), 0.55, (-8, -3)),
-                                 Slot(("vio",), 0.5, (-8, -3)), Slot(("hmc",), 0.35, (-9, -4)), Slot(("acc",), 0.35, (-9, -4)),
-                                 Slot(("dbl",), 0.4, (-9, -5))), 1.5),
+    "brass": Ensemble(
+        "cla",
+        (
+            Slot(("tru", "hrn", "tbn")),
+            Slot(("tru",), 0.6, (-6, -2)),
+            Slot(("hrn",), 0.7, (-6, -2)),
+            Slot(("tbn",), 0.75, (-6, -2)),
+            Slot(("tba",), 0.85, (-6, -2)),
+        ),
+    ),
+    "woodwinds": Ensemble(
+        "cla",
+        (
+            Slot(("flu", "obo", "cla")),
+            Slot(("flu",), 0.5, (-6, -2)),
+            Slot(("obo",), 0.6, (-6, -2)),
+            Slot(("cla",), 0.6, (-6, -2)),
+            Slot(("bsn",), 0.85, (-6, -2)),
+        ),
+    ),
+    "chamber": Ensemble(
+        "cla",
+        (
+            Slot(("vio", "flu", "obo")),
+            Slot(("hpd",), 0.9, (-8, -4)),
+            Slot(("cel",), 0.8, (-6, -2)),
+            Slot(("hrp",), 0.3, (-10, -5)),
+        ),
+        0.7,
+    ),
+    "latin": Ensemble(
+        "lat_sou",
+        (
+            Slot(("stp", "tru", "sax")),
+            Slot(("dru",), 0.9, (-6, -2)),
+            Slot(("bas",), 0.9, (-6, -3)),
+            Slot(("pia", "epi", "gac"), 0.7, (-10, -5)),
+            Slot(("mal", "tbn"), 0.3, (-9, -4)),
+        ),
+    ),
+    "folk": Ensemble(
+        "cou_fol",
+        (
+            Slot(("voi", "vio", "bjo", "hmc", "bgp")),
+            Slot(("gac",), 0.9, (-6, -2)),
+            Slot(("bjo",), 0.55, (-8, -3)),
+            Slot(("vio",), 0.5, (-8, -3)),
+            Slot(("hmc",), 0.35, (-9, -4)),
+            Slot(("acc",), 0.35, (-9, -4)),
+            Slot(("dbl",), 0.4, (-9, -5)),
+        ),
+        1.5,
+    ),
     "indian": Ensemble("cla", (Slot(("sit",)), Slot(("drone",), 1.0, (-12, -8))), 0.5, drone=True),
 }
 
@@ -109,15 +181,23 @@ def pick_instruments(genre: str, rng: np.random.Generator, n: int, exclude: tupl
     return [str(c) for c in rng.choice(codes, size=n, replace=False, p=weights / weights.sum())]
 
 
-def audible_labels(loudness_db: dict[str, float], active_fraction: dict[str, float], *,
-                   window_db: float = LABEL_WINDOW_DB, min_active: float = MIN_ACTIVE_FRACTION) -> list[str]:
+def audible_labels(
+    loudness_db: dict[str, float],
+    active_fraction: dict[str, float],
+    *,
+    window_db: float = LABEL_WINDOW_DB,
+    min_active: float = MIN_ACTIVE_FRACTION,
+) -> list[str]:
     """IRMAS rule on measured stems: the loudest labelled stem always, others when within
     ``window_db`` of it and sounding for ``min_active`` of the time. Returned in vocabulary order."""
     if not loudness_db:
         return []
     top = max(loudness_db.values())
-    keep = {c for c, db in loudness_db.items()
-            if db == top or (db >= top - window_db and active_fraction.get(c, 1.0) >= min_active)}
+    keep = {
+        c
+        for c, db in loudness_db.items()
+        if db == top or (db >= top - window_db and active_fraction.get(c, 1.0) >= min_active)
+    }
     return [c for c in VOCABULARY if c in keep]
 
 
@@ -134,8 +214,11 @@ def active_fraction(waveform: np.ndarray, sample_rate: int, *, floor_db: float =
 
 def ensembles_for(classes: tuple[str, ...]) -> list[str]:
     """Kinds of :data:`ENSEMBLES` in which some code of ``classes`` plays."""
-    return [kind for kind, ensemble in ENSEMBLES.items()
-            if any(code in classes for slot in ensemble.slots for code in slot.codes)]
+    return [
+        kind
+        for kind, ensemble in ENSEMBLES.items()
+        if any(code in classes for slot in ensemble.slots for code in slot.codes)
+    ]
 
 
 def band_members(kind: str, rng: np.random.Generator) -> dict[str, tuple[str, float]]:

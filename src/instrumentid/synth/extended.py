@@ -52,8 +52,11 @@ def _bass(part: Part, song: Song, rng: np.random.Generator, duration_s: float, l
         part.notes = phrases.line(song, rng, part.role, duration_s, lo=lo, hi=hi, articulation="legato", density=0.5)
         part.articulation = "bowed"
         return
-    style = "walk" if song.genre == "jaz_blu" or part.role == "dbl" else str(
-        rng.choice(["eighths", "octaves", "funk", "walk"], p=[0.4, 0.2, 0.25, 0.15]))
+    style = (
+        "walk"
+        if song.genre == "jaz_blu" or part.role == "dbl"
+        else str(rng.choice(["eighths", "octaves", "funk", "walk"], p=[0.4, 0.2, 0.25, 0.15]))
+    )
     part.articulation = style
     if style == "walk":
         part.notes = phrases.bass_line(song, rng, duration_s)
@@ -144,8 +147,11 @@ def _sitar(part: Part, song: Song, rng: np.random.Generator, duration_s: float, 
         part.bends += [(note.start_s, slide), (note.start_s + 0.15, 0.0)]
     tonic = nearest_in(hi - 5, (song.tonic,), lo, hi)
     for beat in np.arange(0.5, song.n_beats(duration_s), 1.0):
-        part.notes += [Note(_jitter(rng, song.time(beat)) + 0.01 * k, 0.3, p, _vel(rng, 50)) for k, p in
-                       enumerate((tonic, tonic + 12)) if p <= 127]
+        part.notes += [
+            Note(_jitter(rng, song.time(beat)) + 0.01 * k, 0.3, p, _vel(rng, 50))
+            for k, p in enumerate((tonic, tonic + 12))
+            if p <= 127
+        ]
     part.articulation = "meend"
 
 
@@ -169,13 +175,26 @@ def _drone(part: Part, song: Song, rng: np.random.Generator, duration_s: float, 
 
 #: code -> idiom filling a part (the others are melodic lines, see ``parts.make_part``).
 IDIOMS: dict[str, Callable[..., None]] = {
-    "dru": _drums, "bas": _bass, "dbl": _bass, "syn": _synth, "mal": _mallets, "stp": _mallets, "epi": _keys,
-    "hpd": _keys, "acc": _accordion, "hrp": _harp, "bjo": _banjo, "sit": _sitar, "bgp": _bagpipes, "drone": _drone,
+    "dru": _drums,
+    "bas": _bass,
+    "dbl": _bass,
+    "syn": _synth,
+    "mal": _mallets,
+    "stp": _mallets,
+    "epi": _keys,
+    "hpd": _keys,
+    "acc": _accordion,
+    "hrp": _harp,
+    "bjo": _banjo,
+    "sit": _sitar,
+    "bgp": _bagpipes,
+    "drone": _drone,
 }
 
 
-def arpeggio(song: Song, rng: np.random.Generator, duration_s: float, *, lo: int, hi: int, per_beat: int,
-             ring: float = 1.0) -> list[Note]:
+def arpeggio(
+    song: Song, rng: np.random.Generator, duration_s: float, *, lo: int, hi: int, per_beat: int, ring: float = 1.0
+) -> list[Note]:
     """Chord tones up and down over two octaves, ``per_beat`` notes a beat, each ringing ``ring`` steps."""
     notes = []
     for step in range(song.n_beats(duration_s) * per_beat):
@@ -183,7 +202,7 @@ def arpeggio(song: Song, rng: np.random.Generator, duration_s: float, *, lo: int
         root, quality = song.chord_at(beat)
         voicing = _voicing(root, quality, rng, lo, hi, 6)
         cycle = voicing + voicing[-2:0:-1]
-        length = (song.time(beat + ring / per_beat) - song.time(beat))
+        length = song.time(beat + ring / per_beat) - song.time(beat)
         notes.append(Note(_jitter(rng, song.time(beat), 0.004), length, cycle[step % len(cycle)], _vel(rng, 75, 8)))
     return notes
 
@@ -197,8 +216,10 @@ def roll_long_notes(notes: list[Note], song: Song, *, min_s: float = 0.35) -> li
             out.append(note)
             continue
         count = int(note.duration_s / step)
-        out += [Note(note.start_s + k * step, step * 0.9, note.pitch, max(20, note.velocity - 12 * (k % 2)))
-                for k in range(count)]
+        out += [
+            Note(note.start_s + k * step, step * 0.9, note.pitch, max(20, note.velocity - 12 * (k % 2)))
+            for k in range(count)
+        ]
     return out
 
 

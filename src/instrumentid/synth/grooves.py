@@ -13,21 +13,46 @@ from instrumentid.synth.music import Song
 from instrumentid.synth.phrases import Note, _jitter, _vel
 
 #: GM percussion keys (channel 10).
-KICK, SNARE, RIM, CLAP, HAT, PEDAL_HAT, OPEN_HAT, RIDE, RIDE_BELL, CRASH, CHINA = 36, 38, 37, 39, 42, 44, 46, 51, 53, 49, 52
+KICK, SNARE, RIM, CLAP, HAT, PEDAL_HAT, OPEN_HAT, RIDE, RIDE_BELL, CRASH, CHINA = (
+    36,
+    38,
+    37,
+    39,
+    42,
+    44,
+    46,
+    51,
+    53,
+    49,
+    52,
+)
 TOMS = (50, 48, 47, 45, 43, 41)  # high to low
 #: One 4/4 bar per style: key -> 16 steps; ``X`` accent, ``x`` hit, ``o`` ghost note, ``.`` rest.
 PATTERNS: dict[str, dict[int, str]] = {
     "rock": {HAT: "X.x.X.x.X.x.X.x.", KICK: "x.......x.x.....", SNARE: "....X.......X..."},
     "pop": {HAT: "XxxxXxxxXxxxXxxx", KICK: "x..x..x.x.......", SNARE: "....X.......X..."},
-    "funk": {HAT: "xxxXxxx.xxxXxxx.", OPEN_HAT: ".......x.......x", KICK: "x..x..x...x..x..",
-             SNARE: "..o.X..o.o..X..o"},
-    "disco": {HAT: "x.x.x.x.x.x.x.x.", OPEN_HAT: "..X...X...X...X.", KICK: "X...X...X...X...", SNARE: "....X.......X..."},
+    "funk": {
+        HAT: "xxxXxxx.xxxXxxx.",
+        OPEN_HAT: ".......x.......x",
+        KICK: "x..x..x...x..x..",
+        SNARE: "..o.X..o.o..X..o",
+    },
+    "disco": {
+        HAT: "x.x.x.x.x.x.x.x.",
+        OPEN_HAT: "..X...X...X...X.",
+        KICK: "X...X...X...X...",
+        SNARE: "....X.......X...",
+    },
     "hiphop": {HAT: "x.x.x.x.x.x.x.x.", KICK: "X......x..x.....", SNARE: "....X.......X..o", CLAP: "....x.......x..."},
     "halftime": {HAT: "x.x.x.x.x.x.x.x.", KICK: "X.........x.....", SNARE: "........X......."},
     "metal": {CHINA: "X...X...X...X...", KICK: "xxxxxxxxxxxxxxxx", SNARE: "....X.......X..."},
     "ballad": {RIDE: "x.x.x.x.x.x.x.x.", KICK: "X.......x.......", RIM: "....x.......x..."},
-    "swing": {RIDE: "X...x..xX...x..x", PEDAL_HAT: "....x.......x...", KICK: "o...o...o...o...",
-              SNARE: "......o.......o."},
+    "swing": {
+        RIDE: "X...x..xX...x..x",
+        PEDAL_HAT: "....x.......x...",
+        KICK: "o...o...o...o...",
+        SNARE: "......o.......o.",
+    },
     "shuffle": {HAT: "x.x.x.x.x.x.x.x.", KICK: "X.....x.X.....x.", SNARE: "....X.......X..."},
     "train": {SNARE: "xXxXxXxXxXxXxXxX", KICK: "X.......X......."},
     "bossa": {HAT: "x.x.x.x.x.x.x.x.", KICK: "x..xx..xx..xx..x", RIM: "x..x..x...x..x.."},

@@ -7,8 +7,9 @@ import numpy as np
 from instrumentid.synth.effects import biquad, filt
 
 
-def amp(waveform: np.ndarray, sample_rate: int, *, drive_db: float = 20.0, tone_hz: float = 3000.0,
-        asymmetry: float = 0.1) -> np.ndarray:
+def amp(
+    waveform: np.ndarray, sample_rate: int, *, drive_db: float = 20.0, tone_hz: float = 3000.0, asymmetry: float = 0.1
+) -> np.ndarray:
     """Amp/distortion: pre-emphasis high-pass, gain, asymmetric tanh waveshaper, cabinet-like
     low-pass at ``tone_hz`` and a mid scoop. Output peak roughly matches input."""
     peak = float(np.max(np.abs(waveform))) + 1e-9
@@ -21,8 +22,15 @@ def amp(waveform: np.ndarray, sample_rate: int, *, drive_db: float = 20.0, tone_
     return (y / (np.max(np.abs(y)) + 1e-9) * peak).astype(np.float32)
 
 
-def delay(waveform: np.ndarray, sample_rate: int, *, time_s: float = 0.35, feedback: float = 0.4,
-          mix: float = 0.3, taps: int = 4) -> np.ndarray:
+def delay(
+    waveform: np.ndarray,
+    sample_rate: int,
+    *,
+    time_s: float = 0.35,
+    feedback: float = 0.4,
+    mix: float = 0.3,
+    taps: int = 4,
+) -> np.ndarray:
     """Feedback echo unrolled to ``taps`` repeats (each ``feedback`` times quieter), darkened."""
     d = int(time_s * sample_rate)
     out = waveform.astype(np.float32).copy()
@@ -30,7 +38,7 @@ def delay(waveform: np.ndarray, sample_rate: int, *, time_s: float = 0.35, feedb
     for k in range(1, taps + 1):
         if k * d >= out.shape[-1]:
             break
-        wet[..., k * d:] += waveform[..., : out.shape[-1] - k * d] * feedback ** (k - 1)
+        wet[..., k * d :] += waveform[..., : out.shape[-1] - k * d] * feedback ** (k - 1)
     wet = filt(wet, biquad("lowpass", 3500.0, sample_rate))
     return (out + mix * wet).astype(np.float32)
 
@@ -42,8 +50,15 @@ def tremolo(waveform: np.ndarray, sample_rate: int, *, rate_hz: float = 5.0, dep
     return (waveform * lfo).astype(np.float32)
 
 
-def chorus(waveform: np.ndarray, sample_rate: int, *, rate_hz: float = 0.8, depth_s: float = 0.003,
-           base_delay_s: float = 0.015, mix: float = 0.5) -> np.ndarray:
+def chorus(
+    waveform: np.ndarray,
+    sample_rate: int,
+    *,
+    rate_hz: float = 0.8,
+    depth_s: float = 0.003,
+    base_delay_s: float = 0.015,
+    mix: float = 0.5,
+) -> np.ndarray:
     """Modulated short delay (fractional read by linear interpolation); stereo gets opposite LFO phases."""
     x = np.atleast_2d(waveform)
     n = x.shape[-1]
@@ -57,7 +72,9 @@ def chorus(waveform: np.ndarray, sample_rate: int, *, rate_hz: float = 0.8, dept
     return out.reshape(waveform.shape)
 
 
-def random_guitar_chain(waveform: np.ndarray, sample_rate: int, rng: np.random.Generator, *, distorted: bool) -> tuple[np.ndarray, str]:
+def random_guitar_chain(
+    waveform: np.ndarray, sample_rate: int, rng: np.random.Generator, *, distorted: bool
+) -> tuple[np.ndarray, str]:
     """Electric-guitar pedalboard: amp (always; crunch..high gain when ``distorted``), then
     optional chorus, tremolo, delay. Returns audio and a description."""
     desc = []
@@ -73,6 +90,8 @@ def random_guitar_chain(waveform: np.ndarray, sample_rate: int, rng: np.random.G
         desc.append("trem")
     if rng.random() < 0.35:
         t = float(rng.uniform(0.12, 0.5))
-        waveform = delay(waveform, sample_rate, time_s=t, feedback=float(rng.uniform(0.2, 0.5)), mix=float(rng.uniform(0.15, 0.4)))
+        waveform = delay(
+            waveform, sample_rate, time_s=t, feedback=float(rng.uniform(0.2, 0.5)), mix=float(rng.uniform(0.15, 0.4))
+        )
         desc.append(f"delay{t * 1000:.0f}ms")
     return waveform, "gtr(" + ",".join(desc) + ")"

@@ -101,16 +101,21 @@ def voice_similarity(shared_data: str | Path, *, soundfonts=None, n_clips: int =
                 other = make_part(code, song, r, 3.0)
                 rendered = engine.fluid.render(other, i % len(engine.fluid.sfids), 3 * 44100).mean(0)
                 candidates[f"GM {code}"].append(timbre_vector(audio.resample(rendered, 44100, SR)))
-    spread = np.mean([np.linalg.norm(a - b) for i, a in enumerate(voi_real) for b in voi_real[i + 1:]])
-    report = {"real voi clips": len(voi_real), "real voi pairwise distance": round(float(spread), 2),
-              "real classes": {c: len(v) for c, v in real.items()}}
+    spread = np.mean([np.linalg.norm(a - b) for i, a in enumerate(voi_real) for b in voi_real[i + 1 :]])
+    report = {
+        "real voi clips": len(voi_real),
+        "real voi pairwise distance": round(float(spread), 2),
+        "real classes": {c: len(v) for c, v in real.items()},
+    }
     for name, vectors in candidates.items():
         vz = z(vectors)
         dist_voi = np.mean([[np.linalg.norm(v - w) for w in voi_real] for v in vz])
         nearest = [min(centroids, key=lambda c: np.linalg.norm(v - centroids[c])) for v in vz]
-        report[name] = {"mean distance to real voi": round(float(dist_voi), 2),
-                        "nearest real class = voi": f"{nearest.count('voi')}/{len(nearest)}",
-                        "nearest classes": {c: nearest.count(c) for c in sorted(set(nearest))}}
+        report[name] = {
+            "mean distance to real voi": round(float(dist_voi), 2),
+            "nearest real class = voi": f"{nearest.count('voi')}/{len(nearest)}",
+            "nearest classes": {c: nearest.count(c) for c in sorted(set(nearest))},
+        }
     return report
 
 

@@ -35,8 +35,13 @@ KINDS = ("train", "test", "negative")
 NEGATIVE_KINDS = ("drums_bass", "drums", "bass", "other", "noise", "real", "real_drums", "tone")
 #: accompaniment of each negative kind; the first must be free to sound, the others are dropped
 #: when the label space takes them (``other`` then plays alone).
-NEGATIVE_ROLES: dict[str, tuple[str, ...]] = {"drums_bass": ("drums", "bass"), "drums": ("drums",), "bass": ("bass",),
-                                              "other": ("other", "bass"), "real_drums": ("drums",)}
+NEGATIVE_ROLES: dict[str, tuple[str, ...]] = {
+    "drums_bass": ("drums", "bass"),
+    "drums": ("drums",),
+    "bass": ("bass",),
+    "other": ("other", "bass"),
+    "real_drums": ("drums",),
+}
 _LOW = ("bass", "bas", "dbl", "tba")
 
 
@@ -48,7 +53,9 @@ def label_space(classes: Collection[str]) -> tuple[str, ...]:
 def negative_kinds(classes: Collection[str]) -> list[str]:
     """Negative kinds whose main part plays no code of the label space of ``classes``."""
     space = label_space(classes)
-    return [k for k in NEGATIVE_KINDS if k not in NEGATIVE_ROLES or accompaniment_available(NEGATIVE_ROLES[k][0], space)]
+    return [
+        k for k in NEGATIVE_KINDS if k not in NEGATIVE_ROLES or accompaniment_available(NEGATIVE_ROLES[k][0], space)
+    ]
 
 
 @dataclass(frozen=True)
@@ -82,8 +89,14 @@ class Clip:
 class Engine:
     """Per-process rendering resources: one FluidSynth with every SoundFont, the sampler, negatives."""
 
-    def __init__(self, soundfonts: list[Path], shared_data: Path | None, sample_rate: int = 44100, *,
-                 hold_out: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        soundfonts: list[Path],
+        shared_data: Path | None,
+        sample_rate: int = 44100,
+        *,
+        hold_out: tuple[str, ...] = (),
+    ) -> None:
         self.sample_rate = sample_rate
         self.fluid = FluidRenderer(soundfonts, sample_rate) if soundfonts else None
         self.sampler = Sampler(Path(shared_data) / "real-notes" if shared_data else None, sample_rate)
@@ -91,8 +104,9 @@ class Engine:
         self.negatives = RealNegatives(shared_data, sample_rate, hold_out=hold_out)
 
     # ------------------------------------------------------------ song-level decisions
-    def instrument_setup(self, role: str, genre: str, rng: np.random.Generator, *, code: str | None = None,
-                         exclude: Collection[str] = ()) -> dict:
+    def instrument_setup(
+        self, role: str, genre: str, rng: np.random.Generator, *, code: str | None = None, exclude: Collection[str] = ()
+    ) -> dict:
         """Source, program, SoundFont and sampler variant for ``role`` (drawn once per song).
 
         ``code`` is what the role plays when the role has a number (``vio2``); ``exclude`` lists
@@ -125,12 +139,20 @@ class Engine:
         return code_of_program(setup["program"], drums=code == "drums")
 
     # ------------------------------------------------------------ one stem
-    def stem(self, setup: dict, song, rng: np.random.Generator, n: int, duration_s: float, *,
-             accompaniment: bool) -> tuple[np.ndarray, list[str], str, str]:
+    def stem(
+        self, setup: dict, song, rng: np.random.Generator, n: int, duration_s: float, *, accompaniment: bool
+    ) -> tuple[np.ndarray, list[str], str, str]:
         """Rendered, coloured, placed stereo stem; (waveform, effects applied, program tag, soundfont name)."""
         role, code, sr = setup["role"], setup["code"], self.sample_rate
-        part = make_part(code, song, rng, duration_s, program=setup["program"], accompaniment=accompaniment,
-                         sampler=setup["source"] == "sampler")
+        part = make_part(
+            code,
+            song,
+            rng,
+            duration_s,
+            program=setup["program"],
+            accompaniment=accompaniment,
+            sampler=setup["source"] == "sampler",
+        )
         sf_name = ""
         if setup["source"] == "voice":
             waveform, desc = sing(part, n, sr, rng, voice_type=setup["voice_type"])
@@ -158,8 +180,15 @@ class Engine:
             return self._negative(spec, keep_stems)
         raise ValueError(f"kind must be one of {KINDS}, not {spec.kind!r}")
 
-    def _mixdown(self, stems: dict[str, np.ndarray], levels_db: dict[str, float], rng, spec: ClipSpec,
-                 clip: Clip, keep_stems: bool) -> Clip:
+    def _mixdown(
+        self,
+        stems: dict[str, np.ndarray],
+        levels_db: dict[str, float],
+        rng,
+        spec: ClipSpec,
+        clip: Clip,
+        keep_stems: bool,
+    ) -> Clip:
         """Set each stem to its loudness target, add the room and the master bus (whose real
         background holds no code of the clip's label space)."""
         sr = self.sample_rate
@@ -173,7 +202,9 @@ class Engine:
         mix, desc = chain.room(list(scaled.values()), sends, sr, rng, genre=spec.genre)
         clip.effects.append(desc)
         space = label_space(spec.classes)
-        background = functools.partial(self.negatives.excerpt, exclude=space) if self.negatives.available(space) else None
+        background = (
+            functools.partial(self.negatives.excerpt, exclude=space) if self.negatives.available(space) else None
+        )
         mix, effects = chain.master(mix, sr, rng, background=background)
         clip.effects += effects
         clip.waveform = mix
@@ -183,7 +214,9 @@ class Engine:
     def _ensemble_stems(self, roles: list[str], setups: dict, song, rng, n, duration_s, clip: Clip, lead: str | None):
         stems = {}
         for role in roles:
-            waveform, effects, tag, sf_name = self.stem(setups[role], song, rng, n, duration_s, accompaniment=role != lead)
+            waveform, effects, tag, sf_name = self.stem(
+                setups[role], song, rng, n, duration_s, accompaniment=role != lead
+            )
             stems[role] = waveform
             clip.programs.append(tag)
             clip.effects += [f"{role}:{x}" for x in effects]
@@ -266,7 +299,9 @@ class Engine:
         extra = self._accompaniment(spec.genre, song_rng, tuple(ensembles.GENRE_POOLS[spec.genre]), 0)
         setups = {r: self.instrument_setup(r, spec.genre, song_rng) for r in labelled + extra}
         song.start_bar = float(rng.integers(len(song.chords)))
-        featured = [str(c) for c in rng.choice(labelled, size=int(rng.integers(1, min(4, len(labelled)) + 1)), replace=False)]
+        featured = [
+            str(c) for c in rng.choice(labelled, size=int(rng.integers(1, min(4, len(labelled)) + 1)), replace=False)
+        ]
         background = [c for c in labelled if c not in featured and rng.random() < 0.3]
         unlabelled = [r for r in extra if rng.random() < 0.85]
         roles = featured + background + unlabelled
@@ -291,8 +326,9 @@ class Engine:
         setups = {r: self.instrument_setup(r, spec.genre, song_rng, code=code) for r, (code, _) in members.items()}
         song.start_bar = float(rng.integers(len(song.chords)))
         roles = [r for i, r in enumerate(members) if i == 0 or rng.random() < 0.9]  # a player may rest
-        clip = Clip(np.zeros((2, n), np.float32), [], spec.genre, effects=[f"ensemble:{spec.ensemble}"],
-                    ensemble=spec.ensemble)
+        clip = Clip(
+            np.zeros((2, n), np.float32), [], spec.genre, effects=[f"ensemble:{spec.ensemble}"], ensemble=spec.ensemble
+        )
         stems = self._ensemble_stems(roles, setups, song, rng, n, spec.duration_s, clip, roles[0])
         levels = {r: -20.0 + members[r][1] for r in roles}
         clip = self._mixdown(stems, levels, rng, spec, clip, keep_stems)

@@ -22,32 +22,64 @@ SCALES: dict[str, tuple[int, ...]] = {
     "blues": (0, 3, 5, 6, 7, 10),
 }
 CHORDS: dict[str, tuple[int, ...]] = {
-    "maj": (0, 4, 7), "min": (0, 3, 7), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11),
-    "min7": (0, 3, 7, 10), "dim": (0, 3, 6), "sus4": (0, 5, 7), "5": (0, 7),
+    "maj": (0, 4, 7),
+    "min": (0, 3, 7),
+    "7": (0, 4, 7, 10),
+    "maj7": (0, 4, 7, 11),
+    "min7": (0, 3, 7, 10),
+    "dim": (0, 3, 6),
+    "sus4": (0, 5, 7),
+    "5": (0, 7),
 }
 # Progressions as (semitones above tonic, quality) per bar.
 _MAJOR = {
-    "pop": [[(0, "maj"), (7, "maj"), (9, "min"), (5, "maj")], [(9, "min"), (5, "maj"), (0, "maj"), (7, "maj")],
-            [(0, "maj"), (5, "maj"), (7, "maj"), (5, "maj")], [(0, "maj"), (9, "min"), (5, "maj"), (7, "sus4")]],
-    "classical": [[(0, "maj"), (5, "maj"), (7, "7"), (0, "maj")], [(0, "maj"), (9, "min"), (2, "min"), (7, "7")],
-                  [(0, "maj"), (7, "maj"), (9, "min"), (4, "min"), (5, "maj"), (0, "maj"), (5, "maj"), (7, "7")]],
+    "pop": [
+        [(0, "maj"), (7, "maj"), (9, "min"), (5, "maj")],
+        [(9, "min"), (5, "maj"), (0, "maj"), (7, "maj")],
+        [(0, "maj"), (5, "maj"), (7, "maj"), (5, "maj")],
+        [(0, "maj"), (9, "min"), (5, "maj"), (7, "sus4")],
+    ],
+    "classical": [
+        [(0, "maj"), (5, "maj"), (7, "7"), (0, "maj")],
+        [(0, "maj"), (9, "min"), (2, "min"), (7, "7")],
+        [(0, "maj"), (7, "maj"), (9, "min"), (4, "min"), (5, "maj"), (0, "maj"), (5, "maj"), (7, "7")],
+    ],
     "jazz": [[(2, "min7"), (7, "7"), (0, "maj7"), (9, "7")], [(0, "maj7"), (9, "min7"), (2, "min7"), (7, "7")]],
     "blues": [[(0, "7")] * 4 + [(5, "7")] * 2 + [(0, "7")] * 2 + [(7, "7"), (5, "7"), (0, "7"), (7, "7")]],
     "country": [[(0, "maj"), (0, "maj"), (5, "maj"), (0, "maj"), (7, "maj"), (7, "maj"), (0, "maj"), (7, "maj")]],
 }
 _MINOR = {
     "classical": [[(0, "min"), (5, "min"), (7, "7"), (0, "min")], [(0, "min"), (8, "maj"), (5, "min"), (7, "7")]],
-    "latin": [[(0, "min"), (5, "min"), (7, "7"), (0, "min")], [(0, "min7"), (5, "7"), (0, "min7"), (7, "7")],
-              [(2, "min7"), (7, "7"), (0, "min7"), (0, "min7")]],
+    "latin": [
+        [(0, "min"), (5, "min"), (7, "7"), (0, "min")],
+        [(0, "min7"), (5, "7"), (0, "min7"), (7, "7")],
+        [(2, "min7"), (7, "7"), (0, "min7"), (0, "min7")],
+    ],
     "pop": [[(0, "min"), (8, "maj"), (3, "maj"), (10, "maj")], [(0, "min"), (10, "maj"), (8, "maj"), (7, "maj")]],
 }
 #: genre tag -> (tempo range bpm, swing range, progression families with weights)
 GENRE_STYLE: dict[str, dict] = {
-    "cla": {"tempo": (56, 132), "swing": (0.5, 0.5), "families": [("major", "classical", 0.6), ("minor", "classical", 0.4)]},
-    "jaz_blu": {"tempo": (70, 190), "swing": (0.58, 0.68), "families": [("major", "jazz", 0.6), ("major", "blues", 0.4)]},
+    "cla": {
+        "tempo": (56, 132),
+        "swing": (0.5, 0.5),
+        "families": [("major", "classical", 0.6), ("minor", "classical", 0.4)],
+    },
+    "jaz_blu": {
+        "tempo": (70, 190),
+        "swing": (0.58, 0.68),
+        "families": [("major", "jazz", 0.6), ("major", "blues", 0.4)],
+    },
     "pop_roc": {"tempo": (80, 160), "swing": (0.5, 0.53), "families": [("major", "pop", 0.7), ("minor", "pop", 0.3)]},
-    "cou_fol": {"tempo": (80, 170), "swing": (0.5, 0.56), "families": [("major", "country", 0.5), ("major", "pop", 0.5)]},
-    "lat_sou": {"tempo": (85, 130), "swing": (0.5, 0.55), "families": [("minor", "latin", 0.6), ("major", "jazz", 0.4)]},
+    "cou_fol": {
+        "tempo": (80, 170),
+        "swing": (0.5, 0.56),
+        "families": [("major", "country", 0.5), ("major", "pop", 0.5)],
+    },
+    "lat_sou": {
+        "tempo": (85, 130),
+        "swing": (0.5, 0.55),
+        "families": [("minor", "latin", 0.6), ("major", "jazz", 0.4)],
+    },
 }
 assert set(GENRE_STYLE) == set(GENRES)
 
@@ -107,13 +139,25 @@ def make_song(genre: str, rng: np.random.Generator) -> Song:
     tonic = int(rng.integers(12))
     chords = [((tonic + root) % 12, quality) for root, quality in progression]
     if mode_kind == "major":
-        mode = "blues" if family == "blues" and rng.random() < 0.5 else ("mixolydian" if family in ("blues", "country") and rng.random() < 0.3 else "major")
+        mode = (
+            "blues"
+            if family == "blues" and rng.random() < 0.5
+            else ("mixolydian" if family in ("blues", "country") and rng.random() < 0.3 else "major")
+        )
     else:
         mode = str(rng.choice(["minor", "harmonic", "dorian"]))
     beats_per_bar = 3 if genre in ("cla", "cou_fol") and rng.random() < 0.25 else 4
     swing = float(rng.uniform(*style["swing"]))
-    return Song(genre, tonic, mode, float(rng.uniform(*style["tempo"])), swing, beats_per_bar, chords,
-                start_bar=float(rng.integers(len(chords))))
+    return Song(
+        genre,
+        tonic,
+        mode,
+        float(rng.uniform(*style["tempo"])),
+        swing,
+        beats_per_bar,
+        chords,
+        start_bar=float(rng.integers(len(chords))),
+    )
 
 
 def nearest_in(pitch: float, pcs: tuple[int, ...], lo: int, hi: int) -> int:

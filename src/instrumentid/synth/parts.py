@@ -72,8 +72,16 @@ def choose_program(role: str, rng: np.random.Generator, genre: str, exclude: Col
     return int(rng.choice(programs))
 
 
-def make_part(role: str, song: Song, rng: np.random.Generator, duration_s: float, *,
-              program: int | None = None, accompaniment: bool = False, sampler: bool = False) -> Part:
+def make_part(
+    role: str,
+    song: Song,
+    rng: np.random.Generator,
+    duration_s: float,
+    *,
+    program: int | None = None,
+    accompaniment: bool = False,
+    sampler: bool = False,
+) -> Part:
     """An idiomatic part for ``role`` over ``song``; ``accompaniment`` makes it sparser and softer.
 
     ``sampler=True`` avoids articulations the real-note sampler cannot play (pizzicato).
@@ -102,8 +110,9 @@ def make_part(role: str, song: Song, rng: np.random.Generator, duration_s: float
     return part
 
 
-def _guitar(part: Part, song: Song, rng: np.random.Generator, duration_s: float, lo: int, hi: int,
-            accompaniment: bool) -> None:
+def _guitar(
+    part: Part, song: Song, rng: np.random.Generator, duration_s: float, lo: int, hi: int, accompaniment: bool
+) -> None:
     """Strums, picking, power chords, funk chops or a single-note lead (electric: string bends)."""
     role, program = part.role, part.program
     if role == "gel" and program in (29, 30):
@@ -120,14 +129,26 @@ def _guitar(part: Part, song: Song, rng: np.random.Generator, duration_s: float,
         if role == "gel":  # string bends and finger vibrato
             for note in rng.choice(part.notes, size=min(len(part.notes), 3), replace=False) if part.notes else []:
                 t = note.start_s + 0.05
-                part.bends += [(t, 0.0), (t + 0.12, float(rng.choice([1.0, 2.0]))), (note.start_s + note.duration_s, 0.0)]
+                part.bends += [
+                    (t, 0.0),
+                    (t + 0.12, float(rng.choice([1.0, 2.0]))),
+                    (note.start_s + note.duration_s, 0.0),
+                ]
     else:
         part.notes = phrases.guitar(song, rng, duration_s, style=style, lo=lo, hi=hi)
         part.articulation = style
 
 
-def _melodic(part: Part, song: Song, rng: np.random.Generator, duration_s: float, lo: int, hi: int,
-             accompaniment: bool, sampler: bool) -> None:
+def _melodic(
+    part: Part,
+    song: Song,
+    rng: np.random.Generator,
+    duration_s: float,
+    lo: int,
+    hi: int,
+    accompaniment: bool,
+    sampler: bool,
+) -> None:
     """Phrases of held notes and runs: articulation, pizzicato, delayed vibrato, breath expression."""
     role = part.role
     choices, weights = ["legato", "normal", "staccato"], [0.6, 0.25, 0.15]
@@ -137,8 +158,17 @@ def _melodic(part: Part, song: Song, rng: np.random.Generator, duration_s: float
     if role == "other":
         articulation = "normal"
     part.articulation = articulation
-    part.notes = phrases.line(song, rng, role, duration_s, lo=lo, hi=hi, articulation=articulation,
-                              density=0.6 if accompaniment else 1.0, vocal=role == "voi")
+    part.notes = phrases.line(
+        song,
+        rng,
+        role,
+        duration_s,
+        lo=lo,
+        hi=hi,
+        articulation=articulation,
+        density=0.6 if accompaniment else 1.0,
+        vocal=role == "voi",
+    )
     if articulation == "pizzicato":
         part.program = PIZZICATO_PROGRAM
     if role in VIBRATO and articulation in ("legato", "normal"):

@@ -15,23 +15,71 @@ from instrumentid.synth.music import CHORDS, Song, nearest_in
 
 #: Playable (comfortable) MIDI range of each role.
 RANGES: dict[str, tuple[int, int]] = {
-    "cel": (36, 72), "cla": (52, 86), "flu": (60, 93), "gac": (40, 76), "gel": (40, 84), "org": (36, 84),
-    "pia": (28, 96), "sax": (49, 81), "tru": (54, 82), "vio": (55, 93), "voi": (48, 79), "bass": (28, 52),
+    "cel": (36, 72),
+    "cla": (52, 86),
+    "flu": (60, 93),
+    "gac": (40, 76),
+    "gel": (40, 84),
+    "org": (36, 84),
+    "pia": (28, 96),
+    "sax": (49, 81),
+    "tru": (54, 82),
+    "vio": (55, 93),
+    "voi": (48, 79),
+    "bass": (28, 52),
     "other": (48, 84),
     # extended codes
-    "bas": (28, 55), "dbl": (28, 55), "mal": (53, 96), "syn": (36, 96), "epi": (28, 91), "hpd": (29, 89),
-    "hrp": (24, 96), "bjo": (48, 81), "sit": (50, 81), "acc": (41, 89), "hmc": (60, 91), "tbn": (40, 72),
-    "hrn": (41, 77), "tba": (28, 58), "obo": (58, 91), "bsn": (34, 72), "bgp": (67, 81), "stp": (55, 88),
+    "bas": (28, 55),
+    "dbl": (28, 55),
+    "mal": (53, 96),
+    "syn": (36, 96),
+    "epi": (28, 91),
+    "hpd": (29, 89),
+    "hrp": (24, 96),
+    "bjo": (48, 81),
+    "sit": (50, 81),
+    "acc": (41, 89),
+    "hmc": (60, 91),
+    "tbn": (40, 72),
+    "hrn": (41, 77),
+    "tba": (28, 58),
+    "obo": (58, 91),
+    "bsn": (34, 72),
+    "bgp": (67, 81),
+    "stp": (55, 88),
 }
 SAX_RANGES = {64: (56, 87), 65: (49, 81), 66: (44, 76), 67: (36, 69)}
 #: vibrato (rate range Hz, depth range cents) for sustained classes.
-VIBRATO = {"cel": ((4.5, 6.5), (12, 35)), "vio": ((5.0, 7.0), (12, 35)), "flu": ((4.5, 6.0), (8, 25)),
-           "cla": ((4.5, 5.5), (0, 6)), "sax": ((4.5, 6.0), (15, 40)), "tru": ((4.5, 6.0), (6, 20)),
-           "voi": ((5.0, 6.2), (30, 80)), "org": ((6.0, 7.0), (0, 0)),
-           "obo": ((4.5, 6.0), (10, 25)), "bsn": ((4.5, 5.5), (8, 20)), "tbn": ((4.5, 5.5), (5, 15)),
-           "hrn": ((4.5, 5.5), (3, 10)), "tba": ((4.0, 5.0), (3, 10)), "hmc": ((5.0, 7.0), (10, 40))}
-_CELLS = [[1, 1, 1, 1], [2, 1, 1], [1.5, 0.5, 1, 1], [0.5] * 8, [3, 1], [4], [1, 0.5, 0.5, 2], [0.5, 0.5, 1, 2],
-          [1, 1, 2], [0.75, 0.25, 1, 2], [2, 2], [0.5, 0.5, 0.5, 0.5, 2]]
+VIBRATO = {
+    "cel": ((4.5, 6.5), (12, 35)),
+    "vio": ((5.0, 7.0), (12, 35)),
+    "flu": ((4.5, 6.0), (8, 25)),
+    "cla": ((4.5, 5.5), (0, 6)),
+    "sax": ((4.5, 6.0), (15, 40)),
+    "tru": ((4.5, 6.0), (6, 20)),
+    "voi": ((5.0, 6.2), (30, 80)),
+    "org": ((6.0, 7.0), (0, 0)),
+    "obo": ((4.5, 6.0), (10, 25)),
+    "bsn": ((4.5, 5.5), (8, 20)),
+    "tbn": ((4.5, 5.5), (5, 15)),
+    "hrn": ((4.5, 5.5), (3, 10)),
+    "tba": ((4.0, 5.0), (3, 10)),
+    "hmc": ((5.0, 7.0), (10, 40)),
+}
+_CELLS = [
+    [1, 1, 1, 1],
+    [2, 1, 1],
+    [1.5, 0.5, 1, 1],
+    [0.5] * 8,
+    [3, 1],
+    [4],
+    [1, 0.5, 0.5, 2],
+    [0.5, 0.5, 1, 2],
+    [1, 1, 2],
+    [0.75, 0.25, 1, 2],
+    [2, 2],
+    [0.5, 0.5, 0.5, 0.5, 2],
+]
 _CELLS3 = [[1, 1, 1], [2, 1], [3], [1.5, 0.5, 1], [0.5] * 6, [1, 0.5, 0.5, 1]]
 
 
@@ -73,8 +121,18 @@ def _jitter(rng: np.random.Generator, t: float, amount_s: float = 0.008) -> floa
     return max(0.0, t + float(rng.normal(0, amount_s)))
 
 
-def line(song: Song, rng: np.random.Generator, role: str, duration_s: float, *, lo: int, hi: int,
-         articulation: str = "normal", density: float = 1.0, vocal: bool = False) -> list[Note]:
+def line(
+    song: Song,
+    rng: np.random.Generator,
+    role: str,
+    duration_s: float,
+    *,
+    lo: int,
+    hi: int,
+    articulation: str = "normal",
+    density: float = 1.0,
+    vocal: bool = False,
+) -> list[Note]:
     """A melodic line: rhythm cells, stepwise motion with leaps, chord tones on strong beats,
     phrase arcs in velocity and breathing rests every 2-4 bars."""
     cells = _CELLS3 if song.beats_per_bar == 3 else _CELLS
@@ -113,8 +171,11 @@ def line(song: Song, rng: np.random.Generator, role: str, duration_s: float, *, 
             accent = 8 if beat % song.beats_per_bar == 0 else 0
             start = song.time(beat)
             ioi = song.time(beat + length) - start
-            dur = {"legato": ioi * rng.uniform(1.02, 1.12), "staccato": ioi * rng.uniform(0.25, 0.45),
-                   "pizzicato": min(ioi, 0.4)}.get(articulation, ioi * rng.uniform(0.8, 0.95))
+            dur = {
+                "legato": ioi * rng.uniform(1.02, 1.12),
+                "staccato": ioi * rng.uniform(0.25, 0.45),
+                "pizzicato": min(ioi, 0.4),
+            }.get(articulation, ioi * rng.uniform(0.8, 0.95))
             notes.append(Note(_jitter(rng, start), dur, midi, _vel(rng, base_vel + arc + accent, 6)))
             beat += length
         else:
@@ -124,8 +185,9 @@ def line(song: Song, rng: np.random.Generator, role: str, duration_s: float, *, 
     return notes
 
 
-def breath_expression(notes: list[Note], rng: np.random.Generator, duration_s: float, *,
-                      depth: float = 0.35) -> list[tuple[float, float]]:
+def breath_expression(
+    notes: list[Note], rng: np.random.Generator, duration_s: float, *, depth: float = 0.35
+) -> list[tuple[float, float]]:
     """CC11 curve: swells within notes and a slow phrase-level breath (sampled at 25 Hz)."""
     times = np.arange(0.0, duration_s + 0.5, 0.04)
     slow = 0.75 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.08, 0.25) * times + rng.uniform(0, 6.3))
@@ -199,7 +261,9 @@ def guitar(song: Song, rng: np.random.Generator, duration_s: float, *, style: st
     return notes
 
 
-def keyboard(song: Song, rng: np.random.Generator, duration_s: float, *, role: str, lo: int, hi: int) -> tuple[list[Note], list[tuple[float, bool]]]:
+def keyboard(
+    song: Song, rng: np.random.Generator, duration_s: float, *, role: str, lo: int, hi: int
+) -> tuple[list[Note], list[tuple[float, bool]]]:
     """Two-hand textures: LH bass/octaves, broken chords or Alberti; RH melody over chord tones,
     block chords or jazz comping; organ holds chords. Returns notes and sustain-pedal events."""
     notes: list[Note] = []
@@ -207,7 +271,11 @@ def keyboard(song: Song, rng: np.random.Generator, duration_s: float, *, role: s
     n_bars = int(np.ceil(duration_s / song.bar_s)) + 1
     bpb = song.beats_per_bar
     lh = str(rng.choice(["octaves", "broken", "alberti", "block"] if role == "pia" else ["hold", "hold", "block"]))
-    rh = str(rng.choice(["melody", "chords", "comp"] if song.genre in ("jaz_blu", "lat_sou") else ["melody", "chords", "melody"]))
+    rh = str(
+        rng.choice(
+            ["melody", "chords", "comp"] if song.genre in ("jaz_blu", "lat_sou") else ["melody", "chords", "melody"]
+        )
+    )
     for bar in range(n_bars):
         beat0 = bar * bpb
         root, quality = song.chord_at(beat0)
@@ -222,21 +290,29 @@ def keyboard(song: Song, rng: np.random.Generator, duration_s: float, *, role: s
                 for p in (bass - 12, bass) if bass - 12 >= lo else (bass,):
                     notes.append(Note(_jitter(rng, song.time(beat0 + b)), song.beat_s * 1.9, p, _vel(rng, 70)))
         elif lh in ("broken", "alberti"):
-            seq = [chord[0], chord[2 % len(chord)], chord[1 % len(chord)], chord[2 % len(chord)]] if lh == "alberti" else chord
+            seq = (
+                [chord[0], chord[2 % len(chord)], chord[1 % len(chord)], chord[2 % len(chord)]]
+                if lh == "alberti"
+                else chord
+            )
             for k in range(bpb * 2):
-                notes.append(Note(_jitter(rng, song.time(beat0 + k / 2)), song.beat_s * 0.9, seq[k % len(seq)], _vel(rng, 58)))
+                notes.append(
+                    Note(_jitter(rng, song.time(beat0 + k / 2)), song.beat_s * 0.9, seq[k % len(seq)], _vel(rng, 58))
+                )
         else:  # block / hold
             hits = [0.0] if lh == "hold" else [0.0, bpb / 2]
             for h in hits:
                 for p in [bass] + chord[1:]:
-                    notes.append(Note(_jitter(rng, song.time(beat0 + h), 0.004), bar_len / len(hits) * 0.98, p, _vel(rng, 65)))
+                    notes.append(
+                        Note(_jitter(rng, song.time(beat0 + h), 0.004), bar_len / len(hits) * 0.98, p, _vel(rng, 65))
+                    )
         if rh == "chords":
             top = _voicing(root, quality, rng, 60, min(hi, 84), 4)[1:]
             for h in range(0, bpb, 1 if rng.random() < 0.5 else 2):
                 for p in top:
                     notes.append(Note(_jitter(rng, song.time(beat0 + h), 0.004), song.beat_s * 0.95, p, _vel(rng, 72)))
         elif rh == "comp":
-            for h in sorted(rng.choice([0.5, 1.5, 2.0, 2.5, 3.5][:bpb + 1], size=2, replace=False)):
+            for h in sorted(rng.choice([0.5, 1.5, 2.0, 2.5, 3.5][: bpb + 1], size=2, replace=False)):
                 for p in _voicing(root, quality, rng, 55, 76, 4)[1:]:
                     notes.append(Note(_jitter(rng, song.time(beat0 + h), 0.004), song.beat_s * 0.6, p, _vel(rng, 70)))
     if rh == "melody":
@@ -265,7 +341,20 @@ def bass_line(song: Song, rng: np.random.Generator, duration_s: float) -> list[N
 
 
 #: GM percussion keys
-KICK, SNARE, RIM, HAT, OPEN_HAT, RIDE, CRASH, TAMB, CONGA_HI, CONGA_LO, CLAVE, SHAKER = 36, 38, 37, 42, 46, 51, 49, 54, 62, 64, 75, 70
+KICK, SNARE, RIM, HAT, OPEN_HAT, RIDE, CRASH, TAMB, CONGA_HI, CONGA_LO, CLAVE, SHAKER = (
+    36,
+    38,
+    37,
+    42,
+    46,
+    51,
+    49,
+    54,
+    62,
+    64,
+    75,
+    70,
+)
 
 
 def drums(song: Song, rng: np.random.Generator, duration_s: float) -> list[Note]:

@@ -40,15 +40,26 @@ class FluidRenderer:
         for level in (2, 3, 4):  # warnings, info, debug: voice stealing while priming is expected
             lib.fluid_set_log_function(level, None, None)
         self._write = lib.fluid_synth_write_float
-        self._write.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
-                                ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+        self._write.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_int,
+        ]
         self._bend = lib.fluid_synth_pitch_bend
         self._bend.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
         self._sens = lib.fluid_synth_pitch_wheel_sens
         self._sens.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
         self.sample_rate = int(sample_rate)
-        self.synth = fluidsynth.Synth(gain=0.5, samplerate=float(sample_rate), **{
-            "synth.reverb.active": 0, "synth.chorus.active": 0, "synth.polyphony": _POLYPHONY})
+        self.synth = fluidsynth.Synth(
+            gain=0.5,
+            samplerate=float(sample_rate),
+            **{"synth.reverb.active": 0, "synth.chorus.active": 0, "synth.polyphony": _POLYPHONY},
+        )
         self.paths = [Path(p) for p in soundfonts]
         self.names = [p.name for p in self.paths]
         self.sfids = []

@@ -73,7 +73,9 @@ class Sampler:
     def variants(self, code: str) -> list[str]:
         return sorted({variant for _, variant, _ in self.bank(code)})
 
-    def render(self, part: Part, code: str, n_samples: int, rng: np.random.Generator, *, variant: str | None = None) -> np.ndarray:
+    def render(
+        self, part: Part, code: str, n_samples: int, rng: np.random.Generator, *, variant: str | None = None
+    ) -> np.ndarray:
         """Mono float32 ``(n_samples,)`` rendering of ``part`` with recorded notes of ``code``."""
         sr = self.sample_rate
         bank = [e for e in self.bank(code) if variant is None or e[1] == variant] or self.bank(code)
@@ -104,7 +106,9 @@ class Sampler:
             semis = note.pitch - midi + np.interp(tt, t_curve, bend)
             if part.vibrato_cents > 0:
                 since = np.clip(tt - note.start_s - part.vibrato_delay_s, 0, None)
-                semis = semis + part.vibrato_cents / 100 * np.clip(since / 0.3, 0, 1) * np.sin(2 * np.pi * part.vibrato_hz * tt)
+                semis = semis + part.vibrato_cents / 100 * np.clip(since / 0.3, 0, 1) * np.sin(
+                    2 * np.pi * part.vibrato_hz * tt
+                )
             rate = 2.0 ** (semis / 12.0)
             position = np.concatenate([[0.0], np.cumsum(rate[:-1])])
             usable = position < wave.size - 1
@@ -118,7 +122,7 @@ class Sampler:
                 env[hold:] *= np.exp(-np.arange(tail) / (release_s * sr / 4)).astype(np.float32)
             gain = (note.velocity / 127.0) ** 1.6
             segment *= env * gain * np.interp(tt[: segment.size], t_curve, expression).astype(np.float32)
-            out[start:start + segment.size] += segment
+            out[start : start + segment.size] += segment
         return out[:n_samples]
 
 
@@ -128,7 +132,7 @@ def _prepare(wave: np.ndarray, sample_rate: int) -> np.ndarray:
     if peak <= 0:
         return wave[:1].astype(np.float32)
     onset = int(np.argmax(np.abs(wave) > peak * 0.02))
-    wave = wave[max(0, onset - int(0.005 * sample_rate)):][: int(_MAX_SECONDS * sample_rate)]
+    wave = wave[max(0, onset - int(0.005 * sample_rate)) :][: int(_MAX_SECONDS * sample_rate)]
     fade = min(int(0.2 * sample_rate), wave.size // 4)
     if fade:
         wave = wave.copy()

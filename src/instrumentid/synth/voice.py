@@ -60,11 +60,18 @@ def _smooth_noise(rng: np.random.Generator, n: int, cutoff_hz: float, rate: floa
 _VOWELS = "aeiou"
 #: consonant-like bursts at syllable onsets: duration (s) and the noise band (filter, Hz)
 _CONSONANT_SECONDS = {"s": 0.09, "sh": 0.1, "t": 0.015, "k": 0.025, "h": 0.06}
-_CONSONANT_BANDS = {"s": ("highpass", 4500), "sh": ("bandpass", 2800), "t": ("highpass", 2500),
-                    "k": ("bandpass", 1800), "h": ("bandpass", 1200)}
+_CONSONANT_BANDS = {
+    "s": ("highpass", 4500),
+    "sh": ("bandpass", 2800),
+    "t": ("highpass", 2500),
+    "k": ("bandpass", 1800),
+    "h": ("bandpass", 1200),
+}
 
 
-def sing(part: Part, n_samples: int, sample_rate: int, rng: np.random.Generator, *, voice_type: str | None = None) -> tuple[np.ndarray, str]:
+def sing(
+    part: Part, n_samples: int, sample_rate: int, rng: np.random.Generator, *, voice_type: str | None = None
+) -> tuple[np.ndarray, str]:
     """Mono float32 ``(n_samples,)`` singing of ``part``'s notes; returns audio and a description."""
     voice_type = voice_type or str(rng.choice(list(FORMANTS)))
     notes = sorted(part.notes, key=lambda n: n.start_s)
@@ -81,8 +88,9 @@ def sing(part: Part, n_samples: int, sample_rate: int, rng: np.random.Generator,
     return out.astype(np.float32), f"voice({voice_type},tilt{tilt:.1f})"
 
 
-def _note_targets(notes: list, voice_range: tuple[int, int], n_ctrl: int, ctrl_rate: float,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[float, bool]]]:
+def _note_targets(
+    notes: list, voice_range: tuple[int, int], n_ctrl: int, ctrl_rate: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[float, bool]]]:
     """Per control frame: target pitch (MIDI, NaN between notes), loudness, vowel index; and the
     syllables ``(onset_s, starts_a_phrase)``. Notes are moved by octaves into ``voice_range``."""
     lo, hi = voice_range
@@ -94,7 +102,7 @@ def _note_targets(notes: list, voice_range: tuple[int, int], n_ctrl: int, ctrl_r
     for k, note in enumerate(notes):
         pitch = float(np.clip(note.pitch + shift, lo - 2, hi + 2))
         s, e = int(note.start_s * ctrl_rate), int((note.start_s + note.duration_s) * ctrl_rate)
-        target[s:e + 1] = pitch
+        target[s : e + 1] = pitch
         gap_next = notes[k + 1].start_s - (note.start_s + note.duration_s) if k + 1 < len(notes) else 1.0
         attack, release = int(rng.uniform(0.03, 0.07) * ctrl_rate), int(rng.uniform(0.05, 0.12) * ctrl_rate)
         env = np.ones(max(e - s, 1) + (release if gap_next > 0.05 else 0))
@@ -129,8 +137,14 @@ def _pitch_contour(target: np.ndarray, notes: list, ctrl_rate: float, rng: np.ra
     return _midi_hz(pitch)
 
 
-def _harmonic_amplitudes(f0_ctrl: np.ndarray, loud: np.ndarray, vowel_idx: np.ndarray, table: dict,
-                         sample_rate: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+def _harmonic_amplitudes(
+    f0_ctrl: np.ndarray,
+    loud: np.ndarray,
+    vowel_idx: np.ndarray,
+    table: dict,
+    sample_rate: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, float]:
     """Amplitude of each harmonic per control frame ``(n_harmonics, n_ctrl)`` through the moving
     vowel formants, with a spectral tilt (returned too) and shimmer."""
     ctrl_rate = sample_rate / _HOP
@@ -185,8 +199,9 @@ def _breath_noise(voiced: np.ndarray, loud: np.ndarray, sample_rate: int, rng: n
     return rng.uniform(0.01, 0.04) * breath * loud_audio * peak_boost
 
 
-def _add_consonants(out: np.ndarray, syllables: list[tuple[float, bool]], scale: float, sample_rate: int,
-                    rng: np.random.Generator) -> None:
+def _add_consonants(
+    out: np.ndarray, syllables: list[tuple[float, bool]], scale: float, sample_rate: int, rng: np.random.Generator
+) -> None:
     """Add (in place) a fricative or plosive noise burst at about half the syllable onsets;
     fricatives lead into the onset, plosives start at it. ``scale`` is the voiced peak."""
     for start_s, phrase_start in syllables:
@@ -200,4 +215,4 @@ def _add_consonants(out: np.ndarray, syllables: list[tuple[float, bool]], scale:
         band = _CONSONANT_BANDS[kind]
         burst = signal.lfilter(*biquad(band[0], band[1], sample_rate, q=0.8), rng.standard_normal(n))
         shape = np.hanning(n) if kind in ("s", "sh", "h") else np.exp(-np.arange(n) / (n / 4))
-        out[s:s + n] += (burst * shape * scale * rng.uniform(0.08, 0.25)).astype(np.float32)
+        out[s : s + n] += (burst * shape * scale * rng.uniform(0.08, 0.25)).astype(np.float32)

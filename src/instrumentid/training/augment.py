@@ -166,8 +166,13 @@ class RandomEQ(WaveformTransform):
         centre = torch.rand(batch, 1, device=device, generator=generator) ** 2
         width = _uniform(0.02, 0.2, batch, device, generator)[:, None]
         band_db = _uniform(-self.max_band_db, self.max_band_db, batch, device, generator)[:, None]
-        return {"tilt_db": tilt_db, "centre": centre, "width": width, "band_db": band_db,
-                "apply": self.chosen(waveform, generator)}
+        return {
+            "tilt_db": tilt_db,
+            "centre": centre,
+            "width": width,
+            "band_db": band_db,
+            "apply": self.chosen(waveform, generator),
+        }
 
     def apply(self, waveform, targets):
         drawn, position = self.drawn, _bins(waveform)
@@ -183,8 +188,9 @@ class RandomLowPass(WaveformTransform):
     rendered clips never are, so without this the model leans on the top octave.
     """
 
-    def __init__(self, sample_rate: int, p: float = 0.25, min_cutoff_hz: float = 2_500.0,
-                 max_cutoff_hz: float = 7_000.0) -> None:
+    def __init__(
+        self, sample_rate: int, p: float = 0.25, min_cutoff_hz: float = 2_500.0, max_cutoff_hz: float = 7_000.0
+    ) -> None:
         super().__init__(p)
         self.sample_rate = sample_rate
         self.min_cutoff_hz, self.max_cutoff_hz = min_cutoff_hz, max_cutoff_hz
@@ -206,7 +212,9 @@ class SpecAugment(nn.Module):
     start and width of every mask, ``(masks, batch, 1)`` per axis) and then ``apply``-s.
     """
 
-    def __init__(self, freq_masks: int = 2, max_freq_width: int = 8, time_masks: int = 2, max_time_width: int = 20) -> None:
+    def __init__(
+        self, freq_masks: int = 2, max_freq_width: int = 8, time_masks: int = 2, max_time_width: int = 20
+    ) -> None:
         super().__init__()
         self.freq_masks, self.max_freq_width = freq_masks, max_freq_width
         self.time_masks, self.max_time_width = time_masks, max_time_width
@@ -219,7 +227,9 @@ class SpecAugment(nn.Module):
         starts, widths = [], []
         for _ in range(count):
             width = torch.randint(0, max_width + 1, (batch, 1), device=device, generator=generator)
-            starts.append((torch.rand(batch, 1, device=device, generator=generator) * (size - width).clamp_min(1)).long())
+            starts.append(
+                (torch.rand(batch, 1, device=device, generator=generator) * (size - width).clamp_min(1)).long()
+            )
             widths.append(width)
         empty = torch.zeros(0, batch, 1, dtype=torch.long, device=device)
         return (torch.stack(starts), torch.stack(widths)) if count else (empty, empty)
@@ -228,8 +238,12 @@ class SpecAugment(nn.Module):
         """Draw every mask of this call (frequency masks first) and keep them in ``drawn``."""
         freq_start, freq_width = self._draw_masks(features, 2, self.freq_masks, self.max_freq_width, generator)
         time_start, time_width = self._draw_masks(features, 3, self.time_masks, self.max_time_width, generator)
-        self.drawn = {"freq_start": freq_start, "freq_width": freq_width,
-                      "time_start": time_start, "time_width": time_width}
+        self.drawn = {
+            "freq_start": freq_start,
+            "freq_width": freq_width,
+            "time_start": time_start,
+            "time_width": time_width,
+        }
         return self.drawn
 
     @staticmethod
@@ -263,9 +277,17 @@ class WaveformAugment(nn.Sequential):
         return waveform, targets
 
 
-def build_waveform_augment(*, mix_p: float, noise_p: float, eq_p: float, gain_p: float, lowpass_p: float = 0.0,
-                           sample_rate: int = 16_000, min_snr_db: float = 10.0,
-                           max_snr_db: float = 40.0) -> WaveformAugment:
+def build_waveform_augment(
+    *,
+    mix_p: float,
+    noise_p: float,
+    eq_p: float,
+    gain_p: float,
+    lowpass_p: float = 0.0,
+    sample_rate: int = 16_000,
+    min_snr_db: float = 10.0,
+    max_snr_db: float = 40.0,
+) -> WaveformAugment:
     """The training chain: gain → EQ → mixing → low-pass → noise."""
     return WaveformAugment(
         RandomGain(p=gain_p),

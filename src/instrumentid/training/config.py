@@ -24,10 +24,14 @@ from instrumentid.labels import parse_label_set
 class AugmentConfig:
     """How often (and whether) each training augmentation acts; see :mod:`instrumentid.training.augment`."""
 
-    mix_p: float = field(default=0.5, metadata={"help": "probability of mixing in each of up to 2 other clips (labels united)"})
+    mix_p: float = field(
+        default=0.5, metadata={"help": "probability of mixing in each of up to 2 other clips (labels united)"}
+    )
     noise_p: float = field(default=0.5, metadata={"help": "probability of added noise at 10-40 dB SNR"})
     eq_p: float = field(default=0.5, metadata={"help": "probability of random EQ colouring"})
-    lowpass_p: float = field(default=0.25, metadata={"help": "probability of a random low-pass (band-limited recordings)"})
+    lowpass_p: float = field(
+        default=0.25, metadata={"help": "probability of a random low-pass (band-limited recordings)"}
+    )
     gain_p: float = field(default=0.8, metadata={"help": "probability of random gain"})
     specaugment: bool = field(default=True, metadata={"help": "frequency/time masking on features"})
 
@@ -48,19 +52,47 @@ class TrainConfig:
     """Everything ``instrumentid train`` needs; the resolved config is saved with every run."""
 
     # data
-    data: list[str] = field(default_factory=list, metadata={"help": "training dataset(s): IRMAS folder, CSV, folder with labels.csv (repeatable)"})
-    val_data: list[str] = field(default_factory=list, metadata={"help": "validation dataset(s); default: a grouped split of --data"})
-    label_overrides: str = field(default="", metadata={"help": "CSV (file + label columns, e.g. from 'instrumentid label-issues') whose rows replace the labels of those training files"})
-    labels: str = field(default="irmas", metadata={"help": "the model's label set: irmas (the 11 IRMAS codes), all (the extended vocabulary of 33), extended, or codes like gac,pia,dru; data labels outside it are left out"})
-    val_fraction: float = field(default=0.15, metadata={"help": "fraction of --data groups held out for validation when --val-data is not given"})
+    data: list[str] = field(
+        default_factory=list,
+        metadata={"help": "training dataset(s): IRMAS folder, CSV, folder with labels.csv (repeatable)"},
+    )
+    val_data: list[str] = field(
+        default_factory=list, metadata={"help": "validation dataset(s); default: a grouped split of --data"}
+    )
+    label_overrides: str = field(
+        default="",
+        metadata={
+            "help": "CSV (file + label columns, e.g. from 'instrumentid label-issues') whose rows replace the labels of those training files"
+        },
+    )
+    labels: str = field(
+        default="irmas",
+        metadata={
+            "help": "the model's label set: irmas (the 11 IRMAS codes), all (the extended vocabulary of 33), extended, or codes like gac,pia,dru; data labels outside it are left out"
+        },
+    )
+    val_fraction: float = field(
+        default=0.15,
+        metadata={"help": "fraction of --data groups held out for validation when --val-data is not given"},
+    )
     # model and features
     model: str = field(default="cnn", metadata={"help": "registry name (see 'instrumentid models')"})
-    model_params: dict = field(default_factory=dict, metadata={"help": "extra model parameters as YAML, e.g. '{dropout: 0.2}'"})
+    model_params: dict = field(
+        default_factory=dict, metadata={"help": "extra model parameters as YAML, e.g. '{dropout: 0.2}'"}
+    )
     sample_rate: int = field(default=16_000, metadata={"help": "model sample rate (Hz)"})
     window_s: float = field(default=3.0, metadata={"help": "analysis window (seconds)"})
     hop_s: float = field(default=3.0, metadata={"help": "hop between windows at inference (seconds)"})
-    features: str = field(default="logmel", metadata={"help": "feature front-end of spectrogram models: logmel (alias mel) | mfcc | wavelet | multi"})
-    feature_params: dict = field(default_factory=dict, metadata={"help": "front-end parameters as YAML, e.g. '{n_mfcc: 20, deltas: 2}' (mfcc), '{fmin: 55, n_bins: 84, scale: log}' (wavelet), '{channels: [mel, mfcc, harmonic, percussive]}' (multi)"})
+    features: str = field(
+        default="logmel",
+        metadata={"help": "feature front-end of spectrogram models: logmel (alias mel) | mfcc | wavelet | multi"},
+    )
+    feature_params: dict = field(
+        default_factory=dict,
+        metadata={
+            "help": "front-end parameters as YAML, e.g. '{n_mfcc: 20, deltas: 2}' (mfcc), '{fmin: 55, n_bins: 84, scale: log}' (wavelet), '{channels: [mel, mfcc, harmonic, percussive]}' (multi)"
+        },
+    )
     n_mels: int = field(default=64, metadata={"help": "mel bands"})
     n_fft: int = field(default=1024, metadata={"help": "FFT size (samples)"})
     hop_length: int = field(default=320, metadata={"help": "STFT hop (samples)"})
@@ -80,17 +112,26 @@ class TrainConfig:
     # augmentation (its fields are top-level YAML keys and flags)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # aggregation and thresholds for the bundle
-    aggregation: str = field(default="mean", metadata={"help": "window aggregation stored in the bundle: mean | max | topk"})
+    aggregation: str = field(
+        default="mean", metadata={"help": "window aggregation stored in the bundle: mean | max | topk"}
+    )
     tune_thresholds: bool = field(default=True, metadata={"help": "tune per-label thresholds on the validation set"})
     # run
     out: str = field(default="model.iid", metadata={"help": "output bundle path; checkpoints go to <out>.ckpt/"})
-    resume: bool = field(default=False, metadata={"help": "continue from <out>.ckpt/last.ckpt when it exists (same config and seed: the same weights as an uninterrupted run)"})
+    resume: bool = field(
+        default=False,
+        metadata={
+            "help": "continue from <out>.ckpt/last.ckpt when it exists (same config and seed: the same weights as an uninterrupted run)"
+        },
+    )
     run_dir: str = field(default="runs", metadata={"help": "folder for logs and the resolved config"})
     seed: int = field(default=0, metadata={"help": "random seed (runs with the same seed repeat)"})
     accelerator: str = field(default="auto", metadata={"help": "Lightning accelerator: auto | cpu | gpu"})
     devices: str = field(default="auto", metadata={"help": "Lightning devices, e.g. 1, 4 or auto (DDP when > 1)"})
     num_workers: int = field(default=0, metadata={"help": "data loader worker processes"})
-    fast_dev_run: bool = field(default=False, metadata={"help": "one batch of train and validation, to check the pipeline"})
+    fast_dev_run: bool = field(
+        default=False, metadata={"help": "one batch of train and validation, to check the pipeline"}
+    )
     progress: bool = field(default=True, metadata={"help": "progress bars"})
     recipe: str = field(default="", metadata={"help": "name of the recipe that produced this run (stored in metadata)"})
 
@@ -112,18 +153,22 @@ class TrainConfig:
         from instrumentid.models import entry
 
         if not entry(self.model).trainable:
-            raise ConfigError(f"model {self.model!r} is assembled from trained bundles, not trained "
-                              f"(see 'instrumentid {self.model} --help')")
+            raise ConfigError(
+                f"model {self.model!r} is assembled from trained bundles, not trained "
+                f"(see 'instrumentid {self.model} --help')"
+            )
         own = entry(self.model).frontend
         name = ALIASES.get(self.features, self.features)
         if own != "logmel":  # raw waveform, or YAMNet's mel fixed by its pretrained weights
             if name != "logmel" or self.feature_params:
-                raise ConfigError(f"model {self.model!r} reads its own {own} input: --features and --feature-params "
-                                  "do not apply")
+                raise ConfigError(
+                    f"model {self.model!r} reads its own {own} input: --features and --feature-params do not apply"
+                )
             return feature_config(own, sample_rate=self.sample_rate)
         if name in ("yamnet", "waveform"):
-            raise ConfigError(f"--features {name} is not a front-end for model {self.model!r}; "
-                              "choose logmel, mfcc, wavelet or multi")
+            raise ConfigError(
+                f"--features {name} is not a front-end for model {self.model!r}; choose logmel, mfcc, wavelet or multi"
+            )
         fields = FEATURES[name][1].__dataclass_fields__ if name in FEATURES else {}
         shared = ("n_fft", "hop_length", "n_mels", "fmin", "fmax") if "n_mels" in fields else ("hop_length",)
         params = {**{key: getattr(self, key) for key in shared}, **self.feature_params}
@@ -143,8 +188,10 @@ class TrainConfig:
             raise ConfigError(f"unknown config field(s): {', '.join(unknown)}")
         group_of = _group_of()
         own = {key: value for key, value in values.items() if key not in group_of}
-        groups = {group: kind(**{key: value for key, value in values.items() if group_of.get(key) == group})
-                  for group, kind in GROUPS.items()}
+        groups = {
+            group: kind(**{key: value for key, value in values.items() if group_of.get(key) == group})
+            for group, kind in GROUPS.items()
+        }
         return cls(**own, **groups)
 
     @classmethod

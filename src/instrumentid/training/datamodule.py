@@ -26,8 +26,9 @@ from instrumentid.inference.contract import Framing
 from instrumentid.inference.windows import tile
 
 
-def decode_all(examples: Sequence[Example], sample_rate: int, *, desc: str = "decoding",
-               progress: bool = True) -> list[np.ndarray]:
+def decode_all(
+    examples: Sequence[Example], sample_rate: int, *, desc: str = "decoding", progress: bool = True
+) -> list[np.ndarray]:
     """Decode every example to mono float32 at ``sample_rate``; bad files raise DataError."""
     waveforms = []
     for example in progress_bar(examples, desc=desc, unit="file", quiet=not progress, leave=False):
@@ -42,8 +43,9 @@ def decode_all(examples: Sequence[Example], sample_rate: int, *, desc: str = "de
 class CropDataset(Dataset):
     """Random ``window`` crops of in-memory waveforms with multi-hot targets (training)."""
 
-    def __init__(self, waveforms: Sequence[np.ndarray], targets: np.ndarray, window: int,
-                 weights: Sequence[float] | None = None) -> None:
+    def __init__(
+        self, waveforms: Sequence[np.ndarray], targets: np.ndarray, window: int, weights: Sequence[float] | None = None
+    ) -> None:
         self.waveforms, self.targets, self.window = list(waveforms), np.asarray(targets, np.float32), window
         self.weights = np.ones(len(self.waveforms)) if weights is None else np.asarray(weights, dtype=np.float64)
 
@@ -74,8 +76,9 @@ class CropSampler(Sampler):
     loader workers draw nothing themselves.
     """
 
-    def __init__(self, n_items: int, size: int, *, weights: np.ndarray | None = None, seed: int = 0,
-                 epoch: int = 0) -> None:
+    def __init__(
+        self, n_items: int, size: int, *, weights: np.ndarray | None = None, seed: int = 0, epoch: int = 0
+    ) -> None:
         if n_items < 1 or size < 1:
             raise ValueError(f"n_items and size must be positive, got {n_items} and {size}")
         self.n_items, self.size, self.seed, self.epoch = n_items, size, seed, epoch
@@ -100,8 +103,9 @@ class CropSampler(Sampler):
 class WindowDataset(Dataset):
     """The predictor's fixed windows of each file, each with its file's targets (validation)."""
 
-    def __init__(self, waveforms: Sequence[np.ndarray], targets: np.ndarray, framing: Framing,
-                 max_windows: int = 8) -> None:
+    def __init__(
+        self, waveforms: Sequence[np.ndarray], targets: np.ndarray, framing: Framing, max_windows: int = 8
+    ) -> None:
         self.items: list[tuple[np.ndarray, int]] = []
         self.file_index: list[int] = []
         for i, waveform in enumerate(waveforms):
@@ -140,10 +144,21 @@ class InstrumentDataModule(L.LightningDataModule):
     trainer that learns ``variable_length`` from the built model sets :attr:`framing` before that.
     """
 
-    def __init__(self, train: Sequence[Example], val: Sequence[Example], *, labels: Sequence[str],
-                 framing: Framing, batch_size: int = 32,
-                 balanced: bool = True, epoch_size: int | None = None, num_workers: int = 0,
-                 max_val_windows: int = 8, progress: bool = True, seed: int = 0) -> None:
+    def __init__(
+        self,
+        train: Sequence[Example],
+        val: Sequence[Example],
+        *,
+        labels: Sequence[str],
+        framing: Framing,
+        batch_size: int = 32,
+        balanced: bool = True,
+        epoch_size: int | None = None,
+        num_workers: int = 0,
+        max_val_windows: int = 8,
+        progress: bool = True,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         if not train:
             raise DataError("no training examples")
@@ -159,13 +174,19 @@ class InstrumentDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:
-            waveforms = decode_all(self.train_examples, self.framing.sample_rate, desc="decoding train",
-                                   progress=self.progress)
-            self.train_set = CropDataset(waveforms, label_matrix(self.train_examples, self.labels),
-                                         self.framing.window_samples, [e.weight for e in self.train_examples])
+            waveforms = decode_all(
+                self.train_examples, self.framing.sample_rate, desc="decoding train", progress=self.progress
+            )
+            self.train_set = CropDataset(
+                waveforms,
+                label_matrix(self.train_examples, self.labels),
+                self.framing.window_samples,
+                [e.weight for e in self.train_examples],
+            )
         if self._val_waveforms is None and self.val_examples:
-            self._val_waveforms = decode_all(self.val_examples, self.framing.sample_rate, desc="decoding val",
-                                             progress=self.progress)
+            self._val_waveforms = decode_all(
+                self.val_examples, self.framing.sample_rate, desc="decoding val", progress=self.progress
+            )
 
     def train_dataloader(self) -> DataLoader:
         """``epoch_size`` clips per epoch (balanced or uniform), drawn by a :class:`CropSampler`."""
@@ -174,13 +195,20 @@ class InstrumentDataModule(L.LightningDataModule):
         weights = balanced_weights(self.train_set.targets, self.train_set.weights) if self.balanced else None
         epoch = self.trainer.current_epoch if self.trainer is not None else 0  # a resumed run starts mid-way
         sampler = CropSampler(len(self.train_set), size, weights=weights, seed=self.seed, epoch=epoch)
-        return DataLoader(self.train_set, batch_size=self.batch_size, sampler=sampler, drop_last=size > self.batch_size,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        return DataLoader(
+            self.train_set,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            drop_last=size > self.batch_size,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_set is None and self._val_waveforms is not None:
-            self.val_set = WindowDataset(self._val_waveforms, label_matrix(self.val_examples, self.labels),
-                                         self.framing, self.max_val_windows)
+            self.val_set = WindowDataset(
+                self._val_waveforms, label_matrix(self.val_examples, self.labels), self.framing, self.max_val_windows
+            )
         if self.val_set is None:
             return []
         return DataLoader(self.val_set, batch_size=self.batch_size * 2, shuffle=False, num_workers=self.num_workers)

@@ -42,9 +42,11 @@ def _check_members(bundles: Sequence[Mapping], names: Sequence[str]) -> None:
         if about.labels != first.labels:
             raise ConfigError(f"{name} predicts other labels than {first_name}; ensemble members share one label set")
         if (about.window_s, about.hop_s) != (first.window_s, first.hop_s):
-            raise ConfigError(f"{name} analyses {about.window_s:g}-s windows every {about.hop_s:g} s and "
-                              f"{first_name} {first.window_s:g} s every {first.hop_s:g} s; "
-                              "ensemble members share window_s and hop_s")
+            raise ConfigError(
+                f"{name} analyses {about.window_s:g}-s windows every {about.hop_s:g} s and "
+                f"{first_name} {first.window_s:g} s every {first.hop_s:g} s; "
+                "ensemble members share window_s and hop_s"
+            )
 
 
 def _aggregation(bundles: Sequence[Mapping], aggregation: str | None) -> str:
@@ -53,8 +55,9 @@ def _aggregation(bundles: Sequence[Mapping], aggregation: str | None) -> str:
         return aggregation
     found = {BundleInfo.of(b).aggregation for b in bundles}
     if len(found) > 1:
-        raise ConfigError(f"the bundles aggregate windows differently ({', '.join(sorted(found))}); "
-                          "choose one with --aggregation")
+        raise ConfigError(
+            f"the bundles aggregate windows differently ({', '.join(sorted(found))}); choose one with --aggregation"
+        )
     return found.pop()
 
 
@@ -68,8 +71,15 @@ def _weight_matrix(weights, n_members: int, n_labels: int) -> np.ndarray:
     return matrix / matrix.sum(axis=0, keepdims=True)
 
 
-def make_ensemble(bundles: Sequence[Mapping], *, names: Sequence[str] | None = None, weights=None,
-                  aggregation: str | None = None, thresholds=None, metadata: Mapping | None = None) -> dict:
+def make_ensemble(
+    bundles: Sequence[Mapping],
+    *,
+    names: Sequence[str] | None = None,
+    weights=None,
+    aggregation: str | None = None,
+    thresholds=None,
+    metadata: Mapping | None = None,
+) -> dict:
     """The ensemble bundle of ``bundles`` (dicts as :func:`~instrumentid.inference.bundle.load_bundle` returns)."""
     names = list(names or [f"member {i}" for i in range(len(bundles))])
     _check_members(bundles, names)
@@ -78,18 +88,35 @@ def make_ensemble(bundles: Sequence[Mapping], *, names: Sequence[str] | None = N
     if thresholds is None:
         thresholds = (matrix * np.asarray([b["thresholds"] for b in bundles], dtype=np.float64)).sum(axis=0)
     rate = max(int(b["sample_rate"]) for b in bundles)
-    members = [{"model": dict(b["model"]), "features": dict(b["features"]), "normalization": dict(b["normalization"]),
-                "sample_rate": int(b["sample_rate"])} for b in bundles]
+    members = [
+        {
+            "model": dict(b["model"]),
+            "features": dict(b["features"]),
+            "normalization": dict(b["normalization"]),
+            "sample_rate": int(b["sample_rate"]),
+        }
+        for b in bundles
+    ]
     state = {f"members.{i}.{key}": value for i, b in enumerate(bundles) for key, value in b["state_dict"].items()}
     bundle = make_bundle(
-        model_name="ensemble", model_params={"members": members, "weights": matrix.tolist(), "sample_rate": rate,
-                                             "n_labels": len(labels)},
-        state_dict=state, sample_rate=rate, window_s=bundles[0]["window_s"], hop_s=bundles[0]["hop_s"],
-        features={"name": "waveform", "sample_rate": rate}, normalization={"mean": 0.0, "std": 1.0}, labels=labels,
-        thresholds=np.clip(thresholds, 0.01, 0.99), aggregation=_aggregation(bundles, aggregation),
-        metadata={"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                  "instrumentid_version": __version__, "recipe": "instrumentid ensemble",
-                  "ensemble_of": names, **(metadata or {})},
+        model_name="ensemble",
+        model_params={"members": members, "weights": matrix.tolist(), "sample_rate": rate, "n_labels": len(labels)},
+        state_dict=state,
+        sample_rate=rate,
+        window_s=bundles[0]["window_s"],
+        hop_s=bundles[0]["hop_s"],
+        features={"name": "waveform", "sample_rate": rate},
+        normalization={"mean": 0.0, "std": 1.0},
+        labels=labels,
+        thresholds=np.clip(thresholds, 0.01, 0.99),
+        aggregation=_aggregation(bundles, aggregation),
+        metadata={
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "instrumentid_version": __version__,
+            "recipe": "instrumentid ensemble",
+            "ensemble_of": names,
+            **(metadata or {}),
+        },
     )
     shortest = [float(b["min_duration_s"]) for b in bundles if "min_duration_s" in b]  # only when a member says it
     if shortest:
@@ -117,8 +144,15 @@ def fit_weights(member_scores: np.ndarray, targets: np.ndarray, *, steps: int = 
     return weights
 
 
-def assemble(models: Sequence[str | os.PathLike], *, weights=None, val_data=None, labels_file=None,
-             aggregation: str | None = None, progress: bool = False) -> dict:
+def assemble(
+    models: Sequence[str | os.PathLike],
+    *,
+    weights=None,
+    val_data=None,
+    labels_file=None,
+    aggregation: str | None = None,
+    progress: bool = False,
+) -> dict:
     """Load bundles (paths or bundled names) and make their ensemble; ``val_data`` fits the weights
     and tunes the thresholds (see the module docstring)."""
     from instrumentid.data.datasets import load_examples
@@ -129,21 +163,32 @@ def assemble(models: Sequence[str | os.PathLike], *, weights=None, val_data=None
     bundles = [load_bundle(m) for m in models]
     names = [str(m) for m in models]
     if val_data is None:
-        return make_ensemble(bundles, names=names, weights=weights, aggregation=aggregation,
-                             metadata={"weights": "given" if weights is not None else "equal"})
+        return make_ensemble(
+            bundles,
+            names=names,
+            weights=weights,
+            aggregation=aggregation,
+            metadata={"weights": "given" if weights is not None else "equal"},
+        )
     if weights is not None:
         raise ConfigError("give either weights or a validation set to fit them on, not both")
     examples = load_examples(val_data, labels_file=labels_file)
     _check_members(bundles, names)
     method = _aggregation(bundles, aggregation)
-    scored = [collect_scores(Predictor(b), examples, aggregation=method, windows=False, progress=progress)
-              for b in bundles]
+    scored = [
+        collect_scores(Predictor(b), examples, aggregation=method, windows=False, progress=progress) for b in bundles
+    ]
     common = set.intersection(*(set(s["files"]) for s in scored))
     rows = [[s["files"].index(f) for f in sorted(common)] for s in scored]
     member_scores = np.stack([s["y_score"][r] for s, r in zip(scored, rows)])
     fitted = fit_weights(member_scores, scored[0]["y_true"][rows[0]])
-    bundle = make_ensemble(bundles, names=names, weights=fitted, aggregation=method,
-                           metadata={"weights": f"fitted on {val_data} ({len(common)} files)"})
+    bundle = make_ensemble(
+        bundles,
+        names=names,
+        weights=fitted,
+        aggregation=method,
+        metadata={"weights": f"fitted on {val_data} ({len(common)} files)"},
+    )
     own = collect_scores(Predictor(bundle), examples, windows=False, progress=progress)
     bundle["thresholds"] = [float(t) for t in clip_tuned(tune_thresholds(own["y_true"], own["y_score"]))]
     bundle["metadata"]["thresholds_tuned_on"] = str(val_data)

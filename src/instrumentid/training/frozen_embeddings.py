@@ -62,13 +62,22 @@ class EmbeddingCache:
     Files are keyed by path, size, modification time, the window geometry and the backbone's weights.
     """
 
-    def __init__(self, model: torch.nn.Module, features: dict, *, window_s: float, hop_s: float,
-                 folder: str | os.PathLike, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        features: dict,
+        *,
+        window_s: float,
+        hop_s: float,
+        folder: str | os.PathLike,
+        batch_size: int = 32,
+    ) -> None:
         self.model = model.eval()
         self.frontend = build_frontend(features).eval()
         #: the windows the predictor scores for a bundle of this model
-        self.framing = Framing(int(features["sample_rate"]), float(window_s), float(hop_s),
-                               variable_length=takes_any_length(model))
+        self.framing = Framing(
+            int(features["sample_rate"]), float(window_s), float(hop_s), variable_length=takes_any_length(model)
+        )
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.batch_size = batch_size
@@ -129,8 +138,12 @@ def _window_arrays(table: Sequence[FileEmbeddings], labels: Sequence[str]):
         files.append(np.full(n, index))
     width = max(p.shape[1] for p in patches)
     padded = [np.pad(p, ((0, 0), (0, width - p.shape[1]), (0, 0)), mode="edge") for p in patches]
-    return (torch.from_numpy(np.concatenate(padded).astype(np.float32)), torch.from_numpy(np.concatenate(targets)),
-            torch.from_numpy(np.concatenate(weights)), np.concatenate(files))
+    return (
+        torch.from_numpy(np.concatenate(padded).astype(np.float32)),
+        torch.from_numpy(np.concatenate(targets)),
+        torch.from_numpy(np.concatenate(weights)),
+        np.concatenate(files),
+    )
 
 
 def window_logits(model: torch.nn.Module, fmaps: torch.Tensor) -> torch.Tensor:
@@ -149,9 +162,18 @@ def _head_inputs(model: torch.nn.Module, fmaps: torch.Tensor, batch_size: int = 
     return torch.cat(pooled), (torch.cat(zeroshot) if zeroshot[0] is not None else None)
 
 
-def fit_head(model: torch.nn.Module, table: Sequence[FileEmbeddings], *, epochs: int = 40, lr: float = 1e-3,
-             weight_decay: float = 1e-3, batch_size: int = 256, balanced: bool = True, seed: int = 0,
-             label_smoothing: float = 0.0) -> torch.nn.Module:
+def fit_head(
+    model: torch.nn.Module,
+    table: Sequence[FileEmbeddings],
+    *,
+    epochs: int = 40,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-3,
+    batch_size: int = 256,
+    balanced: bool = True,
+    seed: int = 0,
+    label_smoothing: float = 0.0,
+) -> torch.nn.Module:
     """Train the model's head (the backbone is untouched) on cached embeddings with weighted BCE.
 
     ``balanced`` reweights windows so that every label's positives and the all-negative

@@ -23,16 +23,32 @@ from instrumentid.training.losses import build_loss
 
 
 class InstrumentModule(L.LightningModule):
-    def __init__(self, model: torch.nn.Module, *, features: dict, normalization: dict, labels: Sequence[str],
-                 lr: float = 2e-3, weight_decay: float = 1e-2, loss: str = "bce",
-                 pos_weight: torch.Tensor | None = None, label_smoothing: float = 0.0,
-                 augment: AugmentConfig = AugmentConfig(), aggregation: str = "mean") -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        *,
+        features: dict,
+        normalization: dict,
+        labels: Sequence[str],
+        lr: float = 2e-3,
+        weight_decay: float = 1e-2,
+        loss: str = "bce",
+        pos_weight: torch.Tensor | None = None,
+        label_smoothing: float = 0.0,
+        augment: AugmentConfig = AugmentConfig(),
+        aggregation: str = "mean",
+    ) -> None:
         super().__init__()
         self.model = model
         self.frontend = build_frontend(features, normalization)
-        self.augment = build_waveform_augment(mix_p=augment.mix_p, noise_p=augment.noise_p, eq_p=augment.eq_p,
-                                              gain_p=augment.gain_p, lowpass_p=augment.lowpass_p,
-                                              sample_rate=int(features["sample_rate"]))
+        self.augment = build_waveform_augment(
+            mix_p=augment.mix_p,
+            noise_p=augment.noise_p,
+            eq_p=augment.eq_p,
+            gain_p=augment.gain_p,
+            lowpass_p=augment.lowpass_p,
+            sample_rate=int(features["sample_rate"]),
+        )
         self.spec_augment = SpecAugment() if augment.specaugment else torch.nn.Identity()
         self.criterion = build_loss(loss, pos_weight=pos_weight, label_smoothing=label_smoothing, labels=labels)
         self.n_labels, self.lr, self.weight_decay, self.aggregation = len(labels), lr, weight_decay, aggregation
@@ -46,8 +62,11 @@ class InstrumentModule(L.LightningModule):
         total = sum(p.numel() for p in self.model.parameters())
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         if self.trainer.is_global_zero:
-            print(f"parameters: {trainable:,} trainable of {total:,} ({trainable / max(total, 1):.1%})",
-                  file=sys.stderr, flush=True)
+            print(
+                f"parameters: {trainable:,} trainable of {total:,} ({trainable / max(total, 1):.1%})",
+                file=sys.stderr,
+                flush=True,
+            )
         for logger in self.loggers:
             logger.log_hyperparams({"parameters_total": total, "parameters_trainable": trainable})
 
@@ -80,7 +99,9 @@ class InstrumentModule(L.LightningModule):
         self.log("val/f1_macro", f1, prog_bar=True, sync_dist=False)
         present = (y.sum(0) > 0) & (y.sum(0) < len(y))
         if present.any():
-            auroc = multilabel_auroc(file_scores[:, present], y[:, present], num_labels=int(present.sum()), average="macro")
+            auroc = multilabel_auroc(
+                file_scores[:, present], y[:, present], num_labels=int(present.sum()), average="macro"
+            )
             self.log("val/auroc_macro", auroc, prog_bar=True, sync_dist=False)
 
     def configure_optimizers(self):

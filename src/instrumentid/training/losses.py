@@ -22,8 +22,9 @@ class BCELoss(nn.Module):
         self.label_smoothing = label_smoothing
 
     def forward(self, logits, targets):
-        return F.binary_cross_entropy_with_logits(logits, smooth(targets, self.label_smoothing),
-                                                  pos_weight=self.pos_weight)
+        return F.binary_cross_entropy_with_logits(
+            logits, smooth(targets, self.label_smoothing), pos_weight=self.pos_weight
+        )
 
 
 class FocalLoss(nn.Module):
@@ -68,8 +69,9 @@ class FamilyAuxLoss(nn.Module):
 LOSSES = ("bce", "focal", "bce+family", "focal+family")
 
 
-def build_loss(name: str = "bce", *, pos_weight: torch.Tensor | None = None, label_smoothing: float = 0.0,
-               labels=LABELS) -> nn.Module:
+def build_loss(
+    name: str = "bce", *, pos_weight: torch.Tensor | None = None, label_smoothing: float = 0.0, labels=LABELS
+) -> nn.Module:
     base_name, _, family = name.partition("+")
     if base_name == "bce":
         base = BCELoss(pos_weight, label_smoothing)

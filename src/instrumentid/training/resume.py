@@ -85,8 +85,10 @@ def prepare_checkpoints(config: TrainConfig) -> Path | None:
         saved = yaml.safe_load(saved_config.read_text()) if saved_config.is_file() else {}
         changed = _differences(saved, config)
         if changed:
-            raise ConfigError(f"{last}: cannot resume with a different config ({', '.join(changed)} differ from "
-                              f"{saved_config}); run without --resume to start over")
+            raise ConfigError(
+                f"{last}: cannot resume with a different config ({', '.join(changed)} differ from "
+                f"{saved_config}); run without --resume to start over"
+            )
         return last
     if config.resume:
         print(f"note: no checkpoint at {last} to resume from; starting from scratch", file=sys.stderr)

@@ -72,8 +72,9 @@ def model_params(config: TrainConfig, features: dict) -> dict:
         geometry = {"n_bins": bins, "n_mels": bins, "n_frames": frames}
         if channels != 1:
             if "in_channels" not in takes:
-                raise ConfigError(f"model {config.model!r} takes one input channel; "
-                                  f"--features {features['name']} gives {channels}")
+                raise ConfigError(
+                    f"model {config.model!r} takes one input channel; --features {features['name']} gives {channels}"
+                )
             geometry["in_channels"] = channels
         params.update({k: v for k, v in geometry.items() if k in takes and k not in params})
     return params
@@ -101,8 +102,9 @@ def _split(config: TrainConfig) -> tuple[list[Example], list[Example]]:
     return train_examples, val_examples
 
 
-def build_module(config: TrainConfig, features: dict, normalization: dict,
-                 pos_weight: torch.Tensor | None = None) -> InstrumentModule:
+def build_module(
+    config: TrainConfig, features: dict, normalization: dict, pos_weight: torch.Tensor | None = None
+) -> InstrumentModule:
     """The LightningModule of ``config`` around a fresh registry model.
 
     What depends on the training data (``normalization``, ``pos_weight``) comes in measured,
@@ -110,9 +112,17 @@ def build_module(config: TrainConfig, features: dict, normalization: dict,
     """
     model = build(config.model, **model_params(config, features))
     return InstrumentModule(
-        model, features=features, normalization=normalization, labels=config.label_codes(), lr=config.lr,
-        weight_decay=config.weight_decay, loss=config.loss, pos_weight=pos_weight,
-        label_smoothing=config.label_smoothing, augment=config.augment, aggregation=config.aggregation,
+        model,
+        features=features,
+        normalization=normalization,
+        labels=config.label_codes(),
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        loss=config.loss,
+        pos_weight=pos_weight,
+        label_smoothing=config.label_smoothing,
+        augment=config.augment,
+        aggregation=config.aggregation,
     )
 
 
@@ -150,11 +160,20 @@ def _trainer(config: TrainConfig, run_dir: Path, checkpoints: list[ModelCheckpoi
         pass
     devices = _devices(config.devices)
     return L.Trainer(
-        max_epochs=config.epochs, max_time=_max_time(config.max_minutes), accelerator=config.accelerator, devices=devices,
+        max_epochs=config.epochs,
+        max_time=_max_time(config.max_minutes),
+        accelerator=config.accelerator,
+        devices=devices,
         strategy="ddp" if isinstance(devices, int) and devices > 1 else "auto",
-        logger=loggers, callbacks=[*checkpoints, ReseedEachBatch(config.seed)], plugins=[AtomicCheckpointIO()],
-        fast_dev_run=config.fast_dev_run, enable_progress_bar=config.progress, enable_model_summary=False,
-        log_every_n_steps=10, deterministic="warn", num_sanity_val_steps=0,
+        logger=loggers,
+        callbacks=[*checkpoints, ReseedEachBatch(config.seed)],
+        plugins=[AtomicCheckpointIO()],
+        fast_dev_run=config.fast_dev_run,
+        enable_progress_bar=config.progress,
+        enable_model_summary=False,
+        log_every_n_steps=10,
+        deterministic="warn",
+        num_sanity_val_steps=0,
     )
 
 
@@ -183,18 +202,30 @@ def _fit(config: TrainConfig, train_examples, val_examples, resume_from: Path | 
 
     features = config.feature_config()
     datamodule = InstrumentDataModule(
-        train_examples, val_examples, labels=config.label_codes(),
-        framing=Framing(config.sample_rate, config.window_s, config.hop_s), batch_size=config.batch_size,
+        train_examples,
+        val_examples,
+        labels=config.label_codes(),
+        framing=Framing(config.sample_rate, config.window_s, config.hop_s),
+        batch_size=config.batch_size,
         balanced=config.balanced,
-        epoch_size=config.epoch_size or None, num_workers=config.num_workers, progress=config.progress, seed=config.seed,
+        epoch_size=config.epoch_size or None,
+        num_workers=config.num_workers,
+        progress=config.progress,
+        seed=config.seed,
     )
     datamodule.setup()
     module, normalization = _module(config, features, datamodule.train_set)
     # validation windows as the predictor will cut them for this model's bundle
     datamodule.framing = replace(datamodule.framing, variable_length=takes_any_length(module.model))
     folder = checkpoint_dir(config.out)
-    checkpoint = ModelCheckpoint(dirpath=folder, monitor="val/f1_macro", mode="max", save_top_k=1,
-                                 filename="best-{epoch}", enable_version_counter=False)
+    checkpoint = ModelCheckpoint(
+        dirpath=folder,
+        monitor="val/f1_macro",
+        mode="max",
+        save_top_k=1,
+        filename="best-{epoch}",
+        enable_version_counter=False,
+    )
     # after the best one, so that last.ckpt records which checkpoint is best
     last = ModelCheckpoint(dirpath=folder, filename="last", save_top_k=1, enable_version_counter=False)
     trainer = _trainer(config, run_dir, [checkpoint, last])
@@ -208,8 +239,9 @@ def _fit(config: TrainConfig, train_examples, val_examples, resume_from: Path | 
     if checkpoint.best_model_path and not config.fast_dev_run:
         state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
-    return _write_bundle(config, module, features, normalization, train_examples, val_examples,
-                         best_score=checkpoint.best_model_score)
+    return _write_bundle(
+        config, module, features, normalization, train_examples, val_examples, best_score=checkpoint.best_model_score
+    )
 
 
 #: Validation macro ROC-AUC at or below this is chance level (a coin toss scores 0.5).
@@ -232,19 +264,35 @@ def untrained_warnings(y_score: np.ndarray, metrics: dict) -> list[str]:
     if len(y_score) > 1:
         spread = float(np.ptp(y_score, axis=0).max())
         if spread < FLAT_SCORE_SPREAD:
-            reasons.append(f"validation scores are all but equal for every file (largest spread {spread:.2g} "
-                           f"< {FLAT_SCORE_SPREAD})")
+            reasons.append(
+                f"validation scores are all but equal for every file (largest spread {spread:.2g} "
+                f"< {FLAT_SCORE_SPREAD})"
+            )
     return [f"untrained: {reason}; its labels are guesses - train longer or check the data" for reason in reasons]
 
 
 def _compact(metrics: dict) -> dict:
     """The headline and per-label validation numbers kept in the bundle's metadata."""
-    keys = ("f1_micro", "f1_macro", "precision_macro", "recall_macro", "lrap", "mean_average_precision",
-            "roc_auc_macro", "exact_match")
-    per_label = {code: {k: v[k] for k in ("f1", "precision", "recall", "roc_auc", "average_precision", "support")}
-                 for code, v in metrics["per_label"].items()}
-    return {"files": metrics["n_samples"], **{k: metrics[k] for k in keys}, "absent_labels": metrics["absent_labels"],
-            "per_label": per_label}
+    keys = (
+        "f1_micro",
+        "f1_macro",
+        "precision_macro",
+        "recall_macro",
+        "lrap",
+        "mean_average_precision",
+        "roc_auc_macro",
+        "exact_match",
+    )
+    per_label = {
+        code: {k: v[k] for k in ("f1", "precision", "recall", "roc_auc", "average_precision", "support")}
+        for code, v in metrics["per_label"].items()
+    }
+    return {
+        "files": metrics["n_samples"],
+        **{k: metrics[k] for k in keys},
+        "absent_labels": metrics["absent_labels"],
+        "per_label": per_label,
+    }
 
 
 def _write_bundle(config, module, features, normalization, train_examples, val_examples, best_score) -> Path:
@@ -254,9 +302,15 @@ def _write_bundle(config, module, features, normalization, train_examples, val_e
 
     model = module.model.cpu().eval()
     common = dict(
-        model_name=config.model, model_params=stored_params(model, model_params(config, features)),
-        state_dict=model.state_dict(), sample_rate=config.sample_rate, window_s=config.window_s,
-        hop_s=config.hop_s, features=features, normalization=normalization, labels=config.label_codes(),
+        model_name=config.model,
+        model_params=stored_params(model, model_params(config, features)),
+        state_dict=model.state_dict(),
+        sample_rate=config.sample_rate,
+        window_s=config.window_s,
+        hop_s=config.hop_s,
+        features=features,
+        normalization=normalization,
+        labels=config.label_codes(),
         aggregation=config.aggregation,
     )
     predictor = Predictor(make_bundle(**common))
@@ -290,5 +344,3 @@ def _write_bundle(config, module, features, normalization, train_examples, val_e
     out = save_bundle(bundle, config.out)
     (Path(config.run_dir) / "validation.json").write_text(json.dumps(metadata["validation"], indent=2))
     return out
-
-
