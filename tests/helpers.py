@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -184,3 +185,13 @@ def encode_long_stream(path: Path, seconds: int, *, live: bool = True, rate: int
         for packet in stream.encode(None):
             container.mux(packet)
     return path
+
+
+def without_root_powers() -> list[str]:
+    """A command prefix under which file permissions hold: root reads anything, so as root the DAC
+    override capabilities are dropped (``setpriv``); as another user nothing is needed."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: file permissions cannot be tested")
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]

@@ -4,7 +4,6 @@ import csv
 import importlib
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import SLIM_PREAMBLE, write_tone
+from helpers import SLIM_PREAMBLE, without_root_powers, write_tone
 from instrumentid.cli import COMMANDS, build_parser
 from instrumentid.labels import LABELS
 
@@ -260,11 +259,11 @@ def test_messages_are_one_plain_sentence_naming_the_file(tmp_path):
     ]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod-000 file anyway")
 def test_unreadable_file_says_permission_denied(audio_dir, tiny_bundle):
     locked = audio_dir / "a tone.wav"
     locked.chmod(0)
-    result = run("predict", locked, "--model", tiny_bundle, "-f", "jsonl")
+    command = [*without_root_powers(), *EXE, "predict", str(locked), "--model", str(tiny_bundle), "-f", "jsonl"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert json.loads(result.stdout)["error"].endswith(
         "a tone.wav: permission denied (this user may not read it; check its owner and mode)"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import instrumentid
-from helpers import encode_long_stream, write_tone
+from helpers import encode_long_stream, without_root_powers, write_tone
 
 EXE = [sys.executable, "-m", "instrumentid.cli"]
 #: The package under test, also for commands run from another folder.
@@ -159,16 +159,6 @@ def test_symlink_loops_end_and_every_file_is_scored_once(tmp_path, tiny_bundle):
     assert "Traceback" not in result.stderr
 
 
-def _without_root_powers() -> list[str]:
-    """A command prefix under which permissions hold: root reads anything, so as root the DAC
-    override capabilities are dropped (``setpriv``); as another user nothing is needed."""
-    if os.geteuid() != 0:
-        return []
-    if shutil.which("setpriv") is None:
-        pytest.skip("running as root without setpriv: file permissions cannot be tested")
-    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
-
-
 def test_unreadable_files_and_folders_become_error_records_naming_them(tmp_path, tiny_bundle):
     """Medium 8: 'predict lockeddir' said 'no audio files'; an unreadable file must be named too."""
     write_tone(tmp_path / "ok.wav")
@@ -178,7 +168,7 @@ def test_unreadable_files_and_folders_become_error_records_naming_them(tmp_path,
     try:
         result = subprocess.run(
             [
-                *_without_root_powers(),
+                *without_root_powers(),
                 *EXE,
                 "predict",
                 str(tmp_path),
