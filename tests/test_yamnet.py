@@ -63,6 +63,21 @@ def test_backbone_uses_tensorflow_same_padding(frames, expected):
     assert sum(p.numel() for p in model.backbone.parameters()) + 1024 * 521 + 521 == pytest.approx(3.73e6, rel=0.01)
 
 
+@pytest.mark.parametrize("frames", [96, 97, 13])
+def test_stride_one_blocks_pad_like_tensorflow_same(frames):
+    """Stride-1 blocks let the convolution pad itself (no Pad node in an exported graph): the
+    same numbers as padding the input by hand with TensorFlow's SAME rule."""
+    from instrumentid.models.yamnet import same_pad
+
+    torch.manual_seed(0)
+    block = YamnetClassifier(head="linear").backbone.blocks[1]
+    assert block.stride == 1
+    x = torch.randn(2, 32, frames, 17)
+    by_hand = torch.nn.functional.conv2d(same_pad(x, 3, 1), block.convs[0].weight, block.convs[0].bias, groups=32)
+    expected = torch.relu(block.convs[1](torch.relu(by_hand)))
+    torch.testing.assert_close(block(x), expected)
+
+
 @pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("pooling", ["mean", "max"])
 def test_every_head_gives_one_logit_per_label(head, pooling):
