@@ -51,6 +51,20 @@ def test_multichannel_downmix_is_channel_mean(tmp_path):
     assert stereo.shape == (2, left.size)
 
 
+@pytest.mark.parametrize("channels", [2, 3, 6])
+@pytest.mark.parametrize("channel_axis", [0, 1])
+def test_to_mono_is_the_channel_mean_on_either_axis(channels, channel_axis):
+    rng = np.random.default_rng(channels)
+    frames = rng.uniform(-1, 1, (channels, 1000)).astype(np.float32)
+    given = frames if channel_axis == 0 else frames.T
+    mono = audio.to_mono(given, channel_axis=channel_axis)
+    assert mono.dtype == np.float32 and mono.shape == (1000,)
+    np.testing.assert_allclose(mono, frames.mean(axis=0), atol=1e-6)
+    if channels == 2:  # halving is exact: bit for bit what the matrix product gave
+        np.testing.assert_array_equal(mono, np.full(2, 0.5, np.float32) @ frames)
+    assert given.tolist() == (frames if channel_axis == 0 else frames.T).tolist()  # the input is untouched
+
+
 def test_resample_is_anti_aliased():
     y = tone(7_000, 1.0, 44_100)  # above the 4 kHz Nyquist of 8 kHz
     out = audio.resample(y, 44_100, 8_000)

@@ -15,11 +15,13 @@ Torch-free and picklable, so decoding can run apart from scoring (the Ray engine
 
 from __future__ import annotations
 
+import collections
 import math
 import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,9 @@ from instrumentid.inference.windows import iter_windows, window_dbfs
 #: Shortest audio a prediction is made for: below it there is no timbre to judge (a 0.1-s
 #: stroke is about 10 spectrogram frames). A bundle may declare its own ``min_duration_s``.
 MIN_DURATION_S = 0.1
+#: Decoded blocks (30 s of audio or more, a few MB at 16 kHz) kept ready ahead of scoring, so the
+#: model never waits on the decoder for long.
+PREFETCH_BLOCKS = 4
 
 
 class SignalLevel:
@@ -52,9 +57,11 @@ class SignalLevel:
             block = np.asarray(block, dtype=np.float32)
             if block.size:
                 self.samples += block.size
-                self.peak = max(self.peak, float(np.max(np.abs(block))))
-                wide = block.astype(np.float64)  # float32 sums of 10⁷ squares drift
-                self.energy += float(np.dot(wide, wide))
+                self.peak = max(self.peak, float(block.max()), -float(block.min()))
+                # float64 (float32 sums of 10⁷ squares drift) and numpy's own sum, not a BLAS dot
+                # whose threads spin on every core after it returns (audio.to_mono)
+                wide = block.astype(np.float64)
+                self.energy += float(np.square(wide, out=wide).sum())
             yield block
 
     @property
@@ -154,17 +161,22 @@ class Framing:
     def hop_samples(self) -> int:
         return round(self.hop_s * self.sample_rate)
 
-    def blocks(self, path: str | os.PathLike, max_duration_s: float | None = None) -> Iterator[np.ndarray]:
-        """Decoded blocks at the model's rate; past ``max_duration_s`` of audio, an AudioError."""
-        # decoding the next block overlaps with scoring this one (soundfile, soxr and the runtimes release the GIL)
-        return prefetch(
-            audio.stream(
-                Path(path),
-                sample_rate=self.sample_rate,
-                block_seconds=max(30.0, 4 * self.window_s),
-                max_seconds=max_duration_s,
-            )
+    def blocks(
+        self, path: str | os.PathLike, max_duration_s: float | None = None, *, level: SignalLevel | None = None
+    ) -> Iterator[np.ndarray]:
+        """Decoded blocks at the model's rate; past ``max_duration_s`` of audio, an AudioError.
+
+        Decoding runs in a thread up to :data:`PREFETCH_BLOCKS` blocks ahead of scoring
+        (soundfile, soxr and the runtimes release the GIL); ``level``, when given, watches the
+        blocks there too, off the thread that feeds the model.
+        """
+        source = audio.stream(
+            Path(path),
+            sample_rate=self.sample_rate,
+            block_seconds=max(30.0, 4 * self.window_s),
+            max_seconds=max_duration_s,
         )
+        return prefetch(level.watch(source) if level is not None else source, depth=PREFETCH_BLOCKS)
 
     def windows(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
         """``(start_sample, window)`` pairs of a stream of mono blocks at the model's rate."""
@@ -232,24 +244,47 @@ class BundleInfo:
 
 
 def score_batches(
-    score: Callable[[np.ndarray], np.ndarray], windows: Iterable[tuple[float, np.ndarray]], batch_size: int
+    score: Callable[[np.ndarray], np.ndarray],
+    windows: Iterable[tuple[float, np.ndarray]],
+    batch_size: int,
+    *,
+    concurrency: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(starts, outputs, levels_dbfs)`` of a stream of ``(start, window)`` pairs, ``score``-d
     ``batch_size`` windows at a time; ``starts`` come back as given, ``levels_dbfs`` is the RMS
-    level of each window (:func:`~instrumentid.inference.windows.window_dbfs`)."""
+    level of each window (:func:`~instrumentid.inference.windows.window_dbfs`).
+
+    ``concurrency`` > 1 runs that many ``score`` calls at once in threads (for a thread-safe
+    ``score`` that releases the GIL, such as an onnxruntime session): at most ``concurrency``
+    batches are in flight, so memory stays bounded, and outputs keep the stream's order.
+    """
     starts, outputs, levels, batch = [], [], [], []
+    pending: collections.deque[Future] = collections.deque()
+    pool = ThreadPoolExecutor(concurrency, thread_name_prefix="instrumentid-score") if concurrency > 1 else None
 
     def flush() -> None:
         stacked = np.stack(batch)
-        outputs.append(score(stacked))
-        levels.append(window_dbfs(stacked))
         batch.clear()
+        levels.append(window_dbfs(stacked))
+        if pool is None:
+            outputs.append(score(stacked))
+            return
+        if len(pending) >= 2 * concurrency:  # one batch queued behind each running one
+            outputs.append(pending.popleft().result())
+        pending.append(pool.submit(score, stacked))
 
-    for start, samples in windows:
-        starts.append(start)
-        batch.append(samples)
-        if len(batch) == batch_size:
+    try:
+        for start, samples in windows:
+            starts.append(start)
+            batch.append(samples)
+            if len(batch) == batch_size:
+                flush()
+        if batch:
             flush()
-    if batch:
-        flush()
+        outputs.extend(future.result() for future in pending)
+    finally:
+        if pool is not None:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True)
     return np.asarray(starts), np.concatenate(outputs), np.concatenate(levels)
