@@ -117,6 +117,8 @@ class Predictor:
         self.thresholds = np.asarray(self.info.thresholds, dtype=np.float32)
         #: windows scored together (default: the runtime's own, 64 in PyTorch, 8 in onnxruntime)
         self.batch_size = int(batch_size or self.runtime.batch_size)
+        #: batches scored at once (the runtime's: one per core in onnxruntime, one in PyTorch)
+        self.concurrency: int = self.runtime.concurrency
 
     @classmethod
     def from_bundle(
@@ -180,7 +182,9 @@ class Predictor:
 
     def _score_stream(self, windows: Iterable[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(starts_s, scores, levels_dbfs)`` of a stream of windows, scored in batches."""
-        starts, scores, levels = score_batches(self.score_windows, windows, self.batch_size)
+        starts, scores, levels = score_batches(
+            self.score_windows, windows, self.batch_size, concurrency=self.concurrency
+        )
         return starts / self.sample_rate, scores, levels
 
     def window_scores(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -266,9 +270,9 @@ class Predictor:
             abstain=abstain,
         )
 
-    def _predict_blocks(self, name: str, blocks: Iterable[np.ndarray], **options) -> dict:
-        level = SignalLevel(self.sample_rate)
-        starts, scores, levels = self._score_stream(self.framing.windows(level.watch(blocks)))
+    def _predict_blocks(self, name: str, level: SignalLevel, blocks: Iterable[np.ndarray], **options) -> dict:
+        """A record of ``blocks``, which ``level`` watches as they are decoded."""
+        starts, scores, levels = self._score_stream(self.framing.windows(blocks))
         self.framing.check_length(name, level)
         return self.record(name, level, starts, scores, levels, **options)
 
@@ -287,9 +291,11 @@ class Predictor:
         audio longer than ``max_duration_s`` (counted while decoding, whatever the header says).
         ``labels`` restricts the record to those codes (``labels=instrumentid.labels.LABELS``)."""
         path = Path(path)
+        level = SignalLevel(self.sample_rate)
         return self._predict_blocks(
             name or str(path),
-            self.framing.blocks(path, max_duration_s),
+            level,
+            self.framing.blocks(path, max_duration_s, level=level),
             segments=segments,
             threshold=threshold,
             aggregation=aggregation,
@@ -317,8 +323,15 @@ class Predictor:
         if mono.size == 0:
             raise AudioError(f"{name}: audio has zero length")
         mono = audio.resample(mono, int(sample_rate), self.sample_rate)
+        level = SignalLevel(self.sample_rate)
         return self._predict_blocks(
-            name, [mono], segments=segments, threshold=threshold, aggregation=aggregation, labels=labels
+            name,
+            level,
+            level.watch([mono]),
+            segments=segments,
+            threshold=threshold,
+            aggregation=aggregation,
+            labels=labels,
         )
 
     def predict(self, path: str | os.PathLike, **kwargs) -> dict:

@@ -37,6 +37,8 @@ class TorchRuntime:
     """A bundle's front-end and model in PyTorch (``torch.inference_mode``)."""
 
     name = "torch"
+    #: forward passes run at once: one (PyTorch spreads a pass over its own threads)
+    concurrency = 1
     #: windows per forward pass unless told otherwise (batches of 8/32 took 1.15/1.05x the time of 64)
     batch_size = 64
 
@@ -71,8 +73,10 @@ class TorchRuntime:
 class OnnxRuntime:
     """An exported graph (``instrumentid export``) in onnxruntime on the CPU; torch is not imported.
 
-    ``threads`` sets onnxruntime's intra-op threads (default: one per core but one, which is left
-    to decoding).
+    ``threads`` is how many graph runs go at once (default: one per core), each on one
+    onnxruntime thread: the session is thread-safe and releases the GIL, and YAMNet's small
+    per-window convolutions scale better across windows than inside one run (decoding, in its own
+    thread, takes a core only while it has work).
     """
 
     name = "onnxruntime"
@@ -91,9 +95,12 @@ class OnnxRuntime:
             raise BundleError(f"{path}: ONNX model not found")
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only: no shape-inference chatter on stderr
-        # one core is left to the decoder thread that runs beside scoring (measured on 2 cores:
-        # one onnxruntime thread scores YAMNet 1.6x faster than two while a file decodes)
-        options.intra_op_num_threads = int(threads) if threads else max(1, (os.cpu_count() or 1) - 1)
+        # one thread per run, runs side by side (benchmarks/predict_speed.py: two intra-op threads
+        # spinning beside the decoder were slower than one)
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        #: graph runs at once (score_batches and the server's batcher run this many)
+        self.concurrency = max(1, int(threads) if threads else (os.cpu_count() or 1))
         try:
             self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped failures

@@ -5,7 +5,7 @@ returns exactly the records ``instrumentid predict --format json`` prints. Infer
 the event loop: each ``POST /predict`` is one job of an :class:`InferenceQueue` (a few worker
 threads, a bounded number of waiting requests; when it is full the answer is 503 with a
 ``Retry-After`` header), and the workers' windows are scored together, in batches across
-requests, by the one model thread of a :class:`WindowBatcher`. A request whose client
+requests, by the model threads of a :class:`WindowBatcher`. A request whose client
 disconnects is not scored: dropped if still queued, stopped before its next file if running.
 Shutting down (the app's lifespan) finishes the accepted requests first.
 Uploads are streamed to a temporary file with a size cap (413 past it); audio longer than the
@@ -112,13 +112,13 @@ def create_app(
     allowed_hosts: list[str] | None = None,
     cors_origins: tuple[str, ...] = (),
 ) -> FastAPI:
-    """The app: ``workers`` requests are handled at once (their windows scored together by one
-    model thread), at most ``queue_size`` more wait, uploads included; past that, 503.
+    """The app: ``workers`` requests are handled at once (their windows scored together by the
+    model threads), at most ``queue_size`` more wait, uploads included; past that, 503.
     ``allowed_hosts`` (None: any) are the ``Host`` headers answered; ``cors_origins`` may POST
     from other sites (:class:`~instrumentid.serve.guard.RequestGuard`)."""
     limits = limits or Limits()
     work = InferenceQueue(workers=workers, queue_size=queue_size)
-    batcher = WindowBatcher(predictor.score_windows, max_windows=predictor.batch_size)
+    batcher = WindowBatcher(predictor.score_windows, max_windows=predictor.batch_size, workers=predictor.concurrency)
     served = batched(predictor, batcher)
 
     @asynccontextmanager

@@ -2,7 +2,7 @@
 
 The server hands each ``POST /predict`` request to :class:`InferenceQueue` as one job; the
 worker threads upload, decode and window their requests' files in parallel and share the one
-:class:`~instrumentid.inference.predictor.Predictor`, whose forward passes one model thread batches across
+:class:`~instrumentid.inference.predictor.Predictor`, whose forward passes the model threads batch across
 requests (:mod:`instrumentid.serve.window_batcher`). At most ``workers + queue_size`` requests are held at once:
 past that, :meth:`InferenceQueue.submit` raises :class:`QueueFull`, which the server answers
 with 503 and a ``Retry-After`` estimated from the last jobs' durations and the queue's length.

@@ -1,11 +1,12 @@
-"""Score the windows of concurrent requests together: one model thread, batches across requests.
+"""Score the windows of concurrent requests together: a few model threads, batches across requests.
 
 The server's request workers decode and window their files in parallel, and each hands its
-windows to :meth:`WindowBatcher.score`; one thread owns the forward pass and scores whatever
-has arrived since its last pass as one batch (up to ``max_windows`` windows of one shape), then
+windows to :meth:`WindowBatcher.score`; the model threads (as many as the runtime runs at once:
+one per core in onnxruntime, one in PyTorch) own the forward passes, and each scores whatever has
+arrived since its last pass as one batch (up to ``max_windows`` windows of one shape), then
 gives every caller its own rows. A 10-s clip is only 11 windows of the default model, and a
 batch of 40-60 windows costs less per window than 11 (see the README's Speed section), so the
-model thread keeps up with more requests than one request at a time. The model's output for a
+model threads keep up with more requests than one request at a time. The model's output for a
 window does not depend on the other windows of its batch (eval mode).
 """
 
@@ -23,15 +24,19 @@ from instrumentid.inference.predictor import Predictor
 
 
 class WindowBatcher:
-    """Coalesce concurrent ``score(windows)`` calls into batched calls of ``score_fn`` on one thread.
+    """Coalesce concurrent ``score(windows)`` calls into batched calls of ``score_fn`` on model threads.
 
     Parameters
     ----------
-    score_fn : windows ``(n, ...)`` float32 → scores ``(n, n_labels)``; called on the batcher's thread only.
+    score_fn : windows ``(n, ...)`` float32 → scores ``(n, n_labels)``; called on the batcher's threads only
+        (from ``workers`` threads at once: it must be thread-safe when ``workers`` > 1).
     max_windows : most windows in one call (a caller with more is scored alone).
+    workers : model threads (``Predictor.concurrency``).
     """
 
-    def __init__(self, score_fn: Callable[[np.ndarray], np.ndarray], *, max_windows: int = 64) -> None:
+    def __init__(
+        self, score_fn: Callable[[np.ndarray], np.ndarray], *, max_windows: int = 64, workers: int = 1
+    ) -> None:
         self._score_fn = score_fn
         self.max_windows = int(max_windows)
         self._pending: deque[tuple[np.ndarray, Future]] = deque()
@@ -39,12 +44,16 @@ class WindowBatcher:
         self._closed = False
         #: forward passes run and windows scored so far (their ratio is the mean batch size)
         self.batches, self.windows = 0, 0
-        self._thread = threading.Thread(target=self._run, name="instrumentid-model", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"instrumentid-model-{i}", daemon=True)
+            for i in range(max(1, workers))
+        ]
+        for thread in self._threads:
+            thread.start()
 
     @property
     def pending(self) -> int:
-        """Calls waiting for the model thread."""
+        """Calls waiting for a model thread."""
         return len(self._pending)
 
     def score(self, windows: np.ndarray) -> np.ndarray:
@@ -91,11 +100,12 @@ class WindowBatcher:
                 offset += len(windows)
 
     def close(self) -> None:
-        """Score what is pending, stop the model thread; later calls score inline."""
+        """Score what is pending, stop the model threads; later calls score inline."""
         with self._wake:
             self._closed = True
-            self._wake.notify()
-        self._thread.join()
+            self._wake.notify_all()
+        for thread in self._threads:
+            thread.join()
 
 
 def batched(predictor: Predictor, batcher: WindowBatcher) -> Predictor:
@@ -106,4 +116,5 @@ def batched(predictor: Predictor, batcher: WindowBatcher) -> Predictor:
     """
     shared = copy.copy(predictor)
     shared.score_windows = batcher.score
+    shared.concurrency = 1  # requests run side by side already; the batcher's threads share the model
     return shared
