@@ -18,8 +18,9 @@ examples:
 
 endpoints: GET / (web page), POST /predict (multipart field 'files'; query segments, threshold),
 GET /health, GET /labels, GET /docs (OpenAPI, works offline).
---workers requests are handled at once, their windows scored together by one model thread; a
-request arriving while --queue-size more already wait gets 503 with a Retry-After header.
+--workers requests are handled at once, their windows scored together in batches by the model
+threads (one per core for an ONNX graph); a request arriving while --queue-size more already wait
+gets 503 with a Retry-After header.
 Ctrl-C / SIGTERM stops accepting and finishes the accepted requests first.
 """
 
@@ -56,7 +57,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=_positive_int,
         default=DEFAULT_WORKERS,
-        help="requests handled at once (upload, decoding, windows); one model thread scores "
+        help="requests handled at once (upload, decoding, windows); the model threads score "
         f"their windows together in batches (default: {DEFAULT_WORKERS})",
     )
     parser.add_argument(
