@@ -244,3 +244,23 @@ def test_prefetch_keeps_order_reraises_and_stops_with_the_consumer():
         if item == 3:
             break
     assert len(produced) < 20 and not any(t.name == "instrumentid-decode" for t in threading.enumerate())
+
+
+def test_files_predicted_side_by_side_come_back_in_order_with_their_errors(tiny_bundle, tmp_path):
+    """predict_files runs ``concurrency`` files at once; the records, error records included,
+    are the ones one file at a time gives, in the order the paths were given."""
+    paths = []
+    for i in range(9):
+        if i % 3 == 2:
+            paths.append(tmp_path / f"{i}-broken.wav")
+            paths[-1].write_bytes(b"RIFF....not audio")
+        else:
+            paths.append(write_tone(tmp_path / f"{i}.wav", 200 + 100 * i, 0.5 + 0.4 * i, 16_000))
+    serial = Predictor.from_bundle(tiny_bundle)
+    parallel = Predictor.from_bundle(tiny_bundle)
+    parallel.concurrency = 3
+    expected, got = list(serial.predict_files(paths)), list(parallel.predict_files(paths))
+    assert [r["file"] for r in got] == [r["file"] for r in expected] == [str(p) for p in paths]
+    assert [("error" in r) for r in got] == [i % 3 == 2 for i in range(9)]
+    for a, b in zip(got, expected, strict=True):
+        assert a.get("error") == b.get("error") and a.get("scores") == pytest.approx(b.get("scores"), abs=1e-6)

@@ -243,6 +243,32 @@ class BundleInfo:
         return self.framing.hop_s
 
 
+def ordered_map(function: Callable, items: Iterable, concurrency: int = 1, *, name: str = "instrumentid") -> Iterator:
+    """``function(item)`` for each item, yielded in the items' order.
+
+    With ``concurrency`` > 1, that many calls run at once in threads (for work that releases the
+    GIL: onnxruntime, decoding) and at most ``2 * concurrency`` items are taken ahead of the
+    oldest unfinished one, so memory stays bounded whatever the length of ``items``. An
+    exception is raised where its item would have been yielded; stopping early cancels the
+    calls not yet started and waits for the running ones.
+    """
+    if concurrency <= 1:
+        yield from map(function, items)
+        return
+    pending: collections.deque[Future] = collections.deque()
+    with ThreadPoolExecutor(concurrency, thread_name_prefix=name) as pool:
+        try:
+            for item in items:
+                if len(pending) >= 2 * concurrency:  # one call queued behind each running one
+                    yield pending.popleft().result()
+                pending.append(pool.submit(function, item))
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
 def score_batches(
     score: Callable[[np.ndarray], np.ndarray],
     windows: Iterable[tuple[float, np.ndarray]],
@@ -254,37 +280,28 @@ def score_batches(
     ``batch_size`` windows at a time; ``starts`` come back as given, ``levels_dbfs`` is the RMS
     level of each window (:func:`~instrumentid.inference.windows.window_dbfs`).
 
-    ``concurrency`` > 1 runs that many ``score`` calls at once in threads (for a thread-safe
-    ``score`` that releases the GIL, such as an onnxruntime session): at most ``concurrency``
-    batches are in flight, so memory stays bounded, and outputs keep the stream's order.
+    ``concurrency`` > 1 runs that many ``score`` calls at once (:func:`ordered_map`; ``score``
+    must be thread-safe, as an onnxruntime session is).
     """
-    starts, outputs, levels, batch = [], [], [], []
-    pending: collections.deque[Future] = collections.deque()
-    pool = ThreadPoolExecutor(concurrency, thread_name_prefix="instrumentid-score") if concurrency > 1 else None
+    starts, levels = [], []
 
-    def flush() -> None:
-        stacked = np.stack(batch)
-        batch.clear()
-        levels.append(window_dbfs(stacked))
-        if pool is None:
-            outputs.append(score(stacked))
-            return
-        if len(pending) >= 2 * concurrency:  # one batch queued behind each running one
-            outputs.append(pending.popleft().result())
-        pending.append(pool.submit(score, stacked))
-
-    try:
+    def batches() -> Iterator[np.ndarray]:
+        batch = []
         for start, samples in windows:
             starts.append(start)
             batch.append(samples)
             if len(batch) == batch_size:
-                flush()
+                yield _stacked(batch, levels)
+                batch = []
         if batch:
-            flush()
-        outputs.extend(future.result() for future in pending)
-    finally:
-        if pool is not None:
-            for future in pending:
-                future.cancel()
-            pool.shutdown(wait=True)
+            yield _stacked(batch, levels)
+
+    outputs = list(ordered_map(score, batches(), concurrency, name="instrumentid-score"))
     return np.asarray(starts), np.concatenate(outputs), np.concatenate(levels)
+
+
+def _stacked(batch: list[np.ndarray], levels: list[np.ndarray]) -> np.ndarray:
+    """The batch as one array; its windows' levels appended to ``levels``."""
+    stacked = np.stack(batch)
+    levels.append(window_dbfs(stacked))
+    return stacked

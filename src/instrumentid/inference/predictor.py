@@ -17,7 +17,7 @@ import numpy as np
 from instrumentid import audio
 from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
 from instrumentid.inference import schema
-from instrumentid.inference.contract import BundleInfo, Framing, SignalLevel, score_batches
+from instrumentid.inference.contract import BundleInfo, Framing, SignalLevel, ordered_map, score_batches
 from instrumentid.inference.decision import check_threshold
 from instrumentid.inference.runtimes import OnnxRuntime, TorchRuntime, open_runtime
 from instrumentid.inference.windows import aggregate, audible
@@ -339,11 +339,20 @@ class Predictor:
         return self.predict_file(path, **kwargs)
 
     def predict_files(self, paths: Iterable[str | os.PathLike], **kwargs) -> Iterator[dict]:
-        """One record per path, in order; a failing file yields an error record instead."""
-        for path in paths:
-            name = printable_name(path)
-            try:
-                check_path(path)
-                yield self.predict_file(path, **kwargs)
-            except InstrumentIdError as exc:  # a model failure's message does not name the file: prefix it
-                yield schema.error_record(name, str(exc) if str(exc).startswith(name) else f"{name}: {exc}")
+        """One record per path, in order; a failing file yields an error record instead.
+
+        ``concurrency`` files are predicted at once (:func:`~instrumentid.inference.contract.ordered_map`):
+        one file's decoding overlaps another's scoring, which short files (sample packs) need,
+        as they have too few windows to keep every core busy alone.
+        """
+        return ordered_map(
+            lambda path: self._file_record(path, **kwargs), paths, self.concurrency, name="instrumentid-file"
+        )
+
+    def _file_record(self, path: str | os.PathLike, **kwargs) -> dict:
+        name = printable_name(path)
+        try:
+            check_path(path)
+            return self.predict_file(path, **kwargs)
+        except InstrumentIdError as exc:  # a model failure's message does not name the file: prefix it
+            return schema.error_record(name, str(exc) if str(exc).startswith(name) else f"{name}: {exc}")
