@@ -99,6 +99,17 @@ def test_tune_thresholds_command_applies_the_named_rule(tiny_bundle, tmp_path):
     np.testing.assert_allclose(bundle["thresholds"], expected, atol=1e-6)
     assert len(set(bundle["thresholds"])) == 1
     assert min(bundle["thresholds"]) > scored["y_score"][scored["y_true"].sum(1) == 0].max()
+    assert bundle["metadata"]["threshold_tuning"]["non_music_files"] == 2 and "note:" not in proc.stderr
+
+
+def test_tune_thresholds_says_when_a_non_music_rule_has_no_non_music(tiny_bundle, irmas_test_dir, tmp_path):
+    out = tmp_path / "tuned.iid"
+    command = [str(CLI), "tune-thresholds", str(irmas_test_dir), "--model", str(tiny_bundle), "--out", str(out)]
+    proc = subprocess.run(
+        [*command, "--rule", "per-label-above-non-music"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "per-label-above-non-music had no non-music to keep above" in proc.stderr and out.is_file()
 
 
 def test_tune_thresholds_help_teaches_every_rule():

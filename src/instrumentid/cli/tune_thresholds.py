@@ -53,7 +53,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instrumentid.evaluation.thresholds import tune_bundle
+    import sys
+
+    from instrumentid.evaluation.thresholds import RULES, tune_bundle
 
     result = tune_bundle(
         args.data,
@@ -72,5 +74,10 @@ def run(args: argparse.Namespace) -> int:
         f"macro F1 {macro[0]} -> {macro[1]}, "
         f"micro F1 {result['f1_micro_before']:.3f} -> {result['f1_micro_after']:.3f} (on the tuning set)"
     )
+    if RULES[args.rule].uses_non_music and not result["non_music_files"]:
+        print(
+            f"note: no file in {args.data} is without labels: {args.rule} had no non-music to keep above",
+            file=sys.stderr,
+        )
     print(f"rule {result['rule']}; wrote {result['out']}")
     return 0

@@ -169,6 +169,8 @@ def _one_for_all(y_true, y_score, non_music, primary, grid) -> np.ndarray:
 
 
 def _per_label_above_non_music(y_true, y_score, non_music, primary, grid) -> np.ndarray:
+    """A label's own optimum only where enough positives back it (among the primary rows if they
+    suffice); never below what non-music scored, so speech or a dog names no instrument."""
     on_primary = tune_thresholds(y_true[primary], y_score[primary], grid=grid)
     on_all = tune_thresholds(y_true, y_score, grid=grid)
     shared = one_for_all_threshold(y_true, y_score)
@@ -183,6 +185,8 @@ def _per_label_above_non_music(y_true, y_score, non_music, primary, grid) -> np.
 
 
 def _one_for_all_above_non_music(y_true, y_score, non_music, primary, grid) -> np.ndarray:
+    """One threshold above every non-music score on every label: one number is the hardest to
+    overfit, and no label fires on what has no instrument."""
     best = one_for_all_threshold(y_true, y_score)
     floor = float(y_score[non_music].max()) + NON_MUSIC_MARGIN if non_music.any() else 0.0
     return np.full(y_true.shape[1], float(np.clip(max(best, floor), *ABOVE_NON_MUSIC_RANGE)))
@@ -195,6 +199,8 @@ class ThresholdRule:
     #: What the rule does, in a sentence or two (``tune-thresholds --help`` shows it).
     summary: str
     tune: Callable[..., np.ndarray]
+    #: Whether the rule keeps above the non-music rows (without any, it has nothing to keep above).
+    uses_non_music: bool = False
 
 
 #: The rules by name; ``per-label`` is what ``tune-thresholds`` applies unless told otherwise.
@@ -213,11 +219,13 @@ RULES: dict[str, ThresholdRule] = {
         f"then each raised {NON_MUSIC_MARGIN} above the best score any non-music file (no label at all) "
         f"got, and kept within {MIN_PER_LABEL}..{ABOVE_NON_MUSIC_RANGE[1]}",
         _per_label_above_non_music,
+        uses_non_music=True,
     ),
     "one-for-all-above-non-music": ThresholdRule(
         f"one-for-all, then raised {NON_MUSIC_MARGIN} above the best score any non-music file (no label "
         f"at all) got on any label, kept within {ABOVE_NON_MUSIC_RANGE[0]}..{ABOVE_NON_MUSIC_RANGE[1]}",
         _one_for_all_above_non_music,
+        uses_non_music=True,
     ),
 }
 #: The rule ``tune-thresholds`` applies unless told otherwise.
@@ -300,7 +308,8 @@ def tune_bundle(
     -------
     dict
         ``{"thresholds": {code: t}, "f1_before": {...}, "f1_after": {...}, "f1_macro_before",
-        "f1_macro_after", "f1_micro_before", "f1_micro_after", "rule", "out"}``.
+        "f1_macro_after", "f1_micro_before", "f1_micro_after", "rule", "non_music_files", "out"}``
+        (``non_music_files``: the files with no label, what the ``*-above-non-music`` rules keep above).
     """
     from instrumentid.evaluation.evaluate import collect_scores
     from instrumentid.evaluation.metrics import compute_metrics
@@ -325,6 +334,7 @@ def tune_bundle(
         "f1_micro_before": m_before["f1_micro"],
         "f1_micro_after": m_after["f1_micro"],
         "rule": rule,
+        "non_music_files": int(non_music_rows(y_true).sum()),
         "out": str(out),
     }
     bundle = dict(predictor.bundle)
@@ -335,6 +345,7 @@ def tune_bundle(
         "labels_file": str(Path(labels_file).resolve()) if labels_file else None,
         "n_files": int(y_true.shape[0]),
         "rule": rule,
+        "non_music_files": result["non_music_files"],
         "grid": grid,
         "aggregation": collected["aggregation"],
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
