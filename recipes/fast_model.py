@@ -1,4 +1,6 @@
-"""Recipe of the bundled ``fast`` model (the small CNN; the default until v3): render → split → train → tune → evaluate → ship.
+"""Recipe of the bundled ``fast`` model (the small CNN; the default until v3).
+
+render → split → train → tune → evaluate → ship
 
     python recipes/fast_model.py                 # full recipe (<= 90 min on 2 CPU cores)
     python recipes/fast_model.py --quick         # the same steps at toy size (CI)
@@ -39,6 +41,7 @@ from shared_data import (  # noqa: E402  (the recipes folder is not a package)
     is_held_out,
     real_note_files,
     source_of,
+    synth_command,
 )
 
 #: Sampling weight of real recordings relative to rendered clips of the same label: they are
@@ -48,7 +51,7 @@ REAL_WEIGHT = 3.0
 #: Variants compared in the model card (docs/model-card.md).
 VARIANTS = {
     "full": {},
-    "soundfont-only": {"synth": ["--no-shared-data"], "real": False},
+    "soundfont-only": {"real": False},
     "no-negatives": {"negatives": 0, "tones": 0, "real_negatives": False},
 }
 
@@ -89,7 +92,7 @@ def real_split(shared: Path, *, keep_negatives: bool = True):
     return train, val
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="toy sizes and one short epoch (minutes, for CI)")
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="full", help="data variant (model card table)")
@@ -105,56 +108,44 @@ def main() -> int:
         "variant table uses --epochs 8 for every variant",
     )
     parser.add_argument("--seed", type=int, default=20261125)
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def sizes(args, variant: dict) -> tuple[int, int, int, int]:
+    """Rendered (clips per class, test excerpts, negative clips, test tones) of this run."""
+    per_class, excerpts, negatives, tones = SIZES["quick" if args.quick else "full"]
+    return per_class, excerpts, variant.get("negatives", negatives), variant.get("tones", tones)
+
+
+def render(args, work: Path, variant: dict, uses_real: bool) -> Path:
+    """Step 1: rendered clips, negatives and test tones; real sources held out of the sampler
+    (``REAL_VALIDATION``) when the real data is used at all."""
+    per_class, excerpts, negatives, tones = sizes(args, variant)
+    synth_dir = work / "synth"
+    command = synth_command(
+        synth_dir,
+        (per_class, excerpts, negatives),
+        seed=args.seed,
+        jobs=args.jobs,
+        shared=args.shared if uses_real else None,
+        hold_out=REAL_VALIDATION if uses_real else (),
+        extra=("--test-tones", str(tones)),
+    )
+    instrumentid(*command)
+    return synth_dir
+
+
+def datasets(args, work: Path, synth_dir: Path, variant: dict, uses_real: bool) -> tuple[list[str], list]:
+    """Step 2: ``(training sets, validation examples)``; rendered excerpts split by group, a share
+    of the test tones and the real ``REAL_VALIDATION`` sources validate."""
     from instrumentid.data.datasets import read_dataset, write_csv
     from instrumentid.data.split import grouped_split
 
-    size = "quick" if args.quick else "full"
-    variant = VARIANTS[args.variant]
-    work = args.work or REPO / "runs" / ("quick" if args.quick else args.variant)
-    work.mkdir(parents=True, exist_ok=True)
-    started = time.time()
-    has_shared = (args.shared / "real-train" / "labels.csv").is_file()
-    if not has_shared:
-        print(f"note: no real recordings at {args.shared}: training and validating on rendered data only")
-
-    # 1. render
-    per_class, excerpts, negatives, tones = SIZES[size]
-    negatives, tones = variant.get("negatives", negatives), variant.get("tones", tones)
-    synth_dir = work / "synth"
-    synth_args = [
-        "synth",
-        "--out",
-        str(synth_dir),
-        "--train-per-class",
-        str(per_class),
-        "--test-excerpts",
-        str(excerpts),
-        "--negatives",
-        str(negatives),
-        "--test-tones",
-        str(tones),
-        "--seed",
-        str(args.seed),
-        "--jobs",
-        str(args.jobs),
-        *variant.get("synth", []),
-    ]
-    if has_shared and variant.get("real", True):
-        synth_args += ["--shared-data", str(args.shared)]
-        for prefix in REAL_VALIDATION:
-            synth_args += ["--hold-out", prefix]
-    elif not has_shared:
-        synth_args += ["--no-shared-data"]
-    instrumentid(*synth_args)
-
-    # 2. datasets: rendered training clips + negatives + real sources; validation held out by source
     rendered_test = read_dataset(synth_dir / "IRMAS-TestingData")
     test_train, test_val = grouped_split(rendered_test, val_fraction=0.5, seed=args.seed)
     train_sets = [str(synth_dir / "IRMAS-TrainingData"), str(write_csv(test_train, work / "excerpts_train.csv"))]
     val_examples = list(test_val)
-    if negatives or tones:
+    if any(sizes(args, variant)[2:]):  # negatives or test tones were rendered
         rendered_negatives = [e for e in read_dataset(synth_dir / "manifest.csv") if e.path.parent.name == "negatives"]
         tone_clips = [e for e in rendered_negatives if e.path.name.startswith("tone_")]
         held_tones = tone_clips[: round(TONE_VALIDATION * len(tone_clips))]
@@ -162,16 +153,17 @@ def main() -> int:
             str(write_csv([e for e in rendered_negatives if e not in held_tones], work / "negatives.csv"))
         )
         val_examples += held_tones
-    if has_shared and variant.get("real", True):
+    if uses_real:
         real_train, real_val = real_split(args.shared, keep_negatives=variant.get("real_negatives", True))
         train_sets.append(str(write_csv(real_train, work / "real_train.csv")))
         train_sets.append(str(write_csv(real_notes(args.shared), work / "real_notes.csv")))
         val_examples += real_val
         write_csv(real_val, work / "validation_real.csv")
-    val_csv = write_csv(val_examples, work / "validation.csv")
+    return train_sets, val_examples
 
-    # 3. train
-    out = args.out or (work / "model.iid")
+
+def train(args, work: Path, train_sets: list[str], val_csv: Path, out: Path) -> None:
+    """Step 3: ``instrumentid train`` with configs/fast.yaml (thresholds tuned on validation)."""
     train_args = [
         "train",
         "--config",
@@ -197,21 +189,47 @@ def main() -> int:
         train_args += ["--epochs", str(args.epochs)]
     instrumentid(*train_args)
 
-    # 4. evaluate on the validation set (thresholds were tuned there: the numbers are optimistic
-    #    for thresholded metrics, exact for AUC/AP; the model card says so)
+
+def evaluate(work: Path, val_csv: Path, out: Path) -> None:
+    """Step 4: on the validation set (thresholds were tuned there: the numbers are optimistic for
+    thresholded metrics, exact for AUC/AP; the model card says so), then on its real recordings
+    alone, the number that matters."""
     instrumentid("evaluate", str(val_csv), "--model", str(out), "--out", str(work / "evaluate"))
-    if (work / "validation_real.csv").is_file():  # the real recordings alone: the number that matters
+    if (work / "validation_real.csv").is_file():
         instrumentid(
             "evaluate", str(work / "validation_real.csv"), "--model", str(out), "--out", str(work / "evaluate-real")
         )
 
-    # 5. ship
+
+def ship(out: Path) -> None:
+    """Step 5: into the package, and the same model as an ONNX graph beside it (what
+    ``--model fast`` runs when onnxruntime is installed)."""
+    target = REPO / "src" / "instrumentid" / "assets" / "fast.iid"
+    shutil.copyfile(out, target)
+    instrumentid("export", str(target), "--out", str(target.with_suffix(".onnx")))
+    print(f"shipped {target} ({target.stat().st_size / 1e6:.1f} MB) and {target.with_suffix('.onnx').name}")
+
+
+def main() -> int:
+    from instrumentid.data.datasets import write_csv
+
+    args = parse_args()
+    variant = VARIANTS[args.variant]
+    work = args.work or REPO / "runs" / ("quick" if args.quick else args.variant)
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    has_shared = (args.shared / "real-train" / "labels.csv").is_file()
+    if not has_shared:
+        print(f"note: no real recordings at {args.shared}: training and validating on rendered data only")
+    uses_real = has_shared and variant.get("real", True)
+    synth_dir = render(args, work, variant, uses_real)
+    train_sets, val_examples = datasets(args, work, synth_dir, variant, uses_real)
+    val_csv = write_csv(val_examples, work / "validation.csv")
+    out = args.out or (work / "model.iid")
+    train(args, work, train_sets, val_csv, out)
+    evaluate(work, val_csv, out)
     if args.out is None and not args.quick:
-        target = REPO / "src" / "instrumentid" / "assets" / "fast.iid"
-        shutil.copyfile(out, target)
-        # the same model as an ONNX graph: what `--model fast` runs when onnxruntime is installed
-        instrumentid("export", str(target), "--out", str(target.with_suffix(".onnx")))
-        print(f"shipped {target} ({target.stat().st_size / 1e6:.1f} MB) and {target.with_suffix('.onnx').name}")
+        ship(out)
     summary = {
         "variant": args.variant,
         "quick": args.quick,

@@ -84,7 +84,7 @@ def bundle_table(path: Path) -> str:
         + " | threshold |",
         "|---|---|---:|---:|---:|---:|---:|" + "---:|" * (len(parts) - 1) + "---:|",
     ]
-    for code, threshold in zip(bundle["labels"], bundle["thresholds"]):
+    for code, threshold in zip(bundle["labels"], bundle["thresholds"], strict=True):
         m = validation["per_label"][code]
         extra = " | ".join(_pr(v["per_label"][code]) for v in list(parts.values())[1:])
         rows.append(

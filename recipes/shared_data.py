@@ -133,6 +133,29 @@ def real_train_labels(shared: Path) -> dict[str, tuple[str, ...]]:
     return found
 
 
+def synth_command(
+    out: Path,
+    sizes: tuple[int, int, int],
+    *,
+    seed: int,
+    jobs: int,
+    shared: Path | None,
+    hold_out=(),
+    extra=(),
+) -> list[str]:
+    """The ``instrumentid synth`` arguments every recipe renders with (one place, so the recipes
+    cannot drift apart): ``sizes`` is (training clips per class, test excerpts, negative clips);
+    ``shared`` is the real data the sampler and backgrounds may draw on (``None``: SoundFonts and
+    the synthesisers only); ``hold_out`` are path prefixes kept out of the rendering."""
+    per_class, excerpts, negatives = sizes
+    args = ["synth", "--out", str(out), "--train-per-class", str(per_class), "--test-excerpts", str(excerpts)]
+    args += ["--negatives", str(negatives), "--seed", str(seed), "--jobs", str(jobs), *extra]
+    args += ["--no-shared-data"] if shared is None else ["--shared-data", str(shared)]
+    for prefix in hold_out:
+        args += ["--hold-out", prefix]
+    return args
+
+
 def sh(*args: str) -> None:
     print("+", " ".join(args), flush=True)
     subprocess.run(list(args), check=True)

@@ -65,6 +65,16 @@ def test_ensemble_bundle_predicts_the_mean_of_its_members(song, tmp_path):
     np.testing.assert_allclose(ensemble["thresholds"], np.mean([m["thresholds"] for m in members], axis=0))
 
 
+def test_ensemble_thresholds_keep_to_the_tuned_range():
+    """Given or averaged, an ensemble's thresholds are clipped as train clips its own (clip_tuned)."""
+    from instrumentid.inference.decision import TUNED_RANGE
+
+    members = [tiny_bundle_dict(0), tiny_bundle_dict(1)]
+    given = np.linspace(0.001, 0.999, len(LABELS))
+    thresholds = np.asarray(make_ensemble(members, thresholds=given)["thresholds"])
+    assert thresholds.min() == TUNED_RANGE[0] and thresholds.max() == TUNED_RANGE[1]
+
+
 def test_weights_give_a_weighted_mean(song):
     members = [tiny_bundle_dict(0), tiny_bundle_dict(1)]
     scores, _ = _scores(make_ensemble(members, weights=[3.0, 1.0]), song)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers import SONGS, make_irmas_test
 from instrumentid.evaluation.evaluate import evaluate
 from instrumentid.inference.predictor import Predictor
 from instrumentid.labels import LABELS
@@ -74,6 +75,51 @@ def test_tune_thresholds_command(tiny_bundle, irmas_test_dir, tmp_path):
     assert tuning["n_files"] == 10 and tuning["grid"] == "coarse-to-fine"
     assert tuning["f1_macro"] >= tuning["f1_macro_before"]
     assert all(0 < t < 1 for t in bundle["thresholds"])
+
+
+def test_tune_thresholds_command_applies_the_named_rule(tiny_bundle, tmp_path):
+    """``--rule one-for-all-above-non-music`` on a set with two unlabelled (non-music) files: one
+    threshold for all, the one the library rule gives on the bundle's own scores, recorded."""
+    from instrumentid.evaluation.evaluate import collect_scores
+    from instrumentid.evaluation.thresholds import thresholds_by_rule
+    from instrumentid.inference.bundle import load_bundle
+
+    data = make_irmas_test(tmp_path / "val", {**SONGS, "noise": [(), ()]})
+    out = tmp_path / "tuned.iid"
+    command = [str(CLI), "tune-thresholds", str(data), "--model", str(tiny_bundle), "--out", str(out)]
+    proc = subprocess.run(
+        [*command, "--rule", "one-for-all-above-non-music"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "rule one-for-all-above-non-music" in proc.stdout
+    bundle = load_bundle(out)
+    assert bundle["metadata"]["threshold_tuning"]["rule"] == "one-for-all-above-non-music"
+    scored = collect_scores(Predictor.from_bundle(tiny_bundle), data, windows=False)
+    expected = thresholds_by_rule("one-for-all-above-non-music", scored["y_true"], scored["y_score"])
+    np.testing.assert_allclose(bundle["thresholds"], expected, atol=1e-6)
+    assert len(set(bundle["thresholds"])) == 1
+    assert min(bundle["thresholds"]) > scored["y_score"][scored["y_true"].sum(1) == 0].max()
+    assert bundle["metadata"]["threshold_tuning"]["non_music_files"] == 2 and "note:" not in proc.stderr
+
+
+def test_tune_thresholds_says_when_a_non_music_rule_has_no_non_music(tiny_bundle, irmas_test_dir, tmp_path):
+    out = tmp_path / "tuned.iid"
+    command = [str(CLI), "tune-thresholds", str(irmas_test_dir), "--model", str(tiny_bundle), "--out", str(out)]
+    proc = subprocess.run(
+        [*command, "--rule", "per-label-above-non-music"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "per-label-above-non-music had no non-music to keep above" in proc.stderr and out.is_file()
+
+
+def test_tune_thresholds_help_teaches_every_rule():
+    from instrumentid.evaluation.thresholds import RULES
+
+    proc = subprocess.run([str(CLI), "tune-thresholds", "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    for name, rule in RULES.items():
+        assert f"{name}" in text and " ".join(rule.summary.split()) in text, name
 
 
 def test_evaluate_bad_dataset_is_a_clear_error(tiny_bundle, tmp_path):

@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-weights": ("instrumentid.cli.import_weights", "import pretrained weights (YAMNet) from a local file"),
     "synth": ("instrumentid.cli.synth", "render an IRMAS-format dataset from SoundFonts and real notes"),
     "evaluate": ("instrumentid.cli.evaluate", "metrics, predictions and an HTML report on a labelled set"),
-    "tune-thresholds": ("instrumentid.cli.tune_thresholds", "per-label thresholds that maximise F1, into a new bundle"),
+    "tune-thresholds": ("instrumentid.cli.tune_thresholds", "thresholds tuned by a named rule, into a new bundle"),
     "ensemble": (
         "instrumentid.cli.ensemble",
         "combine trained bundles into one (mean, or weights fitted on a validation set)",

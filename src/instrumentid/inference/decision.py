@@ -13,10 +13,11 @@ Ranges, and why they differ:
 * **a bundle's per-label thresholds**: ``(0, 1)``, ends excluded (:func:`check_bundle_thresholds`).
   A stored 0 or 1 would make a label present always or never, whatever the audio: never a
   sound model, so a bundle carrying one is refused.
-* **thresholds ``train`` tunes**: clipped to :data:`TUNED_RANGE`, ``[0.02, 0.98]``, inside the
-  bundle's range. The validation set of a training run can be small; an optimum at the
-  grid's edge there (0.005, 0.995) is fitted to a handful of files and would name an
-  instrument in nearly everything (or nothing) on new audio. ``tune-thresholds``, which a user
+* **thresholds ``train`` tunes** and those ``ensemble`` derives (the members' weighted mean, or
+  tuned on a validation set): clipped to :data:`TUNED_RANGE`, ``[0.02, 0.98]``, inside the
+  bundle's range (:func:`clip_tuned`). The validation set of a training run can be small; an
+  optimum at the grid's edge there (0.005, 0.995) is fitted to a handful of files and would
+  name an instrument in nearly everything (or nothing) on new audio. ``tune-thresholds``, which a user
   runs on a set they chose, keeps its result as tuned.
 
 Pure numpy: the torch-free predictor and the ONNX path use it.
@@ -32,7 +33,7 @@ from instrumentid.errors import BundleError, ConfigError
 
 #: Inclusive range of a threshold given for one run (CLI flag, server query, API argument).
 OVERRIDE_RANGE = (0.0, 1.0)
-#: Inclusive range ``train`` clips its tuned per-label thresholds to before writing the bundle.
+#: Inclusive range ``train`` and ``ensemble`` clip the thresholds they write to (:func:`clip_tuned`).
 TUNED_RANGE = (0.02, 0.98)
 
 

@@ -108,7 +108,7 @@ def make_ensemble(
         features={"name": "waveform", "sample_rate": rate},
         normalization={"mean": 0.0, "std": 1.0},
         labels=labels,
-        thresholds=np.clip(thresholds, 0.01, 0.99),
+        thresholds=clip_tuned(thresholds),
         aggregation=_aggregation(bundles, aggregation),
         metadata={
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
