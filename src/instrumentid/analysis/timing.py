@@ -1,4 +1,4 @@
-"""Inference speed: prediction time against audio duration (the seed's 10…600 s analysis).
+"""Inference speed: prediction time against audio duration (10…600 s, as the Lumen Data Science 2023 2nd-place system measured it).
 
 Synthetic audio of each duration (tones + noise at the model's sample rate) is written to a
 temporary folder and ``Predictor.predict_file`` is timed on it (best of ``repeats`` runs, after

@@ -1,8 +1,9 @@
 """Parallel MobileNets: k small depthwise-separable CNNs, each responsible for its own labels.
 
-The seed team tried four parallel MobileNets, each answering for three instruments, so that a
-branch can specialise on the distinctions inside its group (cello vs violin, clarinet vs
-flute vs saxophone) without competing for capacity with the others. Every branch reads the
+The Lumen Data Science 2023 2nd-place system tried four parallel MobileNets, each answering
+for three instruments, so that a branch can specialise on the distinctions inside its group
+(cello vs violin, clarinet vs flute vs saxophone) without competing for capacity with the
+others. Every branch reads the
 whole spectrogram and ends in a head over its labels; the branch outputs are put back in
 label order into one ``(batch, n_labels)`` vector. The groups are a model parameter
 (``--model-params '{groups: [[cel, vio], [cla, flu, sax], ...]}'``); each label belongs to
