@@ -140,7 +140,7 @@ def test_table_names_files_uniquely_and_shows_what_a_person_needs(tmp_path, mode
         cells = row.split("  1.5  ")[1].split()
         codes, scores = cells[0:10:2], [int(v) for v in cells[1:10:2]]
         assert len(codes) == 5 and scores == sorted(scores, reverse=True)
-        present = [code for code, score in zip(codes, scores) if score >= 30]
+        present = [code for code, score in zip(codes, scores, strict=True) if score >= 30]
         assert all(f"{NAMES[code]} ({code})" in row for code in present)
 
 

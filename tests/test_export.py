@@ -107,7 +107,7 @@ def test_runtime_mismatches_and_bad_graphs_are_clear_errors(tiny_bundle, tiny_on
     with pytest.raises(ConfigError, match="onnxruntime"):
         open_runtime(tiny_onnx, "torch")
     with pytest.raises(ConfigError, match="needs the model in PyTorch"):
-        Predictor.from_bundle(tiny_onnx).model
+        _ = Predictor.from_bundle(tiny_onnx).model  # the property raises
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a graph")
     with pytest.raises(BundleError, match="junk.onnx: not a readable ONNX model"):

@@ -172,7 +172,7 @@ def test_page_keeps_the_order_of_selection_and_re_marks_on_a_new_threshold(page,
     requests = []
     page.on("request", lambda r: requests.append(r.url))
     page.fill("#threshold", "0.05")
-    for card, record in zip(page.locator(".card").all(), records):
+    for card, record in zip(page.locator(".card").all(), records, strict=True):
         on = set(card.locator(".bar.on").evaluate_all("bars => bars.map(b => b.dataset.code)"))
         assert on == {code for code, score in record["scores"].items() if score >= 0.05}
         assert _ticks(card) == pytest.approx({code: 5.0 for code in record["scores"]})

@@ -366,7 +366,7 @@ def test_resume_after_kill_ends_with_the_uninterrupted_weights(tone_dataset, tmp
     logs = sorted((tmp_path / "cut" / "logs").glob("version_*/metrics.csv"))
     epochs = {int(line.split(",")[0]) for line in logs[-1].read_text().splitlines()[1:]}
     assert 0 not in epochs and max(epochs) == 3  # it continued; it did not start over
-    for expected, actual in zip(_state_dicts(whole), _state_dicts(out)):  # last checkpoint, then bundle
+    for expected, actual in zip(_state_dicts(whole), _state_dicts(out), strict=True):  # last checkpoint, then bundle
         assert expected.keys() == actual.keys()
         for key in expected:
             assert torch.equal(expected[key], actual[key]), key

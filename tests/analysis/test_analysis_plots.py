@@ -62,7 +62,7 @@ def test_roc_and_pr_curves_one_panel_per_instrument(scored, saved_figures, tmp_p
     for fig, axis_labels in ((roc, ("false positive rate", "true positive rate")), (pr, ("recall", "precision"))):
         assert [ax.get_title() for ax in _panels(fig)] == [f"{NAMES[c]} ({c})" for c in LABELS]
         assert {(ax.get_xlabel(), ax.get_ylabel()) for ax in _panels(fig)} == {axis_labels}
-    for j, (roc_ax, pr_ax) in enumerate(zip(_panels(roc), _panels(pr))):
+    for j, (roc_ax, pr_ax) in enumerate(zip(_panels(roc), _panels(pr), strict=True)):
         if j == 8:  # no positives: the chance diagonal only, and a note
             assert len(roc_ax.lines) == 1 and len(pr_ax.lines) == 0
             assert "undefined" in roc_ax.texts[0].get_text() and "undefined" in pr_ax.texts[0].get_text()
@@ -85,7 +85,7 @@ def test_confusion_matrices_show_the_counts(scored, saved_figures, tmp_path):
     support = y_true.sum(axis=0)
     assert [int(x.get_text()) for x in ax.texts] == counts.ravel().tolist()
     np.testing.assert_allclose(ax.images[0].get_array(), counts / np.maximum(support, 1)[:, None])
-    assert [t.get_text() for t in ax.get_yticklabels()] == [f"{c} ({s})" for c, s in zip(LABELS, support)]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"{c} ({s})" for c, s in zip(LABELS, support, strict=True)]
     assert (ax.get_xlabel(), colorbar.get_ylabel()) == ("predicted instrument", "fraction of true")
     m = compute_metrics(y_true, y_score, 0.5)
     np.testing.assert_array_equal(counts.diagonal(), [m["per_label"][c]["tp"] for c in LABELS])
@@ -99,12 +99,12 @@ def test_histograms_and_distribution_bars_count_the_files(scored, saved_figures,
     assert _is_png(P.label_distribution({"a": y_true, "b": y_pred}, LABELS, tmp_path / "dist.png"))
     hist = saved_figures["hist.png"]
     assert [ax.get_title() for ax in hist.axes] == [name.replace("_", " ") for name in per_sample]
-    for ax, values in zip(hist.axes, per_sample.values()):
+    for ax, values in zip(hist.axes, per_sample.values(), strict=True):
         assert sum(b.get_height() for b in ax.containers[0]) == 30  # every file in one of the bins
         assert _legend(ax) == [f"mean {np.mean(values):.3f}"]
     (count,) = saved_figures["count.png"].axes
     assert _legend(count) == ["true", "predicted"] and count.get_xlabel() == "number of instruments"
-    for bars, y in zip(count.containers, (y_true, y_pred)):
+    for bars, y in zip(count.containers, (y_true, y_pred), strict=True):
         assert [b.get_height() for b in bars] == np.bincount(y.sum(axis=1), minlength=len(bars)).tolist()
     (dist,) = saved_figures["dist.png"].axes
     assert _legend(dist) == ["a (30 files)", "b (30 files)"]

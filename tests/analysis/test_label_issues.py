@@ -46,7 +46,7 @@ def test_group_folds_keep_groups_together():
     groups = [f"g{i // 4}" for i in range(40)]
     folds = group_folds(Y, groups, n_splits=5)
     for g in set(groups):
-        assert len({f for f, gg in zip(folds, groups) if gg == g}) == 1
+        assert len({f for f, gg in zip(folds, groups, strict=True) if gg == g}) == 1
 
 
 @pytest.mark.parametrize(

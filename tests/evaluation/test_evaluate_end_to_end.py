@@ -50,10 +50,10 @@ def test_evaluate_matches_predict(tiny_bundle, irmas_test_dir):
     from instrumentid.evaluation.evaluate import collect_scores
 
     collected = collect_scores(predictor, irmas_test_dir, windows=False)
-    for name, scores in zip(collected["files"], collected["y_score"]):
+    for name, scores in zip(collected["files"], collected["y_score"], strict=True):
         record = records[name]
         np.testing.assert_allclose(scores, [record["scores"][c] for c in LABELS], atol=1e-4)
-        present = [c for c, s, t in zip(LABELS, scores, predictor.thresholds) if s >= t]
+        present = [c for c, s, t in zip(LABELS, scores, predictor.thresholds, strict=True) if s >= t]
         assert present == record["present"]
     assert metrics["threshold_source"] == "bundle"
 

@@ -186,7 +186,7 @@ def train_classical(
             "C": C,
             "kernel": kernel,
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "support": dict(zip(LABELS, map(int, Y.sum(axis=0)))),
+            "support": dict(zip(LABELS, map(int, Y.sum(axis=0)), strict=True)),
         },
     }
     classical_file.save(model, out)

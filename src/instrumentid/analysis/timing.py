@@ -1,4 +1,6 @@
-"""Inference speed: prediction time against audio duration (10…600 s, as the Lumen Data Science 2023 2nd-place system measured it).
+"""Inference speed: prediction time against audio duration.
+
+Durations of 10…600 s, as the Lumen Data Science 2023 2nd-place system measured it.
 
 Synthetic audio of each duration (tones + noise at the model's sample rate) is written to a
 temporary folder and ``Predictor.predict_file`` is timed on it (best of ``repeats`` runs, after

@@ -127,5 +127,5 @@ def split_dataset(
         "n_val": len(val),
         "n_train_groups": len({e.group for e in train}),
         "n_val_groups": len({e.group for e in val}),
-        "proportions": {c: (float(a), float(b)) for c, a, b in zip(LABELS, p_train, p_val)},
+        "proportions": {c: (float(a), float(b)) for c, a, b in zip(LABELS, p_train, p_val, strict=True)},
     }

@@ -163,7 +163,7 @@ def write_outputs(
         **info,
         "zero_division": ZERO_DIVISION,
         "labels": list(labels),
-        "thresholds": dict(zip(labels, map(float, np.broadcast_to(thresholds, (len(labels),))))),
+        "thresholds": dict(zip(labels, map(float, np.broadcast_to(thresholds, (len(labels),))), strict=True)),
         "file": file_metrics,
         "window": window_metrics,
     }
@@ -238,7 +238,7 @@ def evaluate(
         return {
             **info,
             "labels": labels,
-            "thresholds": dict(zip(labels, map(float, thresholds))),
+            "thresholds": dict(zip(labels, map(float, thresholds), strict=True)),
             "file": compute_metrics(
                 collected["y_true"], collected["y_score"], thresholds, labels, zero_division=ZERO_DIVISION
             ),

@@ -77,7 +77,7 @@ def wavelet_basis(config: WaveletConfig) -> tuple[np.ndarray, int]:
     max_len = int(2.0 ** np.ceil(np.log2(lengths.max())))
     n_fft = max(max_len, int(2.0 ** (1 + np.ceil(np.log2(config.hop_length)))))
     basis = np.zeros((len(freqs), max_len), dtype=np.complex128)
-    for k, (length, freq) in enumerate(zip(lengths, freqs)):
+    for k, (length, freq) in enumerate(zip(lengths, freqs, strict=True)):
         n = np.arange(-length // 2, length // 2, dtype=np.float64)
         window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(len(n)) / len(n))  # periodic Hann
         wavelet = np.exp(2j * np.pi * freq / config.sample_rate * n) * window

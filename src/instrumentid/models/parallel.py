@@ -13,6 +13,7 @@ exactly one group.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -46,7 +47,7 @@ class MobileNetBranch(nn.Module):
     def __init__(self, in_channels: int, n_outputs: int, widths: Sequence[int], dropout: float) -> None:
         super().__init__()
         layers = [_conv_bn(in_channels, widths[0], 3, 2)]
-        for previous, width in zip(widths[:-1], widths[1:]):
+        for previous, width in pairwise(widths):
             layers += [_conv_bn(previous, previous, 3, 2, groups=previous), _conv_bn(previous, width, 1, 1)]
         self.features = nn.Sequential(*layers)
         self.embedding_dim = 2 * widths[-1]

@@ -243,7 +243,7 @@ def _add_info_routes(
     def labels() -> list[dict]:
         return [
             {"code": code, "name": NAMES.get(code, code), "threshold": round(float(t), 4)}
-            for code, t in zip(predictor.labels, predictor.thresholds)
+            for code, t in zip(predictor.labels, predictor.thresholds, strict=True)
         ]
 
 

@@ -62,13 +62,15 @@ class TrainConfig:
     label_overrides: str = field(
         default="",
         metadata={
-            "help": "CSV (file + label columns, e.g. from 'instrumentid label-issues') whose rows replace the labels of those training files"
+            "help": "CSV (file + label columns, e.g. from 'instrumentid label-issues') whose rows replace the "
+            "labels of those training files"
         },
     )
     labels: str = field(
         default="irmas",
         metadata={
-            "help": "the model's label set: irmas (the 11 IRMAS codes), all (the extended vocabulary of 33), extended, or codes like gac,pia,dru; data labels outside it are left out"
+            "help": "the model's label set: irmas (the 11 IRMAS codes), all (the extended vocabulary of 33), "
+            "extended, or codes like gac,pia,dru; data labels outside it are left out"
         },
     )
     val_fraction: float = field(
@@ -90,7 +92,8 @@ class TrainConfig:
     feature_params: dict = field(
         default_factory=dict,
         metadata={
-            "help": "front-end parameters as YAML, e.g. '{n_mfcc: 20, deltas: 2}' (mfcc), '{fmin: 55, n_bins: 84, scale: log}' (wavelet), '{channels: [mel, mfcc, harmonic, percussive]}' (multi)"
+            "help": "front-end parameters as YAML, e.g. '{n_mfcc: 20, deltas: 2}' (mfcc), "
+            "'{fmin: 55, n_bins: 84, scale: log}' (wavelet), '{channels: [mel, mfcc, harmonic, percussive]}' (multi)"
         },
     )
     n_mels: int = field(default=64, metadata={"help": "mel bands"})
@@ -121,7 +124,8 @@ class TrainConfig:
     resume: bool = field(
         default=False,
         metadata={
-            "help": "continue from <out>.ckpt/last.ckpt when it exists (same config and seed: the same weights as an uninterrupted run)"
+            "help": "continue from <out>.ckpt/last.ckpt when it exists (same config and seed: the same weights as "
+            "an uninterrupted run)"
         },
     )
     run_dir: str = field(default="runs", metadata={"help": "folder for logs and the resolved config"})
