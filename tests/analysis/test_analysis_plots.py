@@ -1,18 +1,13 @@
 """plot timing / plot distribution, and every evaluation plot on a tiny set."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from helpers import run_cli
 from instrumentid.evaluation import plots as P
 from instrumentid.evaluation.metrics import compute_metrics, per_sample_metrics
 from instrumentid.labels import LABELS, NAMES
-
-CLI = Path(sys.executable).with_name("instrumentid")
 
 
 @pytest.fixture
@@ -146,21 +141,11 @@ def test_timing_variance_scatter_and_ranking_plots(saved_figures, tmp_path):
 
 
 def test_plot_timing_command(tiny_bundle, tmp_path):
-    proc = subprocess.run(
-        [str(CLI), "plot", "timing", "--model", str(tiny_bundle), "--durations", "2,4", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_cli("plot", "timing", "--model", tiny_bundle, "--durations", "2,4", "--out", tmp_path, installed=True)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "timing.png").stat().st_size > 1000
     assert len((tmp_path / "timing.csv").read_text().splitlines()) == 3
-    bad = subprocess.run(
-        [str(CLI), "plot", "timing", "--model", str(tiny_bundle), "--durations", "ten", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    bad = run_cli("plot", "timing", "--model", tiny_bundle, "--durations", "ten", "--out", tmp_path, installed=True)
     assert bad.returncode == 2 and "--durations" in bad.stderr
 
 
@@ -168,21 +153,16 @@ def test_plot_distribution_command(irmas_test_dir, tmp_path):
     from instrumentid.data.split import split_dataset
 
     split_dataset(irmas_test_dir, tmp_path / "s", val_fraction=0.5)
-    proc = subprocess.run(
-        [
-            str(CLI),
-            "plot",
-            "distribution",
-            str(tmp_path / "s" / "train.csv"),
-            str(tmp_path / "s" / "val.csv"),
-            "--names",
-            "train,val",
-            "--out",
-            str(tmp_path / "d"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    proc = run_cli(
+        "plot",
+        "distribution",
+        tmp_path / "s" / "train.csv",
+        tmp_path / "s" / "val.csv",
+        "--names",
+        "train,val",
+        "--out",
+        tmp_path / "d",
+        installed=True,
     )
     assert proc.returncode == 0, proc.stderr
     for name in ("label_distribution.png", "label_distribution_fraction.png", "instrument_count_1.png"):

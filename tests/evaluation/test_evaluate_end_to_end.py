@@ -2,27 +2,18 @@
 
 import csv
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 
+from helpers import run_cli
 from instrumentid.evaluation.evaluate import evaluate
 from instrumentid.inference.predictor import Predictor
 from instrumentid.labels import LABELS
 
-CLI = Path(sys.executable).with_name("instrumentid")
-
 
 def test_evaluate_command_writes_outputs(tiny_bundle, irmas_test_dir, tmp_path):
     out = tmp_path / "report"
-    proc = subprocess.run(
-        [str(CLI), "evaluate", str(irmas_test_dir), "--model", str(tiny_bundle), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli("evaluate", irmas_test_dir, "--model", tiny_bundle, "--out", out, installed=True)
     assert proc.returncode == 0, proc.stderr
     assert "f1_micro" in proc.stdout and "hamming_score" in proc.stdout
     metrics = json.loads((out / "metrics.json").read_text())
@@ -60,12 +51,7 @@ def test_evaluate_matches_predict(tiny_bundle, irmas_test_dir):
 
 def test_tune_thresholds_command(tiny_bundle, irmas_test_dir, tmp_path):
     out = tmp_path / "tuned.iid"
-    proc = subprocess.run(
-        [str(CLI), "tune-thresholds", str(irmas_test_dir), "--model", str(tiny_bundle), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli("tune-thresholds", irmas_test_dir, "--model", tiny_bundle, "--out", out, installed=True)
     assert proc.returncode == 0, proc.stderr
     from instrumentid.inference.bundle import load_bundle
 
@@ -77,10 +63,5 @@ def test_tune_thresholds_command(tiny_bundle, irmas_test_dir, tmp_path):
 
 
 def test_evaluate_bad_dataset_is_a_clear_error(tiny_bundle, tmp_path):
-    proc = subprocess.run(
-        [str(CLI), "evaluate", str(tmp_path / "missing"), "--model", str(tiny_bundle), "--out", str(tmp_path / "o")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_cli("evaluate", tmp_path / "missing", "--model", tiny_bundle, "--out", tmp_path / "o", installed=True)
     assert proc.returncode == 2 and "missing" in proc.stderr and "Traceback" not in proc.stderr
