@@ -4,6 +4,7 @@ import csv
 import importlib
 import io
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ import numpy as np
 import pytest
 
 from helpers import CLI, SLIM_PREAMBLE, run_cli, without_root_powers, write_tone
-from instrumentid.cli import COMMANDS, build_parser
+from instrumentid.cli import COMMANDS, build_parser, flag_hint
+from instrumentid.errors import ConfigError, DataError
 from instrumentid.labels import LABELS
 
 
@@ -251,6 +253,16 @@ def test_messages_are_one_plain_sentence_naming_the_file(tmp_path):
         f"instrumentid predict: {tmp_path / 'text.mp3'}: not decodable audio (Invalid data found when processing "
         "input); check that it is a complete audio file, or convert it to WAV or FLAC",
     ]
+
+
+def test_library_errors_name_the_parameter_and_the_cli_adds_its_flag(tmp_path):
+    """Library messages are plain words (no ``--flag``); ``option`` names the parameter, the CLI its flag."""
+    error = DataError("the validation split is empty: give validation data or more training groups", option="val_data")
+    assert pickle.loads(pickle.dumps(error)).option == "val_data"  # survives a process boundary (Ray)
+    assert flag_hint(error) == " (--val-data)" and flag_hint(ConfigError("no such file")) == ""
+    one_song = write_tone(tmp_path / "data" / "cel" / "[cel][cla]0001__1.wav").parents[1]
+    done = run_cli("split", one_song, "--out", tmp_path / "split")
+    assert done.returncode == 2 and done.stderr.rstrip().endswith("give a separate validation set (--val-data)")
 
 
 def test_unreadable_file_says_permission_denied(audio_dir, tiny_bundle):

@@ -109,7 +109,7 @@ def resolve_thresholds(
     columns = predictor.label_columns(labels)
     if threshold is None:
         return np.asarray(predictor.thresholds, dtype=np.float64)[columns], "bundle"
-    return np.full(len(columns), check_threshold(threshold, "--threshold")), "--threshold"
+    return np.full(len(columns), check_threshold(threshold, "threshold")), "--threshold"
 
 
 def make_plots(out_dir, y_true, y_score, y_pred, labels: Sequence[str], metrics: dict) -> dict[str, Path]:

@@ -52,7 +52,7 @@ log = logging.getLogger("instrumentid.serve")
 
 #: Responses of ``POST /predict`` besides 200, for the OpenAPI page.
 PREDICT_RESPONSES = {
-    413: {"description": "an upload is over --max-upload-mb, or too many files in one request"},
+    413: {"description": "an upload is over the server's upload limit, or too many files in one request"},
     422: {"description": "every file failed (each problem named), or a bad query parameter"},
     503: {"description": "the inference queue is full or the server is shutting down; see Retry-After"},
 }

@@ -2,8 +2,8 @@
 
 Augmentation settings are grouped in :class:`AugmentConfig`, which :class:`TrainConfig` holds
 as ``augment`` and the LightningModule receives whole. YAML files, saved run configs and
-flags keep naming its fields at the top level (``mix_p: 0.5``, ``--mix-p 0.5``), so configs
-and checkpoints written before the grouping still load and resume.
+flags name its fields at the top level (``mix_p: 0.5``, ``--mix-p 0.5``), like every other
+field: the file format is flat.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from instrumentid.errors import ConfigError
+from instrumentid.inference.windows import AGGREGATIONS
 from instrumentid.labels import parse_label_set
 
 
@@ -116,7 +117,7 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # aggregation and thresholds for the bundle
     aggregation: str = field(
-        default="mean", metadata={"help": "window aggregation stored in the bundle: mean | max | topk"}
+        default="mean", metadata={"help": f"window aggregation stored in the bundle: {' | '.join(AGGREGATIONS)}"}
     )
     tune_thresholds: bool = field(default=True, metadata={"help": "tune per-label thresholds on the validation set"})
     # run
@@ -144,7 +145,7 @@ class TrainConfig:
         try:
             return parse_label_set(self.labels)
         except ValueError as exc:
-            raise ConfigError(f"--labels: {exc}") from None
+            raise ConfigError(f"the label set: {exc}", option="labels") from None
 
     def feature_config(self) -> dict:
         """The feature config: ``features`` for spectrogram models, else the model's own input.
@@ -166,12 +167,15 @@ class TrainConfig:
         if own != "logmel":  # raw waveform, or YAMNet's mel fixed by its pretrained weights
             if name != "logmel" or self.feature_params:
                 raise ConfigError(
-                    f"model {self.model!r} reads its own {own} input: --features and --feature-params do not apply"
+                    f"model {self.model!r} reads its own {own} input: a feature front-end and its parameters "
+                    "do not apply",
+                    option="features",
                 )
             return feature_config(own, sample_rate=self.sample_rate)
         if name in ("yamnet", "waveform"):
             raise ConfigError(
-                f"--features {name} is not a front-end for model {self.model!r}; choose logmel, mfcc, wavelet or multi"
+                f"{name} is not a feature front-end for model {self.model!r}; choose logmel, mfcc, wavelet or multi",
+                option="features",
             )
         fields = FEATURES[name][1].__dataclass_fields__ if name in FEATURES else {}
         shared = ("n_fft", "hop_length", "n_mels", "fmin", "fmax") if "n_mels" in fields else ("hop_length",)

@@ -56,7 +56,8 @@ def _aggregation(bundles: Sequence[Mapping], aggregation: str | None) -> str:
     found = {BundleInfo.of(b).aggregation for b in bundles}
     if len(found) > 1:
         raise ConfigError(
-            f"the bundles aggregate windows differently ({', '.join(sorted(found))}); choose one with --aggregation"
+            f"the bundles aggregate windows differently ({', '.join(sorted(found))}); choose one for the ensemble",
+            option="aggregation",
         )
     return found.pop()
 
