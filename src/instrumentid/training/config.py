@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,21 @@ class AugmentConfig:
             if f.name.endswith("_p") and not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{f.name} is a probability between 0 and 1, got {value}")
 
+
+def _mel_default(name: str) -> Any:
+    """The log-mel front-end's default for ``name``, stated once, in
+    :class:`~instrumentid.frontends.core.LogMelConfig` (imported when a config is made: it needs torch)."""
+    from instrumentid.frontends.core import LogMelConfig
+
+    return LogMelConfig.__dataclass_fields__[name].default
+
+
+def _mel_field(name: str, help: str) -> Any:
+    return field(default_factory=functools.partial(_mel_default, name), metadata={"help": help})
+
+
+#: The log-mel parameters that are also TrainConfig fields (flags); their defaults are LogMelConfig's.
+MEL_FIELDS = ("n_fft", "hop_length", "n_mels", "fmin", "fmax")
 
 #: TrainConfig fields that group another dataclass's fields; YAML keys and flags name those
 #: fields directly, at the top level.
@@ -97,11 +113,11 @@ class TrainConfig:
             "'{fmin: 55, n_bins: 84, scale: log}' (wavelet), '{channels: [mel, mfcc, harmonic, percussive]}' (multi)"
         },
     )
-    n_mels: int = field(default=64, metadata={"help": "mel bands"})
-    n_fft: int = field(default=1024, metadata={"help": "FFT size (samples)"})
-    hop_length: int = field(default=320, metadata={"help": "STFT hop (samples)"})
-    fmin: float = field(default=30.0, metadata={"help": "lowest mel frequency (Hz)"})
-    fmax: float = field(default=8000.0, metadata={"help": "highest mel frequency (Hz)"})
+    n_mels: int = _mel_field("n_mels", "mel bands")
+    n_fft: int = _mel_field("n_fft", "FFT size (samples)")
+    hop_length: int = _mel_field("hop_length", "STFT hop (samples)")
+    fmin: float = _mel_field("fmin", "lowest mel frequency (Hz)")
+    fmax: float = _mel_field("fmax", "highest mel frequency (Hz)")
     # optimisation
     epochs: int = field(default=20, metadata={"help": "training epochs"})
     max_minutes: float = field(default=0.0, metadata={"help": "stop training after this many minutes (0 = no limit)"})
@@ -178,7 +194,7 @@ class TrainConfig:
                 option="features",
             )
         fields = FEATURES[name][1].__dataclass_fields__ if name in FEATURES else {}
-        shared = ("n_fft", "hop_length", "n_mels", "fmin", "fmax") if "n_mels" in fields else ("hop_length",)
+        shared = MEL_FIELDS if "n_mels" in fields else ("hop_length",)
         params = {**{key: getattr(self, key) for key in shared}, **self.feature_params}
         return feature_config(name, sample_rate=self.sample_rate, **params)
 
