@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fastapi", reason="the server needs the 'serve' extra")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from helpers import free_port, serving, write_tone  # noqa: E402
-from instrumentid.inference.predictor import Predictor  # noqa: E402
-from instrumentid.labels import LABELS  # noqa: E402
-from instrumentid.serve import Limits, create_app  # noqa: E402
+from helpers import free_port, serving, write_tone
+from instrumentid.inference.predictor import Predictor
+from instrumentid.labels import LABELS
+from instrumentid.serve import Limits, create_app
 
 
 @pytest.fixture(scope="module")

@@ -351,7 +351,7 @@ def _predict_upload(
         )
     except InstrumentIdError as exc:
         return schema.error_record(name, str(exc).replace(tmp, name))
-    except Exception as exc:  # noqa: BLE001 - a bug must not become a 500 for the other files: log it, name it
+    except Exception as exc:  # a bug must not become a 500 for the other files: log it (so BLE001 allows it), name it
         log.exception("unexpected error on %s", name)
         reason = str(exc).replace(tmp, name).strip().splitlines()
         return schema.error_record(
