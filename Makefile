@@ -63,8 +63,8 @@ demo: setup
 	$(BIN)/instrumentid predict $(EXAMPLE) --format json
 
 test: setup-dev system
-	$(BIN)/ruff check src tests recipes benchmarks
-	$(BIN)/ruff format --check src tests recipes benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 test-fast: setup-dev

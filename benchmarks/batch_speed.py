@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from predict_speed import write_wav  # noqa: E402
+from predict_speed import write_wav
 
 
 def timed(records) -> tuple[float, float, int]:

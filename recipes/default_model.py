@@ -61,15 +61,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from instrumentid.evaluation.thresholds import (  # noqa: E402
+from instrumentid.evaluation.thresholds import (
     MIN_PER_LABEL,
     MIN_POSITIVES,
     nested_presence,
     thresholds_by_rule,
 )
-from instrumentid.inference.windows import AGGREGATIONS  # noqa: E402
-from instrumentid.labels import LABELS, VOCABULARY  # noqa: E402
-from shared_data import (  # noqa: E402  (the recipes folder is not a package)
+from instrumentid.inference.windows import AGGREGATIONS
+from instrumentid.labels import LABELS, VOCABULARY
+from shared_data import (
     DEFAULT_SHARED,
     EXTENDED_VALIDATION,
     REAL_VALIDATION,

@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fast_model import real_split  # noqa: E402  (the recipes folder is not a package)
-from shared_data import (  # noqa: E402
+from fast_model import real_split
+from shared_data import (
     DEFAULT_SHARED,
     REAL_VALIDATION,
     REPO,

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from shared_data import (  # noqa: E402  (the recipes folder is not a package)
+from shared_data import (
     DEFAULT_SHARED,
     REAL_VALIDATION,
     REPO,

@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
+import instrumentid
 from instrumentid.frontends.core import feature_config
 from instrumentid.inference.bundle import make_bundle
 from instrumentid.labels import LABELS
 from instrumentid.models import build
 
 REPO = Path(__file__).resolve().parents[1]
+#: ``instrumentid`` as a command, in this interpreter.
+CLI = [sys.executable, "-m", "instrumentid.cli"]
+#: The ``instrumentid`` console script pip installed beside this interpreter.
+INSTALLED_CLI = Path(sys.executable).with_name("instrumentid")
+#: The environment whose ``PYTHONPATH`` leads to the package under test (for commands run from another folder).
+CLI_ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(Path(instrumentid.__file__).parents[1]), os.environ.get("PYTHONPATH")])
+    ),
+}
 SHARED_DATA = Path(os.environ.get("INSTRUMENTID_SHARED_DATA", REPO.parent / "shared" / "data"))
 #: The modules of the ``train`` extra: the slim install has none of them.
 TRAIN_MODULES = ("torch", "lightning", "torchmetrics", "sklearn", "iterstrat", "yaml")
@@ -29,6 +52,16 @@ class _Slim(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError(f'No module named {{name!r}}', name=name)
 sys.meta_path.insert(0, _Slim())
 """
+
+
+def run_cli(*args, installed: bool = False, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    """``instrumentid *args`` (paths and numbers as strings), its output captured as text.
+
+    ``installed``: through the console script (:data:`INSTALLED_CLI`), which also checks the entry
+    point. ``timeout`` is a safety net against a hang (training runs included), never a timing assertion.
+    """
+    command = [str(INSTALLED_CLI)] if installed else CLI
+    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
 def shared_data_or_skip() -> Path:
@@ -169,6 +202,14 @@ def make_irmas_test(root: Path, songs: dict = SONGS, seconds: float = 1.5) -> Pa
     return root
 
 
+def make_irmas_train(root: Path, codes=("cel", "flu", "pia", "voi"), per_code: int = 3, seconds: float = 1.2) -> Path:
+    """IRMAS-training-style folder: ``<code>/[<code>][cla]<k>__1.wav``, slightly detuned tones per code."""
+    for i, code in enumerate(codes):
+        for k in range(per_code):
+            write_tone(root / code / f"[{code}][cla]{k:04d}__1.wav", 150.0 * (i + 1) * (1 + 0.02 * k), seconds, 16_000)
+    return root
+
+
 def encode_long_stream(path: Path, seconds: int, *, live: bool = True, rate: int = 48_000) -> Path:
     """Opus in Matroska, encoded one second at a time; ``live`` omits the duration from the header
     (as a live stream does). A file only PyAV reads, whose header cannot bound its decoding."""
@@ -195,3 +236,72 @@ def without_root_powers() -> list[str]:
     if shutil.which("setpriv") is None:
         pytest.skip("running as root without setpriv: file permissions cannot be tested")
     return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running ``instrumentid serve`` subprocess (see :func:`serving`)."""
+
+    port: int
+    process: subprocess.Popen
+    log: IO[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        """Everything the server printed so far (stdout and stderr)."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def stop(self, timeout: float = 60) -> None:
+        """SIGTERM (unless it already exited), then wait for it to exit."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.wait(timeout=timeout)
+
+
+@contextlib.contextmanager
+def serving(*options: str, env: dict[str, str] | None = None, timeout: float = 120) -> Iterator[Server]:
+    """A real ``instrumentid serve *options`` on a free loopback port until the block ends.
+
+    Yields once ``/health`` answers ok; fails the test with the server's output if it exits first or
+    does not answer within ``timeout`` seconds. Its output goes to a temporary file (a pipe nobody
+    reads could fill and stall the server). ``env`` adds to :data:`CLI_ENV`.
+    """
+    port = free_port()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [*CLI, "serve", "--port", str(port), *options],
+            env={**CLI_ENV, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        server = Server(port, process, log)
+        try:
+            _wait_until_healthy(server, timeout)
+            yield server
+        finally:
+            server.stop()
+
+
+def _wait_until_healthy(server: Server, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(server.url + "/health", timeout=1) as answer:
+                if json.load(answer)["status"] == "ok":
+                    return
+        except OSError:
+            if server.process.poll() is not None:
+                pytest.fail("the server exited: " + server.output())
+        time.sleep(0.3)
+    pytest.fail(f"the server did not answer within {timeout:g} s: " + server.output())

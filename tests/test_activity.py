@@ -4,14 +4,12 @@ label subsets (``--labels``) and the Audacity label track."""
 import csv
 import io
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import tiny_bundle_dict, tone
+from helpers import run_cli, tiny_bundle_dict, tone
 from instrumentid.frontends.core import feature_config
 from instrumentid.inference.bundle import save_bundle
 from instrumentid.inference.predictor import Predictor
@@ -91,7 +89,7 @@ def test_labels_restrict_scores_present_activity_and_columns(tiny_bundle, tmp_pa
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "instrumentid.cli", "predict", *args], capture_output=True, text=True)
+    return run_cli("predict", *args)
 
 
 def test_cli_labels_flag_and_its_errors(tiny_bundle, tmp_path):

@@ -16,15 +16,6 @@ transformers = pytest.importorskip("transformers", reason="the zoo extra (transf
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
 
 
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("adapters") / "IRMAS-TrainingData"
-    for i, code in enumerate(("cel", "flu", "pia")):
-        for k in range(3):
-            write_tone(root / code / f"[{code}][cla]{k:04d}__1.wav", 150.0 * (i + 1), 1.2, 16_000)
-    return root
-
-
 def _pretrained(name, folder):
     """A tiny 'pretrained' backbone saved as a local Hugging Face folder (n_mels 32, 1-s windows)."""
     torch.manual_seed(0)
@@ -38,10 +29,10 @@ def _pretrained(name, folder):
 
 @pytest.mark.parametrize("name", ["ast", "wav2vec2"])
 @pytest.mark.parametrize("adapter", ["bottleneck", "lora"])
-def test_training_step_changes_adapters_and_never_the_backbone(name, adapter, tiny_data, tmp_path, capsys):
+def test_training_step_changes_adapters_and_never_the_backbone(name, adapter, irmas_train_dir, tmp_path, capsys):
     original = _pretrained(name, tmp_path / "backbone")
     config = TrainConfig(
-        data=[str(tiny_data)],
+        data=[str(irmas_train_dir)],
         model=name,
         window_s=1.0,
         hop_s=1.0,

@@ -47,7 +47,7 @@ def test_parallel_mobilenet_routes_each_group_to_its_labels():
     model = build("parallel-mobilenet", groups=groups, widths=[4, 8]).eval()
     x = torch.randn(2, 1, 32, 40)
     logits = model(x)
-    for branch, group in zip(model.branches, groups):
+    for branch, group in zip(model.branches, groups, strict=True):
         own = branch.head(branch.embed(x))
         for j, code in enumerate(group):
             torch.testing.assert_close(logits[:, LABELS.index(code)], own[:, j])

@@ -4,6 +4,7 @@ import csv
 import importlib
 import io
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -11,15 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import SLIM_PREAMBLE, without_root_powers, write_tone
-from instrumentid.cli import COMMANDS, build_parser
+from helpers import CLI, SLIM_PREAMBLE, run_cli, without_root_powers, write_tone
+from instrumentid.cli import COMMANDS, build_parser, flag_hint
+from instrumentid.errors import ConfigError, DataError
 from instrumentid.labels import LABELS
-
-EXE = [sys.executable, "-m", "instrumentid.cli"]
-
-
-def run(*args, cwd=None):
-    return subprocess.run([*EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
 @pytest.fixture
@@ -32,9 +28,9 @@ def audio_dir(tmp_path):
 
 
 def test_help_teaches():
-    top = run("--help")
+    top = run_cli("--help")
     assert top.returncode == 0 and "predict" in top.stdout and "examples:" in top.stdout
-    sub = run("predict", "--help")
+    sub = run_cli("predict", "--help")
     assert sub.returncode == 0
     for word in ("--format", "--segments", "--threshold", "--recursive", "--model", "examples:"):
         assert word in sub.stdout
@@ -49,18 +45,18 @@ def test_every_command_module_configures_and_runs(name, capsys):
 
 
 def test_json_and_recursive(audio_dir, tiny_bundle):
-    flat = run("predict", audio_dir, "--model", tiny_bundle, "--format", "json")
+    flat = run_cli("predict", audio_dir, "--model", tiny_bundle, "--format", "json")
     assert flat.returncode == 0, flat.stderr
     records = json.loads(flat.stdout)
     assert sorted(Path(r["file"]).name for r in records) == ["a tone.wav", "Ünïcødé (take 2).flac"]
-    deep = json.loads(run("predict", audio_dir, "-r", "--model", tiny_bundle, "--format", "json").stdout)
+    deep = json.loads(run_cli("predict", audio_dir, "-r", "--model", tiny_bundle, "--format", "json").stdout)
     assert len(deep) == 3
     for record in deep:
         assert list(record["scores"]) == list(LABELS) and isinstance(record["present"], list)
 
 
 def test_jsonl_segments_and_threshold(audio_dir, tiny_bundle):
-    result = run(
+    result = run_cli(
         "predict",
         audio_dir / "a tone.wav",
         "--model",
@@ -79,7 +75,7 @@ def test_jsonl_segments_and_threshold(audio_dir, tiny_bundle):
 
 def test_csv_and_atomic_output_file(audio_dir, tiny_bundle, tmp_path):
     out = tmp_path / "out" / "pred.csv"
-    result = run("predict", audio_dir, "--model", tiny_bundle, "--format", "csv", "--output", out)
+    result = run_cli("predict", audio_dir, "--model", tiny_bundle, "--format", "csv", "--output", out)
     assert result.returncode == 0 and result.stdout == ""
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == 2 and set(LABELS) <= set(rows[0])
@@ -87,9 +83,9 @@ def test_csv_and_atomic_output_file(audio_dir, tiny_bundle, tmp_path):
 
 
 def test_table_format(audio_dir, tiny_bundle):
-    result = run("predict", audio_dir / "a tone.wav", "--model", tiny_bundle)
+    result = run_cli("predict", audio_dir / "a tone.wav", "--model", tiny_bundle)
     assert result.returncode == 0 and "a tone.wav" in result.stdout and "present" in result.stdout
-    timeline = run("predict", audio_dir / "a tone.wav", "--model", tiny_bundle, "--segments")
+    timeline = run_cli("predict", audio_dir / "a tone.wav", "--model", tiny_bundle, "--segments")
     assert "0.0-1.0 s" in timeline.stdout and "0.5-1.5 s" in timeline.stdout
 
 
@@ -125,7 +121,7 @@ def test_table_names_files_uniquely_and_shows_what_a_person_needs(tmp_path, mode
     for path in files:
         write_tone(path, 261.6, 1.5, 22_050)
     bundle = model if model == "fast" else _vocabulary_bundle(tmp_path)
-    result = run("predict", *files, "--model", bundle, "--threshold", "0.3")
+    result = run_cli("predict", *files, "--model", bundle, "--threshold", "0.3")
     assert result.returncode == 0, result.stderr
     first, head, rule, *rows = result.stdout.splitlines()
     assert first == "present = score at or above 0.30 (--threshold, every label)"
@@ -140,7 +136,7 @@ def test_table_names_files_uniquely_and_shows_what_a_person_needs(tmp_path, mode
         cells = row.split("  1.5  ")[1].split()
         codes, scores = cells[0:10:2], [int(v) for v in cells[1:10:2]]
         assert len(codes) == 5 and scores == sorted(scores, reverse=True)
-        present = [code for code, score in zip(codes, scores) if score >= 30]
+        present = [code for code, score in zip(codes, scores, strict=True) if score >= 30]
         assert all(f"{NAMES[code]} ({code})" in row for code in present)
 
 
@@ -152,7 +148,7 @@ def test_default_thresholds_are_stated_per_label_and_ctrl_c_keeps_the_scored_row
     write_tone(tmp_path / "a.wav", 440, 1.0, 16_000)
     write_tone(tmp_path / "b.wav", 440, 1200.0, 16_000)
     proc = subprocess.Popen(
-        [*EXE, "predict", tmp_path / "a.wav", tmp_path / "b.wav", "--model", "default"],
+        [*CLI, "predict", tmp_path / "a.wav", tmp_path / "b.wav", "--model", "default"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -162,7 +158,7 @@ def test_default_thresholds_are_stated_per_label_and_ctrl_c_keeps_the_scored_row
     rest, errors = proc.communicate(timeout=120)
     assert proc.returncode == 130, errors
     assert lines[3].startswith("a.wav ") and "b.wav" not in rest and "interrupted" in errors
-    per_label = run("predict", tmp_path / "a.wav", "--model", "fast").stdout.splitlines()[0]
+    per_label = run_cli("predict", tmp_path / "a.wav", "--model", "fast").stdout.splitlines()[0]
     assert per_label.startswith("present = score at or above its label's threshold (the model's): cel 0.")
     assert len(per_label.split(":")[1].split()) == 2 * len(LABELS)
 
@@ -172,17 +168,17 @@ def test_predict_reads_standard_input(audio_dir, tiny_bundle):
     for name in ("a tone.wav", "Ünïcødé (take 2).flac", "nested/deep.ogg"):
         data = (audio_dir / name).read_bytes()
         piped = subprocess.run(
-            [*EXE, "predict", "-", "--model", str(tiny_bundle), "-f", "json"],
+            [*CLI, "predict", "-", "--model", str(tiny_bundle), "-f", "json"],
             input=data,
             capture_output=True,
             timeout=300,
         )
         assert piped.returncode == 0, piped.stderr
         (record,) = json.loads(piped.stdout)
-        direct = json.loads(run("predict", audio_dir / name, "--model", tiny_bundle, "-f", "json").stdout)[0]
+        direct = json.loads(run_cli("predict", audio_dir / name, "--model", tiny_bundle, "-f", "json").stdout)[0]
         assert record["file"] == "-" and record["scores"] == direct["scores"]
     junk = subprocess.run(
-        [*EXE, "predict", "-", "--model", str(tiny_bundle), "-f", "jsonl"],
+        [*CLI, "predict", "-", "--model", str(tiny_bundle), "-f", "jsonl"],
         input=b"not audio",
         capture_output=True,
         timeout=300,
@@ -195,7 +191,7 @@ def test_predict_reads_standard_input(audio_dir, tiny_bundle):
 def test_bad_file_in_batch(audio_dir, tiny_bundle, tmp_path):
     bad = tmp_path / "broken.mp3"
     bad.write_bytes(b"\x00" * 1000)
-    result = run(
+    result = run_cli(
         "predict", bad, audio_dir / "a tone.wav", tmp_path / "missing.wav", "--model", tiny_bundle, "--format", "jsonl"
     )
     assert result.returncode == 1
@@ -206,15 +202,15 @@ def test_bad_file_in_batch(audio_dir, tiny_bundle, tmp_path):
 
 
 def test_user_errors_are_one_line(tiny_bundle, tmp_path, audio_dir):
-    missing_model = run("predict", audio_dir, "--model", tmp_path / "nope.iid")
+    missing_model = run_cli("predict", audio_dir, "--model", tmp_path / "nope.iid")
     assert missing_model.returncode == 2
     assert missing_model.stderr.strip().count("\n") == 0 and "nope.iid: model bundle not found" in missing_model.stderr
-    bad_threshold = run("predict", audio_dir, "--model", tiny_bundle, "--threshold", "2")
+    bad_threshold = run_cli("predict", audio_dir, "--model", tiny_bundle, "--threshold", "2")
     assert bad_threshold.returncode == 2 and "between 0 and 1" in bad_threshold.stderr
 
 
 def test_models_lists_bundled_models_and_the_registry():
-    result = run("models")
+    result = run_cli("models")
     bundled, architectures = result.stdout.split("architectures")
     names = lambda text: {line.split()[0] for line in text.splitlines()[1:] if line.strip()}  # noqa: E731
     assert result.returncode == 0
@@ -223,9 +219,9 @@ def test_models_lists_bundled_models_and_the_registry():
 
 
 def test_model_flag_takes_a_bundled_name(audio_dir):
-    result = run("predict", audio_dir, "--model", "fast", "--format", "json")
+    result = run_cli("predict", audio_dir, "--model", "fast", "--format", "json")
     assert result.returncode == 0, result.stderr
-    unknown = run("predict", audio_dir, "--model", "no-such-model")
+    unknown = run_cli("predict", audio_dir, "--model", "no-such-model")
     assert unknown.returncode == 2 and "default, fast, audioset-zeroshot" in unknown.stderr
 
 
@@ -241,15 +237,15 @@ def test_messages_are_one_plain_sentence_naming_the_file(tmp_path):
     text.write_text("hello\n")
     joblib.dump({"svm": 1}, tmp_path / "svm.joblib")
     for model, says in [(text, "notes.txt: not a model bundle"), (tmp_path / "svm.joblib", "classical evaluate")]:
-        result = run("predict", example, "--model", model)
+        result = run_cli("predict", example, "--model", model)
         assert result.returncode == 2 and says in result.stderr and "weights_only" not in result.stderr
         assert len(result.stderr.splitlines()) == 1 and "default, fast, audioset-zeroshot" in result.stderr
     for command in (["gradcam", example], ["embed", tmp_path, "--out", tmp_path / "e"]):
-        result = run(*command, "--model", exported_path("fast"))
+        result = run_cli(*command, "--model", exported_path("fast"))
         assert result.returncode == 2 and "--runtime" not in result.stderr and "PyTorch bundle" in result.stderr
     (tmp_path / "random.flac").write_bytes(np.random.default_rng(0).bytes(5000))
     (tmp_path / "text.mp3").write_text("hello, not audio\n" * 20)
-    result = run("predict", tmp_path / "random.flac", tmp_path / "text.mp3", "--model", "fast", "-f", "jsonl")
+    result = run_cli("predict", tmp_path / "random.flac", tmp_path / "text.mp3", "--model", "fast", "-f", "jsonl")
     assert result.returncode == 1 and "zero length" not in result.stderr
     assert result.stderr.splitlines() == [
         f"instrumentid predict: {tmp_path / 'random.flac'}: not decodable audio; check that it is a complete "
@@ -259,10 +255,20 @@ def test_messages_are_one_plain_sentence_naming_the_file(tmp_path):
     ]
 
 
+def test_library_errors_name_the_parameter_and_the_cli_adds_its_flag(tmp_path):
+    """Library messages are plain words (no ``--flag``); ``option`` names the parameter, the CLI its flag."""
+    error = DataError("the validation split is empty: give validation data or more training groups", option="val_data")
+    assert pickle.loads(pickle.dumps(error)).option == "val_data"  # survives a process boundary (Ray)
+    assert flag_hint(error) == " (--val-data)" and flag_hint(ConfigError("no such file")) == ""
+    one_song = write_tone(tmp_path / "data" / "cel" / "[cel][cla]0001__1.wav").parents[1]
+    done = run_cli("split", one_song, "--out", tmp_path / "split")
+    assert done.returncode == 2 and done.stderr.rstrip().endswith("give a separate validation set (--val-data)")
+
+
 def test_unreadable_file_says_permission_denied(audio_dir, tiny_bundle):
     locked = audio_dir / "a tone.wav"
     locked.chmod(0)
-    command = [*without_root_powers(), *EXE, "predict", str(locked), "--model", str(tiny_bundle), "-f", "jsonl"]
+    command = [*without_root_powers(), *CLI, "predict", str(locked), "--model", str(tiny_bundle), "-f", "jsonl"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert json.loads(result.stdout)["error"].endswith(

@@ -1,14 +1,12 @@
 """Ensemble bundles: one bundle that predicts the (weighted) mean of its members."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import tiny_bundle_dict, write_chord
+from helpers import run_cli, tiny_bundle_dict, write_chord
 from instrumentid.errors import ConfigError
 from instrumentid.frontends.core import feature_config
 from instrumentid.inference.bundle import load_bundle, save_bundle
@@ -127,15 +125,12 @@ def test_assemble_with_a_validation_set_fits_weights_and_thresholds(irmas_test_d
 def test_cli_writes_one_bundle_that_predict_treats_like_any_other(song, tmp_path):
     paths = [save_bundle(b, tmp_path / f"m{i}.iid") for i, b in enumerate([tiny_bundle_dict(0), _mfcc_bundle()])]
     out = tmp_path / "e.iid"
-    run = [sys.executable, "-m", "instrumentid.cli"]
-    made = subprocess.run([*run, "ensemble", *map(str, paths), "--out", str(out)], capture_output=True, text=True)
+    made = run_cli("ensemble", *paths, "--out", out)
     assert made.returncode == 0, made.stderr
-    predicted = subprocess.run(
-        [*run, "predict", str(song), str(song), "--model", str(out), "--format", "json"], capture_output=True, text=True
-    )
+    predicted = run_cli("predict", song, song, "--model", out, "--format", "json")
     records = json.loads(predicted.stdout)
     assert predicted.returncode == 0 and len(records) == 2 and set(records[0]["scores"]) == set(LABELS)
-    bad = subprocess.run([*run, "ensemble", str(paths[0]), "--out", str(out)], capture_output=True, text=True)
+    bad = run_cli("ensemble", paths[0], "--out", out)
     assert bad.returncode == 2 and "at least two bundles" in bad.stderr
 
 

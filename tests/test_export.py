@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import REPO, shared_data_or_skip, write_tone
+from helpers import REPO, run_cli, shared_data_or_skip, write_tone
 from instrumentid.errors import BundleError, ConfigError, ExportError
 from instrumentid.inference import export
 from instrumentid.inference.predictor import Predictor
@@ -107,7 +107,7 @@ def test_runtime_mismatches_and_bad_graphs_are_clear_errors(tiny_bundle, tiny_on
     with pytest.raises(ConfigError, match="onnxruntime"):
         open_runtime(tiny_onnx, "torch")
     with pytest.raises(ConfigError, match="needs the model in PyTorch"):
-        Predictor.from_bundle(tiny_onnx).model
+        _ = Predictor.from_bundle(tiny_onnx).model  # the property raises
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a graph")
     with pytest.raises(BundleError, match="junk.onnx: not a readable ONNX model"):
@@ -131,28 +131,8 @@ def test_a_graph_that_disagrees_with_torch_is_not_kept(tiny_bundle, tmp_path, mo
 
 def test_export_command(tiny_bundle, tmp_path):
     out = tmp_path / "m.onnx"
-    done = subprocess.run(
-        [sys.executable, "-m", "instrumentid.cli", "export", str(tiny_bundle), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_cli("export", tiny_bundle, "--out", out)
     assert done.returncode == 0, done.stderr
     assert "max |onnxruntime - torch|" in done.stdout and out.is_file()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "instrumentid.cli",
-            "predict",
-            str(EXAMPLE),
-            "--model",
-            str(tiny_bundle),
-            "--runtime",
-            "onnxruntime",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_cli("predict", EXAMPLE, "--model", tiny_bundle, "--runtime", "onnxruntime")
     assert done.returncode == 2 and "instrumentid export" in done.stderr and "Traceback" not in done.stderr

@@ -11,29 +11,19 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 from pathlib import Path
 
 import pytest
 
-import instrumentid
-from helpers import encode_long_stream, without_root_powers, write_tone
-
-EXE = [sys.executable, "-m", "instrumentid.cli"]
-#: The package under test, also for commands run from another folder.
-ENV = {**os.environ, "PYTHONPATH": str(Path(instrumentid.__file__).parents[1])}
-
-
-def run(*args, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([*EXE, *map(str, args)], capture_output=True, text=True, timeout=300, **kwargs)
+from helpers import CLI, CLI_ENV, encode_long_stream, run_cli, without_root_powers, write_tone
 
 
 def peak_rss_mb(*args) -> float:
     """Peak resident memory (MB) of one ``instrumentid`` run, measured by the kernel (wait4)."""
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen([*EXE, *map(str, args)], stdout=out, stderr=out)
+        proc = subprocess.Popen([*CLI, *map(str, args)], stdout=out, stderr=out)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -71,7 +61,7 @@ def test_playlists_and_concat_scripts_are_refused_not_followed(tmp_path, tiny_bu
     content (whatever its suffix) with one line naming it."""
     playlist = tmp_path / name
     playlist.write_text(text.format(target=target, relative=target.relative_to(tmp_path)))
-    result = run("predict", playlist, "--model", tiny_bundle, "-f", "json", "-q")
+    result = run_cli("predict", playlist, "--model", tiny_bundle, "-f", "json", "-q")
     assert result.returncode == 1
     [record] = json.loads(result.stdout)
     assert "scores" not in record and record["file"] == str(playlist)
@@ -89,7 +79,7 @@ def test_output_to_a_fifo_is_written_in_place(tmp_path, tiny_bundle):
     received = []
     reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
     reader.start()
-    result = run("predict", song, "--model", tiny_bundle, "-f", "jsonl", "-o", fifo, "-q")
+    result = run_cli("predict", song, "--model", tiny_bundle, "-f", "jsonl", "-o", fifo, "-q")
     reader.join(timeout=60)
     assert result.returncode == 0, result.stderr
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
@@ -98,13 +88,13 @@ def test_output_to_a_fifo_is_written_in_place(tmp_path, tiny_bundle):
 
 def test_output_to_dev_stdout_writes_stdout_and_a_symlink_keeps_its_link(tmp_path, tiny_bundle):
     song = write_tone(tmp_path / "a.wav")
-    result = run("predict", song, "--model", tiny_bundle, "-f", "jsonl", "-o", "/dev/stdout", "-q")
+    result = run_cli("predict", song, "--model", tiny_bundle, "-f", "jsonl", "-o", "/dev/stdout", "-q")
     assert result.returncode == 0 and json.loads(result.stdout)["file"] == str(song)
     real = tmp_path / "real.jsonl"
     real.write_text("old\n")
     link = tmp_path / "link.jsonl"
     link.symlink_to(real)
-    assert run("predict", song, "--model", tiny_bundle, "-f", "jsonl", "-o", link, "-q").returncode == 0
+    assert run_cli("predict", song, "--model", tiny_bundle, "-f", "jsonl", "-o", link, "-q").returncode == 0
     assert link.is_symlink() and json.loads(real.read_text())["file"] == str(song)
 
 
@@ -114,9 +104,9 @@ def test_csv_cells_that_start_a_formula_are_escaped_and_a_carriage_return_is_quo
     for name in names:
         write_tone(tmp_path / "in" / name)
     result = subprocess.run(
-        [*EXE, "predict", *names, "--model", str(tiny_bundle), "-f", "csv", "-q"],
+        [*CLI, "predict", *names, "--model", str(tiny_bundle), "-f", "csv", "-q"],
         cwd=tmp_path / "in",
-        env=ENV,
+        env=CLI_ENV,
         capture_output=True,
         timeout=300,
     )  # bytes: text mode turns CR into LF
@@ -130,7 +120,7 @@ def test_a_file_name_that_is_not_utf8_is_an_error_record_and_the_others_are_kept
     folder = tmp_path / "in"
     write_tone(folder / "good.wav")
     shutil.copy(folder / "good.wav", os.fsencode(folder) + b"/bad\xff\xfe.wav")
-    result = run("predict", folder, "--model", tiny_bundle, "-f", "json", "-q")
+    result = run_cli("predict", folder, "--model", tiny_bundle, "-f", "json", "-q")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     bad, good = json.loads(result.stdout)
     assert bad["file"].endswith("bad\\xff\\xfe.wav") and "not valid UTF-8" in bad["error"]
@@ -140,7 +130,7 @@ def test_a_file_name_that_is_not_utf8_is_an_error_record_and_the_others_are_kept
 def test_terminal_escape_sequences_in_names_are_printed_escaped(tmp_path, tiny_bundle):
     bad = tmp_path / "\x1b[2J\x1b]0;owned\x07.wav"
     bad.write_bytes(b"not audio")
-    result = run("predict", bad, "--model", tiny_bundle, "-q")
+    result = run_cli("predict", bad, "--model", tiny_bundle, "-q")
     assert result.returncode == 1
     assert "\x1b" not in result.stdout + result.stderr and "\\x1b[2J" in result.stderr
 
@@ -153,7 +143,7 @@ def test_symlink_loops_end_and_every_file_is_scored_once(tmp_path, tiny_bundle):
     (folder / "loop").symlink_to(".")
     (folder / "sub" / "up").symlink_to("..")
     (folder / "self.wav").symlink_to("self.wav")  # ELOOP on open: an error record
-    result = run("predict", folder, "-r", "--model", tiny_bundle, "-f", "json", "-q")
+    result = run_cli("predict", folder, "-r", "--model", tiny_bundle, "-f", "json", "-q")
     records = json.loads(result.stdout)
     assert sorted(Path(r["file"]).name for r in records) == ["a.wav", "b.wav", "self.wav"]
     assert "Traceback" not in result.stderr
@@ -169,7 +159,7 @@ def test_unreadable_files_and_folders_become_error_records_naming_them(tmp_path,
         result = subprocess.run(
             [
                 *without_root_powers(),
-                *EXE,
+                *CLI,
                 "predict",
                 str(tmp_path),
                 "-r",
@@ -193,7 +183,7 @@ def test_unreadable_files_and_folders_become_error_records_naming_them(tmp_path,
 
 
 def _resume(out: Path, song: Path, model: Path) -> subprocess.CompletedProcess:
-    return run("predict", song, "--model", model, "-f", "jsonl", "-o", out, "--resume", "-q")
+    return run_cli("predict", song, "--model", model, "-f", "jsonl", "-o", out, "--resume", "-q")
 
 
 def test_resume_refuses_what_is_not_its_log_and_changes_nothing(tmp_path, tiny_bundle):

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import resource
 import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,43 +14,17 @@ from pathlib import Path
 
 import pytest
 
-import instrumentid
-from helpers import encode_long_stream, write_tone
+from helpers import encode_long_stream, serving, write_tone
 
-ENV = {**os.environ, "PYTHONPATH": str(Path(instrumentid.__file__).parents[1])}
 MAX_REQUEST_MB = 1
 BOUNDARY = "hostileboundary"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def _serving(bundle, *options: str, tmpdir: Path | None = None):
-    """A real ``instrumentid serve`` on a free loopback port, until the block ends; yields its port and process."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "instrumentid.cli", "serve", "--model", str(bundle), "--port", str(port), *options],
-        env={**ENV, **({"TMPDIR": str(tmpdir)} if tmpdir else {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.3)
-    try:
-        yield port, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=60)
+    """:func:`helpers.serving` with ``bundle`` (and ``TMPDIR=tmpdir``); yields its port and process."""
+    with serving("--model", str(bundle), *options, env={"TMPDIR": str(tmpdir)} if tmpdir else None) as server:
+        yield server.port, server.process
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +132,7 @@ def test_a_declared_oversized_body_is_refused_before_it_is_sent(server):
     with socket.create_connection(("127.0.0.1", server["port"]), timeout=10) as sock:
         sock.sendall(_head(server["port"], 2 * 2**30))
         status, response = _response(sock)
-    assert status == 413 and b"--max-request-mb" in response
+    assert status == 413 and b"this server's request limit" in response
 
 
 def test_a_streamed_body_is_refused_once_past_the_cap_and_nothing_beyond_is_spooled(server):

@@ -15,7 +15,7 @@ def test_irmas_order_and_names():
 def test_encode_is_multi_hot_in_label_order():
     vector = labels.encode(["voi", "gac"])
     assert vector.dtype == np.float32 and vector.sum() == 2
-    assert [code for code, v in zip(labels.LABELS, vector) if v] == ["gac", "voi"]
+    assert [code for code, v in zip(labels.LABELS, vector, strict=True) if v] == ["gac", "voi"]
 
 
 def test_unknown_code_names_it():

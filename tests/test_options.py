@@ -11,18 +11,9 @@ from instrumentid.training import TrainConfig
 from instrumentid.training.run import train
 
 
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("options") / "IRMAS-TrainingData"
-    for i, code in enumerate(("cel", "flu", "pia", "voi")):
-        for k in range(3):
-            write_tone(root / code / f"[{code}][cla]{k:04d}__1.wav", 150.0 * (i + 1) * (1 + 0.02 * k), 1.2, 16_000)
-    return root
-
-
-def _train(tiny_data, tmp_path, **fields) -> dict:
+def _train(irmas_train_dir, tmp_path, **fields) -> dict:
     config = TrainConfig(
-        data=[str(tiny_data)],
+        data=[str(irmas_train_dir)],
         window_s=1.0,
         hop_s=1.0,
         n_mels=32,
@@ -54,9 +45,9 @@ def _predicts(bundle, tmp_path) -> dict:
         ("multi", {"channels": ["mel", "mfcc", "harmonic", "percussive"]}, 4),
     ],
 )
-def test_front_end_trains_and_round_trips(features, params, channels, tiny_data, tmp_path):
+def test_front_end_trains_and_round_trips(features, params, channels, irmas_train_dir, tmp_path):
     bundle = _train(
-        tiny_data, tmp_path, features=features, feature_params=params, model_params={"widths": [4, 8, 8, 8]}
+        irmas_train_dir, tmp_path, features=features, feature_params=params, model_params={"widths": [4, 8, 8, 8]}
     )
     assert bundle["features"]["name"] == ("logmel" if features == "mel" else features)
     assert {k: bundle["features"][k] for k in params} == params
@@ -66,7 +57,7 @@ def test_front_end_trains_and_round_trips(features, params, channels, tiny_data,
     _predicts(bundle, tmp_path)
 
 
-def test_feature_flags_that_do_not_apply_are_refused(tiny_data, tmp_path):
+def test_feature_flags_that_do_not_apply_are_refused(irmas_train_dir, tmp_path):
     with pytest.raises(ConfigError, match="reads its own waveform input"):
         TrainConfig(model="wav2vec2", features="mfcc").feature_config()
     with pytest.raises(ConfigError, match="unknown feature front-end 'cqt'"):
@@ -92,8 +83,8 @@ def test_feature_flags_that_do_not_apply_are_refused(tiny_data, tmp_path):
         ),
     ],
 )
-def test_architecture_trains_and_round_trips(model, params, features, tiny_data, tmp_path):
-    bundle = _train(tiny_data, tmp_path, model=model, model_params=params, features=features)
+def test_architecture_trains_and_round_trips(model, params, features, irmas_train_dir, tmp_path):
+    bundle = _train(irmas_train_dir, tmp_path, model=model, model_params=params, features=features)
     assert bundle["model"]["name"] == model and bundle["features"]["name"] == features.replace("mel", "logmel")
     first = _predicts(bundle, tmp_path)
     assert _predicts(load_bundle(tmp_path / "m.iid"), tmp_path)["scores"] == first["scores"]  # deterministic rebuild

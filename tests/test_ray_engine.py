@@ -1,13 +1,11 @@
 """The Ray engine: a local 2-CPU cluster gives the local engine's records, record for record."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import shared_data_or_skip, write_tone
+from helpers import run_cli, shared_data_or_skip, write_tone
 from instrumentid.inference.predictor import Predictor, find_audio_files
 
 ray = pytest.importorskip("ray", reason="the scale extra (ray[data]) is not installed")
@@ -53,29 +51,13 @@ def test_ray_engine_matches_the_local_engine_record_for_record(cluster, corpus, 
 
 def test_ray_engine_through_the_cli_with_resume(corpus, tiny_bundle, tmp_path):
     out = tmp_path / "out.jsonl"
-    command = [
-        sys.executable,
-        "-m",
-        "instrumentid.cli",
-        "predict",
-        str(corpus),
-        "-r",
-        "-f",
-        "jsonl",
-        "-o",
-        str(out),
-        "--resume",
-        "--engine",
-        "ray",
-        "--model",
-        str(tiny_bundle),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    command = ["predict", corpus, "-r", "-f", "jsonl", "-o", out, "--resume", "--engine", "ray", "--model", tiny_bundle]
+    done = run_cli(*command)
     assert done.returncode == 1, done.stderr  # the broken file fails; the others are records
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == len(find_audio_files([corpus], recursive=True))
     assert sum("error" in r for r in records) == 1
-    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    again = run_cli(*command)
     assert f"0 done, {len(records)} skipped" in again.stderr
 
 

@@ -6,21 +6,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
-from helpers import write_tone
+from helpers import CLI, run_cli, write_tone
 from instrumentid.errors import ConfigError
 from instrumentid.inference.sinks import ResumableLog, TextSink
 from instrumentid.labels import LABELS
-
-EXE = [sys.executable, "-m", "instrumentid.cli"]
-
-
-def run(*args, **kwargs):
-    return subprocess.run([*EXE, *map(str, args)], capture_output=True, text=True, timeout=300, **kwargs)
 
 
 def read_log(path):
@@ -66,7 +59,7 @@ def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(tiny_bundle, tm
     for i, name in enumerate(names):  # the last three are long: the run is still on them when killed
         write_tone(folder / name, 200 + 40 * i, 1.2 if i < 5 else 240.0)
     out = tmp_path / "out.jsonl"
-    command = [*EXE, "predict", folder, "-f", "jsonl", "-o", out, "--resume", "--model", tiny_bundle, "-q"]
+    command = [*CLI, "predict", folder, "-f", "jsonl", "-o", out, "--resume", "--model", tiny_bundle, "-q"]
     process = subprocess.Popen(list(map(str, command)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 5):
@@ -77,12 +70,12 @@ def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(tiny_bundle, tm
     assert 5 <= len(before) < len(names), "the run was not killed mid-way"
     assert before == [str(folder / n) for n in names[: len(before)]]
 
-    done = run("predict", folder, "-f", "jsonl", "-o", out, "--resume", "--model", tiny_bundle)
+    done = run_cli("predict", folder, "-f", "jsonl", "-o", out, "--resume", "--model", tiny_bundle)
     assert done.returncode == 0, done.stderr
     assert f"{len(names) - len(before)} done, {len(before)} skipped" in done.stderr
     after = read_log(out)
     assert sorted(r["file"] for r in after) == [str(folder / n) for n in names]  # each file exactly once
-    fresh = run("predict", folder, "-f", "jsonl", "--model", tiny_bundle)
+    fresh = run_cli("predict", folder, "-f", "jsonl", "--model", tiny_bundle)
     expected = {r["file"]: r for r in map(json.loads, fresh.stdout.splitlines())}
     for record in after:
         assert record["source"]["size"] == (folder / os.path.basename(record["file"])).stat().st_size
@@ -91,7 +84,7 @@ def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(tiny_bundle, tm
 
 def test_resume_needs_a_jsonl_file(tiny_bundle, tmp_path):
     song = write_tone(tmp_path / "a.wav", 440, 1.0)
-    done = run("predict", song, "--resume", "--model", tiny_bundle)
+    done = run_cli("predict", song, "--resume", "--model", tiny_bundle)
     assert done.returncode == 2 and "--resume needs --format jsonl and --output FILE" in done.stderr
 
 
@@ -101,7 +94,7 @@ def test_output_that_is_a_folder_or_unwritable_is_one_line_exit_2_and_no_temp_fi
     blocker.write_text("x")
     for target in (tmp_path, blocker / "out.csv"):
         before = set(tmp_path.rglob("*"))
-        done = run("predict", song, "-f", "csv", "-o", target, "--model", tiny_bundle)
+        done = run_cli("predict", song, "-f", "csv", "-o", target, "--model", tiny_bundle)
         assert done.returncode == 2, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1 and str(target) in done.stderr
         assert set(tmp_path.rglob("*")) == before
@@ -110,7 +103,7 @@ def test_output_that_is_a_folder_or_unwritable_is_one_line_exit_2_and_no_temp_fi
 def test_outputs_respect_the_umask(tiny_bundle, tmp_path):
     song = write_tone(tmp_path / "a.wav", 440, 1.0)
     out = tmp_path / "out.json"
-    done = run("predict", song, "-f", "json", "-o", out, "--model", tiny_bundle, preexec_fn=lambda: os.umask(0o022))
+    done = run_cli("predict", song, "-f", "json", "-o", out, "--model", tiny_bundle, preexec_fn=lambda: os.umask(0o022))
     assert done.returncode == 0, done.stderr
     assert out.stat().st_mode & 0o777 == 0o644
 
@@ -119,7 +112,7 @@ def test_segments_in_csv_are_a_long_table(tiny_bundle, tmp_path):
     song = write_tone(tmp_path / "a.wav", 440, 3.5)
     broken = tmp_path / "b.wav"
     broken.write_bytes(b"RIFF")
-    done = run("predict", song, broken, "-f", "csv", "--segments", "--model", tiny_bundle)
+    done = run_cli("predict", song, broken, "-f", "csv", "--segments", "--model", tiny_bundle)
     assert done.returncode == 1
     rows = list(csv.DictReader(io.StringIO(done.stdout)))
     assert list(rows[0]) == ["file", "start_s", "end_s", *LABELS, "present", "error"]
@@ -152,9 +145,9 @@ def test_parquet_shards_hold_one_flat_row_per_file(tiny_bundle, tmp_path):
     assert [r["file"] for r in rows] == [str(s) for s in songs] and rows[0]["cel"] == 0.25
     assert rows[0]["present"] == "cel" and rows[0]["warnings"] == "short"
 
-    done = run("predict", tmp_path / "in", "-f", "parquet", "-o", tmp_path / "cli", "--model", tiny_bundle)
+    done = run_cli("predict", tmp_path / "in", "-f", "parquet", "-o", tmp_path / "cli", "--model", tiny_bundle)
     assert done.returncode == 1 and "bad.wav" in done.stderr  # the broken file is a row with its error
     table = pq.read_table(tmp_path / "cli").to_pylist()
     assert len(table) == 6 and [r["error"] != "" for r in table].count(True) == 1
-    again = run("predict", tmp_path / "in", "-f", "parquet", "-o", tmp_path / "cli", "--model", tiny_bundle)
+    again = run_cli("predict", tmp_path / "in", "-f", "parquet", "-o", tmp_path / "cli", "--model", tiny_bundle)
     assert again.returncode == 2 and "already holds part-*.parquet shards" in again.stderr

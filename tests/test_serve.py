@@ -3,8 +3,6 @@
 import json
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -13,12 +11,12 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fastapi", reason="the server needs the 'serve' extra")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from helpers import write_tone  # noqa: E402
-from instrumentid.inference.predictor import Predictor  # noqa: E402
-from instrumentid.labels import LABELS  # noqa: E402
-from instrumentid.serve import Limits, create_app  # noqa: E402
+from helpers import free_port, serving, write_tone
+from instrumentid.inference.predictor import Predictor
+from instrumentid.labels import LABELS
+from instrumentid.serve import Limits, create_app
 
 
 @pytest.fixture(scope="module")
@@ -88,54 +86,13 @@ def test_limits(client, tmp_path):
     assert response.status_code == 422 and "5 s limit" in response.json()["detail"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_real_server_over_http(tiny_bundle, tmp_path):
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "instrumentid.cli", "serve", "--model", str(tiny_bundle), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(120):
-            try:
-                with urllib.request.urlopen(base + "/health", timeout=1) as r:
-                    assert json.load(r)["status"] == "ok"
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("server did not start: " + server.stdout.read1().decode(errors="replace"))
-        wav = write_tone(tmp_path / "x.wav").read_bytes()
-        boundary = "----instrumentid"
-        body = (
-            (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="x.wav"\r\n'
-                f"Content-Type: audio/wav\r\n\r\n"
-            ).encode()
-            + wav
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        request = urllib.request.Request(
-            base + "/predict",
-            data=body,
-            method="POST",
-            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as r:
-            (record,) = json.load(r)
-        assert record["file"] == "x.wav" and list(record["scores"]) == list(LABELS)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    log = server.stdout.read().decode(errors="replace")
+    with serving("--model", str(tiny_bundle)) as server:
+        status, (record,) = _post(server.url, "x.wav", write_tone(tmp_path / "x.wav").read_bytes(), timeout=60)
+        assert status == 200 and record["file"] == "x.wav" and list(record["scores"]) == list(LABELS)
+        server.stop()
+        log = server.output()
     assert "Application shutdown complete" in log and "Traceback" not in log  # SIGTERM shuts down gracefully
 
 
@@ -214,10 +171,10 @@ def test_shutdown_finishes_the_request_in_flight(tiny_bundle, tmp_path):
     uvicorn = pytest.importorskip("uvicorn")
     started, release = threading.Event(), threading.Event()
     app = create_app(blocking(Predictor.from_bundle(tiny_bundle), started, release), workers=1)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    serving = threading.Thread(target=server.run)
-    serving.start()
+    running = threading.Thread(target=server.run)
+    running.start()
     try:
         for _ in range(WAIT_S * 10):
             if server.started:
@@ -237,17 +194,17 @@ def test_shutdown_finishes_the_request_in_flight(tiny_bundle, tmp_path):
             time.sleep(0.1)
         else:
             pytest.fail("the server kept accepting connections after shutdown began")
-        assert serving.is_alive() and not app.state.inference.closed
+        assert running.is_alive() and not app.state.inference.closed
         release.set()
         client.join(WAIT_S)
         status, records = answer["r"]
         assert status == 200 and records[0]["file"] == "a.wav"
-        serving.join(WAIT_S)
-        assert not serving.is_alive() and app.state.inference.closed
+        running.join(WAIT_S)
+        assert not running.is_alive() and app.state.inference.closed
     finally:
         release.set()
         server.should_exit = True
-        serving.join(WAIT_S)
+        running.join(WAIT_S)
 
 
 def test_a_bug_or_a_nan_on_one_file_is_that_files_error_record(tiny_bundle, tmp_path):

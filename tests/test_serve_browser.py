@@ -5,16 +5,12 @@ Every request the page makes is checked to stay on the server: the page and /doc
 
 import csv
 import json
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from helpers import REPO, chromium_or_skip, shared_data_or_skip
+from helpers import REPO, chromium_or_skip, serving, shared_data_or_skip
 from instrumentid.labels import NAMES
 
 pytestmark = pytest.mark.slow
@@ -25,12 +21,6 @@ REAL_PIANO = "tonejs_instruments_via_lofi_player/samples/piano/A2.flac"
 WAIT_MS = 120_000  # safety net against a hang; nothing here asserts a duration
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def chromium_path() -> str:
     return chromium_or_skip()
@@ -39,29 +29,8 @@ def chromium_path() -> str:
 @pytest.fixture(scope="module")
 def server(chromium_path):
     """``instrumentid serve`` with the default model on a free port; yields its base URL."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "instrumentid.cli", "serve", "--port", str(port), "--workers", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                with urllib.request.urlopen(base + "/health", timeout=1) as response:
-                    assert json.load(response)["status"] == "ok"
-                break
-            except OSError:
-                if process.poll() is not None:
-                    pytest.fail("server exited: " + process.stdout.read().decode(errors="replace"))
-                time.sleep(0.5)
-        else:
-            pytest.fail("server did not start")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+    with serving("--workers", "1", timeout=180) as running:
+        yield running.url
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +141,7 @@ def test_page_keeps_the_order_of_selection_and_re_marks_on_a_new_threshold(page,
     requests = []
     page.on("request", lambda r: requests.append(r.url))
     page.fill("#threshold", "0.05")
-    for card, record in zip(page.locator(".card").all(), records):
+    for card, record in zip(page.locator(".card").all(), records, strict=True):
         on = set(card.locator(".bar.on").evaluate_all("bars => bars.map(b => b.dataset.code)"))
         assert on == {code for code, score in record["scores"].items() if score >= 0.05}
         assert _ticks(card) == pytest.approx({code: 5.0 for code in record["scores"]})

@@ -1,14 +1,12 @@
 """Grouped multilabel split: no song on both sides, label proportions close."""
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import write_tone
+from helpers import run_cli, write_tone
 from instrumentid.data import Example, read_dataset
 from instrumentid.data.split import check_no_leakage, grouped_split, label_proportions
 from instrumentid.errors import DataError
@@ -43,13 +41,7 @@ def test_leakage_check_raises():
 
 
 def test_split_command_writes_csvs_train_can_read(irmas_test_dir, tmp_path):
-    cli = Path(sys.executable).with_name("instrumentid")
-    proc = subprocess.run(
-        [str(cli), "split", str(irmas_test_dir), "--out", str(tmp_path), "--val-fraction", "0.5"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_cli("split", irmas_test_dir, "--out", tmp_path, "--val-fraction", "0.5", installed=True)
     assert proc.returncode == 0, proc.stderr
     header = next(csv.reader((tmp_path / "train.csv").open()))
     assert header[:12] == ["file", *LABELS]
@@ -67,13 +59,7 @@ def test_split_command_keeps_a_group_on_each_side_of_a_tiny_set(tmp_path, fracti
     for g in range(13):
         for k in (1, 2):
             write_tone(root / "gac" / f"[gac][pop_roc]{g:04d}__{k}.wav", 220.0 + g, 0.5, 16_000)
-    cli = Path(sys.executable).with_name("instrumentid")
-    proc = subprocess.run(
-        [str(cli), "split", str(root), "--out", str(tmp_path / "s"), "--val-fraction", fraction],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_cli("split", root, "--out", tmp_path / "s", "--val-fraction", fraction, installed=True)
     assert proc.returncode == 0, proc.stderr
     sides = [list(csv.DictReader(open(tmp_path / "s" / name))) for name in ("train.csv", "val.csv")]
     assert all(len(rows) >= 2 for rows in sides) and sum(map(len, sides)) == 26

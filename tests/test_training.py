@@ -2,14 +2,13 @@
 
 import json
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 import yaml
 
-from helpers import REPO, write_tone
+from helpers import CLI, REPO, run_cli, write_tone
 from instrumentid.errors import ConfigError
 from instrumentid.inference.bundle import load_bundle
 from instrumentid.labels import LABELS
@@ -34,12 +33,6 @@ def tone_dataset(tmp_path_factory):
                 amplitude=0.3 + 0.05 * k,
             )
     return root
-
-
-def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "instrumentid.cli", *map(str, args)], capture_output=True, text=True, timeout=600
-    )
 
 
 TINY = [
@@ -69,7 +62,7 @@ TINY = [
 @pytest.mark.slow
 def test_train_bundle_predict_end_to_end(tone_dataset, tmp_path):
     out = tmp_path / "tones.iid"
-    result = _cli(
+    result = run_cli(
         "train",
         "--data",
         tone_dataset,
@@ -96,7 +89,7 @@ def test_train_bundle_predict_end_to_end(tone_dataset, tmp_path):
     probe = tmp_path / "probe"
     for code, freq in PITCH.items():
         write_tone(probe / f"{code}.wav", freq * 1.005, 2.0, 44_100)
-    records = json.loads(_cli("predict", probe, "--model", out, "--format", "json").stdout)
+    records = json.loads(run_cli("predict", probe, "--model", out, "--format", "json").stdout)
     correct = sum(max(r["scores"], key=r["scores"].get) == r["file"].rsplit("/", 1)[-1][:3] for r in records)
     assert correct >= 8, [(r["file"], max(r["scores"], key=r["scores"].get)) for r in records]
 
@@ -105,7 +98,7 @@ def test_fast_dev_run_with_yaml_config(tone_dataset, tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"data": [str(tone_dataset)], "epochs": 5, "seed": 3}))
     out = tmp_path / "dev.iid"
-    result = _cli(
+    result = run_cli(
         "train",
         "--config",
         config,
@@ -155,7 +148,7 @@ def test_config_errors(tmp_path):
     (tmp_path / "bad.yaml").write_text("[1, 2")
     with pytest.raises(ConfigError, match="not valid YAML"):
         TrainConfig.from_yaml(tmp_path / "bad.yaml")
-    result = _cli("train", "--epochs", "1")
+    result = run_cli("train", "--epochs", "1")
     assert result.returncode == 2 and "no training data" in result.stderr
 
 
@@ -178,7 +171,7 @@ def test_label_overrides_replace_labels(tone_dataset, tmp_path):
 def test_ddp_on_two_cpu_processes(tone_dataset, tmp_path):
     """Lightning DDP (two CPU processes, gloo): one bundle, written once, by rank 0."""
     out = tmp_path / "ddp.iid"
-    result = _cli(
+    result = run_cli(
         "train",
         "--data",
         tone_dataset,
@@ -258,7 +251,7 @@ def test_yamnet_fine_tunes_only_its_top_blocks_through_train(tone_dataset, tmp_p
     weights = tmp_path / "start.pt"
     torch.save({"format": "instrumentid-yamnet-weights", "version": 1, "state_dict": start.state_dict()}, weights)
     out = tmp_path / "y.iid"
-    result = _cli(
+    result = run_cli(
         "train",
         "--data",
         tone_dataset,
@@ -339,14 +332,14 @@ def test_resume_after_kill_ends_with_the_uninterrupted_weights(tone_dataset, tmp
     import torch
 
     whole = tmp_path / "whole.iid"
-    result = _cli("train", "--data", tone_dataset, *TINY_RANDOM, "--out", whole, "--run-dir", tmp_path / "whole")
+    result = run_cli("train", "--data", tone_dataset, *TINY_RANDOM, "--out", whole, "--run-dir", tmp_path / "whole")
     assert result.returncode == 0, result.stderr[-3000:]
 
     out = tmp_path / "cut.iid"
     args = ["train", "--data", tone_dataset, *TINY_RANDOM, "--out", out, "--run-dir", tmp_path / "cut"]
     last = checkpoint_dir(out) / "last.ckpt"
     process = subprocess.Popen(
-        [sys.executable, "-m", "instrumentid.cli", *map(str, args)],
+        [*CLI, *map(str, args)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -360,13 +353,13 @@ def test_resume_after_kill_ends_with_the_uninterrupted_weights(tone_dataset, tmp
         process.wait()
     assert not out.exists()
 
-    resumed = _cli(*args, "--resume")
+    resumed = run_cli(*args, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming from {last}" in resumed.stderr
     logs = sorted((tmp_path / "cut" / "logs").glob("version_*/metrics.csv"))
     epochs = {int(line.split(",")[0]) for line in logs[-1].read_text().splitlines()[1:]}
     assert 0 not in epochs and max(epochs) == 3  # it continued; it did not start over
-    for expected, actual in zip(_state_dicts(whole), _state_dicts(out)):  # last checkpoint, then bundle
+    for expected, actual in zip(_state_dicts(whole), _state_dicts(out), strict=True):  # last checkpoint, then bundle
         assert expected.keys() == actual.keys()
         for key in expected:
             assert torch.equal(expected[key], actual[key]), key
@@ -393,7 +386,7 @@ def test_resume_refuses_a_changed_config_and_starts_over_without_a_checkpoint(tm
 
 def test_one_step_train_warns_that_the_model_is_untrained(tone_dataset, tmp_path):
     out = tmp_path / "one.iid"
-    result = _cli(
+    result = run_cli(
         "train",
         "--data",
         tone_dataset,
@@ -455,17 +448,17 @@ def test_tiny_dataset_trains_and_a_failed_run_leaves_nothing(tmp_path):
     rule); a single recording cannot be split, says what to do and leaves no <out>.ckpt/ behind."""
     tiny = _tiny_set(tmp_path / "tiny", groups=13, clips=22)
     out = tmp_path / "model.iid"
-    result = _cli("train", "--data", tiny, "--fast-dev-run", "--out", out, "--run-dir", tmp_path / "run", *TINY)
+    result = run_cli("train", "--data", tiny, "--fast-dev-run", "--out", out, "--run-dir", tmp_path / "run", *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     assert out.is_file() and not checkpoint_dir(out).exists()  # a fast dev run keeps no checkpoints
     for noise in ("GPU available", "Tip:", "litlogger", "deprecated"):  # Lightning's, off unless --verbose
         assert noise not in result.stderr
-    verbose = _cli(
+    verbose = run_cli(
         "train", "--data", tiny, "--fast-dev-run", "--out", out, "--run-dir", tmp_path / "run", "--verbose", *TINY
     )
     assert verbose.returncode == 0 and "GPU available" in verbose.stderr
     one = _tiny_set(tmp_path / "one", groups=1, clips=3)
-    failed = _cli("train", "--data", one, "--out", tmp_path / "one.iid", "--run-dir", tmp_path / "run1", *TINY)
+    failed = run_cli("train", "--data", one, "--out", tmp_path / "one.iid", "--run-dir", tmp_path / "run1", *TINY)
     assert failed.returncode != 0 and "--val-data" in failed.stderr and "Traceback" not in failed.stderr
     assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.iid", "one", "run", "tiny"]

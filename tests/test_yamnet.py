@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
 
-from helpers import shared_data_or_skip, tone, yamnet_wheel_or_skip
+from helpers import run_cli, shared_data_or_skip, tone, yamnet_wheel_or_skip
 from instrumentid.frontends.core import YamnetLogMel, YamnetMelConfig
 from instrumentid.labels import BY_CODE, LABELS, VOCABULARY
 from instrumentid.models import build
@@ -188,20 +185,7 @@ def test_imported_network_agrees_with_the_shipped_int8_graph_on_real_clips(weigh
 @pytest.mark.shared
 def test_import_weights_command(weights, tmp_path):
     out = tmp_path / "w.pt"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "instrumentid.cli",
-            "import-weights",
-            "yamnet",
-            str(yamnet_wheel_or_skip()),
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    result = run_cli("import-weights", "yamnet", yamnet_wheel_or_skip(), "--out", out)
     assert result.returncode == 0, result.stderr
     assert "3.73 M parameters" in result.stdout and "521 AudioSet class names" in result.stdout
     from instrumentid.models.yamnet import read_weights
@@ -215,20 +199,7 @@ def test_import_weights_refuses_a_file_that_is_not_yamnet(tmp_path):
     pytest.importorskip("onnx")
     bogus = tmp_path / "bogus.whl"
     bogus.write_bytes(b"not a zip")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "instrumentid.cli",
-            "import-weights",
-            "yamnet",
-            str(bogus),
-            "--out",
-            str(tmp_path / "w.pt"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    result = run_cli("import-weights", "yamnet", bogus, "--out", tmp_path / "w.pt")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "bogus.whl" in result.stderr
     assert not (tmp_path / "w.pt").exists()

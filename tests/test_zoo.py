@@ -16,23 +16,14 @@ TINY_AST = {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_si
 TINY_W2V = {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64}
 
 
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("zoo") / "IRMAS-TrainingData"
-    for i, code in enumerate(("cel", "flu", "pia")):
-        for k in range(3):
-            write_tone(root / code / f"[{code}][cla]{k:04d}__1.wav", 150.0 * (i + 1), 1.2, 16_000)
-    return root
-
-
 @pytest.mark.parametrize(
     "name,params",
     [("ast", TINY_AST), ("wav2vec2", TINY_W2V), ("wav2vec2", {**TINY_W2V, "feature_extractor_only": True})],
     ids=["ast", "wav2vec2", "wav2vec2-feature-extractor"],
 )
-def test_train_bundle_predict(name, params, tiny_data, tmp_path):
+def test_train_bundle_predict(name, params, irmas_train_dir, tmp_path):
     config = TrainConfig(
-        data=[str(tiny_data)],
+        data=[str(irmas_train_dir)],
         model=name,
         model_params=params,
         window_s=1.0,

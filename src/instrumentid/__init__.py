@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from instrumentid.labels import LABELS, NAMES  # noqa: E402
+from instrumentid.labels import LABELS, NAMES
 
 
 def load_model(path=None, **kwargs):

@@ -242,8 +242,8 @@ def info(path: str | os.PathLike) -> AudioInfo:
     meta = _soundfile_info(path)
     if meta is None:
         rate, channels, frames = 0, 0, 0
-        for rate, block in _source(path):
-            channels, frames = block.shape[0], frames + block.shape[1]
+        for block_rate, block in _source(path):
+            rate, channels, frames = block_rate, block.shape[0], frames + block.shape[1]
         if not frames:
             raise undecodable(path)
         return AudioInfo(str(path), rate, channels, frames, "av", "FLOAT")
@@ -432,7 +432,8 @@ def load(
     """
     path = Path(path)
     rate, blocks = 0, []
-    for rate, block in _capped(path, _source(path), max_seconds):
+    for block_rate, block in _capped(path, _source(path), max_seconds):
+        rate = block_rate
         blocks.append(to_mono(block) if mono else block)
     if not blocks:
         raise undecodable(path)

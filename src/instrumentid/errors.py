@@ -1,10 +1,21 @@
-"""One error family for every user-facing failure; messages name the file or parameter."""
+"""One error family for every user-facing failure; messages name the file or parameter.
+
+Messages say what is wrong in plain words, for a caller of the Python API as much as for the
+command line: no ``--flag`` spellings. An error about one parameter also names it as
+``option`` (the keyword argument or config field, e.g. ``"val_data"``); the CLI adds its flag
+(``--val-data``) as a hint.
+"""
 
 from __future__ import annotations
 
 
 class InstrumentIdError(Exception):
     """Base class of every error instrumentid raises on purpose."""
+
+    def __init__(self, *args: object, option: str | None = None) -> None:
+        super().__init__(*args)
+        #: the parameter at fault (keyword argument or config field), if the error is about one
+        self.option = option
 
 
 class AudioError(InstrumentIdError):

@@ -1,18 +1,13 @@
 """plot timing / plot distribution, and every evaluation plot on a tiny set."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from helpers import run_cli
 from instrumentid.evaluation import plots as P
 from instrumentid.evaluation.metrics import compute_metrics, per_sample_metrics
 from instrumentid.labels import LABELS, NAMES
-
-CLI = Path(sys.executable).with_name("instrumentid")
 
 
 @pytest.fixture
@@ -62,7 +57,7 @@ def test_roc_and_pr_curves_one_panel_per_instrument(scored, saved_figures, tmp_p
     for fig, axis_labels in ((roc, ("false positive rate", "true positive rate")), (pr, ("recall", "precision"))):
         assert [ax.get_title() for ax in _panels(fig)] == [f"{NAMES[c]} ({c})" for c in LABELS]
         assert {(ax.get_xlabel(), ax.get_ylabel()) for ax in _panels(fig)} == {axis_labels}
-    for j, (roc_ax, pr_ax) in enumerate(zip(_panels(roc), _panels(pr))):
+    for j, (roc_ax, pr_ax) in enumerate(zip(_panels(roc), _panels(pr), strict=True)):
         if j == 8:  # no positives: the chance diagonal only, and a note
             assert len(roc_ax.lines) == 1 and len(pr_ax.lines) == 0
             assert "undefined" in roc_ax.texts[0].get_text() and "undefined" in pr_ax.texts[0].get_text()
@@ -85,7 +80,7 @@ def test_confusion_matrices_show_the_counts(scored, saved_figures, tmp_path):
     support = y_true.sum(axis=0)
     assert [int(x.get_text()) for x in ax.texts] == counts.ravel().tolist()
     np.testing.assert_allclose(ax.images[0].get_array(), counts / np.maximum(support, 1)[:, None])
-    assert [t.get_text() for t in ax.get_yticklabels()] == [f"{c} ({s})" for c, s in zip(LABELS, support)]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"{c} ({s})" for c, s in zip(LABELS, support, strict=True)]
     assert (ax.get_xlabel(), colorbar.get_ylabel()) == ("predicted instrument", "fraction of true")
     m = compute_metrics(y_true, y_score, 0.5)
     np.testing.assert_array_equal(counts.diagonal(), [m["per_label"][c]["tp"] for c in LABELS])
@@ -99,12 +94,12 @@ def test_histograms_and_distribution_bars_count_the_files(scored, saved_figures,
     assert _is_png(P.label_distribution({"a": y_true, "b": y_pred}, LABELS, tmp_path / "dist.png"))
     hist = saved_figures["hist.png"]
     assert [ax.get_title() for ax in hist.axes] == [name.replace("_", " ") for name in per_sample]
-    for ax, values in zip(hist.axes, per_sample.values()):
+    for ax, values in zip(hist.axes, per_sample.values(), strict=True):
         assert sum(b.get_height() for b in ax.containers[0]) == 30  # every file in one of the bins
         assert _legend(ax) == [f"mean {np.mean(values):.3f}"]
     (count,) = saved_figures["count.png"].axes
     assert _legend(count) == ["true", "predicted"] and count.get_xlabel() == "number of instruments"
-    for bars, y in zip(count.containers, (y_true, y_pred)):
+    for bars, y in zip(count.containers, (y_true, y_pred), strict=True):
         assert [b.get_height() for b in bars] == np.bincount(y.sum(axis=1), minlength=len(bars)).tolist()
     (dist,) = saved_figures["dist.png"].axes
     assert _legend(dist) == ["a (30 files)", "b (30 files)"]
@@ -146,21 +141,11 @@ def test_timing_variance_scatter_and_ranking_plots(saved_figures, tmp_path):
 
 
 def test_plot_timing_command(tiny_bundle, tmp_path):
-    proc = subprocess.run(
-        [str(CLI), "plot", "timing", "--model", str(tiny_bundle), "--durations", "2,4", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_cli("plot", "timing", "--model", tiny_bundle, "--durations", "2,4", "--out", tmp_path, installed=True)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "timing.png").stat().st_size > 1000
     assert len((tmp_path / "timing.csv").read_text().splitlines()) == 3
-    bad = subprocess.run(
-        [str(CLI), "plot", "timing", "--model", str(tiny_bundle), "--durations", "ten", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    bad = run_cli("plot", "timing", "--model", tiny_bundle, "--durations", "ten", "--out", tmp_path, installed=True)
     assert bad.returncode == 2 and "--durations" in bad.stderr
 
 
@@ -168,21 +153,16 @@ def test_plot_distribution_command(irmas_test_dir, tmp_path):
     from instrumentid.data.split import split_dataset
 
     split_dataset(irmas_test_dir, tmp_path / "s", val_fraction=0.5)
-    proc = subprocess.run(
-        [
-            str(CLI),
-            "plot",
-            "distribution",
-            str(tmp_path / "s" / "train.csv"),
-            str(tmp_path / "s" / "val.csv"),
-            "--names",
-            "train,val",
-            "--out",
-            str(tmp_path / "d"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    proc = run_cli(
+        "plot",
+        "distribution",
+        tmp_path / "s" / "train.csv",
+        tmp_path / "s" / "val.csv",
+        "--names",
+        "train,val",
+        "--out",
+        tmp_path / "d",
+        installed=True,
     )
     assert proc.returncode == 0, proc.stderr
     for name in ("label_distribution.png", "label_distribution_fraction.png", "instrument_count_1.png"):

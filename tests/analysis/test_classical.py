@@ -1,18 +1,16 @@
 """Classical features + SVM baseline on generated tones and noise."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import run_cli
 from instrumentid import audio
 from instrumentid.analysis.classical_features import extract_features, feature_names, feature_variance, spectral_entropy
 
 SR = 22_050
-CLI = Path(sys.executable).with_name("instrumentid")
 
 
 def _signal(kind, rng, seconds=1.0):
@@ -55,17 +53,10 @@ def test_classical_train_and_evaluate_commands(tmp_path):
     train = _irmas_train(tmp_path / "train", per_class=8, seed=0)
     test = _irmas_train(tmp_path / "test", per_class=3, seed=1)
     model = tmp_path / "svm.npz"
-    proc = subprocess.run(
-        [str(CLI), "classical", "train", str(train), "--out", str(model)], capture_output=True, text=True, timeout=300
-    )
+    proc = run_cli("classical", "train", train, "--out", model, installed=True)
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "report"
-    proc = subprocess.run(
-        [str(CLI), "classical", "evaluate", str(test), "--model", str(model), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli("classical", "evaluate", test, "--model", model, "--out", out, installed=True)
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_files"] == 9

@@ -1,28 +1,20 @@
 """Embeddings export (projector files, PCA/t-SNE) and Grad-CAM on the tiny bundle."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import run_cli
 from instrumentid.analysis.embed import reduce_and_plot
 from instrumentid.analysis.gradcam import gradcam, plot_gradcam, stitch
 from instrumentid.errors import ConfigError
 from instrumentid.inference.predictor import Predictor
 from instrumentid.labels import LABELS, NAMES
 
-CLI = Path(sys.executable).with_name("instrumentid")
-
 
 def test_embed_command_writes_projector_files(tiny_bundle, irmas_test_dir, tmp_path):
-    proc = subprocess.run(
-        [str(CLI), "embed", str(irmas_test_dir), "--model", str(tiny_bundle), "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli("embed", irmas_test_dir, "--model", tiny_bundle, "--out", tmp_path, installed=True)
     assert proc.returncode == 0, proc.stderr
     tensors = np.loadtxt(tmp_path / "tensors.tsv", delimiter="\t")
     metadata = (tmp_path / "metadata.tsv").read_text().splitlines()
@@ -72,12 +64,7 @@ def test_gradcam_map_and_png(tiny_bundle, irmas_test_dir, tmp_path, saved_figure
     )
     assert bottom.lines[0].get_ydata()[:-1] == pytest.approx(result["window_scores"])  # one step per window
     out = tmp_path / "cam.png"
-    proc = subprocess.run(
-        [str(CLI), "gradcam", str(wav), "--label", "singing voice", "--model", str(tiny_bundle), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_cli("gradcam", wav, "--label", "singing voice", "--model", tiny_bundle, "--out", out, installed=True)
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 1000 and "voi" in proc.stdout
     with pytest.raises(ConfigError, match="--label"):
@@ -97,12 +84,7 @@ def test_gradcam_on_every_bundled_model(name, tmp_path, saved_figures):
     the spectrogram (YAMNet's maps are time-first), and the command writes the picture."""
     example = Path(__file__).parents[2] / "src" / "instrumentid" / "assets" / "example.ogg"
     out = tmp_path / f"{name}.png"
-    proc = subprocess.run(
-        [str(CLI), "gradcam", str(example), "--model", name, "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli("gradcam", example, "--model", name, "--out", out, installed=True)
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 1000 and f"wrote {out}" in proc.stdout
     result = gradcam(Predictor.from_bundle(name, runtime="torch"), example)
@@ -124,12 +106,7 @@ def test_embed_a_plain_folder_of_music_colours_by_predicted_label(tiny_bundle, t
     write_tone(library / "album" / "cd2" / "three.ogg", 330, 2.0, 48_000, subtype="VORBIS")
     (library / "cover.jpg").write_bytes(b"\xff\xd8 not audio")
     out = tmp_path / "emb"
-    proc = subprocess.run(
-        [str(CLI), "embed", str(library), "--model", str(tiny_bundle), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli("embed", library, "--model", tiny_bundle, "--out", out, installed=True)
     assert proc.returncode == 0, proc.stderr
     assert "coloured by each file's predicted top label" in proc.stdout
     rows = [line.split("\t") for line in (out / "metadata.tsv").read_text().splitlines()[1:]]

@@ -1,10 +1,9 @@
 """cleanlab finds deliberately flipped labels in a separable toy set."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from helpers import run_cli
 from instrumentid.analysis.label_issues import (
     file_vectors,
     find_issues,
@@ -46,7 +45,7 @@ def test_group_folds_keep_groups_together():
     groups = [f"g{i // 4}" for i in range(40)]
     folds = group_folds(Y, groups, n_splits=5)
     for g in set(groups):
-        assert len({f for f, gg in zip(folds, groups) if gg == g}) == 1
+        assert len({f for f, gg in zip(folds, groups, strict=True) if gg == g}) == 1
 
 
 @pytest.mark.parametrize(
@@ -71,25 +70,9 @@ def test_label_issues_on_classical_features_needs_no_model(irmas_test_dir, tmp_p
 
 def test_label_issues_command_writes_csvs(tiny_bundle, irmas_test_dir, tmp_path):
     import csv
-    import subprocess
-    import sys
 
-    cli = Path(sys.executable).with_name("instrumentid")
-    proc = subprocess.run(
-        [
-            str(cli),
-            "label-issues",
-            str(irmas_test_dir),
-            "--model",
-            str(tiny_bundle),
-            "--out",
-            str(tmp_path),
-            "--folds",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    proc = run_cli(
+        "label-issues", irmas_test_dir, "--model", tiny_bundle, "--out", tmp_path, "--folds", "2", installed=True
     )
     assert proc.returncode == 0, proc.stderr
     header = next(csv.reader((tmp_path / "label_issues.csv").open()))

@@ -2,28 +2,18 @@
 
 import csv
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 
-from helpers import SONGS, make_irmas_test
+from helpers import SONGS, make_irmas_test, run_cli
 from instrumentid.evaluation.evaluate import evaluate
 from instrumentid.inference.predictor import Predictor
 from instrumentid.labels import LABELS
 
-CLI = Path(sys.executable).with_name("instrumentid")
-
 
 def test_evaluate_command_writes_outputs(tiny_bundle, irmas_test_dir, tmp_path):
     out = tmp_path / "report"
-    proc = subprocess.run(
-        [str(CLI), "evaluate", str(irmas_test_dir), "--model", str(tiny_bundle), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli("evaluate", irmas_test_dir, "--model", tiny_bundle, "--out", out, installed=True)
     assert proc.returncode == 0, proc.stderr
     assert "f1_micro" in proc.stdout and "hamming_score" in proc.stdout
     metrics = json.loads((out / "metrics.json").read_text())
@@ -51,22 +41,17 @@ def test_evaluate_matches_predict(tiny_bundle, irmas_test_dir):
     from instrumentid.evaluation.evaluate import collect_scores
 
     collected = collect_scores(predictor, irmas_test_dir, windows=False)
-    for name, scores in zip(collected["files"], collected["y_score"]):
+    for name, scores in zip(collected["files"], collected["y_score"], strict=True):
         record = records[name]
         np.testing.assert_allclose(scores, [record["scores"][c] for c in LABELS], atol=1e-4)
-        present = [c for c, s, t in zip(LABELS, scores, predictor.thresholds) if s >= t]
+        present = [c for c, s, t in zip(LABELS, scores, predictor.thresholds, strict=True) if s >= t]
         assert present == record["present"]
     assert metrics["threshold_source"] == "bundle"
 
 
 def test_tune_thresholds_command(tiny_bundle, irmas_test_dir, tmp_path):
     out = tmp_path / "tuned.iid"
-    proc = subprocess.run(
-        [str(CLI), "tune-thresholds", str(irmas_test_dir), "--model", str(tiny_bundle), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli("tune-thresholds", irmas_test_dir, "--model", tiny_bundle, "--out", out, installed=True)
     assert proc.returncode == 0, proc.stderr
     from instrumentid.inference.bundle import load_bundle
 
@@ -86,9 +71,8 @@ def test_tune_thresholds_command_applies_the_named_rule(tiny_bundle, tmp_path):
 
     data = make_irmas_test(tmp_path / "val", {**SONGS, "noise": [(), ()]})
     out = tmp_path / "tuned.iid"
-    command = [str(CLI), "tune-thresholds", str(data), "--model", str(tiny_bundle), "--out", str(out)]
-    proc = subprocess.run(
-        [*command, "--rule", "one-for-all-above-non-music"], capture_output=True, text=True, timeout=300
+    proc = run_cli(
+        "tune-thresholds", data, "--model", tiny_bundle, "--out", out, "--rule", "one-for-all-above-non-music"
     )
     assert proc.returncode == 0, proc.stderr
     assert "rule one-for-all-above-non-music" in proc.stdout
@@ -104,9 +88,8 @@ def test_tune_thresholds_command_applies_the_named_rule(tiny_bundle, tmp_path):
 
 def test_tune_thresholds_says_when_a_non_music_rule_has_no_non_music(tiny_bundle, irmas_test_dir, tmp_path):
     out = tmp_path / "tuned.iid"
-    command = [str(CLI), "tune-thresholds", str(irmas_test_dir), "--model", str(tiny_bundle), "--out", str(out)]
-    proc = subprocess.run(
-        [*command, "--rule", "per-label-above-non-music"], capture_output=True, text=True, timeout=300
+    proc = run_cli(
+        "tune-thresholds", irmas_test_dir, "--model", tiny_bundle, "--out", out, "--rule", "per-label-above-non-music"
     )
     assert proc.returncode == 0, proc.stderr
     assert "per-label-above-non-music had no non-music to keep above" in proc.stderr and out.is_file()
@@ -115,7 +98,7 @@ def test_tune_thresholds_says_when_a_non_music_rule_has_no_non_music(tiny_bundle
 def test_tune_thresholds_help_teaches_every_rule():
     from instrumentid.evaluation.thresholds import RULES
 
-    proc = subprocess.run([str(CLI), "tune-thresholds", "--help"], capture_output=True, text=True, timeout=60)
+    proc = run_cli("tune-thresholds", "--help")
     assert proc.returncode == 0, proc.stderr
     text = " ".join(proc.stdout.split())
     for name, rule in RULES.items():
@@ -123,10 +106,5 @@ def test_tune_thresholds_help_teaches_every_rule():
 
 
 def test_evaluate_bad_dataset_is_a_clear_error(tiny_bundle, tmp_path):
-    proc = subprocess.run(
-        [str(CLI), "evaluate", str(tmp_path / "missing"), "--model", str(tiny_bundle), "--out", str(tmp_path / "o")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_cli("evaluate", tmp_path / "missing", "--model", tiny_bundle, "--out", tmp_path / "o", installed=True)
     assert proc.returncode == 2 and "missing" in proc.stderr and "Traceback" not in proc.stderr

@@ -48,7 +48,7 @@ def test_resume_renders_only_missing(tmp_path, soundfonts):
     reference = {f: (out / f).read_bytes() for f in (victim_file, victim_row)}
     (out / victim_file).unlink()  # interrupted before the file was written
     manifest = (out / "manifest.csv").read_text().splitlines()
-    (out / "manifest.csv").write_text("\n".join(l for l in manifest if not l.startswith(victim_row)) + "\n")
+    (out / "manifest.csv").write_text("\n".join(line for line in manifest if not line.startswith(victim_row)) + "\n")
     mtimes = {f: os.stat(out / f).st_mtime_ns for f in rows if f not in (victim_file, victim_row)}
     assert {c.file for c in pending(out, plan)} == {victim_file, victim_row}
     render_dataset(out, jobs=1, soundfonts=soundfonts, **SMALL)

@@ -25,33 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.analysis import classical_file
+from instrumentid.analysis.classical_file import ConstantProbability, DecisionSigmoid
 from instrumentid.errors import DataError
 from instrumentid.labels import LABELS
 
 HEADS = ("svm", "logistic")
-
-
-class ConstantProbability:
-    """Stands in for a label seen with one class only: always predicts that class' probability."""
-
-    def __init__(self, value: float) -> None:
-        self.value = float(value)
-
-    def predict_proba(self, X) -> np.ndarray:
-        p = np.full(len(X), self.value)
-        return np.stack([1 - p, p], axis=1)
-
-
-class DecisionSigmoid:
-    """An SVC whose decision value is squashed by a logistic (used when a label has too few
-    positives for cross-validated calibration)."""
-
-    def __init__(self, pipeline) -> None:
-        self.pipeline = pipeline
-
-    def predict_proba(self, X) -> np.ndarray:
-        p = 1.0 / (1.0 + np.exp(-2.0 * self.pipeline.decision_function(X)))
-        return np.stack([1 - p, p], axis=1)
 
 
 def make_pipeline(*, C: float = 1.0, kernel: str = "rbf", seed: int = 0, n_minority: int = 5, head: str = "svm"):
@@ -186,7 +164,7 @@ def train_classical(
             "C": C,
             "kernel": kernel,
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "support": dict(zip(LABELS, map(int, Y.sum(axis=0)))),
+            "support": dict(zip(LABELS, map(int, Y.sum(axis=0)), strict=True)),
         },
     }
     classical_file.save(model, out)

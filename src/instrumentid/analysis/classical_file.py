@@ -75,10 +75,31 @@ class Head:
         return np.stack([1 - p, p], axis=1)
 
 
+class ConstantProbability:
+    """Stands in for a label seen with one class only: always predicts that class' probability."""
+
+    def __init__(self, value: float) -> None:
+        self.value = float(value)
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = np.full(len(X), self.value)
+        return np.stack([1 - p, p], axis=1)
+
+
+class DecisionSigmoid:
+    """An SVC whose decision value is squashed by a logistic (used when a label has too few
+    positives for cross-validated calibration)."""
+
+    def __init__(self, pipeline) -> None:
+        self.pipeline = pipeline
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-2.0 * self.pipeline.decision_function(X)))
+        return np.stack([1 - p, p], axis=1)
+
+
 def head_of(fitted) -> Head:
     """The :class:`Head` computing what a head of :func:`~instrumentid.analysis.classical.fit_svms` computes."""
-    from instrumentid.analysis.classical import ConstantProbability, DecisionSigmoid
-
     if isinstance(fitted, ConstantProbability):
         return Head(constant=fitted.value)
     slope, offset = 1.0, 0.0

@@ -120,7 +120,7 @@ def export_projector(
     categories = colour_categories(examples) if categories is None else categories
     with metadata.open("w", encoding="utf-8") as handle:
         handle.write("file\tlabels\tinstrument\tgenre\tgroup\n")
-        for example, category in zip(examples, categories):
+        for example, category in zip(examples, categories, strict=True):
             handle.write(
                 "\t".join(
                     _tsv(v)

@@ -65,7 +65,7 @@ def stitch(maps: np.ndarray, starts_s, frames_per_second: float, total_frames: i
     total = max(total_frames, width)
     summed = np.zeros((rows, total))
     counts = np.zeros(total)
-    for window, start in zip(maps, starts_s):
+    for window, start in zip(maps, starts_s, strict=True):
         offset = min(int(round(float(start) * frames_per_second)), total - width)
         summed[:, offset : offset + width] += window
         counts[offset : offset + width] += 1

@@ -36,7 +36,7 @@ def group_folds(Y: np.ndarray, groups: Sequence[str] | None, *, n_splits: int = 
     names = list(dict.fromkeys(groups))
     index = {g: i for i, g in enumerate(names)}
     G = np.zeros((len(names), Y.shape[1]), dtype=int)
-    for g, row in zip(groups, Y):
+    for g, row in zip(groups, Y, strict=True):
         G[index[g]] |= row
     n_splits = min(n_splits, len(names))
     if n_splits < 2:
@@ -171,8 +171,8 @@ def label_issues(
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for i in found["ranked"]:
-        given = {c for c, v in zip(LABELS, Y[i]) if v}
-        suggested = {c for c, v in zip(LABELS, found["suggested"][i]) if v}
+        given = {c for c, v in zip(LABELS, Y[i], strict=True) if v}
+        suggested = {c for c, v in zip(LABELS, found["suggested"][i], strict=True) if v}
         rows.append(
             {
                 "file": str(kept[i].path),

@@ -30,7 +30,7 @@ def dataset_summary(examples: Sequence, *, durations: bool = True) -> dict:
         "y": y,
         "n_files": len(examples),
         "n_groups": len({e.group for e in examples}),
-        "counts": dict(zip(LABELS, map(int, y.sum(axis=0)))),
+        "counts": dict(zip(LABELS, map(int, y.sum(axis=0)), strict=True)),
         "instruments_per_file": dict(enumerate(np.bincount(y.sum(axis=1), minlength=1).tolist())),
         "duration_s": total if durations else None,
         "unreadable": unreadable,
@@ -53,7 +53,8 @@ def distribution_report(
         names = [f"{i + 1}:{n}" for i, n in enumerate(names)]
     labels_files = list(labels_files) if labels_files else [None] * len(datasets)
     summaries = {
-        n: dataset_summary(load_examples(d, labels_file=lf)) for n, d, lf in zip(names, datasets, labels_files)
+        n: dataset_summary(load_examples(d, labels_file=lf))
+        for n, d, lf in zip(names, datasets, labels_files, strict=True)
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

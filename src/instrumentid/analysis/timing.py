@@ -1,4 +1,6 @@
-"""Inference speed: prediction time against audio duration (the seed's 10…600 s analysis).
+"""Inference speed: prediction time against audio duration.
+
+Durations of 10…600 s, as the Lumen Data Science 2023 2nd-place system measured it.
 
 Synthetic audio of each duration (tones + noise at the model's sample rate) is written to a
 temporary folder and ``Predictor.predict_file`` is timed on it (best of ``repeats`` runs, after
@@ -21,17 +23,6 @@ from instrumentid.errors import ConfigError
 DEFAULT_DURATIONS = (10, 30, 60, 120, 300, 600)
 
 
-def parse_durations(text: str) -> list[float]:
-    """``"10,30,60"`` → ``[10.0, 30.0, 60.0]``; :class:`ConfigError` naming ``--durations`` otherwise."""
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ConfigError(f"--durations must be comma-separated seconds like 10,30,60, not {text!r}") from None
-    if not values or any(v <= 0 for v in values):
-        raise ConfigError(f"--durations must be positive seconds, got {text!r}")
-    return values
-
-
 def synthetic_audio(seconds: float, sample_rate: int, *, seed: int = 0) -> np.ndarray:
     """A mono test signal: a few drifting tones plus noise, float32 in [-1, 1]."""
     rng = np.random.default_rng(seed)
@@ -45,7 +36,7 @@ def time_predictor(predictor, durations_s: Sequence[float], *, repeats: int = 1,
     from instrumentid import audio
 
     if repeats < 1:
-        raise ConfigError(f"--repeats must be at least 1, got {repeats}")
+        raise ConfigError(f"repeats must be at least 1, got {repeats}", option="repeats")
     rows = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         warm = audio.write(

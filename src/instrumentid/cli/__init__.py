@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv, command if command in COMMANDS else None)
     except InstrumentIdError as exc:
-        print(f"instrumentid {command}: error: {exc}", file=sys.stderr)
+        print(f"instrumentid {command}: error: {exc}{flag_hint(exc)}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:  # an optional extra is not installed: say which one, in one line
         error = missing(exc, f"'{command}'")
@@ -99,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def flag_hint(error: InstrumentIdError) -> str:
+    """`` (--val-data)`` for an error about parameter ``val_data`` (every option is the flag of its name)."""
+    return f" (--{error.option.replace('_', '-')})" if error.option else ""
 
 
 def _run(argv: list[str], command: str | None) -> int:

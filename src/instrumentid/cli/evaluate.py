@@ -36,7 +36,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from instrumentid.evaluation.evaluate import evaluate
     from instrumentid.evaluation.report import format_table
+    from instrumentid.inference.decision import check_threshold
 
+    if args.threshold is not None:
+        check_threshold(args.threshold, "--threshold")
     metrics = evaluate(
         args.data,
         args.model,

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 
 from instrumentid.cli import options
 from instrumentid.inference import schema
+from instrumentid.inference.runtimes import RUNTIMES
 
 FORMATS = ("table", "json", "jsonl", "csv", "parquet", "audacity")
 ENGINES = ("local", "ray")
@@ -82,7 +83,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--runtime",
-        choices=("auto", "torch", "onnxruntime"),
+        choices=RUNTIMES,
         default="auto",
         help="auto: onnxruntime for .onnx graphs (see 'instrumentid export'), torch for bundles",
     )

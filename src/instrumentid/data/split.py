@@ -59,12 +59,13 @@ def grouped_split(
     from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 
     if not 0.0 < val_fraction < 1.0:
-        raise ConfigError(f"--val-fraction must be between 0 and 1, got {val_fraction}")
+        raise ConfigError(f"the validation fraction must be between 0 and 1, got {val_fraction}", option="val_fraction")
     groups, y = group_label_matrix(examples, labels)
     if len(groups) < 2:
         raise DataError(
             f"the data has {len(groups)} group (song) and a validation split needs at least 2: "
-            "add recordings of another song, or give a separate validation set with --val-data"
+            "add recordings of another song, or give a separate validation set",
+            option="val_data",
         )
     # scikit-learn's own count for a fractional test_size (so valid splits are unchanged), kept in 1..n-1
     n_val = min(max(math.ceil(val_fraction * len(groups)), 1), len(groups) - 1)
@@ -127,5 +128,5 @@ def split_dataset(
         "n_val": len(val),
         "n_train_groups": len({e.group for e in train}),
         "n_val_groups": len({e.group for e in val}),
-        "proportions": {c: (float(a), float(b)) for c, a, b in zip(LABELS, p_train, p_val)},
+        "proportions": {c: (float(a), float(b)) for c, a, b in zip(LABELS, p_train, p_val, strict=True)},
     }

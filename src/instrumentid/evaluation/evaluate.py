@@ -109,7 +109,7 @@ def resolve_thresholds(
     columns = predictor.label_columns(labels)
     if threshold is None:
         return np.asarray(predictor.thresholds, dtype=np.float64)[columns], "bundle"
-    return np.full(len(columns), check_threshold(threshold, "--threshold")), "--threshold"
+    return np.full(len(columns), check_threshold(threshold, "threshold")), "--threshold"
 
 
 def make_plots(out_dir, y_true, y_score, y_pred, labels: Sequence[str], metrics: dict) -> dict[str, Path]:
@@ -163,7 +163,7 @@ def write_outputs(
         **info,
         "zero_division": ZERO_DIVISION,
         "labels": list(labels),
-        "thresholds": dict(zip(labels, map(float, np.broadcast_to(thresholds, (len(labels),))))),
+        "thresholds": dict(zip(labels, map(float, np.broadcast_to(thresholds, (len(labels),))), strict=True)),
         "file": file_metrics,
         "window": window_metrics,
     }
@@ -238,7 +238,7 @@ def evaluate(
         return {
             **info,
             "labels": labels,
-            "thresholds": dict(zip(labels, map(float, thresholds))),
+            "thresholds": dict(zip(labels, map(float, thresholds), strict=True)),
             "file": compute_metrics(
                 collected["y_true"], collected["y_score"], thresholds, labels, zero_division=ZERO_DIVISION
             ),

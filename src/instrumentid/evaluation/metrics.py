@@ -206,8 +206,8 @@ def compute_metrics(
     out: dict = {
         "n_samples": int(y_true.shape[0]),
         "n_labels": int(y_true.shape[1]),
-        "macro_labels": [code for code, p in zip(labels, has_positive) if p],
-        "absent_labels": [code for code, p in zip(labels, has_positive) if not p],
+        "macro_labels": [code for code, p in zip(labels, has_positive, strict=True) if p],
+        "absent_labels": [code for code, p in zip(labels, has_positive, strict=True) if not p],
         **_averages(y_true, y_pred, np.flatnonzero(has_positive), zero_division),
     }
     out["hamming_score"] = float(hamming_score(y_true, y_pred).mean())

@@ -84,7 +84,7 @@ def _curves(kind: str, y_true, y_score, labels, path) -> Path:
 
     y_true, y_score = np.asarray(y_true), np.asarray(y_score)
     fig, axes = _grid(len(labels))
-    for j, (ax, code) in enumerate(zip(axes, labels)):
+    for j, (ax, code) in enumerate(zip(axes, labels, strict=False)):  # the grid's spare panels are hidden
         column = y_true[:, j]
         ax.set_title(_title(code), fontsize=9)
         ax.set_xlim(0, 1)
@@ -129,7 +129,7 @@ def label_confusion_matrices(y_true, y_pred, labels: Sequence[str], path) -> Pat
     """A 2×2 confusion matrix (rows true absent/present, columns predicted) per instrument."""
     y_true, y_pred = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
     fig, axes = _grid(len(labels))
-    for j, (ax, code) in enumerate(zip(axes, labels)):
+    for j, (ax, code) in enumerate(zip(axes, labels, strict=False)):  # the grid's spare panels are hidden
         t, p = y_true[:, j], y_pred[:, j]
         matrix = np.array([[np.sum(~t & ~p), np.sum(~t & p)], [np.sum(t & ~p), np.sum(t & p)]])
         ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(1, matrix.max()))
@@ -177,7 +177,7 @@ def confusion_matrix(y_true, y_pred, labels: Sequence[str], path, *, title: str 
             c, r, str(value), ha="center", va="center", fontsize=7, color="black" if fractions[r, c] > 0.6 else "white"
         )
     ax.set_xticks(range(n), labels, rotation=90, fontsize=8)
-    ax.set_yticks(range(n), [f"{c} ({s})" for c, s in zip(labels, support)], fontsize=8)
+    ax.set_yticks(range(n), [f"{c} ({s})" for c, s in zip(labels, support, strict=True)], fontsize=8)
     ax.set_xlabel("predicted instrument")
     ax.set_ylabel("true instrument (support)")
     ax.set_title(title or "True vs predicted instruments (row-normalised)")
@@ -190,7 +190,7 @@ def per_sample_histograms(per_sample: Mapping[str, np.ndarray], path, *, bins: i
     plt = pyplot()
     names = list(per_sample)
     fig, axes = plt.subplots(1, len(names), figsize=(2.8 * len(names), 2.6), squeeze=False)
-    for ax, name in zip(axes[0], names):
+    for ax, name in zip(axes[0], names, strict=True):
         values = np.asarray(per_sample[name])
         ax.hist(values, bins=np.linspace(0, 1, bins + 1), color="tab:blue", edgecolor="white")
         ax.axvline(values.mean(), color="tab:red", lw=1.2, label=f"mean {values.mean():.3f}")

@@ -64,13 +64,15 @@ def write_predictions_csv(
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "true", *labels, "predicted"])
-        for name, truth, scores, predicted in zip(files, np.asarray(y_true), np.asarray(y_score), np.asarray(y_pred)):
+        for name, truth, scores, predicted in zip(
+            files, np.asarray(y_true), np.asarray(y_score), np.asarray(y_pred), strict=True
+        ):
             writer.writerow(
                 [
                     name,
-                    ";".join(c for c, t in zip(labels, truth) if t),
+                    ";".join(c for c, t in zip(labels, truth, strict=True) if t),
                     *(f"{s:.{digits}f}" for s in scores),
-                    ";".join(c for c, p in zip(labels, predicted) if p),
+                    ";".join(c for c, p in zip(labels, predicted, strict=True) if p),
                 ]
             )
     return path

@@ -326,7 +326,7 @@ def tune_bundle(
     m_before = compute_metrics(y_true, y_score, before, labels)
     m_after = compute_metrics(y_true, y_score, tuned, labels)
     result = {
-        "thresholds": dict(zip(labels, map(float, tuned))),
+        "thresholds": dict(zip(labels, map(float, tuned), strict=True)),
         "f1_before": {code: m_before["per_label"][code]["f1"] for code in labels},
         "f1_after": {code: m_after["per_label"][code]["f1"] for code in labels},
         "f1_macro_before": m_before["f1_macro"],

@@ -32,6 +32,7 @@ and multi (they import this module, never the other way round).
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
@@ -62,7 +63,22 @@ class LogMelConfig:
         return 1 + n_samples // self.hop_length
 
 
-class _MelModule(nn.Module):
+class FeatureExtractor(nn.Module, abc.ABC):
+    """Base of every front-end module: waveforms ``(batch, samples)`` → model input.
+
+    :meth:`forward` also takes one waveform ``(samples,)``, as a batch of one, then calls
+    :meth:`extract`, which each front-end defines for a batch.
+    """
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return self.extract(waveform.unsqueeze(0) if waveform.dim() == 1 else waveform)
+
+    @abc.abstractmethod
+    def extract(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The features of ``(batch, samples)``."""
+
+
+class _MelModule(FeatureExtractor):
     """Holds a config, its analysis window and its mel filterbank as (non-persistent) buffers."""
 
     def __init__(self, config, window_length: int, *, htk: bool = False, norm: bool = True) -> None:
@@ -102,9 +118,7 @@ class LogMel(_MelModule):
         """``power_to_db(S, ref=1.0, amin=1e-10, top_db)`` of ``(batch, n_mels, frames)``, per example."""
         return power_to_db(power_mel, top_db=self.config.top_db)
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        if waveform.dim() == 1:
-            waveform = waveform.unsqueeze(0)
+    def extract(self, waveform: torch.Tensor) -> torch.Tensor:
         return self.to_db(self.power_mel(waveform)).unsqueeze(1)
 
 
@@ -166,10 +180,8 @@ class YamnetLogMel(_MelModule):
         config = config or YamnetMelConfig(**params)
         super().__init__(config, config.win_length, htk=True, norm=False)
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+    def extract(self, waveform: torch.Tensor) -> torch.Tensor:
         c = self.config
-        if waveform.dim() == 1:
-            waveform = waveform.unsqueeze(0)
         if c.level_dbfs is not None:
             waveform = level_windows(waveform, c.level_dbfs, c.max_gain_db)
         if waveform.shape[-1] < c.win_length:
@@ -197,15 +209,15 @@ class WaveformConfig:
         return {"name": "waveform", **asdict(self)}
 
 
-class Waveform(nn.Module):
+class Waveform(FeatureExtractor):
     """Waveforms ``(batch, samples)`` → ``(batch, 1, samples)``."""
 
     def __init__(self, config: WaveformConfig | None = None, **params) -> None:
         super().__init__()
         self.config = config or WaveformConfig(**params)
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        return (waveform if waveform.dim() == 2 else waveform.unsqueeze(0)).unsqueeze(1)
+    def extract(self, waveform: torch.Tensor) -> torch.Tensor:
+        return waveform.unsqueeze(1)
 
 
 class Normalize(nn.Module):
@@ -256,7 +268,7 @@ FEATURES = {
 ALIASES = {"mel": "logmel"}
 
 
-def register_frontend(name: str, module_cls: type[nn.Module], config_cls: type) -> None:
+def register_frontend(name: str, module_cls: type[FeatureExtractor], config_cls: type) -> None:
     """Add a front-end: ``module_cls(config)`` maps ``(batch, samples)`` to model input;
     ``config_cls`` is a frozen dataclass whose ``to_dict()`` includes ``"name": name``."""
     if name in FEATURES:

@@ -15,10 +15,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from instrumentid.errors import ConfigError
-from instrumentid.frontends.core import LogMel, LogMelConfig, register_frontend
+from instrumentid.frontends.core import FeatureExtractor, LogMel, LogMelConfig, register_frontend
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def deltas(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return F.pad(valid, (width // 2, width // 2), mode="replicate").reshape(x.shape)
 
 
-class Mfcc(nn.Module):
+class Mfcc(FeatureExtractor):
     """Waveforms ``(batch, samples)`` → MFCCs ``(batch, 1 + deltas, n_mfcc, frames)``."""
 
     def __init__(self, config: MfccConfig | None = None, **params) -> None:
@@ -97,9 +96,7 @@ class Mfcc(nn.Module):
         """``(batch, n_mels, frames)`` log-mel dB → ``(batch, n_mfcc, frames)`` coefficients."""
         return torch.matmul(self.dct, log_mel)
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        if waveform.dim() == 1:
-            waveform = waveform.unsqueeze(0)
+    def extract(self, waveform: torch.Tensor) -> torch.Tensor:
         coefficients = self.cepstra(self.logmel.to_db(self.logmel.power_mel(waveform)))
         channels = [coefficients] + [deltas(coefficients, kernel) for kernel in self.delta_kernels]
         return torch.stack(channels, dim=1)

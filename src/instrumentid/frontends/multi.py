@@ -25,10 +25,9 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from instrumentid.errors import ConfigError
-from instrumentid.frontends.core import LogMel, LogMelConfig, register_frontend
+from instrumentid.frontends.core import FeatureExtractor, LogMel, LogMelConfig, register_frontend
 from instrumentid.frontends.mfcc import dct_matrix, mel_config_of
 
 CHANNELS = ("mel", "mfcc", "harmonic", "percussive")
@@ -90,7 +89,7 @@ def hpss_masks(
     return mask, torch.where(silent, mask, 1.0 - mask)
 
 
-class MultiChannel(nn.Module):
+class MultiChannel(FeatureExtractor):
     """Waveforms ``(batch, samples)`` → ``(batch, len(channels), n_mels, frames)``."""
 
     def __init__(self, config: MultiConfig | None = None, **params) -> None:
@@ -106,9 +105,7 @@ class MultiChannel(nn.Module):
         )
         return stretched.transpose(1, 2)
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        if waveform.dim() == 1:
-            waveform = waveform.unsqueeze(0)
+    def extract(self, waveform: torch.Tensor) -> torch.Tensor:
         c = self.config
         mel_power = self.logmel.power_mel(waveform)
         views: dict[str, torch.Tensor] = {}

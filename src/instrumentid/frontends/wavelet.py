@@ -19,10 +19,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
 from instrumentid.errors import ConfigError
-from instrumentid.frontends.core import register_frontend
+from instrumentid.frontends.core import FeatureExtractor, register_frontend
 from instrumentid.frontends.dsp import power_to_db, stft_power
 
 #: Equivalent noise bandwidth of the Hann window, in FFT bins (librosa's ``WINDOW_BANDWIDTHS``).
@@ -77,7 +76,7 @@ def wavelet_basis(config: WaveletConfig) -> tuple[np.ndarray, int]:
     max_len = int(2.0 ** np.ceil(np.log2(lengths.max())))
     n_fft = max(max_len, int(2.0 ** (1 + np.ceil(np.log2(config.hop_length)))))
     basis = np.zeros((len(freqs), max_len), dtype=np.complex128)
-    for k, (length, freq) in enumerate(zip(lengths, freqs)):
+    for k, (length, freq) in enumerate(zip(lengths, freqs, strict=True)):
         n = np.arange(-length // 2, length // 2, dtype=np.float64)
         window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(len(n)) / len(n))  # periodic Hann
         wavelet = np.exp(2j * np.pi * freq / config.sample_rate * n) * window
@@ -88,7 +87,7 @@ def wavelet_basis(config: WaveletConfig) -> tuple[np.ndarray, int]:
     return response.astype(np.float32), n_fft
 
 
-class Wavelet(nn.Module):
+class Wavelet(FeatureExtractor):
     """Waveforms ``(batch, samples)`` → constant-Q spectrogram ``(batch, 1, n_bins, frames)``."""
 
     def __init__(self, config: WaveletConfig | None = None, **params) -> None:
@@ -104,9 +103,7 @@ class Wavelet(nn.Module):
         power = stft_power(padded, self.n_fft, self.config.hop_length, self.window)
         return torch.matmul(self.basis, power.sqrt()) / math.sqrt(self.n_fft)
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        if waveform.dim() == 1:
-            waveform = waveform.unsqueeze(0)
+    def extract(self, waveform: torch.Tensor) -> torch.Tensor:
         c = self.magnitude(waveform)
         if self.config.scale == "db":  # amplitude_to_db(C, amin=1e-5) == power_to_db(C², amin=1e-10)
             scaled = power_to_db(c.square(), top_db=self.config.top_db, amin=1e-10)

@@ -60,7 +60,7 @@ def check_bundle_thresholds(thresholds: Sequence[float], labels: Sequence[str], 
     """Raise :class:`BundleError` unless there is one threshold per label, each strictly between 0 and 1."""
     if len(thresholds) != len(labels):
         raise BundleError(f"{where}: {len(thresholds)} thresholds for {len(labels)} labels")
-    outside = [(code, t) for code, t in zip(labels, thresholds) if not 0.0 < float(t) < 1.0]
+    outside = [(code, t) for code, t in zip(labels, thresholds, strict=True) if not 0.0 < float(t) < 1.0]
     if outside:
         code, t = outside[0]
         raise BundleError(f"{where}: thresholds must lie strictly between 0 and 1 ({code}: {float(t):g})")

@@ -249,7 +249,7 @@ class Predictor:
                 schema.make_segment(
                     s, min(s + self.window_s, duration_s), codes, sc, thresholds, abstain=abstain or not on
                 )
-                for s, sc, on in zip(starts, scores, keep)
+                for s, sc, on in zip(starts, scores, keep, strict=True)
             ]
         active = (
             {}

@@ -7,8 +7,8 @@ The pipeline over a file list:
    model's windows (:meth:`instrumentid.inference.contract.Framing.read`), or an error for that file;
 2. ``map_batches`` (a pool of Ray actors, each loading the model once from the file the driver
    resolved and validated): score the windows in batches
-   (:func:`instrumentid.inference.contract.score_batches`) and build each file's record with the model's thresholds and aggregation
-   (:meth:`instrumentid.inference.predictor.Predictor.record`);
+   (:func:`instrumentid.inference.contract.score_batches`) and build each file's record with the
+   model's thresholds and aggregation (:meth:`instrumentid.inference.predictor.Predictor.record`);
 3. records stream back to the caller as they finish (completion order, not input order).
 
 >>> from instrumentid.inference.ray_engine import predict_files

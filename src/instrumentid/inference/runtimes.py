@@ -28,6 +28,7 @@ from instrumentid.inference.shipped import resolve
 if TYPE_CHECKING:
     import torch
 
+#: What ``open_runtime`` accepts: auto (onnxruntime for ``.onnx`` graphs, torch for bundles) or one by name.
 RUNTIMES = ("auto", "torch", "onnxruntime")
 #: Names of the exported graph's input, output and metadata entry (the ONNX contract).
 ONNX_INPUT, ONNX_OUTPUT, ONNX_METADATA_KEY = "waveform", "scores", "instrumentid"

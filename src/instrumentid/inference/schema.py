@@ -40,12 +40,15 @@ SCORE_DECIMALS = 4
 
 
 def scores_dict(labels: Sequence[str], scores: Sequence[float] | np.ndarray) -> dict[str, float]:
-    return {code: round(float(s), SCORE_DECIMALS) for code, s in zip(labels, scores)}
+    return {code: round(float(s), SCORE_DECIMALS) for code, s in zip(labels, scores, strict=True)}
 
 
 def present_labels(labels: Sequence[str], scores, thresholds) -> list[str]:
-    """The codes whose score reaches their threshold (:func:`instrumentid.inference.decision.is_present`), in label order."""
-    return [code for code, present in zip(labels, is_present(scores, thresholds)) if present]
+    """The codes whose score reaches their threshold, in label order.
+
+    Presence is :func:`instrumentid.inference.decision.is_present`.
+    """
+    return [code for code, present in zip(labels, is_present(scores, thresholds), strict=True) if present]
 
 
 def activity(
@@ -257,7 +260,7 @@ def thresholds_line(labels: Sequence[str], thresholds, source: str) -> str:
     if np.allclose(values, values[0]):
         return f"present = score at or above {values[0]:.2f} ({source}, every label)"
     return f"present = score at or above its label's threshold ({source}): " + " ".join(
-        f"{c} {t:.2f}" for c, t in zip(labels, values)
+        f"{c} {t:.2f}" for c, t in zip(labels, values, strict=True)
     )
 
 

@@ -27,7 +27,6 @@ BUNDLED: dict[str, tuple[str, str]] = {
         "YAMNet's AudioSet classes mapped to the 33 codes, no training (the baseline the default must beat)",
     ),
 }
-DEFAULT_BUNDLE_NAME = BUNDLED["default"][0]
 #: The ONNX export of each bundled name: name → file in assets/ (``recipes/onnx_models.py`` writes
 #: them from the bundles and checks them against PyTorch).
 EXPORTED: dict[str, str] = {name: f"{name}.onnx" for name in BUNDLED}

@@ -88,7 +88,9 @@ class ResumableLog:
         if self.path.is_dir():
             raise ConfigError(f"{self.path}: is a folder; give a file name for the output")
         if self.path.is_symlink() or (self.path.exists() and not self.path.is_file()):
-            raise ConfigError(f"{self.path}: is a symlink or not a regular file; --resume appends only to a plain file")
+            raise ConfigError(
+                f"{self.path}: is a symlink or not a regular file; a resumable log appends only to a plain file"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.done: set[tuple] = self._read_back() if self.path.exists() else set()
         try:
@@ -120,7 +122,7 @@ class ResumableLog:
         ):
             raise ConfigError(
                 f"{self.path}: line {number} is not a predict record (or is longer than "
-                f"{MAX_LOG_LINE} bytes); is this a predict --resume output? Nothing was changed"
+                f"{MAX_LOG_LINE} bytes); is this a resumable predict log? Nothing was changed"
             )
         return _key(record["file"], record["source"])
 

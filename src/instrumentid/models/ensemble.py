@@ -88,7 +88,7 @@ class EnsembleModel(nn.Module):
 
     def _inputs(self, x: torch.Tensor):
         waveform = x.reshape(x.shape[0], -1)
-        for member, frontend, resample in zip(self.members, self.frontends, self.resamplers):
+        for member, frontend, resample in zip(self.members, self.frontends, self.resamplers, strict=True):
             yield member, frontend(resample(waveform))
 
     def member_probabilities(self, x: torch.Tensor) -> torch.Tensor:

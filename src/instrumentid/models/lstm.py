@@ -1,11 +1,12 @@
 """A bidirectional LSTM over spectrogram frames, pooled by mean+max or by additive attention.
 
 Each frame (all channels × bins of one time step, already standardised by the front-end's
-normalisation) is fed to a bi-LSTM; the sequence of hidden states is pooled into one embedding: the mean and the maximum over
-time, or (``attention=True``) Bahdanau's additive attention, ``score_t = v · tanh(W h_t +
-b)``, ``weights = softmax_t(score)``, ``embedding = Σ_t weights_t h_t`` — the window's
-evidence weighted by where the network finds the instrument. The seed team compared both on
-mel spectrograms and MFCCs; ``train --model lstm --model-params '{attention: true}'``.
+normalisation) is fed to a bi-LSTM; the sequence of hidden states is pooled into one
+embedding: the mean and the maximum over time, or (``attention=True``) Bahdanau's additive
+attention, ``score_t = v · tanh(W h_t + b)``, ``weights = softmax_t(score)``,
+``embedding = Σ_t weights_t h_t`` — the window's evidence weighted by where the network finds
+the instrument. The Lumen Data Science 2023 2nd-place system, which this package re-creates,
+compared both on mel spectrograms and MFCCs; ``train --model lstm --model-params '{attention: true}'``.
 """
 
 from __future__ import annotations

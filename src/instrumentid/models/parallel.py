@@ -1,8 +1,9 @@
 """Parallel MobileNets: k small depthwise-separable CNNs, each responsible for its own labels.
 
-The seed team tried four parallel MobileNets, each answering for three instruments, so that a
-branch can specialise on the distinctions inside its group (cello vs violin, clarinet vs
-flute vs saxophone) without competing for capacity with the others. Every branch reads the
+The Lumen Data Science 2023 2nd-place system tried four parallel MobileNets, each answering
+for three instruments, so that a branch can specialise on the distinctions inside its group
+(cello vs violin, clarinet vs flute vs saxophone) without competing for capacity with the
+others. Every branch reads the
 whole spectrogram and ends in a head over its labels; the branch outputs are put back in
 label order into one ``(batch, n_labels)`` vector. The groups are a model parameter
 (``--model-params '{groups: [[cel, vio], [cla, flu, sax], ...]}'``); each label belongs to
@@ -12,6 +13,7 @@ exactly one group.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -45,7 +47,7 @@ class MobileNetBranch(nn.Module):
     def __init__(self, in_channels: int, n_outputs: int, widths: Sequence[int], dropout: float) -> None:
         super().__init__()
         layers = [_conv_bn(in_channels, widths[0], 3, 2)]
-        for previous, width in zip(widths[:-1], widths[1:]):
+        for previous, width in pairwise(widths):
             layers += [_conv_bn(previous, previous, 3, 2, groups=previous), _conv_bn(previous, width, 1, 1)]
         self.features = nn.Sequential(*layers)
         self.embedding_dim = 2 * widths[-1]

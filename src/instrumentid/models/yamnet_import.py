@@ -117,7 +117,7 @@ def float_state_dict(model_proto) -> dict[str, torch.Tensor]:
         )
     state = {}
     names = {id(m): n for n, m in reference.named_modules()}
-    for node, conv in zip(convs, targets):
+    for node, conv in zip(convs, targets, strict=True):
         prefix = names[id(conv)]
         weight, bias = (torch.from_numpy(_float_initializer(graph, name).copy()) for name in node.input[1:3])
         if weight.shape != conv.weight.shape:

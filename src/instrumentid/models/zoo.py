@@ -14,7 +14,8 @@ name          input       architecture
 timm          log-mel     any ``timm.create_model`` CNN (``backbone=...``), 1 input channel
 ast           log-mel     Audio Spectrogram Transformer (``transformers.ASTModel``)
 wav2vec2      waveform    Wav2Vec2 (``transformers.Wav2Vec2Model``), or its conv feature
-                          encoder only (``feature_extractor_only=True``, as the seed team tried)
+                          encoder only (``feature_extractor_only=True``, as the Lumen Data
+                          Science 2023 2nd-place system tried)
 ============  ==========  ================================================================
 
 ``ast`` and ``wav2vec2`` take ``adapter="bottleneck"`` or ``"lora"`` (with ``adapter_size``,
@@ -219,7 +220,7 @@ def build_ast(n_labels: int = 11, n_mels: int = 64, n_frames: int = 151, **param
 
 @register(
     "wav2vec2",
-    "Wav2Vec2 on raw waveforms (transformers; feature_extractor_only like the seed team)",
+    "Wav2Vec2 on raw waveforms (transformers); feature_extractor_only=true: the conv feature encoder only",
     requires="transformers:zoo",
     frontend="waveform",
 )

@@ -52,7 +52,7 @@ log = logging.getLogger("instrumentid.serve")
 
 #: Responses of ``POST /predict`` besides 200, for the OpenAPI page.
 PREDICT_RESPONSES = {
-    413: {"description": "an upload is over --max-upload-mb, or too many files in one request"},
+    413: {"description": "an upload is over the server's upload limit, or too many files in one request"},
     422: {"description": "every file failed (each problem named), or a bad query parameter"},
     503: {"description": "the inference queue is full or the server is shutting down; see Retry-After"},
 }
@@ -243,7 +243,7 @@ def _add_info_routes(
     def labels() -> list[dict]:
         return [
             {"code": code, "name": NAMES.get(code, code), "threshold": round(float(t), 4)}
-            for code, t in zip(predictor.labels, predictor.thresholds)
+            for code, t in zip(predictor.labels, predictor.thresholds, strict=True)
         ]
 
 
@@ -351,7 +351,7 @@ def _predict_upload(
         )
     except InstrumentIdError as exc:
         return schema.error_record(name, str(exc).replace(tmp, name))
-    except Exception as exc:  # noqa: BLE001 - a bug must not become a 500 for the other files: log it, name it
+    except Exception as exc:  # a bug must not become a 500 for the other files: log it (so BLE001 allows it), name it
         log.exception("unexpected error on %s", name)
         reason = str(exc).replace(tmp, name).strip().splitlines()
         return schema.error_record(

@@ -53,7 +53,9 @@ class RequestGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         origin = headers.get("origin")
         if origin and urlsplit(origin).netloc != headers.get("host") and origin not in self.cors_origins:
-            return JSONResponse({"detail": f"cross-origin POST from {origin[:100]} refused (see --cors-origin)"}, 403)
+            return JSONResponse(
+                {"detail": f"cross-origin POST from {origin[:100]} refused (not an origin this server allows)"}, 403
+            )
         capacity = self.queue.workers + self.queue.queue_size
         if self.in_flight >= capacity or self.queue.closed:
             return JSONResponse(
@@ -70,7 +72,7 @@ class RequestGuard:
         return None
 
     def _too_large(self) -> str:
-        return f"request body larger than {self.max_body_bytes / 1e6:g} MB (--max-request-mb)"
+        return f"request body larger than {self.max_body_bytes / 1e6:g} MB (this server's request limit)"
 
     def _bounded(self, receive):
         """``receive`` counting the body's bytes (413 past the cap) and waiting at most the read timeout."""

@@ -61,7 +61,7 @@ def room(
         n_early=int(rng.integers(3, 12)),
         brightness=float(rng.uniform(0.2, 0.8)),
     )
-    send = np.sum([s * g for s, g in zip(dry_stems, sends)], axis=0)
+    send = np.sum([s * g for s, g in zip(dry_stems, sends, strict=True)], axis=0)
     wet = fx.convolve(send, ir)
     return (mix + wet).astype(np.float32), f"rev(rt60={rt60:.2f}s,pd={predelay * 1000:.0f}ms)"
 

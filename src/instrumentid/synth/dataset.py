@@ -284,7 +284,7 @@ def render_dataset(
     fonts = require_soundfonts(soundfonts)
     shared = _shared_folder(shared_data)
     if shared is not None and not shared.is_dir():
-        raise SynthError(f"--shared-data {shared}: folder not found")
+        raise SynthError(f"{shared}: shared-data folder not found", option="shared_data")
     if jobs < 1:
         raise SynthError(f"jobs must be >= 1, got {jobs}")
     plan = plan_dataset(

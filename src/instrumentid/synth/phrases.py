@@ -199,7 +199,7 @@ def breath_expression(
             shape = rng.choice(["swell", "decay", "flat"])
             bump = {"swell": np.sin(np.pi * x), "decay": 1 - x, "flat": np.zeros_like(x)}[shape]
             values[inside] *= (1 - depth) + depth * (0.6 + 0.4 * bump)
-    return [(float(t), float(np.clip(v, 0.05, 1.0))) for t, v in zip(times, values)]
+    return [(float(t), float(np.clip(v, 0.05, 1.0))) for t, v in zip(times, values, strict=True)]
 
 
 def _voicing(root_pc: int, quality: str, rng: np.random.Generator, lo: int, hi: int, n: int) -> list[int]:

@@ -171,7 +171,7 @@ class FluidRenderer:
         t = blocks * BLOCK / sr
         semis = np.zeros_like(t)
         if part.bends:
-            bt, bv = zip(*sorted(part.bends))
+            bt, bv = zip(*sorted(part.bends), strict=True)
             semis += np.interp(t, bt, bv, left=0.0, right=0.0)
         if part.vibrato_cents > 0 and part.notes:
             starts = np.array(sorted(n.start_s for n in part.notes))
@@ -181,4 +181,4 @@ class FluidRenderer:
             semis += part.vibrato_cents / 100 * ramp * np.sin(2 * np.pi * part.vibrato_hz * t)
         values = np.clip(np.round(8192 + semis / 2.0 * 8191), 0, 16383).astype(int)
         keep = np.concatenate([[True], values[1:] != values[:-1]])
-        return [(int(b), int(v)) for b, v in zip(blocks[keep], values[keep])]
+        return [(int(b), int(v)) for b, v in zip(blocks[keep], values[keep], strict=True)]

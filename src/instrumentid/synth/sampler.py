@@ -84,11 +84,11 @@ class Sampler:
         t_curve = np.arange(0, n_samples + sr, 64) / sr
         bend = np.zeros_like(t_curve)
         if part.bends:
-            bt, bv = zip(*sorted(part.bends))
+            bt, bv = zip(*sorted(part.bends), strict=True)
             bend += np.interp(t_curve, bt, bv, left=0.0, right=0.0)
         expression = np.ones_like(t_curve)
         if part.expression:
-            et, ev = zip(*part.expression)
+            et, ev = zip(*part.expression, strict=True)
             expression = np.interp(t_curve, et, ev)
         legato = part.articulation == "legato"
         plucked = code == "gel"

@@ -79,7 +79,7 @@ def find_soundfonts(explicit: Sequence[str | os.PathLike] | None = None) -> list
         for item in explicit:
             path = Path(item).expanduser()
             if not path.exists():
-                raise SynthError(f"--soundfont {path}: file not found")
+                raise SynthError(f"{path}: SoundFont file not found", option="soundfont")
             found.extend(_candidates(path))
     else:
         roots = [Path(p) for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p]

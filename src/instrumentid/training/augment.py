@@ -112,7 +112,7 @@ class MixClips(WaveformTransform):
             partner = (torch.arange(batch, device=device) + offset) % batch
             rel_db = _uniform(self.min_rel_db, self.max_rel_db, batch, device, generator)
             rounds.append((apply, partner, rel_db))
-        apply, partner, rel_db = (torch.stack(values) for values in zip(*rounds))
+        apply, partner, rel_db = (torch.stack(values) for values in zip(*rounds, strict=True))
         return {"apply": apply, "partner": partner, "rel_db": rel_db}
 
     def apply(self, waveform, targets):
@@ -120,7 +120,9 @@ class MixClips(WaveformTransform):
             return waveform, targets
         out, labels = waveform.clone(), targets.clone()
         rms = waveform.square().mean(dim=1).sqrt().clamp_min(1e-5)
-        for apply, partner, rel_db in zip(self.drawn["apply"], self.drawn["partner"], self.drawn["rel_db"]):
+        for apply, partner, rel_db in zip(
+            self.drawn["apply"], self.drawn["partner"], self.drawn["rel_db"], strict=True
+        ):
             scale = (rms * 10 ** (rel_db / 20) / rms[partner])[:, None]
             out = out + apply * scale * waveform[partner]
             labels = torch.maximum(labels, apply * targets[partner])
@@ -252,7 +254,7 @@ class SpecAugment(nn.Module):
         index = torch.arange(size, device=x.device)[None, :]
         shape = [x.shape[0], 1, 1, 1]
         shape[axis] = size
-        for start, width in zip(starts, widths):
+        for start, width in zip(starts, widths, strict=True):
             x = x.masked_fill(((index >= start) & (index < start + width)).view(shape), 0.0)
         return x
 

@@ -2,14 +2,15 @@
 
 Augmentation settings are grouped in :class:`AugmentConfig`, which :class:`TrainConfig` holds
 as ``augment`` and the LightningModule receives whole. YAML files, saved run configs and
-flags keep naming its fields at the top level (``mix_p: 0.5``, ``--mix-p 0.5``), so configs
-and checkpoints written before the grouping still load and resume.
+flags name its fields at the top level (``mix_p: 0.5``, ``--mix-p 0.5``), like every other
+field: the file format is flat.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from instrumentid.errors import ConfigError
+from instrumentid.inference.windows import AGGREGATIONS
 from instrumentid.labels import parse_label_set
 
 
@@ -42,6 +44,21 @@ class AugmentConfig:
                 raise ConfigError(f"{f.name} is a probability between 0 and 1, got {value}")
 
 
+def _mel_default(name: str) -> Any:
+    """The log-mel front-end's default for ``name``, stated once, in
+    :class:`~instrumentid.frontends.core.LogMelConfig` (imported when a config is made: it needs torch)."""
+    from instrumentid.frontends.core import LogMelConfig
+
+    return LogMelConfig.__dataclass_fields__[name].default
+
+
+def _mel_field(name: str, help: str) -> Any:
+    return field(default_factory=functools.partial(_mel_default, name), metadata={"help": help})
+
+
+#: The log-mel parameters that are also TrainConfig fields (flags); their defaults are LogMelConfig's.
+MEL_FIELDS = ("n_fft", "hop_length", "n_mels", "fmin", "fmax")
+
 #: TrainConfig fields that group another dataclass's fields; YAML keys and flags name those
 #: fields directly, at the top level.
 GROUPS = {"augment": AugmentConfig}
@@ -62,13 +79,15 @@ class TrainConfig:
     label_overrides: str = field(
         default="",
         metadata={
-            "help": "CSV (file + label columns, e.g. from 'instrumentid label-issues') whose rows replace the labels of those training files"
+            "help": "CSV (file + label columns, e.g. from 'instrumentid label-issues') whose rows replace the "
+            "labels of those training files"
         },
     )
     labels: str = field(
         default="irmas",
         metadata={
-            "help": "the model's label set: irmas (the 11 IRMAS codes), all (the extended vocabulary of 33), extended, or codes like gac,pia,dru; data labels outside it are left out"
+            "help": "the model's label set: irmas (the 11 IRMAS codes), all (the extended vocabulary of 33), "
+            "extended, or codes like gac,pia,dru; data labels outside it are left out"
         },
     )
     val_fraction: float = field(
@@ -90,14 +109,15 @@ class TrainConfig:
     feature_params: dict = field(
         default_factory=dict,
         metadata={
-            "help": "front-end parameters as YAML, e.g. '{n_mfcc: 20, deltas: 2}' (mfcc), '{fmin: 55, n_bins: 84, scale: log}' (wavelet), '{channels: [mel, mfcc, harmonic, percussive]}' (multi)"
+            "help": "front-end parameters as YAML, e.g. '{n_mfcc: 20, deltas: 2}' (mfcc), "
+            "'{fmin: 55, n_bins: 84, scale: log}' (wavelet), '{channels: [mel, mfcc, harmonic, percussive]}' (multi)"
         },
     )
-    n_mels: int = field(default=64, metadata={"help": "mel bands"})
-    n_fft: int = field(default=1024, metadata={"help": "FFT size (samples)"})
-    hop_length: int = field(default=320, metadata={"help": "STFT hop (samples)"})
-    fmin: float = field(default=30.0, metadata={"help": "lowest mel frequency (Hz)"})
-    fmax: float = field(default=8000.0, metadata={"help": "highest mel frequency (Hz)"})
+    n_mels: int = _mel_field("n_mels", "mel bands")
+    n_fft: int = _mel_field("n_fft", "FFT size (samples)")
+    hop_length: int = _mel_field("hop_length", "STFT hop (samples)")
+    fmin: float = _mel_field("fmin", "lowest mel frequency (Hz)")
+    fmax: float = _mel_field("fmax", "highest mel frequency (Hz)")
     # optimisation
     epochs: int = field(default=20, metadata={"help": "training epochs"})
     max_minutes: float = field(default=0.0, metadata={"help": "stop training after this many minutes (0 = no limit)"})
@@ -113,7 +133,7 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # aggregation and thresholds for the bundle
     aggregation: str = field(
-        default="mean", metadata={"help": "window aggregation stored in the bundle: mean | max | topk"}
+        default="mean", metadata={"help": f"window aggregation stored in the bundle: {' | '.join(AGGREGATIONS)}"}
     )
     tune_thresholds: bool = field(default=True, metadata={"help": "tune per-label thresholds on the validation set"})
     # run
@@ -121,7 +141,8 @@ class TrainConfig:
     resume: bool = field(
         default=False,
         metadata={
-            "help": "continue from <out>.ckpt/last.ckpt when it exists (same config and seed: the same weights as an uninterrupted run)"
+            "help": "continue from <out>.ckpt/last.ckpt when it exists (same config and seed: the same weights as "
+            "an uninterrupted run)"
         },
     )
     run_dir: str = field(default="runs", metadata={"help": "folder for logs and the resolved config"})
@@ -140,7 +161,7 @@ class TrainConfig:
         try:
             return parse_label_set(self.labels)
         except ValueError as exc:
-            raise ConfigError(f"--labels: {exc}") from None
+            raise ConfigError(f"the label set: {exc}", option="labels") from None
 
     def feature_config(self) -> dict:
         """The feature config: ``features`` for spectrogram models, else the model's own input.
@@ -162,15 +183,18 @@ class TrainConfig:
         if own != "logmel":  # raw waveform, or YAMNet's mel fixed by its pretrained weights
             if name != "logmel" or self.feature_params:
                 raise ConfigError(
-                    f"model {self.model!r} reads its own {own} input: --features and --feature-params do not apply"
+                    f"model {self.model!r} reads its own {own} input: a feature front-end and its parameters "
+                    "do not apply",
+                    option="features",
                 )
             return feature_config(own, sample_rate=self.sample_rate)
         if name in ("yamnet", "waveform"):
             raise ConfigError(
-                f"--features {name} is not a front-end for model {self.model!r}; choose logmel, mfcc, wavelet or multi"
+                f"{name} is not a feature front-end for model {self.model!r}; choose logmel, mfcc, wavelet or multi",
+                option="features",
             )
         fields = FEATURES[name][1].__dataclass_fields__ if name in FEATURES else {}
-        shared = ("n_fft", "hop_length", "n_mels", "fmin", "fmax") if "n_mels" in fields else ("hop_length",)
+        shared = MEL_FIELDS if "n_mels" in fields else ("hop_length",)
         params = {**{key: getattr(self, key) for key in shared}, **self.feature_params}
         return feature_config(name, sample_rate=self.sample_rate, **params)
 

@@ -97,7 +97,7 @@ class CropSampler(Sampler):
             indices = np.concatenate([rng.permutation(self.n_items) for _ in range(passes)])[: self.size]
         else:
             indices = rng.choice(self.n_items, size=self.size, replace=True, p=self.weights)
-        yield from zip(indices.tolist(), rng.random(self.size).tolist())
+        yield from zip(indices.tolist(), rng.random(self.size).tolist(), strict=True)
 
 
 class WindowDataset(Dataset):

@@ -56,7 +56,8 @@ def _aggregation(bundles: Sequence[Mapping], aggregation: str | None) -> str:
     found = {BundleInfo.of(b).aggregation for b in bundles}
     if len(found) > 1:
         raise ConfigError(
-            f"the bundles aggregate windows differently ({', '.join(sorted(found))}); choose one with --aggregation"
+            f"the bundles aggregate windows differently ({', '.join(sorted(found))}); choose one for the ensemble",
+            option="aggregation",
         )
     return found.pop()
 
@@ -180,7 +181,7 @@ def assemble(
     ]
     common = set.intersection(*(set(s["files"]) for s in scored))
     rows = [[s["files"].index(f) for f in sorted(common)] for s in scored]
-    member_scores = np.stack([s["y_score"][r] for s, r in zip(scored, rows)])
+    member_scores = np.stack([s["y_score"][r] for s, r in zip(scored, rows, strict=True)])
     fitted = fit_weights(member_scores, scored[0]["y_true"][rows[0]])
     bundle = make_ensemble(
         bundles,

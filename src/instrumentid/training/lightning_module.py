@@ -35,12 +35,13 @@ class InstrumentModule(L.LightningModule):
         loss: str = "bce",
         pos_weight: torch.Tensor | None = None,
         label_smoothing: float = 0.0,
-        augment: AugmentConfig = AugmentConfig(),
+        augment: AugmentConfig | None = None,
         aggregation: str = "mean",
     ) -> None:
         super().__init__()
         self.model = model
         self.frontend = build_frontend(features, normalization)
+        augment = AugmentConfig() if augment is None else augment
         self.augment = build_waveform_augment(
             mix_p=augment.mix_p,
             noise_p=augment.noise_p,
@@ -89,7 +90,7 @@ class InstrumentModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if not self._val:
             return
-        scores, targets, files = (torch.cat(parts) for parts in zip(*self._val))
+        scores, targets, files = (torch.cat(parts) for parts in zip(*self._val, strict=True))
         self._val.clear()
         if self.trainer.world_size > 1:
             scores, targets, files = (self.all_gather(t).flatten(0, 1) for t in (scores, targets, files))

@@ -80,14 +80,17 @@ def prepare_checkpoints(config: TrainConfig) -> Path | None:
     last = folder / "last.ckpt"
     saved_config = folder / "config.yaml"
     if config.resume and config.fast_dev_run:
-        raise ConfigError("--resume and --fast-dev-run cannot be combined (a fast dev run keeps no checkpoints)")
+        raise ConfigError(
+            "resuming and a fast dev run cannot be combined (a fast dev run keeps no checkpoints)", option="resume"
+        )
     if config.resume and last.is_file():
         saved = yaml.safe_load(saved_config.read_text()) if saved_config.is_file() else {}
         changed = _differences(saved, config)
         if changed:
             raise ConfigError(
                 f"{last}: cannot resume with a different config ({', '.join(changed)} differ from "
-                f"{saved_config}); run without --resume to start over"
+                f"{saved_config}); start over instead of resuming",
+                option="resume",
             )
         return last
     if config.resume:

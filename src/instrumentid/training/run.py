@@ -73,7 +73,9 @@ def model_params(config: TrainConfig, features: dict) -> dict:
         if channels != 1:
             if "in_channels" not in takes:
                 raise ConfigError(
-                    f"model {config.model!r} takes one input channel; --features {features['name']} gives {channels}"
+                    f"model {config.model!r} takes one input channel; the {features['name']} front-end gives "
+                    f"{channels}",
+                    option="features",
                 )
             geometry["in_channels"] = channels
         params.update({k: v for k, v in geometry.items() if k in takes and k not in params})
@@ -89,7 +91,7 @@ def _devices(value: str):
 
 
 def _split(config: TrainConfig) -> tuple[list[Example], list[Example]]:
-    """Training and validation examples: ``--val-data``, or a grouped split of ``--data``."""
+    """Training and validation examples: ``val_data``, or a grouped split of ``data``."""
     examples = read_all(config.data)
     if config.label_overrides:
         examples = apply_overrides(examples, config.label_overrides)
@@ -98,7 +100,9 @@ def _split(config: TrainConfig) -> tuple[list[Example], list[Example]]:
     else:
         train_examples, val_examples = grouped_split(examples, val_fraction=config.val_fraction, seed=config.seed)
     if not val_examples:
-        raise DataError("the validation split is empty: give --val-data or more training groups")
+        raise DataError(
+            "the validation split is empty: give validation data or more training groups", option="val_data"
+        )
     return train_examples, val_examples
 
 
@@ -184,7 +188,9 @@ def train(config: TrainConfig) -> Path | None:
     ``config.resume`` the run continues from its ``last.ckpt``.
     """
     if not config.data:
-        raise ConfigError("no training data: give --data PATH (IRMAS folder, CSV or folder with labels.csv)")
+        raise ConfigError(
+            "no training data: give a dataset (IRMAS folder, CSV or folder with labels.csv)", option="data"
+        )
     L.seed_everything(config.seed, workers=True, verbose=False)
     train_examples, val_examples = _split(config)  # data problems stop the run before anything is written
     resume_from = prepare_checkpoints(config)
