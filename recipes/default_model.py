@@ -33,9 +33,10 @@ Steps
    either is raised above the best score any real non-music file (speech, animals, a drum
    loop, a tone) got out of fold. ``oof_scores.csv`` and ``oof_all.npz`` keep the scores.
 6. The chosen head is trained on everything except ``REAL_VALIDATION`` (the recordings the
-   tests check), and two bundles are written: ``default.iid`` (this model) and
-   ``audioset-zeroshot.iid`` (the baseline: AudioSet classes mapped to the labels, one
-   threshold); unless ``--out`` is given, both are copied into the package.
+   tests check), and two bundles are written into ``--out`` (``work/bundles``): ``default.iid``
+   (this model) and ``audioset-zeroshot.iid`` (the baseline: AudioSet classes mapped to the
+   labels, one threshold); unless ``--out`` is given, both ship in the package as their ONNX
+   graphs (``export.ship``: ``default.onnx``, ``audioset-zeroshot.onnx``).
 7. ``--finetune-minutes`` (8 by default): the anchored head with the top two backbone blocks
    fine-tuned through ``instrumentid train`` (augmentations on), against the frozen default,
    both scored on the held-out sources (``finetune.json``).
@@ -48,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -807,10 +807,11 @@ def main() -> int:  # noqa: PLR0915 - a recipe reads top to bottom
         aggregation="max",
     )
     if args.out is None and not args.quick:
-        assets = REPO / "src" / "instrumentid" / "assets"
-        for bundle in (default, zeroshot):
-            shutil.copyfile(bundle, assets / bundle.name)
-            print(f"shipped {assets / bundle.name} ({bundle.stat().st_size / 1e6:.1f} MB)")
+        from instrumentid.inference import export
+
+        for bundle, name in ((default, "default"), (zeroshot, "audioset-zeroshot")):
+            report = export.ship(bundle, name)  # the graph is the shipped file; the .iid stays in the work folder
+            print(f"shipped {report['path']} ({report['bytes'] / 1e6:.1f} MB, parity {report['max_abs_diff']:.1e})")
     minutes = args.finetune_minutes if args.finetune_minutes is not None else (0 if args.quick else 8)
     if minutes > 0:
         args.finetune_minutes = minutes

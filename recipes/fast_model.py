@@ -17,15 +17,14 @@ Steps
    mixing with real negatives under positives, noise, EQ, SpecAugment, checkpoint of the best
    validation macro-F1, per-label thresholds tuned on validation.
 4. ``instrumentid evaluate`` on the validation set writes metrics.json and report.html.
-5. Unless ``--out`` is given, the bundle is copied to ``src/instrumentid/assets/fast.iid`` and
-   exported beside it as ``fast.onnx`` (``instrumentid export``; parity checked on export).
+5. Unless ``--out`` is given, the bundle (``work/model.iid``) ships as its ONNX graph
+   ``src/instrumentid/assets/fast.onnx`` (``export.ship``; parity checked on export).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -207,11 +206,10 @@ def main() -> int:
 
     # 5. ship
     if args.out is None and not args.quick:
-        target = REPO / "src" / "instrumentid" / "assets" / "fast.iid"
-        shutil.copyfile(out, target)
-        # the same model as an ONNX graph: what `--model fast` runs when onnxruntime is installed
-        instrumentid("export", str(target), "--out", str(target.with_suffix(".onnx")))
-        print(f"shipped {target} ({target.stat().st_size / 1e6:.1f} MB) and {target.with_suffix('.onnx').name}")
+        from instrumentid.inference import export
+
+        report = export.ship(out, "fast")  # the graph is the shipped file; the .iid stays in the work folder
+        print(f"shipped {report['path']} ({report['bytes'] / 1e6:.1f} MB, parity {report['max_abs_diff']:.1e})")
     summary = {
         "variant": args.variant,
         "quick": args.quick,
