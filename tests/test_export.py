@@ -14,7 +14,7 @@ from instrumentid.inference import export
 from instrumentid.inference.predictor import Predictor
 from instrumentid.inference.runtimes import OnnxRuntime, open_runtime
 
-pytest.importorskip("onnxruntime", reason="the onnx extra (onnx, onnxruntime) is not installed")
+pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
 
 EXAMPLE = REPO / "src" / "instrumentid" / "assets" / "example.ogg"
 
