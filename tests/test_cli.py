@@ -4,6 +4,7 @@ import csv
 import importlib
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -293,5 +294,5 @@ def test_a_command_whose_extra_is_missing_names_it_in_one_line(tmp_path):
         assert done.returncode == 2, (command, done.stderr)
         assert len(done.stderr.splitlines()) == 1 and "pip install 'instrumentid[train]'" in done.stderr, command
     listed = subprocess.run([sys.executable, "-c", code, "models"], capture_output=True, text=True, timeout=120)
-    assert listed.returncode == 0 and "runs default.onnx" in listed.stdout
+    assert listed.returncode == 0 and re.search(r"\[default\.onnx, [0-9.]+ MB\]", listed.stdout)
     assert "pip install 'instrumentid[train]'" in listed.stdout
