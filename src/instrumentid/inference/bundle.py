@@ -37,10 +37,13 @@ bundle's checksum and ``exported_from.weights`` maps each ``state_dict`` key to 
 that holds it bit for bit and its dtype (``{"initializer": "model.fc.weight.f16", "dtype":
 "float16"}``; :func:`graph_weight_map` writes it): onnxruntime computes with those initialisers
 (cast to float32), and :func:`read_graph` reads them back for PyTorch, refusing a graph whose
-weights are not exactly its model's (names, shapes) or do not match the checksum. Code that reads audio for a model or describes it takes
+weights are not exactly its model's (names, shapes) or do not match the checksum.
+
+Code that reads audio for a model or describes it takes
 :class:`~instrumentid.inference.contract.BundleInfo` of it (``BundleInfo.of(bundle)``), which works
 alike on a bundle and on a header; the runtimes build it once per load.
-This module imports torch only where weights are touched.
+This module imports torch only where weights are touched, and onnx only where a graph's weights
+are read or mapped (the slim install, which predicts with onnxruntime, has neither).
 
 An ensemble (``instrumentid ensemble``) is a bundle like any other, read by the same predictor:
 
