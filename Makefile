@@ -23,7 +23,7 @@ help:
 	@echo "make test           set up (incl. FluidSynth, SoundFonts, chromium via apt when root), run all tests"
 	@echo "make default-model  re-run the recipe of the bundled default and audioset-zeroshot models (~60 min, 2 CPU cores)"
 	@echo "make fast-model     re-run the recipe of the bundled fast model (small CNN, ~45 min)"
-	@echo "make onnx-models    export every bundled model to the ONNX graph predict runs, checked against PyTorch"
+	@echo "make onnx-models    re-export every shipped model's graph (the one file per model) with this exporter, checked"
 	@echo "make experiments    the small-budget comparison of docs/experiments.md (~30 min, 2 CPU cores)"
 	@echo "make bench          speed benchmarks (predict, synth, the server under load)"
 	@echo "make test-zoo       the timm backbone in .venv-zoo (torch 2.14.1 + torchvision, ~5.5 GB)"
@@ -95,7 +95,9 @@ default-model-quick: setup-dev system
 fast-model: setup-dev system
 	$(BIN)/python recipes/fast_model.py
 
-# After any bundle in src/instrumentid/assets changes: its .onnx beside it is what predict and serve run.
+# A shipped model is one file, src/instrumentid/assets/NAME.onnx (graph + metadata + every weight):
+# after a change to the exporter, this rebuilds each bundle from its graph, exports it again and
+# checks the records of onnxruntime against PyTorch (the recipes ship new models with export.ship).
 onnx-models: setup-dev
 	$(BIN)/python recipes/onnx_models.py
 

@@ -35,9 +35,10 @@ Steps
    above the best score any real non-music file (speech, animals, a drum loop, a tone) got out
    of fold. ``oof_scores.csv`` and ``oof_all.npz`` keep the scores.
 6. The chosen head is trained on everything except ``REAL_VALIDATION`` (the recordings the
-   tests check), and two bundles are written: ``default.iid`` (this model) and
-   ``audioset-zeroshot.iid`` (the baseline: AudioSet classes mapped to the labels, one
-   threshold); unless ``--out`` is given, both are copied into the package.
+   tests check), and two bundles are written into ``--out`` (``work/bundles``): ``default.iid``
+   (this model) and ``audioset-zeroshot.iid`` (the baseline: AudioSet classes mapped to the
+   labels, one threshold); unless ``--out`` is given, both ship in the package as their ONNX
+   graphs (``export.ship``: ``default.onnx``, ``audioset-zeroshot.onnx``).
 7. ``--finetune-minutes`` (8 by default): the anchored head with the top two backbone blocks
    fine-tuned through ``instrumentid train`` (augmentations on), against the frozen default,
    both scored on the held-out sources (``finetune.json``).
@@ -50,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -790,13 +790,15 @@ def write_bundles(args, out: Path, heads: dict[str, Head], rule: str, train_file
 
 
 def ship(args, bundles) -> None:
-    """Copy the bundles into the package, unless written elsewhere (``--out``) or toy-sized."""
+    """Ship each bundle's ONNX graph into the package (the graph is the shipped file and carries
+    the bundle; the .iid stays in the work folder), unless written elsewhere (``--out``) or toy-sized."""
     if args.out is not None or args.quick:
         return
-    assets = REPO / "src" / "instrumentid" / "assets"
-    for bundle in bundles:
-        shutil.copyfile(bundle, assets / bundle.name)
-        print(f"shipped {assets / bundle.name} ({bundle.stat().st_size / 1e6:.1f} MB)")
+    from instrumentid.inference import export
+
+    for bundle, name in zip(bundles, ("default", "audioset-zeroshot"), strict=True):
+        report = export.ship(bundle, name)
+        print(f"shipped {report['path']} ({report['bytes'] / 1e6:.1f} MB, parity {report['max_abs_diff']:.1e})")
 
 
 def finetune_step(args, work: Path, weights: Path, synth_dir: Path, data: Embedded, default: Path, chosen) -> None:

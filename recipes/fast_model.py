@@ -19,15 +19,14 @@ Steps
    mixing with real negatives under positives, noise, EQ, SpecAugment, checkpoint of the best
    validation macro-F1, per-label thresholds tuned on validation.
 4. ``instrumentid evaluate`` on the validation set writes metrics.json and report.html.
-5. Unless ``--out`` is given, the bundle is copied to ``src/instrumentid/assets/fast.iid`` and
-   exported beside it as ``fast.onnx`` (``instrumentid export``; parity checked on export).
+5. Unless ``--out`` is given, the bundle (``work/model.iid``) ships as its ONNX graph
+   ``src/instrumentid/assets/fast.onnx`` (``export.ship``; parity checked on export).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -202,12 +201,12 @@ def evaluate(work: Path, val_csv: Path, out: Path) -> None:
 
 
 def ship(out: Path) -> None:
-    """Step 5: into the package, and the same model as an ONNX graph beside it (what
-    ``--model fast`` runs when onnxruntime is installed)."""
-    target = REPO / "src" / "instrumentid" / "assets" / "fast.iid"
-    shutil.copyfile(out, target)
-    instrumentid("export", str(target), "--out", str(target.with_suffix(".onnx")))
-    print(f"shipped {target} ({target.stat().st_size / 1e6:.1f} MB) and {target.with_suffix('.onnx').name}")
+    """Step 5: the model's ONNX graph into the package (the shipped file; it carries the bundle,
+    which stays in the work folder), checked against PyTorch."""
+    from instrumentid.inference import export
+
+    report = export.ship(out, "fast")
+    print(f"shipped {report['path']} ({report['bytes'] / 1e6:.1f} MB, parity {report['max_abs_diff']:.1e})")
 
 
 def main() -> int:

@@ -2,7 +2,7 @@
 
     python recipes/model_card_tables.py runs/full/evaluate [runs/full/evaluate-real ...]
     python recipes/model_card_tables.py --compare runs/full-8ep/evaluate runs/soundfont-only/evaluate ...
-    python recipes/model_card_tables.py --bundle src/instrumentid/assets/default.iid
+    python recipes/model_card_tables.py --bundle src/instrumentid/assets/default.onnx
 
 Each folder is the ``--out`` of ``instrumentid evaluate`` (it reads ``metrics.json``). With
 ``--bundle``, the per-instrument table is the bundle's own validation record (for the default

@@ -1,15 +1,18 @@
-"""Export every bundled model to the ONNX graph the package runs by default, and check it.
+"""Re-export every shipped model's ONNX graph with this instrumentid's exporter, and check it.
 
-    python recipes/onnx_models.py              # all bundled names (make onnx-models)
-    python recipes/onnx_models.py default      # one of them, e.g. after retraining it
+    python recipes/onnx_models.py                      # all bundled names (make onnx-models)
+    python recipes/onnx_models.py default              # one of them
+    python recipes/onnx_models.py default=work/m.iid   # ship another bundle under a name
 
-For each name, ``instrumentid export`` writes ``src/instrumentid/assets/<name>.onnx`` from
-``<name>.iid`` (front-end inside the graph, the bundle's header as metadata, weights float16
-where that is exact) and refuses a graph whose scores differ from PyTorch by more than
-``export.PARITY_TOLERANCE`` on test windows (loud, quiet, silent, short). This script then
-compares the records of both runtimes on the bundled example at its own level and 40 dB down
-(where a front-end with ``level_dbfs`` scales the most): the same present labels and scores
-within the same tolerance, or it fails. Needs the ``train`` and ``onnx`` extras.
+A shipped model is one file, ``src/instrumentid/assets/<name>.onnx``: the scoring graph (front-end
+inside, the bundle's header as metadata, weights float16 where that is exact), which also holds
+the bundle itself. For each name, ``export.ship`` rebuilds that bundle from the graph (or reads
+the ``.iid`` given), exports it again in place, refuses a graph whose scores differ from PyTorch
+by more than ``export.PARITY_TOLERANCE`` on test windows (loud, quiet, silent, short) and checks
+that the new graph carries the same weights (the bundle's checksum). This script then compares
+the records of both runtimes on the bundled example at its own level and 40 dB down (where a
+front-end with ``level_dbfs`` scales the most): the same present labels and scores within the
+same tolerance, or it fails. Run it after a change to the exporter. Needs the ``train`` extra.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import soundfile as sf
 
 from instrumentid.inference import export
 from instrumentid.inference.predictor import Predictor
-from instrumentid.inference.shipped import BUNDLED, bundled_path, exported_path
+from instrumentid.inference.shipped import BUNDLED, bundled_path
 
 EXAMPLE = bundled_path("default").parent / "example.ogg"
 
@@ -52,12 +55,12 @@ def records_differ(name: str, files: list[Path]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", choices=[*BUNDLED, []], help="bundled names (default: all)")
+    parser.add_argument("names", nargs="*", metavar="NAME[=BUNDLE]", help="bundled names (default: all)")
     names = parser.parse_args(argv).names or list(BUNDLED)
     with tempfile.TemporaryDirectory() as tmp:
         files = test_files(Path(tmp))
-        for name in names:
-            report = export.export_onnx(bundled_path(name), exported_path(name))
+        for name, _, source in (entry.partition("=") for entry in names):
+            report = export.ship(source or name, name)
             worst = records_differ(name, files)
             print(
                 f"{name}: {report['bytes'] / 1e6:.1f} MB; max |onnxruntime - torch| = "

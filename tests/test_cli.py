@@ -5,6 +5,7 @@ import importlib
 import io
 import json
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -229,8 +230,9 @@ def test_messages_are_one_plain_sentence_naming_the_file(tmp_path):
     """Odd inputs a new user tries: each is one line naming the file and what to do, with no
     library jargon (torch's weights_only, a --runtime flag gradcam lacks, mpg123's notes)."""
     import joblib
+    import onnx
 
-    from instrumentid.inference.shipped import exported_path
+    from instrumentid.inference.shipped import bundled_path
 
     example = Path(__file__).parents[1] / "src" / "instrumentid" / "assets" / "example.ogg"
     text = tmp_path / "notes.txt"
@@ -240,9 +242,15 @@ def test_messages_are_one_plain_sentence_naming_the_file(tmp_path):
         result = run_cli("predict", example, "--model", model)
         assert result.returncode == 2 and says in result.stderr and "weights_only" not in result.stderr
         assert len(result.stderr.splitlines()) == 1 and "default, fast, audioset-zeroshot" in result.stderr
+    graph = onnx.load(str(bundled_path("fast")))  # a graph exported before graphs carried their weights
+    meta = json.loads(graph.metadata_props[0].value)
+    del meta["exported_from"]["weights"], graph.metadata_props[:]
+    onnx.helper.set_model_props(graph, {"instrumentid": json.dumps(meta)})
+    onnx.save(graph, str(tmp_path / "old.onnx"))
     for command in (["gradcam", example], ["embed", tmp_path, "--out", tmp_path / "e"]):
-        result = run_cli(*command, "--model", exported_path("fast"))
-        assert result.returncode == 2 and "--runtime" not in result.stderr and "PyTorch bundle" in result.stderr
+        result = run_cli(*command, "--model", tmp_path / "old.onnx")
+        assert result.returncode == 2 and "--runtime" not in result.stderr and "export it again" in result.stderr
+        assert len(result.stderr.splitlines()) == 1
     (tmp_path / "random.flac").write_bytes(np.random.default_rng(0).bytes(5000))
     (tmp_path / "text.mp3").write_text("hello, not audio\n" * 20)
     result = run_cli("predict", tmp_path / "random.flac", tmp_path / "text.mp3", "--model", "fast", "-f", "jsonl")
@@ -292,5 +300,5 @@ def test_a_command_whose_extra_is_missing_names_it_in_one_line(tmp_path):
         assert done.returncode == 2, (command, done.stderr)
         assert len(done.stderr.splitlines()) == 1 and "pip install 'instrumentid[train]'" in done.stderr, command
     listed = subprocess.run([sys.executable, "-c", code, "models"], capture_output=True, text=True, timeout=120)
-    assert listed.returncode == 0 and "runs default.onnx" in listed.stdout
+    assert listed.returncode == 0 and re.search(r"\[default\.onnx, [0-9.]+ MB\]", listed.stdout)
     assert "pip install 'instrumentid[train]'" in listed.stdout

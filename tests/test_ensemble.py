@@ -150,7 +150,7 @@ def test_members_must_share_labels_and_windows():
 
 def test_ensemble_exports_to_onnx(tmp_path):
     """Members, their front-ends and the in-model resampler all go into one graph."""
-    pytest.importorskip("onnxruntime", reason="the onnx extra (onnx, onnxruntime) is not installed")
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
     from instrumentid.inference import export
 
     path = save_bundle(make_ensemble([tiny_bundle_dict(0), _mfcc_bundle(sample_rate=22_050)]), tmp_path / "e.iid")

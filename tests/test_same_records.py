@@ -1,7 +1,8 @@
 """The shipped models give the same records for the same files across refactors (issue 18).
 
 ``tests/data/records.json`` holds the records of the bundled models (``fast`` in PyTorch and in
-onnxruntime, ``default``) on a few generated files, with the SHA-256 of each model file. A model
+onnxruntime, ``default`` in PyTorch) on a few generated files, with the SHA-256 of each model's
+file (one per model: the graph, which PyTorch rebuilds the bundle from). A model
 file that changed (a retrained model) makes its case skip with a reason: re-record with
 ``python tests/test_same_records.py`` after checking the change is the model's, not the code's.
 Only the public API is used, so the test survives moves inside the package.
@@ -19,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from instrumentid import load_model
-from instrumentid.inference.shipped import bundled_path, exported_path
+from instrumentid.inference.shipped import bundled_path
 
 FIXTURE = Path(__file__).parent / "data" / "records.json"
 #: (case, bundled name, runtime)
@@ -43,10 +44,6 @@ def write_files(folder: Path) -> list[Path]:
         sf.write(str(folder / name), signal.astype(np.float32), rate)
         files.append(folder / name)
     return files
-
-
-def _model_file(name: str, runtime: str) -> Path:
-    return exported_path(name) if runtime == "onnxruntime" else bundled_path(name)
 
 
 def _sha256(path: Path) -> str:
@@ -80,7 +77,7 @@ def _close(expected, actual, where: str = "") -> None:
 @pytest.mark.parametrize(("case", "name", "runtime"), CASES)
 def test_records_are_unchanged(tmp_path, case, name, runtime):
     fixture = json.loads(FIXTURE.read_text())[case]
-    model_file = _model_file(name, runtime)
+    model_file = bundled_path(name)
     if not model_file.is_file():
         pytest.skip(f"{model_file} is not installed")
     if _sha256(model_file) != fixture["sha256"]:
@@ -97,7 +94,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         files = write_files(Path(folder))
         cases = {
-            case: {"sha256": _sha256(_model_file(name, runtime)), "records": records_of(name, runtime, files)}
+            case: {"sha256": _sha256(bundled_path(name)), "records": records_of(name, runtime, files)}
             for case, name, runtime in CASES
         }
     FIXTURE.parent.mkdir(exist_ok=True)

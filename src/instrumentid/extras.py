@@ -25,7 +25,7 @@ EXTRAS: dict[str, str] = {
     **dict.fromkeys(("matplotlib", "cleanlab", "librosa", "tensorboard"), "analysis"),
     **dict.fromkeys(("timm", "transformers"), "zoo"),
     **dict.fromkeys(("fluidsynth", "scipy"), "synth"),
-    "onnx": "onnx",
+    "onnx": "train",  # reads the bundle an exported graph carries into PyTorch, and writes graphs
 }
 
 

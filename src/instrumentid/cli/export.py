@@ -12,15 +12,19 @@ examples:
 
 The graph takes float32 mono windows (batch, samples) at the bundle's sample rate and returns
 sigmoid scores (batch, labels); its metadata carries the labels, thresholds, window, hop and
-aggregation, so 'predict --model X.onnx' gives the bundle's records. After writing, the graph is
-checked against PyTorch on test signals (scores within 1e-3) when onnxruntime is installed.
-Needs the onnx extra: pip install 'instrumentid[onnx]'.
+aggregation, so 'predict --model X.onnx' gives the bundle's records. It holds every weight too:
+'--runtime torch', gradcam, embed, tune-thresholds and export itself take the .onnx as they take
+the bundle (the same weights, bit for bit). After writing, the graph is checked against PyTorch
+on test signals (scores within 1e-4) and the bundle it carries against the bundle's checksum.
+Needs the train extra: pip install 'instrumentid[train]'.
 """
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
-    parser.add_argument("model", metavar="BUNDLE", help="a bundle file or a bundled model name (default, fast, ...)")
+    parser.add_argument(
+        "model", metavar="BUNDLE", help="a bundle file (.iid or .onnx) or a bundled model name (default, fast, ...)"
+    )
     parser.add_argument("--out", "-o", required=True, metavar="FILE", help="file to write (atomically)")
     parser.add_argument("--no-check", action="store_true", help="skip the onnxruntime-vs-PyTorch parity check")
 

@@ -15,16 +15,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instrumentid.inference.shipped import BUNDLED, bundled_path, resolve
+    from instrumentid.inference.shipped import BUNDLED, bundled_path
 
-    print("bundled models (predict --model NAME):")
+    print("bundled models (predict --model NAME; each one ONNX graph, run in onnxruntime or --runtime torch):")
     width = max(len(name) for name in BUNDLED)
     for name, (_, description) in BUNDLED.items():
         path = bundled_path(name)
-        size = f"{path.stat().st_size / 1e6:.1f} MB" if path.is_file() else "not installed"
-        runs = resolve(name)
-        via = f"; runs {runs.name} in onnxruntime" if runs != path else ""
-        print(f"  {name:<{width}}  {description} [{size}{via}]")
+        size = f"{path.name}, {path.stat().st_size / 1e6:.1f} MB" if path.is_file() else "not installed"
+        print(f"  {name:<{width}}  {description} [{size}]")
     print("\narchitectures (train --model NAME):")
     try:
         from instrumentid.models import available

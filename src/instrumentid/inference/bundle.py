@@ -1,8 +1,13 @@
 """The model bundle: one file holding everything ``predict`` needs (the contract).
 
-A bundle is a dict saved with ``torch.save`` and loaded with
-``torch.load(path, weights_only=True)`` — tensors, numbers, strings, lists and dicts only,
-never pickled code:
+A bundle is a dict with the keys below. It is stored in one of two files, both read here:
+
+- ``.iid``, what ``instrumentid train`` writes: the dict saved with ``torch.save`` and loaded with
+  ``torch.load(path, weights_only=True)`` — tensors, numbers, strings, lists and dicts only,
+  never pickled code;
+- ``.onnx``, what ``instrumentid export`` writes (and how the bundled models ship): the scoring
+  graph, whose initialisers hold every weight of the ``state_dict`` and whose metadata holds the
+  rest (:ref:`below <graph-file>`); :func:`read_graph` rebuilds the same dict from it, bit for bit.
 
 =================  =====================================================================
 key                meaning
@@ -23,12 +28,22 @@ checksum           SHA-256 over the weights (detects a tampered or truncated fil
 min_duration_s     optional: shortest audio the model judges (default ``contract.MIN_DURATION_S``)
 =================  =====================================================================
 
+.. _graph-file:
+
 ``instrumentid export`` turns a bundle into an ONNX graph (front-end included) that carries
-the :func:`header` — every key but the weights — as JSON metadata, plus ``variable_length``;
-see :mod:`instrumentid.inference.export`. Code that reads audio for a model or describes it takes
+the :func:`header` — every key but the weights — as JSON metadata, plus ``variable_length`` and
+``exported_from`` (see :mod:`instrumentid.inference.export`). ``exported_from.checksum`` is the
+bundle's checksum and ``exported_from.weights`` maps each ``state_dict`` key to the initialiser
+that holds it bit for bit and its dtype (``{"initializer": "model.fc.weight.f16", "dtype":
+"float16"}``; :func:`graph_weight_map` writes it): onnxruntime computes with those initialisers
+(cast to float32), and :func:`read_graph` reads them back for PyTorch, refusing a graph whose
+weights are not exactly its model's (names, shapes) or do not match the checksum.
+
+Code that reads audio for a model or describes it takes
 :class:`~instrumentid.inference.contract.BundleInfo` of it (``BundleInfo.of(bundle)``), which works
 alike on a bundle and on a header; the runtimes build it once per load.
-This module imports torch only where weights are touched.
+This module imports torch only where weights are touched, and onnx only where a graph's weights
+are read or mapped (the slim install, which predicts with onnxruntime, has neither).
 
 An ensemble (``instrumentid ensemble``) is a bundle like any other, read by the same predictor:
 
@@ -48,6 +63,8 @@ hop_s, thresholds  members' weighted mean (:mod:`instrumentid.training.ensemblin
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 import warnings
 from collections.abc import Mapping
@@ -55,8 +72,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from instrumentid.errors import BundleError
+from instrumentid.extras import need
 from instrumentid.fileio import atomic_path
 from instrumentid.inference.decision import check_bundle_thresholds
+from instrumentid.inference.runtimes import ONNX_METADATA_KEY
 from instrumentid.inference.shipped import BUNDLED, bundled_path, resolve
 from instrumentid.inference.windows import AGGREGATIONS
 from instrumentid.labels import LABELS
@@ -82,6 +101,12 @@ REQUIRED_KEYS = (
 )
 #: The keys that hold (or vouch for) the weights; the rest is the bundle's :func:`header`.
 WEIGHT_KEYS = ("state_dict", "checksum")
+#: Keys an exported graph's metadata adds to the header (they are not the bundle's).
+GRAPH_KEYS = ("variable_length", "exported_from")
+#: dtypes a weight may have in an exported graph (numpy's names, torch's without ``torch.``).
+GRAPH_DTYPES = ("float16", "float32", "float64", "int64", "int32", "uint8", "bool")
+#: Largest exported graph read in PyTorch: protobuf's own limit (2 GiB), checked before reading.
+MAX_GRAPH_BYTES = (1 << 31) - 1
 
 
 def state_checksum(state_dict: Mapping[str, torch.Tensor]) -> str:
@@ -216,10 +241,7 @@ def not_a_bundle(path: Path) -> str:
     """What a file that is no bundle is, and what to give instead, in one sentence."""
     suffix = path.suffix.lower()
     if suffix == ".onnx":
-        return (
-            f"{path}: an exported ONNX graph, which only onnxruntime runs; predict with it, or give the PyTorch "
-            f"bundle (.iid) it was exported from"
-        )
+        return f"{path}: not a readable ONNX graph (damaged, or not written by 'instrumentid export')"
     if suffix in (".npz", ".joblib"):
         return (
             f"{path}: a classical (SVM) model, not a bundle; use it with 'instrumentid classical evaluate "
@@ -232,17 +254,21 @@ def not_a_bundle(path: Path) -> str:
 
 
 def load_bundle(model: str | os.PathLike | None = None) -> dict:
-    """Load and validate a bundle: a path, a bundled name (:data:`BUNDLED`), or None for the default."""
-    return read_bundle(resolve(model, runtime="torch"))
+    """Load and validate a bundle: a path (``.iid`` or an exported ``.onnx``), a bundled name
+    (:data:`BUNDLED`), or None for the default."""
+    return read_bundle(resolve(model))
 
 
 def read_bundle(path: Path) -> dict:
-    """Load and validate the bundle file at ``path`` (already resolved: no bundled names here)."""
+    """Load and validate the bundle file at ``path`` (already resolved: no bundled names here):
+    an ``.iid``, or an exported graph (:func:`read_graph`)."""
     if not path.is_file():
         if path in {bundled_path(name) for name in BUNDLED}:
             raise BundleError(f"{path}: this bundled model is not installed (run 'make default-model')")
         names = ", ".join(BUNDLED)
         raise BundleError(f"{path}: model bundle not found (give a bundle file or one of the bundled models: {names})")
+    if path.suffix.lower() == ".onnx":
+        return read_graph(path)
     import torch
 
     try:
@@ -277,24 +303,164 @@ def build_model(bundle: Mapping) -> nn.Module:
     return model.eval()
 
 
-def check_declared_sizes(bundle: Mapping) -> None:
-    """Refuse a bundle whose model, as its parameters declare it, is not the size of its weights,
-    before anything is allocated: the model is first built on torch's ``meta`` device (shapes, no
-    memory), so ``widths: [100000, ...]`` or ``n_labels: 10**9`` cost nothing to find."""
+def declared_weights(spec: Mapping) -> tuple[dict[str, tuple[int, ...]], int]:
+    """The weights a model spec (``bundle["model"]``) declares, name → shape, and how many numbers
+    its unstored buffers hold, from the model built on torch's ``meta`` device (shapes, no memory),
+    so ``widths: [100000, ...]`` or ``n_labels: 10**9`` cost nothing to find."""
     import torch
 
     from instrumentid.models import build
 
-    spec = bundle["model"]
     with torch.device("meta"):
         shell = build(spec["name"], **spec.get("params", {}))
     declared = {name: tuple(tensor.shape) for name, tensor in shell.state_dict().items()}
-    stored = {name: tuple(tensor.shape) for name, tensor in bundle["state_dict"].items()}
     unstored = sum(buffer.numel() for name, buffer in shell.named_buffers() if name not in declared)
+    return declared, unstored
+
+
+def check_declared_sizes(bundle: Mapping) -> None:
+    """Refuse a bundle whose model, as its parameters declare it, is not the size of its weights,
+    before anything is allocated (:func:`declared_weights`)."""
+    spec = bundle["model"]
+    declared, unstored = declared_weights(spec)
+    stored = {name: tuple(tensor.shape) for name, tensor in bundle["state_dict"].items()}
     if declared != stored or unstored > MAX_UNSTORED_ELEMENTS:
-        n_declared = sum(tensor.numel() for tensor in shell.state_dict().values()) + unstored
+        n_declared = sum(math.prod(shape) for shape in declared.values()) + unstored
         n_stored = sum(tensor.numel() for tensor in bundle["state_dict"].values())
         raise BundleError(
             f"bundle declares a {spec['name']!r} model of {n_declared:,} numbers, but its weights "
             f"hold {n_stored:,} in other shapes; refusing to build it (damaged or crafted file)"
         )
+
+
+def graph_header(raw: str | None, path: Path) -> dict:
+    """The header an exported graph carries as its metadata (``raw``, the JSON text, None when the
+    graph has none), validated; it keeps :data:`GRAPH_KEYS`."""
+    if raw is None:
+        raise BundleError(
+            f"{path}: this ONNX graph has no instrumentid metadata (write it with 'instrumentid export BUNDLE --out "
+            "model.onnx')"
+        )
+    try:
+        meta = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BundleError(f"{path}: the graph's instrumentid metadata is not valid JSON (damaged file)") from None
+    validate(meta, str(path), weights=False)
+    return meta
+
+
+def graph_weight_map(proto, state_dict: Mapping[str, torch.Tensor], prefix: str = "model.") -> dict[str, dict]:
+    """Point every weight of ``state_dict`` at the initialiser of the exported graph ``proto`` that
+    holds it bit for bit, for :func:`read_graph`; returns ``exported_from.weights``.
+
+    The exporter names a weight's initialiser after the module path (``prefix`` + key); the name
+    may instead be the output of an Identity (a weight equal to another one, deduplicated) or of a
+    Cast (a float16 store). A weight the graph does not use (``num_batches_tracked``) or holds
+    only transformed is added as an initialiser of its own, so the map is complete whatever the
+    exporter did; every entry is checked by value, never trusted by name.
+    """
+    from onnx import numpy_helper
+
+    graph = proto.graph
+    stored = {tensor.name: tensor for tensor in graph.initializer}
+    made_from = {
+        out: node.input[0] for node in graph.node if node.op_type in ("Identity", "Cast") for out in node.output
+    }
+    taken = {*stored, *(out for node in graph.node for out in node.output), *(value.name for value in graph.input)}
+    weights = {}
+    for key, tensor in state_dict.items():
+        dtype = str(tensor.dtype).removeprefix("torch.")
+        if dtype not in GRAPH_DTYPES:
+            raise BundleError(f"weight {key!r} is {dtype}, which an exported graph does not store")
+        value, name, seen = tensor.detach().cpu().contiguous().numpy(), prefix + key, set()
+        while name not in stored and name in made_from and name not in seen:
+            seen.add(name)
+            name = made_from[name]
+        if name not in stored or not _same_bits(numpy_helper.to_array(stored[name]), value):
+            name, copies = prefix + key, 0
+            while name in taken:  # the exporter's own name holds something else
+                copies += 1
+                name = f"{prefix}{key}.{copies}"
+            stored[name] = numpy_helper.from_array(value, name)
+            graph.initializer.extend([stored[name]])
+            taken.add(name)
+        weights[key] = {"initializer": name, "dtype": dtype}
+    return weights
+
+
+def _same_bits(stored, value) -> bool:
+    """Whether two arrays hold the same numbers, each exactly representable in the other's dtype
+    (bit for bit: -0.0 is not 0.0)."""
+    import numpy as np
+
+    if stored.shape != value.shape:
+        return False
+    with np.errstate(all="ignore"):
+        return stored.astype(value.dtype).tobytes() == value.tobytes() and value.astype(stored.dtype).tobytes() == (
+            stored.tobytes()
+        )
+
+
+def read_graph(path: Path) -> dict:
+    """Rebuild the bundle an exported graph carries (its header from the metadata, its
+    ``state_dict`` from the initialisers :func:`graph_weight_map` names, in the bundle's dtypes)
+    and validate it: the weights must match the checksum. The file is untrusted: no pickle, no
+    external data, at most :data:`MAX_GRAPH_BYTES`, and the weights must be exactly those of the
+    model the header declares (every name, no other, the same shapes), checked before any is read."""
+    onnx = need("onnx", "loading an exported graph in PyTorch")
+    if path.stat().st_size > MAX_GRAPH_BYTES:
+        raise BundleError(f"{path}: {path.stat().st_size:,} bytes, larger than an ONNX graph can be")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - any protobuf failure means the file is unusable
+        raise BundleError(not_a_bundle(path)) from None
+    raw = {prop.key: prop.value for prop in proto.metadata_props}.get(ONNX_METADATA_KEY)
+    meta = graph_header(raw, path)
+    exported = meta.get("exported_from")
+    if not (
+        isinstance(exported, Mapping)
+        and isinstance(exported.get("weights"), Mapping)
+        and isinstance(exported.get("checksum"), str)
+    ):
+        raise BundleError(
+            f"{path}: this graph does not carry its weights for PyTorch (exported by an older instrumentid); "
+            "export it again from its bundle"
+        )
+    bundle = {key: value for key, value in meta.items() if key not in GRAPH_KEYS}
+    bundle["state_dict"] = _graph_state(proto, exported["weights"], bundle["model"], path)
+    bundle["checksum"] = exported["checksum"]
+    validate(bundle, str(path))
+    return bundle
+
+
+def _graph_state(proto, weights: Mapping, spec: Mapping, path: Path) -> dict[str, torch.Tensor]:
+    """The ``state_dict`` held by the initialisers ``weights`` names, each checked against the
+    shapes the model ``spec`` declares before it is read."""
+    import numpy as np
+    import torch
+    from onnx import TensorProto, numpy_helper
+
+    declared, _ = declared_weights(spec)
+    if set(weights) != set(declared):
+        missing, extra = sorted(set(declared) - set(weights)), sorted(set(weights) - set(declared))
+        raise BundleError(
+            f"{path}: the graph's weights are not those of its {spec['name']!r} model (missing: "
+            f"{', '.join(missing[:5]) or 'none'}; unexpected: {', '.join(map(str, extra[:5])) or 'none'})"
+        )
+    stored = {tensor.name: tensor for tensor in proto.graph.initializer}
+    state = {}
+    for key, entry in weights.items():
+        entry = entry if isinstance(entry, Mapping) else {}
+        tensor = stored.get(entry.get("initializer"))
+        if (
+            tensor is None
+            or entry.get("dtype") not in GRAPH_DTYPES
+            or tensor.data_location == TensorProto.EXTERNAL
+            or tuple(tensor.dims) != declared[key]
+        ):
+            raise BundleError(f"{path}: weight {key!r} is missing from the graph or not of its model's shape")
+        try:
+            state[key] = torch.from_numpy(np.array(numpy_helper.to_array(tensor), dtype=entry["dtype"]))
+        except Exception:  # noqa: BLE001 - a damaged tensor fails in numpy or onnx, untyped
+            raise BundleError(f"{path}: weight {key!r} is damaged in the graph") from None
+    return state

@@ -8,8 +8,12 @@ The graph's contract (:mod:`instrumentid.inference.runtimes` reads it):
 - output ``scores``: float32 ``(batch, n_labels)``, sigmoid scores in the bundle's label order;
 - metadata ``instrumentid``: the bundle's header as JSON (labels, thresholds, window, hop,
   aggregation, features, …) plus ``variable_length`` and ``exported_from`` (the bundle's
-  weight checksum, torch version, opset), so decoding, windowing, aggregation and
-  thresholds happen exactly as for the bundle.
+  weight checksum, torch version, opset, and where each weight is), so decoding, windowing,
+  aggregation and thresholds happen exactly as for the bundle;
+- initialisers: every weight of the bundle, unfolded (BatchNorm not fused into convolutions,
+  Linear weights not transposed), so the graph is the bundle too: the torch runtime rebuilds it
+  bit for bit (:func:`instrumentid.inference.bundle.read_graph`), and the bundled models ship as
+  their graphs alone (:func:`ship`).
 
 The front-end is inside the graph: its STFT is Gather and two MatMuls (a four-step DFT,
 :func:`instrumentid.frontends.dsp.stft_power`; ONNX's ``STFT`` operator of opset 17 only above
@@ -17,7 +21,8 @@ The front-end is inside the graph: its STFT is Gather and two MatMuls (a four-st
 any ONNX runtime needs only decoded, resampled mono audio. Weights that float16 holds exactly
 (every weight of a ``half`` bundle) are stored as float16 and cast to float32 when the session
 loads: half the file, the same scores, float32 compute. After writing, the graph is checked
-against PyTorch on test windows (loud, quiet, silent).
+against PyTorch on test windows (loud, quiet, silent), and the bundle it carries against the
+bundle's checksum.
 """
 
 from __future__ import annotations
@@ -32,11 +37,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from instrumentid.errors import ExportError
+from instrumentid.errors import ConfigError, ExportError
 from instrumentid.extras import need
 from instrumentid.fileio import atomic_path
-from instrumentid.inference.bundle import header, load_bundle
+from instrumentid.inference.bundle import graph_weight_map, header, load_bundle, read_bundle
 from instrumentid.inference.runtimes import ONNX_INPUT, ONNX_METADATA_KEY, ONNX_OUTPUT, OnnxRuntime, TorchRuntime
+from instrumentid.inference.shipped import BUNDLED, bundled_path
 
 OPSET = 17  # the first opset with STFT (used above MATMUL_DFT_MAX points)
 #: Largest |torch − onnxruntime| score difference the export accepts.
@@ -79,6 +85,11 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *, chec
                 (torch.randn(2, window),),
                 buffer,
                 dynamo=False,
+                # keep every weight as its own initialiser, named after the module path: folding
+                # would fuse BatchNorm into the convolutions and store Linear weights transposed,
+                # and the graph would no longer hold the bundle (onnxruntime folds all of that
+                # itself when it loads the graph)
+                do_constant_folding=False,
                 opset_version=OPSET,
                 input_names=[ONNX_INPUT],
                 output_names=[ONNX_OUTPUT],
@@ -89,11 +100,9 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *, chec
             raise ExportError(f"model {about.model_name!r} cannot be exported to ONNX: {reason[:300]}") from None
     proto = onnx.load_from_string(buffer.getvalue())
     store_exact_halves(proto)
-    meta = {
-        **header(bundle),
-        "variable_length": variable_length,
-        "exported_from": {"checksum": bundle.get("checksum"), "torch": torch.__version__.split("+")[0], "opset": OPSET},
-    }
+    exported_from = {"checksum": bundle["checksum"], "torch": torch.__version__.split("+")[0], "opset": OPSET}
+    exported_from["weights"] = graph_weight_map(proto, bundle["state_dict"])
+    meta = {**header(bundle), "variable_length": variable_length, "exported_from": exported_from}
     onnx.helper.set_model_props(proto, {ONNX_METADATA_KEY: json.dumps(meta)})
     out = Path(out)
     with atomic_path(out) as tmp:
@@ -107,7 +116,17 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *, chec
                 f"{out}: onnxruntime scores differ from PyTorch by {report['max_abs_diff']:.2g} "
                 f"(> {PARITY_TOLERANCE}); the graph was not kept"
             )
+        read_bundle(out)  # the graph gives its bundle back: every weight, bit for bit (the checksum)
     return report
+
+
+def ship(model: str | os.PathLike, name: str) -> dict:
+    """Export a bundle (a path, or a bundled name to re-export) as the shipped model ``name``:
+    ``assets/<name>.onnx``, parity-checked, the one file the name runs in onnxruntime and
+    rebuilds in PyTorch. The recipes that write shipped models call this."""
+    if name not in BUNDLED:
+        raise ConfigError(f"unknown shipped model {name!r}; choose one of {', '.join(BUNDLED)}")
+    return export_onnx(model, bundled_path(name))
 
 
 def store_exact_halves(proto) -> int:

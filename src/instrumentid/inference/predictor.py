@@ -110,7 +110,7 @@ class Predictor:
     ) -> None:
         self.runtime = bundle if isinstance(bundle, (TorchRuntime, OnnxRuntime)) else TorchRuntime(bundle, device)
         self.bundle = self.runtime.bundle
-        #: how the model reads audio, typed (the same for a .iid bundle and an ONNX graph's header)
+        #: how the model reads audio, typed (the same for a bundle in PyTorch and an ONNX graph's header)
         self.info: BundleInfo = self.runtime.info
         self.framing: Framing = self.info.framing
         self.labels: tuple[str, ...] = self.info.labels
@@ -158,7 +158,7 @@ class Predictor:
 
     def _torch(self, what: str) -> TorchRuntime:
         if not isinstance(self.runtime, TorchRuntime):
-            raise ConfigError(f"{what} needs the model in PyTorch (a .iid bundle), not an exported ONNX graph")
+            raise ConfigError(f"{what} needs the model in PyTorch: open it with runtime='torch' (--runtime torch)")
         return self.runtime
 
     @property

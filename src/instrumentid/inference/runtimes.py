@@ -2,7 +2,8 @@
 
 :class:`OnnxRuntime` runs a graph written by ``instrumentid export`` (front-end included) in
 onnxruntime, a core dependency, without importing torch: every bundled model runs this way by
-default. :class:`TorchRuntime` runs a bundle (``.iid``) in PyTorch (the ``train`` extra): any
+default. :class:`TorchRuntime` runs a bundle in PyTorch (the ``train`` extra) — an ``.iid``, or
+the bundle an exported graph carries (:func:`~instrumentid.inference.bundle.read_graph`): any
 model, and the only runtime that exposes the network itself (Grad-CAM, embeddings). Both expose
 the bundle's :func:`~instrumentid.inference.bundle.header` as ``bundle`` and its
 :class:`~instrumentid.inference.contract.BundleInfo` as ``info`` (built once, when the model is
@@ -12,7 +13,6 @@ the resolved file (None for a bundle given as a dict).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -89,7 +89,7 @@ class OnnxRuntime:
     def __init__(self, path: str | os.PathLike, *, threads: int | None = None) -> None:
         import onnxruntime
 
-        from instrumentid.inference.bundle import validate
+        from instrumentid.inference.bundle import graph_header
 
         path = Path(path)
         if not path.is_file():
@@ -107,14 +107,7 @@ class OnnxRuntime:
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped failures
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise BundleError(f"{path}: not a readable ONNX model ({reason[:200]})") from None
-        raw = self.session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
-        if raw is None:
-            raise BundleError(
-                f"{path}: this ONNX graph has no instrumentid metadata "
-                "(write it with 'instrumentid export BUNDLE --out model.onnx')"
-            )
-        self.bundle = json.loads(raw)
-        validate(self.bundle, str(path), weights=False)
+        self.bundle = graph_header(self.session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY), path)
         self.path = path
         self.info = BundleInfo.of(self.bundle)  # the header says variable_length
 
@@ -137,18 +130,15 @@ def open_runtime(
 ) -> TorchRuntime | OnnxRuntime:
     """A bundle path, an ``.onnx`` graph or a bundled name → its runtime.
 
-    ``auto`` picks onnxruntime for ``.onnx`` files and bundled names and torch for bundle files;
-    asking for the other one is an error that says how to convert.
+    ``auto`` picks onnxruntime for ``.onnx`` files and bundled names and torch for ``.iid`` files;
+    ``torch`` runs a graph's weights in PyTorch too (the bundle it carries,
+    :func:`~instrumentid.inference.bundle.read_graph`); ``onnxruntime`` on an ``.iid`` is an error
+    that says how to convert.
     """
     if runtime not in RUNTIMES:
         raise ConfigError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
-    path = resolve(model, runtime)
-    if is_onnx(path):
-        if runtime == "torch":
-            raise ConfigError(
-                f"{path}: an exported ONNX graph, which only onnxruntime runs; this needs the PyTorch "
-                "bundle (.iid, or a bundled name such as fast) it was exported from"
-            )
+    path = resolve(model)
+    if is_onnx(path) and runtime != "torch":
         return OnnxRuntime(path, threads=threads)
     if runtime == "onnxruntime":
         raise ConfigError(
