@@ -89,3 +89,42 @@ def test_a_bundle_declaring_huge_sizes_is_refused_before_allocating(tmp_path, ti
         Predictor.from_bundle(crafted)
     assert "\n" not in str(refused.value) and time.monotonic() - started < 30
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KiB: no big allocation
+
+
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        ({"window_s": 1e9}, "window_s is 1000000000.0; it must be above 0 and at most 60 s"),
+        ({"hop_s": float("nan")}, "hop_s is nan"),
+        ({"sample_rate": 10**12}, "sample rate 1000000000000 is outside"),
+        ({"features": {"name": "logmel", "n_fft": 2**30}}, "front-end n_fft is 1073741824"),
+        ({"features": {"name": "logmel", "n_mels": -3}}, "front-end n_mels is -3"),
+    ],
+)
+def test_a_header_declaring_huge_reading_sizes_is_refused_before_reading_audio(tmp_path, tiny_bundle, change, says):
+    """A bundle or a graph's header sets how long a window is and how big the front-end's
+    filterbanks are: a crafted 10⁹-s window would be allocated when a short file is tiled to it.
+    Both are refused in one line naming the file, before any audio or weights are touched."""
+    import json
+
+    import onnx
+
+    from instrumentid.inference.export import export_onnx
+
+    bundle = torch.load(tiny_bundle, weights_only=True)
+    crafted = tmp_path / "crafted.iid"
+    torch.save({**bundle, **change}, crafted)  # the checksum covers the weights only, which are intact
+    with pytest.raises(BundleError, match=says) as refused:
+        Predictor.from_bundle(crafted)
+    assert str(refused.value).startswith(str(crafted)) and "\n" not in str(refused.value)
+
+    graph_path = tmp_path / "tiny.onnx"
+    export_onnx(tiny_bundle, graph_path)
+    graph = onnx.load(str(graph_path))
+    meta = json.loads(graph.metadata_props[0].value)
+    del graph.metadata_props[:]
+    onnx.helper.set_model_props(graph, {"instrumentid": json.dumps({**meta, **change})})
+    onnx.save(graph, str(graph_path))
+    with pytest.raises(BundleError, match=says) as refused:
+        Predictor.from_bundle(graph_path)  # onnxruntime, no torch on this path
+    assert str(refused.value).startswith(str(graph_path)) and "\n" not in str(refused.value)

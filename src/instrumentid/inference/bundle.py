@@ -71,6 +71,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from instrumentid import audio
 from instrumentid.errors import BundleError
 from instrumentid.extras import need
 from instrumentid.fileio import atomic_path
@@ -107,6 +108,27 @@ GRAPH_KEYS = ("variable_length", "exported_from")
 GRAPH_DTYPES = ("float16", "float32", "float64", "int64", "int32", "uint8", "bool")
 #: Largest exported graph read in PyTorch: protobuf's own limit (2 GiB), checked before reading.
 MAX_GRAPH_BYTES = (1 << 31) - 1
+#: Longest analysis window (and hop, and minimum duration) a bundle may declare: windows are
+#: allocated at that length (a short file is tiled to one), so a header saying 10⁹ s would
+#: exhaust memory before any check on the weights (the longest shipped window is 3 s).
+MAX_WINDOW_S = 60.0
+#: Largest count a front-end's config may declare (FFT points, hop, mel bands, bins, kernels):
+#: 2^16 is 4 s of audio at 16 kHz; filterbanks grow with their product.
+MAX_FEATURE_SIZE = 1 << 16
+#: The front-end config's count fields, bounded by MAX_FEATURE_SIZE when present.
+FEATURE_SIZE_KEYS = (
+    "n_fft",
+    "win_length",
+    "hop_length",
+    "n_mels",
+    "n_mfcc",
+    "deltas",
+    "delta_width",
+    "n_bins",
+    "bins_per_octave",
+    "harmonic_kernel",
+    "percussive_kernel",
+)
 
 
 def state_checksum(state_dict: Mapping[str, torch.Tensor]) -> str:
@@ -218,10 +240,42 @@ def validate(bundle: Mapping, where: str, *, weights: bool = True) -> None:
     check_bundle_thresholds(bundle["thresholds"], bundle["labels"], where)
     if bundle["aggregation"] not in AGGREGATIONS:
         raise BundleError(f"{where}: unknown aggregation {bundle['aggregation']!r} ({', '.join(AGGREGATIONS)})")
-    if not float(bundle["hop_s"]) > 0 or not float(bundle["window_s"]) > 0:
-        raise BundleError(f"{where}: window_s and hop_s must be positive")
+    check_reading_sizes(bundle, where)
     if weights and "checksum" in bundle and bundle["checksum"] != state_checksum(bundle["state_dict"]):
         raise BundleError(f"{where}: weights do not match the bundle's checksum (file modified or corrupt)")
+
+
+def check_reading_sizes(bundle: Mapping, where: str) -> None:
+    """Refuse a header whose rate, window or front-end sizes would make reading audio allocate
+    without bound, before anything is built (the header of a graph is checked the same way)."""
+    rates = [bundle["sample_rate"]]
+    features = bundle["features"]
+    if not isinstance(features, Mapping):
+        raise BundleError(f"{where}: the bundle's features are not a mapping")
+    if "sample_rate" in features:
+        rates.append(features["sample_rate"])
+    for rate in rates:
+        if not _is_int(rate) or not audio.MIN_SAMPLE_RATE <= rate <= audio.MAX_SAMPLE_RATE:
+            raise BundleError(
+                f"{where}: sample rate {rate!r} is outside {audio.MIN_SAMPLE_RATE}-{audio.MAX_SAMPLE_RATE} Hz"
+            )
+    for key in ("window_s", "hop_s", "min_duration_s"):
+        value = bundle.get(key, MAX_WINDOW_S if key == "min_duration_s" else None)
+        if not _is_real(value) or not 0 < value <= MAX_WINDOW_S:
+            raise BundleError(f"{where}: {key} is {value!r}; it must be above 0 and at most {MAX_WINDOW_S:g} s")
+    for key in FEATURE_SIZE_KEYS:
+        if key in features and not (_is_int(features[key]) and 0 <= features[key] <= MAX_FEATURE_SIZE):
+            raise BundleError(
+                f"{where}: front-end {key} is {features[key]!r}; it must be a whole number from 0 to {MAX_FEATURE_SIZE}"
+            )
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def save_bundle(bundle: Mapping, path: str | os.PathLike) -> Path:
