@@ -266,7 +266,12 @@ class Server:
         """SIGTERM (unless it already exited), then wait for it to exit."""
         if self.process.poll() is None:
             self.process.terminate()
-        self.process.wait(timeout=timeout)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # never leave a server behind a failed test
+            self.process.wait()
+            raise
 
 
 @contextlib.contextmanager

@@ -128,6 +128,22 @@ def test_a_graph_that_disagrees_with_torch_is_not_kept(tiny_bundle, tmp_path, mo
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
+def test_a_failed_export_leaves_the_graph_it_would_replace_untouched(tiny_bundle, tmp_path, monkeypatch):
+    """``make onnx-models`` re-exports shipped graphs in place, and the graph is the only copy of
+    a shipped model: a graph that fails its checks must never have replaced it."""
+    out = tmp_path / "shipped.onnx"
+    export.export_onnx(tiny_bundle, out)
+    before = out.read_bytes()
+    monkeypatch.setattr(export, "parity", lambda *args, **kwargs: 0.5)
+    with pytest.raises(ExportError, match="differ from PyTorch"):
+        export.export_onnx(tiny_bundle, out)
+    monkeypatch.setattr(export, "parity", lambda *args, **kwargs: 0.0)
+    monkeypatch.setattr(export, "read_bundle", lambda path: (_ for _ in ()).throw(BundleError(f"{path}: corrupt")))
+    with pytest.raises(ExportError, match="does not give its bundle back"):
+        export.export_onnx(tiny_bundle, out)
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["shipped.onnx"]
+
+
 def test_export_command(tiny_bundle, tmp_path):
     out = tmp_path / "m.onnx"
     done = run_cli("export", tiny_bundle, "--out", out)

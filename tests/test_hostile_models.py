@@ -128,3 +128,43 @@ def test_a_header_declaring_huge_reading_sizes_is_refused_before_reading_audio(t
     with pytest.raises(BundleError, match=says) as refused:
         Predictor.from_bundle(graph_path)  # onnxruntime, no torch on this path
     assert str(refused.value).startswith(str(graph_path)) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        ({"features": {"name": "logmel", "n_fft": 65536, "n_mels": 65536, "hop_length": 1}}, "filterbank or a window"),
+        ({"model": "cnn"}, "the bundle's model is not a name and its parameters"),
+        ({"model": {"name": "cnn", "params": [1]}}, "the bundle's model is not a name and its parameters"),
+    ],
+)
+def test_headers_whose_parts_are_each_in_bounds_but_not_together_are_refused(tmp_path, tiny_bundle, change, says):
+    """Each front-end count within its bound, yet a 65,536 x 32,769 filterbank (17 GB) and a
+    window of 960,000 frames; or a model that is not a name and parameters (a TypeError before)."""
+    bundle = torch.load(tiny_bundle, weights_only=True)
+    crafted = tmp_path / "crafted.iid"
+    torch.save({**bundle, **change}, crafted)
+    with pytest.raises(BundleError, match=says) as refused:
+        Predictor.from_bundle(crafted)
+    assert str(refused.value).startswith(str(crafted)) and "\n" not in str(refused.value)
+
+
+def test_a_graph_whose_weight_map_is_malformed_is_refused_in_one_line(tmp_path, tiny_bundle):
+    import json
+
+    import onnx
+
+    from instrumentid.inference.export import export_onnx
+
+    graph_path = tmp_path / "tiny.onnx"
+    export_onnx(tiny_bundle, graph_path)
+    graph = onnx.load(str(graph_path))
+    meta = json.loads(graph.metadata_props[0].value)
+    first = next(iter(meta["exported_from"]["weights"]))
+    meta["exported_from"]["weights"][first]["initializer"] = ["x"]
+    del graph.metadata_props[:]
+    onnx.helper.set_model_props(graph, {"instrumentid": json.dumps(meta)})
+    onnx.save(graph, str(graph_path))
+    with pytest.raises(BundleError, match=f"weight {first!r} is missing from the graph") as refused:
+        load_bundle(graph_path)
+    assert "\n" not in str(refused.value)

@@ -222,7 +222,7 @@ def test_waveform_api_rejects_bad_arrays_clearly(tiny_bundle, array, rate, messa
 def test_prefetch_keeps_order_reraises_and_stops_with_the_consumer():
     import threading
 
-    from instrumentid.inference.contract import prefetch
+    from instrumentid.inference.pipeline import prefetch
 
     assert list(prefetch(iter(range(10)))) == list(range(10))
 
@@ -258,7 +258,7 @@ def test_files_predicted_side_by_side_come_back_in_order_with_their_errors(tiny_
             paths.append(write_tone(tmp_path / f"{i}.wav", 200 + 100 * i, 0.5 + 0.4 * i, 16_000))
     serial = Predictor.from_bundle(tiny_bundle)
     parallel = Predictor.from_bundle(tiny_bundle)
-    parallel.concurrency = 3
+    parallel.concurrency = 3  # files side by side, batches on a shared pool of 3
     expected, got = list(serial.predict_files(paths)), list(parallel.predict_files(paths))
     assert [r["file"] for r in got] == [r["file"] for r in expected] == [str(p) for p in paths]
     assert [("error" in r) for r in got] == [i % 3 == 2 for i in range(9)]

@@ -67,8 +67,9 @@ def test_gradcam_map_and_png(tiny_bundle, irmas_test_dir, tmp_path, saved_figure
     proc = run_cli("gradcam", wav, "--label", "singing voice", "--model", tiny_bundle, "--out", out, installed=True)
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 1000 and "voi" in proc.stdout
-    with pytest.raises(ConfigError, match="--label"):
+    with pytest.raises(ConfigError, match="label .kazoo. is not one of the model.s labels") as refused:
         gradcam(predictor, wav, "kazoo")
+    assert refused.value.option == "label"  # the CLI adds --label
 
 
 def test_stitch_averages_overlaps():

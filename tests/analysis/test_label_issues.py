@@ -51,8 +51,8 @@ def test_group_folds_keep_groups_together():
 @pytest.mark.parametrize(
     "features,model,match",
     [
-        ("classical", "my.iid", "--model goes with --features model"),
-        ("spectra", None, "--features must be one of model, classical, not 'spectra'"),
+        ("classical", "my.iid", "a model goes with the 'model' features"),
+        ("spectra", None, "features must be one of model, classical, not 'spectra'"),
     ],
 )
 def test_features_and_model_must_agree(features, model, match, tmp_path):

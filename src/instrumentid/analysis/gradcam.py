@@ -22,12 +22,12 @@ def resolve_label(label: str | None, labels, scores: np.ndarray | None = None) -
     """Index of ``label`` (code or instrument name) in ``labels``; the top-scoring one when None."""
     if label is None:
         if scores is None:
-            raise ConfigError("--label is required")
+            raise ConfigError("a label to explain is required", option="label")
         return int(np.argmax(scores))
     by_name = {NAMES.get(code, code): code for code in labels}
     code = by_name.get(label, label)
     if code not in labels:
-        raise ConfigError(f"--label {label!r} is not one of the model's labels ({', '.join(labels)})")
+        raise ConfigError(f"label {label!r} is not one of the model's labels ({', '.join(labels)})", option="label")
     return list(labels).index(code)
 
 

@@ -115,9 +115,9 @@ FEATURES = ("model", "classical")
 def check_features(features: str, model) -> None:
     """A :class:`ConfigError` unless ``features`` is one of :data:`FEATURES` and ``model`` fits it."""
     if features not in FEATURES:
-        raise ConfigError(f"--features must be one of {', '.join(FEATURES)}, not {features!r}")
+        raise ConfigError(f"features must be one of {', '.join(FEATURES)}, not {features!r}", option="features")
     if features == "classical" and model is not None:
-        raise ConfigError("--model goes with --features model; classical features use no model")
+        raise ConfigError("a model goes with the 'model' features; classical features use no model", option="model")
 
 
 def file_vectors(

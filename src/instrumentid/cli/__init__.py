@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv, command if command in COMMANDS else None)
     except InstrumentIdError as exc:
-        print(f"instrumentid {command}: error: {exc}{flag_hint(exc)}", file=sys.stderr)
+        print(f"instrumentid {command}: error: {exc}{flag_hint(exc, command)}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:  # an optional extra is not installed: say which one, in one line
         error = missing(exc, f"'{command}'")
@@ -101,9 +101,19 @@ def main(argv: list[str] | None = None) -> int:
         return 141
 
 
-def flag_hint(error: InstrumentIdError) -> str:
-    """`` (--val-data)`` for an error about parameter ``val_data`` (every option is the flag of its name)."""
-    return f" (--{error.option.replace('_', '-')})" if error.option else ""
+def flag_hint(error: InstrumentIdError, command: str | None = None) -> str:
+    """`` (--val-data)`` for an error about parameter ``val_data`` (every option is the flag of its
+    name), when ``command`` has that flag; nothing for a library error whose parameter the command
+    does not expose (``split`` has no ``--val-data``)."""
+    if not error.option:
+        return ""
+    flag = f"--{error.option.replace('_', '-')}"
+    if command in COMMANDS:
+        parser = build_parser(only=command)
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+        if not any(flag in action.option_strings for action in sub._actions):
+            return ""
+    return f" ({flag})"
 
 
 def _run(argv: list[str], command: str | None) -> int:

@@ -106,8 +106,10 @@ WEIGHT_KEYS = ("state_dict", "checksum")
 GRAPH_KEYS = ("variable_length", "exported_from")
 #: dtypes a weight may have in an exported graph (numpy's names, torch's without ``torch.``).
 GRAPH_DTYPES = ("float16", "float32", "float64", "int64", "int32", "uint8", "bool")
-#: Largest exported graph read in PyTorch: protobuf's own limit (2 GiB), checked before reading.
-MAX_GRAPH_BYTES = (1 << 31) - 1
+#: Largest exported graph read in PyTorch, checked before reading (parsing holds about twice the
+#: file in memory): 256 MB is 30 times the largest shipped graph and room for a ~100M-parameter
+#: model in float16.
+MAX_GRAPH_BYTES = 256 * 1024 * 1024
 #: Longest analysis window (and hop, and minimum duration) a bundle may declare: windows are
 #: allocated at that length (a short file is tiled to one), so a header saying 10⁹ s would
 #: exhaust memory before any check on the weights (the longest shipped window is 3 s).
@@ -115,6 +117,9 @@ MAX_WINDOW_S = 60.0
 #: Largest count a front-end's config may declare (FFT points, hop, mel bands, bins, kernels):
 #: 2^16 is 4 s of audio at 16 kHz; filterbanks grow with their product.
 MAX_FEATURE_SIZE = 1 << 16
+#: Largest filterbank (bands x FFT bins) and feature map of one window (bands x frames) a
+#: front-end may declare: 2^22 numbers, 32 MB in float64; the shipped ones hold under 20,000.
+MAX_FEATURE_CELLS = 1 << 22
 #: The front-end config's count fields, bounded by MAX_FEATURE_SIZE when present.
 FEATURE_SIZE_KEYS = (
     "n_fft",
@@ -249,9 +254,12 @@ def check_reading_sizes(bundle: Mapping, where: str) -> None:
     """Refuse a header whose rate, window or front-end sizes would make reading audio allocate
     without bound, before anything is built (the header of a graph is checked the same way)."""
     rates = [bundle["sample_rate"]]
-    features = bundle["features"]
+    features, model = bundle["features"], bundle["model"]
     if not isinstance(features, Mapping):
         raise BundleError(f"{where}: the bundle's features are not a mapping")
+    named = isinstance(model, Mapping) and isinstance(model.get("name"), str)
+    if not (named and isinstance(model.get("params"), Mapping)):
+        raise BundleError(f"{where}: the bundle's model is not a name and its parameters")
     if "sample_rate" in features:
         rates.append(features["sample_rate"])
     for rate in rates:
@@ -268,6 +276,14 @@ def check_reading_sizes(bundle: Mapping, where: str) -> None:
             raise BundleError(
                 f"{where}: front-end {key} is {features[key]!r}; it must be a whole number from 0 to {MAX_FEATURE_SIZE}"
             )
+    bands = features.get("n_mels", features.get("n_bins", 1)) or 1
+    hop = features.get("hop_length")
+    frames = bundle["window_s"] * bundle["sample_rate"] / max(hop, 1) if hop is not None else 0
+    if bands * (features.get("n_fft", 0) // 2 + 1) > MAX_FEATURE_CELLS or bands * frames > MAX_FEATURE_CELLS:
+        raise BundleError(
+            f"{where}: the front-end declares a filterbank or a window of more than {MAX_FEATURE_CELLS:,} "
+            "numbers (bands x FFT bins, bands x frames); refusing to build it (damaged or crafted file)"
+        )
 
 
 def _is_int(value) -> bool:
@@ -505,7 +521,8 @@ def _graph_state(proto, weights: Mapping, spec: Mapping, path: Path) -> dict[str
     state = {}
     for key, entry in weights.items():
         entry = entry if isinstance(entry, Mapping) else {}
-        tensor = stored.get(entry.get("initializer"))
+        name = entry.get("initializer")
+        tensor = stored.get(name) if isinstance(name, str) else None
         if (
             tensor is None
             or entry.get("dtype") not in GRAPH_DTYPES

@@ -15,13 +15,9 @@ Torch-free and picklable, so decoding can run apart from scoring (the Ray engine
 
 from __future__ import annotations
 
-import collections
 import math
 import os
-import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +25,7 @@ import numpy as np
 
 from instrumentid import audio
 from instrumentid.errors import AudioError
+from instrumentid.inference.pipeline import WorkerPool, ordered_map, prefetch
 from instrumentid.inference.windows import iter_windows, window_dbfs
 
 #: Shortest audio a prediction is made for: below it there is no timbre to judge (a 0.1-s
@@ -83,45 +80,6 @@ class SignalLevel:
         if self.duration_s < window_s:
             found.append("short")
         return found
-
-
-def prefetch(items: Iterable, depth: int = 1) -> Iterator:
-    """Iterate ``items`` in a background thread, ``depth`` ahead; its exceptions re-raise here.
-
-    The thread stops when the consumer stops early (an error, a ``break``), so no file stays open.
-    """
-    buffer: queue.Queue = queue.Queue(depth)
-    stop = threading.Event()
-    done = object()
-
-    def worker() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            buffer.put((done, None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
-            buffer.put((done, exc))
-
-    thread = threading.Thread(target=worker, name="instrumentid-decode", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = buffer.get()
-            if item is done:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)
 
 
 @dataclass(frozen=True)
@@ -243,45 +201,20 @@ class BundleInfo:
         return self.framing.hop_s
 
 
-def ordered_map(function: Callable, items: Iterable, concurrency: int = 1, *, name: str = "instrumentid") -> Iterator:
-    """``function(item)`` for each item, yielded in the items' order.
-
-    With ``concurrency`` > 1, that many calls run at once in threads (for work that releases the
-    GIL: onnxruntime, decoding) and at most ``2 * concurrency`` items are taken ahead of the
-    oldest unfinished one, so memory stays bounded whatever the length of ``items``. An
-    exception is raised where its item would have been yielded; stopping early cancels the
-    calls not yet started and waits for the running ones.
-    """
-    if concurrency <= 1:
-        yield from map(function, items)
-        return
-    pending: collections.deque[Future] = collections.deque()
-    with ThreadPoolExecutor(concurrency, thread_name_prefix=name) as pool:
-        try:
-            for item in items:
-                if len(pending) >= 2 * concurrency:  # one call queued behind each running one
-                    yield pending.popleft().result()
-                pending.append(pool.submit(function, item))
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
-
-
 def score_batches(
     score: Callable[[np.ndarray], np.ndarray],
     windows: Iterable[tuple[float, np.ndarray]],
     batch_size: int,
     *,
-    concurrency: int = 1,
+    pool: WorkerPool | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(starts, outputs, levels_dbfs)`` of a stream of ``(start, window)`` pairs, ``score``-d
     ``batch_size`` windows at a time; ``starts`` come back as given, ``levels_dbfs`` is the RMS
     level of each window (:func:`~instrumentid.inference.windows.window_dbfs`).
 
-    ``concurrency`` > 1 runs that many ``score`` calls at once (:func:`ordered_map`; ``score``
-    must be thread-safe, as an onnxruntime session is).
+    With a ``pool``, batches are scored on its threads, as many at once as it has
+    (:func:`~instrumentid.inference.pipeline.ordered_map`; ``score`` must be thread-safe, as an
+    onnxruntime session is).
     """
     starts, levels = [], []
 
@@ -296,7 +229,7 @@ def score_batches(
         if batch:
             yield _stacked(batch, levels)
 
-    outputs = list(ordered_map(score, batches(), concurrency, name="instrumentid-score"))
+    outputs = list(ordered_map(score, batches(), pool))
     return np.asarray(starts), np.concatenate(outputs), np.concatenate(levels)
 
 

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from instrumentid.errors import ConfigError, ExportError
+from instrumentid.errors import BundleError, ConfigError, ExportError
 from instrumentid.extras import need
 from instrumentid.fileio import atomic_path
 from instrumentid.inference.bundle import graph_weight_map, header, load_bundle, read_bundle
@@ -105,19 +105,30 @@ def export_onnx(model: str | os.PathLike | None, out: str | os.PathLike, *, chec
     meta = {**header(bundle), "variable_length": variable_length, "exported_from": exported_from}
     onnx.helper.set_model_props(proto, {ONNX_METADATA_KEY: json.dumps(meta)})
     out = Path(out)
-    with atomic_path(out) as tmp:
+    report = {"path": str(out), "bytes": 0, "variable_length": variable_length, "max_abs_diff": None}
+    # checked before it replaces anything: `out` may be the only copy of a shipped model
+    with atomic_path(out, suffix=".onnx") as tmp:
         onnx.save(proto, str(tmp))
-    report = {"path": str(out), "bytes": out.stat().st_size, "variable_length": variable_length, "max_abs_diff": None}
-    if check:
-        report["max_abs_diff"] = parity(runtime, OnnxRuntime(out), window)
-        if report["max_abs_diff"] > PARITY_TOLERANCE:
-            out.unlink()
-            raise ExportError(
-                f"{out}: onnxruntime scores differ from PyTorch by {report['max_abs_diff']:.2g} "
-                f"(> {PARITY_TOLERANCE}); the graph was not kept"
-            )
-        read_bundle(out)  # the graph gives its bundle back: every weight, bit for bit (the checksum)
+        if check:
+            report["max_abs_diff"] = check_graph(runtime, tmp, window, out)
+    report["bytes"] = out.stat().st_size
     return report
+
+
+def check_graph(reference: TorchRuntime, graph: Path, window: int, out: Path) -> float:
+    """The graph's largest score difference from PyTorch (:func:`parity`); an ExportError when it
+    is over :data:`PARITY_TOLERANCE` or the graph does not give its bundle back bit for bit."""
+    worst = parity(reference, OnnxRuntime(graph), window)
+    if worst > PARITY_TOLERANCE:
+        raise ExportError(
+            f"{out}: onnxruntime scores differ from PyTorch by {worst:.2g} (> {PARITY_TOLERANCE}); "
+            "the graph was not kept"
+        )
+    try:
+        read_bundle(graph)  # every weight, bit for bit (the checksum)
+    except BundleError as exc:
+        raise ExportError(f"{out}: the graph does not give its bundle back ({exc}); the graph was not kept") from None
+    return worst
 
 
 def ship(model: str | os.PathLike, name: str) -> dict:

@@ -17,8 +17,9 @@ import numpy as np
 from instrumentid import audio
 from instrumentid.errors import AudioError, ConfigError, InstrumentIdError
 from instrumentid.inference import schema
-from instrumentid.inference.contract import BundleInfo, Framing, SignalLevel, ordered_map, score_batches
+from instrumentid.inference.contract import BundleInfo, Framing, SignalLevel, score_batches
 from instrumentid.inference.decision import check_threshold
+from instrumentid.inference.pipeline import WorkerPool, ordered_map
 from instrumentid.inference.runtimes import OnnxRuntime, TorchRuntime, open_runtime
 from instrumentid.inference.windows import aggregate, audible
 
@@ -96,6 +97,11 @@ def find_audio_files(paths: Sequence[str | os.PathLike], *, recursive: bool = Fa
     return list(iter_audio_files(paths, recursive=recursive))
 
 
+#: Most files :meth:`Predictor.predict_files` reads at once (each holds its decoded blocks and
+#: queued batches, so memory grows with it, not with the number of cores).
+FILES_AT_ONCE = 4
+
+
 class Predictor:
     """A loaded model, ready to score audio.
 
@@ -119,6 +125,7 @@ class Predictor:
         self.batch_size = int(batch_size or self.runtime.batch_size)
         #: batches scored at once (the runtime's: one per core in onnxruntime, one in PyTorch)
         self.concurrency: int = self.runtime.concurrency
+        self._pool: WorkerPool | None = None
 
     @classmethod
     def from_bundle(
@@ -158,7 +165,7 @@ class Predictor:
 
     def _torch(self, what: str) -> TorchRuntime:
         if not isinstance(self.runtime, TorchRuntime):
-            raise ConfigError(f"{what} needs the model in PyTorch: open it with runtime='torch' (--runtime torch)")
+            raise ConfigError(f"{what} needs the model in PyTorch: open it with runtime='torch'", option="runtime")
         return self.runtime
 
     @property
@@ -176,15 +183,24 @@ class Predictor:
         return self._torch("a torch device").device
 
     # -- scoring -------------------------------------------------------------------------
+    @property
+    def score_pool(self) -> WorkerPool | None:
+        """The threads that score batches, :attr:`concurrency` of them, shared by every file this
+        predictor reads at once (so graph runs never outnumber them); None when it scores one
+        batch at a time."""
+        if self.concurrency <= 1:
+            return None
+        if self._pool is None or self._pool.size != self.concurrency:
+            self._pool = WorkerPool(self.concurrency, "instrumentid-score")
+        return self._pool
+
     def score_windows(self, windows) -> np.ndarray:
         """Sigmoid scores ``(n, n_labels)`` for waveform windows ``(n, window_samples)``."""
         return self.runtime(np.asarray(windows, dtype=np.float32))
 
     def _score_stream(self, windows: Iterable[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(starts_s, scores, levels_dbfs)`` of a stream of windows, scored in batches."""
-        starts, scores, levels = score_batches(
-            self.score_windows, windows, self.batch_size, concurrency=self.concurrency
-        )
+        starts, scores, levels = score_batches(self.score_windows, windows, self.batch_size, pool=self.score_pool)
         return starts / self.sample_rate, scores, levels
 
     def window_scores(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -341,13 +357,18 @@ class Predictor:
     def predict_files(self, paths: Iterable[str | os.PathLike], **kwargs) -> Iterator[dict]:
         """One record per path, in order; a failing file yields an error record instead.
 
-        ``concurrency`` files are predicted at once (:func:`~instrumentid.inference.contract.ordered_map`):
-        one file's decoding overlaps another's scoring, which short files (sample packs) need,
-        as they have too few windows to keep every core busy alone.
+        Up to :data:`FILES_AT_ONCE` files are read at once (:func:`~instrumentid.inference.pipeline.ordered_map`):
+        one file's decoding overlaps another's scoring, which short files (sample packs) need, as
+        they have too few windows to keep every core busy alone. Their batches share
+        :attr:`score_pool`, so a long file still gets every core.
         """
-        return ordered_map(
-            lambda path: self._file_record(path, **kwargs), paths, self.concurrency, name="instrumentid-file"
-        )
+        files = min(self.concurrency, FILES_AT_ONCE)
+        pool = WorkerPool(files, "instrumentid-file") if files > 1 else None
+        try:
+            yield from ordered_map(lambda path: self._file_record(path, **kwargs), paths, pool, ahead=files)
+        finally:
+            if pool is not None:
+                pool.close()
 
     def _file_record(self, path: str | os.PathLike, **kwargs) -> dict:
         name = printable_name(path)

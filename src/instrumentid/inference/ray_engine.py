@@ -92,7 +92,7 @@ class ScoreActor:
         windows = np.frombuffer(batch["windows"][i], dtype=np.float32).reshape(int(batch["n"][i]), -1)
         starts = np.frombuffer(batch["starts"][i], dtype=np.float64)
         starts, scores, levels = score_batches(
-            predictor.score_windows, zip(starts, windows, strict=True), predictor.batch_size
+            predictor.score_windows, zip(starts, windows, strict=True), predictor.batch_size, pool=predictor.score_pool
         )
         level = SignalLevel(predictor.sample_rate, batch["samples"][i], batch["peak"][i], batch["energy"][i])
         return predictor.record(path, level, starts, scores, levels, **self.options)

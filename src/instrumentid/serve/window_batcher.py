@@ -92,8 +92,9 @@ class WindowBatcher:
                 for _, done in batch:
                     done.set_exception(exc)
                 continue
-            self.batches += 1
-            self.windows += len(scores)
+            with self._wake:  # several model threads count
+                self.batches += 1
+                self.windows += len(scores)
             offset = 0
             for windows, done in batch:
                 done.set_result(scores[offset : offset + len(windows)])

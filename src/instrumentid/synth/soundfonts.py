@@ -103,7 +103,8 @@ def require_soundfonts(explicit: Sequence[str | os.PathLike] | None = None) -> l
         where = ", ".join(SEARCH_DIRS)
         raise SynthError(
             f"no SoundFont found (searched {where} and ${ENV_VAR}). Install the General-MIDI "
-            f"SoundFont and FluidSynth with:  {INSTALL_HINT}  — or pass --soundfont PATH.sf2"
+            f"SoundFont and FluidSynth with:  {INSTALL_HINT}  — or give a SoundFont file",
+            option="soundfont",
         )
     check_fluidsynth()
     return found
