@@ -9,9 +9,11 @@ not installed fails with a clear message only when used.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
+import threading
 
 from instrumentid import __version__
 from instrumentid.errors import InstrumentIdError
@@ -95,10 +97,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _interrupted() -> int:
+    """Exit code 130 after Ctrl-C. While scoring threads may still be inside onnxruntime, end
+    the process here: the interpreter's finalisation would free the session under them and
+    abort. What was printed is flushed first; outputs are atomic, so nothing partial is left."""
+    if threading.active_count() == 1:
+        return 130
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(130)
 
 
 def flag_hint(error: InstrumentIdError, command: str | None = None) -> str:

@@ -97,9 +97,9 @@ def find_audio_files(paths: Sequence[str | os.PathLike], *, recursive: bool = Fa
     return list(iter_audio_files(paths, recursive=recursive))
 
 
-#: Most files :meth:`Predictor.predict_files` reads at once (each holds its decoded blocks and
-#: queued batches, so memory grows with it, not with the number of cores).
-FILES_AT_ONCE = 4
+#: Most files :meth:`Predictor.predict_files` reads at once, two per scoring thread up to this
+#: (each holds a few decoded blocks and its queued batches: memory grows with it, not with the cores).
+FILES_AT_ONCE = 8
 
 
 class Predictor:
@@ -357,12 +357,15 @@ class Predictor:
     def predict_files(self, paths: Iterable[str | os.PathLike], **kwargs) -> Iterator[dict]:
         """One record per path, in order; a failing file yields an error record instead.
 
-        Up to :data:`FILES_AT_ONCE` files are read at once (:func:`~instrumentid.inference.pipeline.ordered_map`):
-        one file's decoding overlaps another's scoring, which short files (sample packs) need, as
-        they have too few windows to keep every core busy alone. Their batches share
-        :attr:`score_pool`, so a long file still gets every core.
+        Two files per scoring thread, up to :data:`FILES_AT_ONCE`, are read at once
+        (:func:`~instrumentid.inference.pipeline.ordered_map`): one file's decoding overlaps
+        another's scoring, which short files (sample packs) need, as they have too few windows to
+        keep every core busy alone. Their batches share :attr:`score_pool`, so a long file still
+        gets every core.
         """
-        files = min(self.concurrency, FILES_AT_ONCE)
+        # two files per scoring thread: one decodes while the other's batches are scored; one
+        # at a time when the runtime scores one batch at a time (PyTorch spreads it over its threads)
+        files = min(2 * self.concurrency, FILES_AT_ONCE) if self.concurrency > 1 else 1
         pool = WorkerPool(files, "instrumentid-file") if files > 1 else None
         try:
             yield from ordered_map(lambda path: self._file_record(path, **kwargs), paths, pool, ahead=files)
