@@ -113,3 +113,24 @@ def test_pool_threads_are_daemons_and_end_when_closed():
     for thread in [t for t in threading.enumerate() if t.name.startswith("test-close")]:
         thread.join(timeout=30)
     assert not _alive("test-close")
+
+
+def test_a_predictors_scoring_threads_end_with_it(tiny_bundle, tmp_path):
+    """Each predictor that scores side by side owns a pool; dropping the predictor ends its
+    threads (a long session making many predictors must not collect idle threads)."""
+    import gc
+
+    from helpers import write_tone
+    from instrumentid.inference.predictor import Predictor
+
+    wav = write_tone(tmp_path / "a.wav", 440, 2.5, 16_000)
+    predictor = Predictor.from_bundle(tiny_bundle)
+    predictor.concurrency = 2
+    list(predictor.predict_files([wav, wav]))
+    threads = [t for t in threading.enumerate() if t.name.startswith("instrumentid-")]
+    assert any(t.name.startswith("instrumentid-score") for t in threads)
+    del predictor
+    gc.collect()
+    for thread in threads:
+        thread.join(timeout=30)  # a safety net against a hang, not a timing assertion
+    assert not [t.name for t in threads if t.is_alive()]

@@ -80,15 +80,19 @@ class WorkerPool:
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            future, function, args = job
-            if not future.set_running_or_notify_cancel():
-                continue  # cancelled while it waited
-            try:
-                result = function(*args)
-            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
+            self._run(*job)
+            del job  # hold nothing of the last call (a predictor's method) while waiting
+
+    @staticmethod
+    def _run(future: Future, function: Callable, args: tuple) -> None:
+        if not future.set_running_or_notify_cancel():
+            return  # cancelled while it waited
+        try:
+            result = function(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
 
     def close(self) -> None:
         for _ in self._threads:

@@ -9,6 +9,7 @@ PyTorch for bundles, onnxruntime for exported graphs), so this module does not i
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -192,6 +193,7 @@ class Predictor:
             return None
         if self._pool is None or self._pool.size != self.concurrency:
             self._pool = WorkerPool(self.concurrency, "instrumentid-score")
+            weakref.finalize(self, self._pool.close)  # its threads end with the predictor
         return self._pool
 
     def score_windows(self, windows) -> np.ndarray:
