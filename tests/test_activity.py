@@ -147,3 +147,18 @@ def test_vocabulary_round_trip_labels_bundle_record_csv(tmp_path):
     assert whole.stdout.splitlines()[0].split(",") == csv_header(VOCABULARY)
     irmas = _cli(audio, "--model", str(path), "-f", "csv", "--labels", "irmas")
     assert irmas.stdout.splitlines()[0].split(",") == csv_header(LABELS)
+
+
+def test_table_segment_rows_keep_the_score_column_past_ten_seconds():
+    """A window's time span sits across the name and duration columns, so the scores of
+    ``9.6-10.6 s`` up to ``9999.0-10000.0 s`` (2.8 hours) start where the file's own scores do."""
+    from instrumentid.inference import schema
+
+    labels = ("gac", "voi")
+    scores = {"gac": 0.6, "voi": 0.2}
+    starts = (0.0, 9.6, 100.0, 1000.0, 9999.0)
+    segments = [{"start_s": s, "end_s": s + 1.0, "scores": scores, "present": ["gac"]} for s in starts]
+    record = {"file": "a.wav", "duration_s": 10000.0, "scores": scores, "present": ["gac"], "segments": segments}
+    table = schema.Table(["a.wav"], labels, [0.5, 0.5], "the model's")
+    lines = table.row(record).splitlines()
+    assert len(lines) == 6 and len({line.index("gac  60") for line in lines}) == 1

@@ -278,7 +278,8 @@ class Table:
 
     def __init__(self, files: Sequence[str], labels: Sequence[str], thresholds, source: str) -> None:
         self.names = display_names(list(files))
-        self.width = max([4, *(display_width(n) for n in self.names.values())])
+        # at least 10: a window's span (`  9999.0-10000.0 s`) fits across this and the duration column
+        self.width = max([10, *(display_width(n) for n in self.names.values())])
         self.labels, self.thresholds, self.source = list(labels), thresholds, source
 
     def _cell(self, text: str) -> str:
@@ -298,8 +299,8 @@ class Table:
         notes = f"  ({', '.join(record['warnings'])})" if record.get("warnings") else ""
         lines = [f"{name} {record['duration_s']:>7.1f}  {self._scores(record)}{notes}"]
         for segment in record.get("segments", []):
-            span = f"  {segment['start_s']:.1f}-{segment['end_s']:.1f} s"
-            lines.append(f"{self._cell(span)} {'':>7}  {self._scores(segment)}")
+            span = f"  {segment['start_s']:.1f}-{segment['end_s']:.1f} s"  # across the name and duration columns
+            lines.append(f"{span:<{self.width + 8}}  {self._scores(segment)}")
         return "\n".join(lines) + "\n"
 
     def _scores(self, scored: Mapping) -> str:
