@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -149,23 +150,27 @@ def predict_files(
         "aggregation": aggregation,
         "labels": None if labels is None else list(labels),
     }
-    dataset = (
-        ray.data.from_items(items)
-        .map(decode_row, fn_kwargs={"framing": local.framing})
-        .map_batches(
-            ScoreActor,
-            batch_size=4,
-            compute=ray.data.ActorPoolStrategy(size=actors),
-            num_cpus=threads_per_actor,
-            max_restarts=0,
-            fn_constructor_kwargs={
-                "path": str(local.runtime.path),
-                "onnx": isinstance(local.runtime, OnnxRuntime),
-                "batch_size": batch_size,
-                "threads": threads_per_actor,
-                "options": options,
-            },
+    with warnings.catch_warnings():
+        # Ray 2.60 deprecates passing actor options such as max_restarts as keyword arguments but
+        # names no replacement for it yet; a failed actor must not be restarted silently
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        dataset = (
+            ray.data.from_items(items)
+            .map(decode_row, fn_kwargs={"framing": local.framing})
+            .map_batches(
+                ScoreActor,
+                batch_size=4,
+                compute=ray.data.ActorPoolStrategy(size=actors),
+                num_cpus=threads_per_actor,
+                max_restarts=0,
+                fn_constructor_kwargs={
+                    "path": str(local.runtime.path),
+                    "onnx": isinstance(local.runtime, OnnxRuntime),
+                    "batch_size": batch_size,
+                    "threads": threads_per_actor,
+                    "options": options,
+                },
+            )
         )
-    )
     for row in dataset.iter_rows():
         yield json.loads(row["record"])
