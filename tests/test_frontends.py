@@ -170,6 +170,8 @@ def test_front_end_config_errors():
         feature_config("wavelet", fmin=110.0, n_bins=96)
     with pytest.raises(ConfigError, match="scale must be one of db, log"):
         feature_config("wavelet", scale="linear")
+    with pytest.raises(ConfigError, match=r"the lowest wavelet would span 277,305,445 samples \(at most 262,144\)"):
+        feature_config("wavelet", fmin=0.001)  # a crafted bundle's: gigabytes of filterbank
     with pytest.raises(ConfigError, match="multi channels must be distinct names"):
         feature_config("multi", channels=["mel", "chroma"])
     with pytest.raises(ConfigError, match="deltas need at least delta_width=9 frames"):

@@ -29,6 +29,11 @@ HANN_BANDWIDTH = 1.50018310546875
 SCALES = ("db", "log")
 
 
+#: Longest wavelet a config may ask for: its FFT and every bin's response are that long, so a
+#: crafted bundle's fmin of 0.001 Hz would allocate gigabytes (the default's is about 5,000).
+MAX_WAVELET_SAMPLES = 1 << 18
+
+
 @dataclass(frozen=True)
 class WaveletConfig:
     """Constant-Q filterbank parameters (librosa names); ``scale`` is ``db`` or ``log``."""
@@ -49,6 +54,12 @@ class WaveletConfig:
         if self.n_bins < 2 or self.bins_per_octave < 1 or not self.fmin > 0 or not self.filter_scale > 0:
             raise ConfigError("wavelet needs n_bins >= 2, bins_per_octave >= 1, fmin > 0 and filter_scale > 0")
         freqs, q = self.frequencies(), self.quality()
+        longest = q * self.sample_rate / self.fmin  # the lowest bin's wavelet, in samples
+        if longest > MAX_WAVELET_SAMPLES:
+            raise ConfigError(
+                f"the lowest wavelet would span {longest:,.0f} samples (at most {MAX_WAVELET_SAMPLES:,}): "
+                "raise fmin or lower filter_scale"
+            )
         cutoff = float(np.max(freqs * (1 + 0.5 * HANN_BANDWIDTH / q)))
         if cutoff > self.sample_rate / 2:
             raise ConfigError(
